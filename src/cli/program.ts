@@ -1,0 +1,87 @@
+import { Command, CommanderError, Option } from 'commander';
+import { CliError, ExitCode, isCliError } from '../core/errors.js';
+import { redact } from '../secrets/redact.js';
+import { registerEnvSecrets } from '../secrets/env.js';
+import { makeContext, type CommandContext, type GlobalOptions } from './context.js';
+import { commands } from './commands/index.js';
+import { VERSION } from '../core/version.js';
+
+export type ContextFactory = () => CommandContext;
+
+/** A command module: adds its subcommand to the program. Heavy imports happen inside actions. */
+export interface CommandModule {
+  register(program: Command, ctx: ContextFactory): void;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('crawl4ai-mcp')
+    .description('Your own private web crawler for AI assistants: Crawl4AI on your cloud VM, served as MCP tools by your own Cloudflare Worker.')
+    .version(VERSION, '-V, --version')
+    .addOption(new Option('-n, --name <deployment>', 'deployment name (a-z, 0-9, -; 1-32 chars)').env('CRAWL4AI_MCP_NAME').default('default'))
+    .option('--json', 'print machine-readable JSON on stdout')
+    .option('-y, --yes', 'never prompt; a missing answer is an error naming the flag to set')
+    .option('--verbose', 'print diagnostic detail and stack traces')
+    .showHelpAfterError('(run crawl4ai-mcp --help for usage)')
+    .configureHelp({ sortSubcommands: false })
+    .exitOverride();
+
+  const ctx: ContextFactory = () => makeContext(program.opts<GlobalOptions>());
+  for (const mod of commands) mod.register(program, ctx);
+  return program;
+}
+
+/** Runs the CLI and returns the exit code; never throws. */
+export async function main(argv: string[]): Promise<number> {
+  registerEnvSecrets();
+  const program = buildProgram();
+  let stderrBuffer = '';
+  program.configureOutput({
+    writeErr: (s) => {
+      stderrBuffer += s;
+    },
+  });
+  const verbose = argv.includes('--verbose') || process.env.CRAWL4AI_MCP_VERBOSE === '1';
+  const onSigint = () => {
+    process.stderr.write('\ninterrupted\n');
+    process.exit(ExitCode.interrupted);
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return ExitCode.ok;
+  } catch (e) {
+    return reportError(e, verbose, stderrBuffer);
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}
+
+function reportError(e: unknown, verbose: boolean, commanderStderr: string): number {
+  if (e instanceof CommanderError) {
+    // --help and --version end in a CommanderError with exit code 0.
+    if (e.exitCode === 0) return 0;
+    const first = commanderStderr.split('\n').find((l) => l.trim()) ?? e.message;
+    process.stderr.write(redact(first.replace(/^error: /, 'error: ')) + '\n');
+    process.stderr.write('hint: run crawl4ai-mcp --help for usage\n');
+    return ExitCode.usage;
+  }
+  if (isInterrupt(e)) {
+    process.stderr.write('interrupted\n');
+    return ExitCode.interrupted;
+  }
+  const err = isCliError(e) ? e : new CliError(e instanceof Error ? e.message : String(e), { cause: e });
+  process.stderr.write(redact(`error: ${err.message}`) + '\n');
+  if (err.hint) process.stderr.write(redact(`hint: ${err.hint}`) + '\n');
+  if (verbose) {
+    const trace = err.cause instanceof Error ? err.cause.stack : err.stack;
+    if (trace) process.stderr.write(redact(trace) + '\n');
+  } else if (!isCliError(e)) {
+    process.stderr.write('hint: run again with --verbose for details\n');
+  }
+  return err.exitCode;
+}
+
+function isInterrupt(e: unknown): boolean {
+  // @inquirer/prompts throws ExitPromptError on Ctrl-C.
+  return e instanceof Error && (e.name === 'ExitPromptError' || e.name === 'AbortPromptError');
+}

@@ -1,0 +1,61 @@
+import { Option } from 'commander';
+import type { CommandModule } from '../program.js';
+import { CLIENTS, clientSnippet, mcpEndpoint, type ClientName } from '../../core/client-config.js';
+import { credentialsError, notFoundError } from '../../core/errors.js';
+import { deploymentSecret } from '../../secrets/keys.js';
+import { deploymentsDir } from '../../core/paths.js';
+
+export const connectCommand: CommandModule = {
+  register(program, ctx) {
+    program
+      .command('connect')
+      .description('print ready-to-paste MCP configuration for Claude Desktop, Claude Code, Cursor and VS Code')
+      .addOption(new Option('--client <client>', 'only this client').choices(CLIENTS as unknown as string[]))
+      .addHelpText('after', '\nExample:\n  crawl4ai-mcp connect --client claude-code\n  crawl4ai-mcp connect --name work --json')
+      .action(async (opts: { client?: ClientName }) => {
+        const c = ctx();
+        const { StateStore } = await import('../../state/store.js');
+        const state = await new StateStore(deploymentsDir(c.env)).read(c.name);
+        if (!state) {
+          throw notFoundError(`no deployment named "${c.name}"`, `create it with: crawl4ai-mcp init --name ${c.name}`);
+        }
+        if (!state.worker) {
+          throw notFoundError(`deployment "${c.name}" has no Worker yet`, `finish it with: crawl4ai-mcp init --name ${c.name}`);
+        }
+        const { openSecretStore, promptPassphrase } = await import('../../secrets/store.js');
+        const secrets = await openSecretStore({ env: c.env, interactive: c.interactive, promptPassphrase });
+        const apiKey = await secrets.get(deploymentSecret(c.name, 'mcp-api-key'));
+        if (!apiKey) {
+          throw credentialsError(
+            `the API key of deployment "${c.name}" is not in the ${secrets.description}`,
+            'the key cannot be recovered (only its hash is stored); create a new one with `crawl4ai-mcp init` on this machine',
+          );
+        }
+        const info = { deployment: c.name, mcpUrl: mcpEndpoint(state.worker.url), apiKey };
+        const chosen = opts.client ? [opts.client] : [...CLIENTS];
+        const snippets = chosen.map((client) => clientSnippet(client, info));
+        if (c.json) {
+          const doc = {
+            name: c.name,
+            url: info.mcpUrl,
+            clients: Object.fromEntries(snippets.map((s) => [s.client, s.format === 'json' ? { where: s.where, config: s.config } : { where: s.where, command: s.text }])),
+          };
+          c.out.reveal(JSON.stringify(doc, null, 2) + '\n', [apiKey]);
+          return;
+        }
+        if (opts.client) {
+          // A single client: print only the snippet, so `connect --client cursor > mcp.json` works.
+          c.out.reveal(snippets[0]!.text + '\n', [apiKey]);
+          return;
+        }
+        c.out.line(`MCP endpoint: ${info.mcpUrl}`);
+        for (const s of snippets) {
+          c.out.line('');
+          c.out.line(c.out.style('bold', `${s.title}`) + c.out.style('dim', ` — ${s.where}`));
+          c.out.reveal(s.text + '\n', [apiKey]);
+        }
+        c.out.line('');
+        c.out.line(c.out.style('dim', 'This key grants access to your crawler: keep these snippets private.'));
+      });
+  },
+};

@@ -1,0 +1,90 @@
+/**
+ * Ready-to-paste MCP client configuration for a deployment. One function per client, all built
+ * from the same (name, url, key) triple so the four snippets can never drift apart.
+ */
+export const CLIENTS = ['claude-desktop', 'claude-code', 'cursor', 'vscode'] as const;
+export type ClientName = (typeof CLIENTS)[number];
+
+export interface ConnectionInfo {
+  /** deployment name; the MCP server is registered as `crawl4ai-<name>` (or `crawl4ai` for "default") */
+  deployment: string;
+  /** the MCP endpoint, e.g. https://crawl4ai-mcp-default.me.workers.dev/mcp */
+  mcpUrl: string;
+  apiKey: string;
+}
+
+export interface ClientSnippet {
+  client: ClientName;
+  title: string;
+  /** where the snippet goes */
+  where: string;
+  /** "json" snippets are a config document; "shell" snippets are a command line */
+  format: 'json' | 'shell';
+  /** the config document, for json snippets */
+  config?: unknown;
+  /** the text to paste */
+  text: string;
+}
+
+export function serverName(deployment: string): string {
+  return deployment === 'default' ? 'crawl4ai' : `crawl4ai-${deployment}`;
+}
+
+export function clientSnippet(client: ClientName, info: ConnectionInfo): ClientSnippet {
+  const name = serverName(info.deployment);
+  const bearer = `Bearer ${info.apiKey}`;
+  switch (client) {
+    case 'claude-desktop': {
+      // Claude Desktop speaks stdio only; mcp-remote bridges to Streamable HTTP. The header
+      // value has no space ("Authorization:${AUTH}") because some launchers split args on
+      // spaces; the key itself travels in env, where mcp-remote expands ${AUTH}.
+      const config = {
+        mcpServers: {
+          [name]: {
+            command: 'npx',
+            args: ['-y', 'mcp-remote', info.mcpUrl, '--transport', 'http-only', '--header', 'Authorization:${AUTH}'],
+            env: { AUTH: bearer },
+          },
+        },
+      };
+      return {
+        client,
+        title: 'Claude Desktop',
+        where: 'claude_desktop_config.json (Settings > Developer > Edit Config); merge into "mcpServers"',
+        format: 'json',
+        config,
+        text: JSON.stringify(config, null, 2),
+      };
+    }
+    case 'claude-code': {
+      const text = `claude mcp add --transport http ${name} ${info.mcpUrl} --header "Authorization: ${bearer}"`;
+      return { client, title: 'Claude Code', where: 'run in a terminal', format: 'shell', text };
+    }
+    case 'cursor': {
+      const config = { mcpServers: { [name]: { url: info.mcpUrl, headers: { Authorization: bearer } } } };
+      return {
+        client,
+        title: 'Cursor',
+        where: '~/.cursor/mcp.json (or .cursor/mcp.json in a project); merge into "mcpServers"',
+        format: 'json',
+        config,
+        text: JSON.stringify(config, null, 2),
+      };
+    }
+    case 'vscode': {
+      const config = { servers: { [name]: { type: 'http', url: info.mcpUrl, headers: { Authorization: bearer } } } };
+      return {
+        client,
+        title: 'VS Code',
+        where: '.vscode/mcp.json in a workspace, or "MCP: Open User Configuration"; merge into "servers"',
+        format: 'json',
+        config,
+        text: JSON.stringify(config, null, 2),
+      };
+    }
+  }
+}
+
+export function mcpEndpoint(workerUrl: string): string {
+  return workerUrl.replace(/\/+$/, '') + '/mcp';
+}

@@ -1,0 +1,126 @@
+/**
+ * A stateful loopback emulator of the AWS EC2 Query API (and STS GetCallerIdentity), faithful enough
+ * for the real @aws-sdk/client-ec2 / client-sts pointed at it with `endpoint` or AWS_ENDPOINT_URL_EC2.
+ */
+import type { AddressInfo } from 'node:net';
+import type { EmulatorControls } from './context.js';
+import { EmulatorState } from './model.js';
+import { createEc2Server, type RequestLogEntry } from './server.js';
+import { taggableResources } from './actions-tags.js';
+
+export { EmulatorState } from './model.js';
+export type { Address, Image, Instance, InstanceStateName, SecurityGroup, SgRule, Subnet, Volume, Vpc } from './model.js';
+export type { RequestLogEntry } from './server.js';
+export { CANONICAL_OWNER, INSTANCE_TYPES, REGIONS } from './catalog.js';
+
+export const DEPLOYMENT_TAG = 'crawl4ai-mcp:deployment';
+
+export interface Ec2EmulatorOptions {
+  /** default '123456789012' */
+  accountId?: string;
+  /** if set, requests signed with another key id get 401 AuthFailure (STS: 403 InvalidClientTokenId) */
+  accessKeyId?: string;
+  /** if set, the SigV4 signature is recomputed and checked (403 SignatureDoesNotMatch) */
+  secretAccessKey?: string;
+  /** pending→running, stopping→stopped, shutting-down→terminated delay; default 300 */
+  transitionMs?: number;
+  /** after RunInstances, lookups of the new instance by id answer InvalidInstanceID.NotFound this long; default 0 */
+  consistencyDelayMs?: number;
+  /** max items per Describe page before NextToken (default 1000) */
+  pageSize?: number;
+  /** how long terminated instances stay visible in DescribeInstances; default 1 hour */
+  terminatedRetentionMs?: number;
+  /** running vCPU quota per region (VcpuLimitExceeded); default 64 */
+  vcpuLimit?: number;
+  /** Elastic IPs per region (AddressLimitExceeded); default 5 */
+  addressLimit?: number;
+  /** time source (epoch ms); default Date.now */
+  clock?: () => number;
+}
+
+export interface Ec2Emulator {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  close(): Promise<void>;
+  /** live resources tagged crawl4ai-mcp:deployment=<name>: instances not yet terminated, security groups, Elastic IPs, volumes (all regions) */
+  resourcesOf(deployment: string): Array<{ type: string; id: string; state?: string; region: string }>;
+  /** the model, with timed transitions applied on every read */
+  readonly state: EmulatorState;
+  /** the next n requests answer 503 RequestLimitExceeded (STS: 400 Throttling) */
+  throttleNext(n: number): void;
+  /** these actions ('RunInstances' or 'ec2:RunInstances') answer 403 UnauthorizedOperation, DryRun or not; replaces the previous list */
+  denyActions(actions: string[]): void;
+  /** RunInstances/StartInstances with these types → 500 InsufficientInstanceCapacity; replaces the previous list */
+  insufficientCapacity(instanceTypes: string[]): void;
+  /** deletes the default VPC (with its subnets and default group) in every region, now and for regions seeded later */
+  removeDefaultVpc(): void;
+  /** every request received, in order */
+  requests: RequestLogEntry[];
+}
+
+export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<Ec2Emulator> {
+  const accountId = opts.accountId ?? '123456789012';
+  const transitionMs = opts.transitionMs ?? 300;
+  const model = new EmulatorState({
+    accountId,
+    transitionMs,
+    terminatedRetentionMs: opts.terminatedRetentionMs ?? 3_600_000,
+    clock: opts.clock ?? Date.now,
+  });
+  const controls: EmulatorControls = {
+    accountId,
+    pageSize: opts.pageSize ?? 1000,
+    consistencyDelayMs: opts.consistencyDelayMs ?? 0,
+    transitionMs,
+    vcpuLimit: opts.vcpuLimit ?? 64,
+    addressLimit: opts.addressLimit ?? 5,
+    deniedActions: new Set(),
+    insufficientCapacity: new Set(),
+  };
+  const requests: RequestLogEntry[] = [];
+  const throttle = { remaining: 0 };
+  const server = createEc2Server({
+    state: model,
+    controls,
+    credentials: { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey },
+    requests,
+    throttle,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+    resourcesOf(deployment) {
+      model.tick();
+      return taggableResources(model)
+        .filter((r) => ['instance', 'security-group', 'elastic-ip', 'volume'].includes(r.type))
+        .filter((r) => r.tags[DEPLOYMENT_TAG] === deployment && !(r.type === 'instance' && r.state === 'terminated'))
+        .map((r) => ({ type: r.type, id: r.id, state: r.state, region: r.region }));
+    },
+    get state() {
+      model.tick();
+      return model;
+    },
+    throttleNext(n) {
+      throttle.remaining = n;
+    },
+    denyActions(actions) {
+      controls.deniedActions = new Set(actions);
+    },
+    insufficientCapacity(types) {
+      controls.insufficientCapacity = new Set(types);
+    },
+    removeDefaultVpc() {
+      model.removeDefaultVpc();
+    },
+    requests,
+  };
+}

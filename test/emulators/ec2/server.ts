@@ -1,0 +1,169 @@
+/** HTTP front end: Query-protocol parsing, SigV4 checks, throttling, permissions, DryRun, dispatch. */
+import { createHash, randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { catalogActions } from './actions-catalog.js';
+import { instanceActions } from './actions-instances.js';
+import { networkActions } from './actions-network.js';
+import { tagActions } from './actions-tags.js';
+import type { ActionDef, Ctx, EmulatorControls } from './context.js';
+import { Ec2Error } from './errors.js';
+import type { EmulatorState } from './model.js';
+import { Params } from './params.js';
+import { parseAuthorization, verifySignature } from './sigv4.js';
+import { ec2ErrorXml, ec2Response, el, stsErrorXml, stsResponse } from './xml.js';
+
+export const ACTIONS: Record<string, ActionDef> = { ...catalogActions, ...instanceActions, ...networkActions, ...tagActions };
+
+export interface RequestLogEntry {
+  action: string;
+  params: Record<string, string>;
+  /** HTTP status of the answer (filled in once answered) */
+  status?: number;
+  /** error code, when the answer was an error */
+  error?: string;
+  /** region of the SigV4 credential scope */
+  region?: string;
+}
+
+export interface ServerDeps {
+  state: EmulatorState;
+  controls: EmulatorControls;
+  credentials: { accessKeyId?: string; secretAccessKey?: string };
+  requests: RequestLogEntry[];
+  throttle: { remaining: number };
+}
+
+const AUTH_FAILURE = 'AWS was not able to validate the provided access credentials';
+
+/** Actions that change nothing: UnauthorizedOperation for these carries no encoded message. */
+const isReadOnly = (action: string) => action.startsWith('Describe') || action.startsWith('Get');
+
+function resourceArn(action: string, region: string, account: string): string {
+  const kind =
+    /Instance|Reboot/.test(action) ? 'instance' : /SecurityGroup/.test(action) ? 'security-group' : /Address/.test(action) ? 'elastic-ip' : /Tags/.test(action) ? '*' : '*';
+  return `arn:aws:ec2:${region}:${account}:${kind}/*`;
+}
+
+function unauthorized(action: string, region: string, account: string): Ec2Error {
+  const user = `arn:aws:iam::${account}:user/test`;
+  if (isReadOnly(action)) {
+    return new Ec2Error('UnauthorizedOperation', `You are not authorized to perform this operation. User: ${user} is not authorized to perform: ec2:${action} because no identity-based policy allows the ec2:${action} action`, 403);
+  }
+  const encoded = Buffer.from(createHash('sha256').update(`${action}/${region}`).digest()).toString('base64url').repeat(3);
+  return new Ec2Error(
+    'UnauthorizedOperation',
+    `You are not authorized to perform this operation. User: ${user} is not authorized to perform: ec2:${action} on resource: ${resourceArn(action, region, account)} because no identity-based policy allows the ec2:${action} action. Encoded authorization failure message: ${encoded}`,
+    403,
+  );
+}
+
+export function createEc2Server(deps: ServerDeps): http.Server {
+  const { state, controls, credentials, requests, throttle } = deps;
+
+  function handle(req: http.IncomingMessage, body: Buffer): { status: number; body: string; requestId: string } {
+    const requestId = randomUUID();
+    const url = req.url ?? '/';
+    const raw: Record<string, string> = {};
+    const query = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
+    for (const [k, v] of new URLSearchParams(query)) raw[k] = v;
+    if (req.method === 'POST') for (const [k, v] of new URLSearchParams(body.toString('utf8'))) raw[k] = v;
+    const action = raw.Action ?? '';
+    const auth = parseAuthorization(req.headers.authorization);
+    const entry: RequestLogEntry = { action, params: raw, region: auth?.region };
+    requests.push(entry);
+    const sts = action === 'GetCallerIdentity' || raw.Version === '2011-06-15' || auth?.service === 'sts';
+
+    const fail = (e: Ec2Error) => {
+      entry.status = e.status;
+      entry.error = e.code;
+      return { status: e.status, body: sts ? stsErrorXml(e.code, e.message, requestId, e.status >= 500 ? 'Receiver' : 'Sender') : ec2ErrorXml(e.code, e.message, requestId), requestId };
+    };
+    const ok = (xml: string) => {
+      entry.status = 200;
+      return { status: 200, body: xml, requestId };
+    };
+
+    try {
+      if (throttle.remaining > 0) {
+        throttle.remaining--;
+        throw sts ? new Ec2Error('Throttling', 'Rate exceeded', 400) : new Ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503);
+      }
+      // --- authentication (SigV4)
+      if (!auth) {
+        throw sts
+          ? new Ec2Error('MissingAuthenticationToken', 'Request is missing Authentication Token', 403)
+          : new Ec2Error('AuthFailure', AUTH_FAILURE, 401);
+      }
+      if (credentials.accessKeyId !== undefined && auth.accessKeyId !== credentials.accessKeyId) {
+        throw sts ? new Ec2Error('InvalidClientTokenId', 'The security token included in the request is invalid.', 403) : new Ec2Error('AuthFailure', AUTH_FAILURE, 401);
+      }
+      if (credentials.secretAccessKey !== undefined && !verifySignature(req.method ?? 'POST', url, req.headers, body, auth, credentials.secretAccessKey)) {
+        throw new Ec2Error(
+          'SignatureDoesNotMatch',
+          'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
+          403,
+        );
+      }
+      if (sts) {
+        if (action !== 'GetCallerIdentity') throw new Ec2Error('InvalidAction', `Could not find operation ${action} for version ${raw.Version ?? ''}`, 400);
+        const account = controls.accountId;
+        return ok(
+          stsResponse(
+            'GetCallerIdentity',
+            requestId,
+            el('Arn', `arn:aws:iam::${account}:user/test`) + el('UserId', `AIDA${createHash('sha256').update(account).digest('hex').slice(0, 17).toUpperCase()}`) + el('Account', account),
+          ),
+        );
+      }
+      const info = state.regionInfo(auth.region);
+      if (!info || info.optIn === 'not-opted-in') throw new Ec2Error('AuthFailure', AUTH_FAILURE, 401);
+      if (auth.service !== 'ec2') throw new Ec2Error('AuthFailure', `Credential should be scoped to correct service: 'ec2'.`, 401);
+      if (!action) throw new Ec2Error('MissingAction', 'The request must contain the parameter Action', 400);
+      const def = ACTIONS[action];
+      if (!def) throw new Ec2Error('InvalidAction', `The action ${action} is not valid for this web service.`, 400);
+      if (!raw.Version) throw new Ec2Error('MissingParameter', 'The request must contain the parameter Version', 400);
+
+      state.ensureRegion(auth.region);
+      state.tick();
+      const p = new Params(raw);
+      for (const key of Object.keys(raw)) {
+        if (key === 'Action' || key === 'Version') continue;
+        const root = key.split('.')[0]!;
+        if (!def.params.includes(root)) throw new Ec2Error('UnknownParameter', `The parameter ${root} is not recognized`, 400);
+      }
+      for (const r of def.required ?? []) if (!p.has(r) || p.get(r) === '') throw new Ec2Error('MissingParameter', `The request must contain the parameter ${r}`, 400);
+      const dryRun = p.bool('DryRun') ?? false;
+      if (controls.deniedActions.has(action) || controls.deniedActions.has(`ec2:${action}`)) throw unauthorized(action, auth.region, controls.accountId);
+      const ctx: Ctx = { state, controls, region: auth.region, action, p, now: state.now(), dryRun };
+      if (dryRun) {
+        // Like EC2, a dry run still validates the request (unknown AMI, wrong state, …): execute it, then roll back.
+        const rollback = state.snapshot();
+        try {
+          def.handler(ctx);
+        } finally {
+          rollback();
+        }
+        throw new Ec2Error('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', 412);
+      }
+      return ok(ec2Response(action, requestId, def.handler(ctx)));
+    } catch (err) {
+      if (err instanceof Ec2Error) return fail(err);
+      console.error('[ec2-emulator] internal error', err);
+      return fail(new Ec2Error('InternalError', 'An internal error has occurred', 500));
+    }
+  }
+
+  return http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const out = handle(req, Buffer.concat(chunks));
+      res.writeHead(out.status, {
+        'content-type': 'text/xml;charset=UTF-8',
+        'x-amzn-requestid': out.requestId,
+        server: 'AmazonEC2',
+      });
+      res.end(out.body);
+    });
+  });
+}

@@ -1,0 +1,380 @@
+/**
+ * The VM bootstrap, checked with the real tools from Debian's packages (no VM runs here):
+ *   cloud-init schema --config-file FILE            (package cloud-init; 22.4 on Debian 12)
+ *   shellcheck FILE...                              (package shellcheck)
+ *   caddy validate --adapter caddyfile --config F   (package caddy; 2.6, as on Ubuntu 24.04)
+ *   systemd-analyze verify --root=DIR UNIT...       (package systemd; skipped where absent)
+ * The rendered YAML is parsed with python3's PyYAML, which cloud-init itself depends on.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CRAWL4AI_IMAGE,
+  USER_DATA_MAX_BYTES,
+  hostnameForIp,
+  memoryLimitFor,
+  renderBootstrapFile,
+  renderCaddyfile,
+  renderCloudInit,
+  type BootstrapInput,
+} from '../src/core/cloud-init.js';
+import { CliError } from '../src/core/errors.js';
+
+// Fake secrets, distinctive enough to find anywhere they leak.
+const C4AI_TOKEN = 'c4aiSECRET' + '0123456789abcdef'.repeat(3);
+const TUNNEL_TOKEN = 'eyJhIjoiVFVOTkVMU0VDUkVUIiwidCI6IjEyMyIsInMiOiJzZWNyZXQifQ' + 'Q'.repeat(40) + '==';
+
+const BASE = {
+  deployment: 'demo',
+  crawl4aiImage: CRAWL4AI_IMAGE,
+  crawl4aiToken: C4AI_TOKEN,
+  memoryLimit: memoryLimitFor(4),
+  memoryGiB: 4,
+} as const;
+const PUBLIC: BootstrapInput = { ...BASE, network: 'public', hostname: hostnameForIp('203.0.113.7', 'sslip.io'), acmeEmail: 'ops@example.com' };
+const PUBLIC_NO_EMAIL: BootstrapInput = { ...BASE, network: 'public', hostname: 'crawl.example.com' };
+const TUNNEL: BootstrapInput = { ...BASE, network: 'tunnel', tunnelToken: TUNNEL_TOKEN };
+
+const INSTALL_HINT = 'install the validators: apt-get install -y shellcheck cloud-init caddy';
+
+interface WriteFile {
+  path: string;
+  content: string;
+  permissions?: string;
+  owner?: string;
+}
+interface CloudConfig {
+  write_files: WriteFile[];
+  runcmd?: Array<string | string[]>;
+  bootcmd?: Array<string | string[]>;
+  [key: string]: unknown;
+}
+
+let dir: string;
+
+function requireTool(cmd: string): void {
+  const found = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  if (found.status !== 0) throw new Error(`${cmd} is not installed: ${INSTALL_HINT}`);
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env, timeout: 20_000 });
+  return { code: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}`, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+function write(name: string, text: string, mode = 0o600): string {
+  const file = path.join(dir, name);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text, { mode });
+  return file;
+}
+
+/** yaml.safe_load through python3 (PyYAML ships with cloud-init; no YAML package in node_modules). */
+function parseYaml(file: string): CloudConfig {
+  const json = execFileSync(
+    'python3',
+    ['-c', 'import json,sys,yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)', file],
+    { encoding: 'utf8' },
+  );
+  return JSON.parse(json) as CloudConfig;
+}
+
+function entry(cfg: CloudConfig, p: string): WriteFile {
+  const found = cfg.write_files.find((f) => f.path === p);
+  if (!found) throw new Error(`no write_files entry for ${p}`);
+  return found;
+}
+
+function count(haystack: string, needle: string): number {
+  return haystack.split(needle).length - 1;
+}
+
+/** The `docker run` command of a script, with its continuation lines joined. */
+function dockerRunCommands(script: string): string[] {
+  return script
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .filter((l) => /\bdocker run\b/.test(l) && !l.trim().startsWith('#'));
+}
+
+const MODES = [
+  ['public', PUBLIC],
+  ['public without an ACME email', PUBLIC_NO_EMAIL],
+  ['tunnel', TUNNEL],
+] as const;
+
+const rendered: Record<string, { text: string; file: string; cfg: CloudConfig }> = {};
+
+beforeAll(() => {
+  for (const tool of ['cloud-init', 'shellcheck', 'caddy', 'python3']) requireTool(tool);
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-cloud-init-'));
+  for (const [name, input] of MODES) {
+    const text = renderCloudInit(input);
+    const file = write(`${name.replace(/ /g, '-')}/user-data.yaml`, text);
+    rendered[name] = { text, file, cfg: parseYaml(file) };
+  }
+});
+
+afterAll(() => {
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe.each(MODES)('rendered cloud-config (%s mode)', (name, input) => {
+  const doc = () => rendered[name]!;
+
+  it('passes `cloud-init schema --config-file`', () => {
+    const r = run('cloud-init', ['schema', '--config-file', doc().file]);
+    if (r.code !== 0) {
+      const annotated = run('cloud-init', ['schema', '--config-file', doc().file, '--annotate']);
+      throw new Error(`cloud-init schema failed:\n${r.out}\n${annotated.out}`);
+    }
+    expect(r.out).toContain('Valid cloud-config');
+  });
+
+  it('starts with #cloud-config, uses only known top-level keys and fits EC2 user data (16 KB)', () => {
+    // cloud-init 22.4's schema lets unknown top-level keys through, so check them here.
+    expect(doc().text.startsWith('#cloud-config\n')).toBe(true);
+    expect(Object.keys(doc().cfg).sort()).toEqual(['final_message', 'runcmd', 'write_files']);
+    expect(Buffer.byteLength(doc().text)).toBeLessThan(USER_DATA_MAX_BYTES);
+    // the largest inputs: a 32-character name, a long hostname, a tunnel token of 1 KB
+    const big = renderCloudInit({ ...input, deployment: 'd'.repeat(32), ...(input.network === 'tunnel' ? { tunnelToken: 'e'.repeat(1024) } : { hostname: `${'h'.repeat(63)}.${'h'.repeat(63)}.example.com` }) });
+    expect(Buffer.byteLength(big)).toBeLessThan(USER_DATA_MAX_BYTES - 2048);
+  });
+
+  it('every shell script it writes and every runcmd/bootcmd passes shellcheck', () => {
+    const cfg = doc().cfg;
+    const scripts = cfg.write_files.filter((f) => f.content.startsWith('#!'));
+    expect(scripts.map((s) => path.basename(s.path)).sort()).toEqual(
+      ['bootstrap.sh', 'crawl4ai-run.sh', 'egress-guard.sh', 'healthcheck.sh', 'network-setup.sh'].sort(),
+    );
+    const files = scripts.map((s) => {
+      expect(s.permissions, s.path).toBe('0755');
+      return write(`${name.replace(/ /g, '-')}/scripts${s.path}`, s.content, 0o755);
+    });
+    // Shell strings in runcmd/bootcmd run through sh; list forms are exec'd and must name a script above.
+    for (const [i, cmd] of [...(cfg.runcmd ?? []), ...(cfg.bootcmd ?? [])].entries()) {
+      if (typeof cmd === 'string') files.push(write(`${name.replace(/ /g, '-')}/cmd-${i}.sh`, `#!/bin/sh\n${cmd}\n`));
+      else expect(scripts.map((s) => s.path)).toContain(cmd[0]);
+    }
+    const r = run('shellcheck', ['--format=gcc', ...files]);
+    expect(r.out, 'shellcheck findings').toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it('writes the same scripts that renderBootstrapFile renders', () => {
+    const cfg = doc().cfg;
+    expect(entry(cfg, '/usr/local/lib/crawl4ai-mcp/bootstrap.sh').content).toBe(renderBootstrapFile(input, 'bootstrap.sh'));
+    const setup = input.network === 'public' ? 'setup-public.sh' : 'setup-tunnel.sh';
+    expect(entry(cfg, '/usr/local/lib/crawl4ai-mcp/network-setup.sh').content).toBe(renderBootstrapFile(input, setup));
+    expect(() => renderBootstrapFile(input, 'user-data.yaml')).toThrow();
+  });
+
+  it('runs the pinned 0.9.x image on 127.0.0.1:11235 with the token only in an env file', () => {
+    const cfg = doc().cfg;
+    expect(entry(cfg, '/etc/crawl4ai/settings.env').content).toMatch(/^CRAWL4AI_IMAGE=unclecode\/crawl4ai:0\.9\.\d+$/m);
+    const runScript = entry(cfg, '/usr/local/lib/crawl4ai-mcp/crawl4ai-run.sh').content;
+    const runs = dockerRunCommands(runScript);
+    expect(runs).toHaveLength(1);
+    const dockerRun = runs[0]!;
+    expect(dockerRun).toContain('-p 127.0.0.1:11235:11235');
+    expect(dockerRun).not.toMatch(/-p\s+11235|-p\s+0\.0\.0\.0|--publish-all|-P\b|--network[= ]host/);
+    expect(dockerRun).toContain('--shm-size=1g');
+    expect(dockerRun).toContain('--memory="$limit"');
+    expect(dockerRun).toContain('--env-file /etc/crawl4ai/crawl4ai.env');
+    expect(dockerRun).toContain('-e GUNICORN_BIND=0.0.0.0:11235');
+    expect(dockerRun).not.toContain('CRAWL4AI_API_TOKEN');
+    expect(dockerRun).not.toContain(C4AI_TOKEN);
+    expect(entry(cfg, '/etc/crawl4ai/settings.env').content).toContain('CRAWL4AI_MEMORY_LIMIT=3g');
+    // no docker run anywhere else, and no secret in any runcmd
+    for (const f of cfg.write_files) if (f.path !== '/usr/local/lib/crawl4ai-mcp/crawl4ai-run.sh') expect(dockerRunCommands(f.content)).toEqual([]);
+    expect(JSON.stringify(cfg.runcmd)).not.toMatch(/SECRET|docker run/);
+    // systemd supervises it, restarts it, and a timer restarts it when /health keeps failing
+    const unit = entry(cfg, '/etc/systemd/system/crawl4ai.service').content;
+    expect(unit).toMatch(/^Restart=always$/m);
+    expect(unit).toMatch(/^Requires=.*crawl4ai-egress-guard\.service/m);
+    expect(entry(cfg, '/usr/local/lib/crawl4ai-mcp/healthcheck.sh').content).toContain('http://127.0.0.1:11235/health');
+  });
+
+  it('drops container traffic to 169.254.169.254 in DOCKER-USER, re-applied with Docker', () => {
+    const cfg = doc().cfg;
+    const guard = entry(cfg, '/usr/local/lib/crawl4ai-mcp/egress-guard.sh').content;
+    expect(guard).toMatch(/iptables -I DOCKER-USER 1 -d 169\.254\.169\.254\/32 -j DROP/);
+    const unit = entry(cfg, '/etc/systemd/system/crawl4ai-egress-guard.service').content;
+    expect(unit).toMatch(/^After=docker\.service$/m);
+    expect(unit).toMatch(/^PartOf=docker\.service$/m);
+    expect(unit).toMatch(/^WantedBy=docker\.service/m);
+  });
+
+  it('holds each secret once, only in a 0600 root write_files entry', () => {
+    const { text, cfg } = doc();
+    const secrets: Array<[string, string]> = [[C4AI_TOKEN, '/etc/crawl4ai/crawl4ai.env']];
+    if (input.network === 'tunnel') secrets.push([TUNNEL_TOKEN, '/etc/cloudflared/tunnel.env']);
+    else expect(text).not.toContain(TUNNEL_TOKEN);
+    for (const [secret, file] of secrets) {
+      expect(count(text, secret)).toBe(1);
+      const holders = cfg.write_files.filter((f) => f.content.includes(secret));
+      expect(holders.map((f) => [f.path, f.permissions, f.owner])).toEqual([[file, '0600', 'root:root']]);
+    }
+  });
+
+  it('its systemd units pass `systemd-analyze verify`', (ctx) => {
+    if (spawnSync('sh', ['-c', 'command -v systemd-analyze']).status !== 0) ctx.skip();
+    // A throw-away root with the units, stand-ins for the binaries they run and the system's own units.
+    const root = path.join(dir, `${name.replace(/ /g, '-')}-root`);
+    fs.mkdirSync(path.join(root, 'lib/systemd'), { recursive: true });
+    fs.cpSync('/lib/systemd/system', path.join(root, 'lib/systemd/system'), { recursive: true, dereference: false });
+    fs.writeFileSync(path.join(root, 'lib/systemd/system/docker.service'), '[Service]\nExecStart=/usr/bin/docker\n');
+    const units: string[] = [];
+    for (const f of doc().cfg.write_files) {
+      if (f.path.startsWith('/etc/systemd/system/')) units.push(path.basename(f.path));
+      fs.mkdirSync(path.join(root, path.dirname(f.path)), { recursive: true });
+      fs.writeFileSync(path.join(root, f.path), f.content, { mode: Number.parseInt(f.permissions ?? '0644', 8) });
+    }
+    for (const bin of ['usr/bin/docker', 'usr/bin/cloudflared']) {
+      fs.mkdirSync(path.join(root, path.dirname(bin)), { recursive: true });
+      fs.writeFileSync(path.join(root, bin), '#!/bin/sh\n', { mode: 0o755 });
+    }
+    const r = run('systemd-analyze', ['verify', '--man=no', `--root=${root}`, ...units]);
+    expect(r.out, 'systemd-analyze verify findings').toBe('');
+    expect(r.code).toBe(0);
+  });
+});
+
+describe('public mode', () => {
+  const caddyEnv = () => {
+    // caddy validate provisions the config (TLS automation included) but never starts it, so it
+    // does not contact an ACME server; keep its storage and ~/.step out of the real home anyway.
+    const home = path.join(dir, 'caddy-home');
+    fs.mkdirSync(home, { recursive: true });
+    return { PATH: process.env.PATH, HOME: home, XDG_DATA_HOME: path.join(home, 'data'), XDG_CONFIG_HOME: path.join(home, 'config') };
+  };
+
+  it.each([
+    ['with an ACME email', PUBLIC],
+    ['without an ACME email', PUBLIC_NO_EMAIL],
+  ])('the Caddyfile (%s) passes `caddy validate`', (label, input) => {
+    const file = write(`caddy-${label.replace(/ /g, '-')}/Caddyfile`, renderCaddyfile(input), 0o644);
+    const r = run('caddy', ['validate', '--adapter', 'caddyfile', '--config', file], caddyEnv());
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toContain('Valid configuration');
+  });
+
+  it('the Caddyfile serves the hostname, proxies to loopback and uses TLS-ALPN only', () => {
+    const file = write('caddy-adapt/Caddyfile', renderCaddyfile(PUBLIC), 0o644);
+    const adapted = JSON.parse(run('caddy', ['adapt', '--adapter', 'caddyfile', '--config', file], caddyEnv()).stdout) as {
+      apps: {
+        http: { servers: Record<string, { listen: string[]; automatic_https?: { disable_redirects?: boolean }; routes: Array<{ match: Array<{ host: string[] }> }> }> };
+        tls: { automation: { policies: Array<{ subjects: string[]; issuers: Array<{ module: string; email?: string; challenges?: { http?: { disabled?: boolean } } }> }> } };
+      };
+    };
+    const servers = Object.values(adapted.apps.http.servers);
+    expect(servers.flatMap((s) => s.listen)).toEqual([':443']);
+    expect(servers[0]!.automatic_https?.disable_redirects).toBe(true);
+    expect(servers[0]!.routes[0]!.match[0]!.host).toEqual(['203-0-113-7.sslip.io']);
+    const policy = adapted.apps.tls.automation.policies[0]!;
+    expect(policy.subjects).toEqual(['203-0-113-7.sslip.io']);
+    expect(policy.issuers.map((i) => i.module)).toEqual(['acme', 'zerossl']);
+    for (const issuer of policy.issuers) {
+      expect(issuer.challenges?.http?.disabled).toBe(true);
+      expect(issuer.email).toBe('ops@example.com');
+    }
+    expect(renderCaddyfile(PUBLIC)).toContain('reverse_proxy 127.0.0.1:11235');
+  });
+
+  it('adds the ZeroSSL issuer only when an email is given', () => {
+    expect(renderCaddyfile(PUBLIC)).toContain('issuer zerossl');
+    expect(renderCaddyfile(PUBLIC_NO_EMAIL)).not.toMatch(/zerossl|email/i);
+    expect(renderCaddyfile(PUBLIC_NO_EMAIL)).toContain('crawl.example.com {');
+  });
+
+  it('the user data writes exactly renderCaddyfile() to /etc/caddy/Caddyfile and installs Caddy', () => {
+    const cfg = rendered.public!.cfg;
+    expect(entry(cfg, '/etc/caddy/Caddyfile').content).toBe(renderCaddyfile(PUBLIC));
+    expect(entry(cfg, '/usr/local/lib/crawl4ai-mcp/network-setup.sh').content).toMatch(/install --no-install-recommends caddy/);
+    expect(rendered.public!.text).not.toMatch(/TUNNEL_TOKEN|cloudflared-crawl4ai|pkg\.cloudflare\.com/);
+  });
+});
+
+describe('tunnel mode', () => {
+  it('has no Caddy, no port 443 and no hostname', () => {
+    const { text } = rendered.tunnel!;
+    expect(text).not.toMatch(/caddy/i);
+    expect(text).not.toMatch(/\b443\b/);
+    expect(text).not.toMatch(/sslip\.io|nip\.io/);
+  });
+
+  it('runs cloudflared with QUIC and the token from a 0600 EnvironmentFile, never in argv', () => {
+    const cfg = rendered.tunnel!.cfg;
+    const unit = entry(cfg, '/etc/systemd/system/cloudflared-crawl4ai.service').content;
+    const execStart = unit.split('\n').filter((l) => l.startsWith('ExecStart='));
+    expect(execStart).toEqual(['ExecStart=/usr/bin/cloudflared --no-autoupdate --protocol quic tunnel run']);
+    expect(unit).toMatch(/^EnvironmentFile=\/etc\/cloudflared\/tunnel\.env$/m);
+    expect(unit).not.toContain(TUNNEL_TOKEN);
+    expect(unit).not.toMatch(/--token\b/);
+    expect(entry(cfg, '/etc/cloudflared/tunnel.env')).toMatchObject({ permissions: '0600', content: `TUNNEL_TOKEN=${TUNNEL_TOKEN}\n` });
+  });
+
+  it("installs cloudflared >= 2025.7 from Cloudflare's apt repository with a signed-by keyring and a fingerprint check", () => {
+    const setup = entry(rendered.tunnel!.cfg, '/usr/local/lib/crawl4ai-mcp/network-setup.sh').content;
+    expect(setup).toContain('https://pkg.cloudflare.com/cloudflare-main.gpg');
+    expect(setup).toContain('deb [signed-by=$KEYRING] https://pkg.cloudflare.com/cloudflared any main');
+    expect(setup).toMatch(/^CLOUDFLARE_APT_KEY_FINGERPRINT="[0-9A-F]{0,40}"$/m);
+    expect(setup).toContain('gpg --batch --show-keys --with-colons');
+    expect(setup).toContain('CLOUDFLARED_MIN_VERSION=2025.7.0');
+    expect(setup).not.toMatch(/apt-key/);
+  });
+});
+
+describe('inputs', () => {
+  it('derives hostnames and memory limits', () => {
+    expect(hostnameForIp('203.0.113.7', 'sslip.io')).toBe('203-0-113-7.sslip.io');
+    expect(hostnameForIp('198.51.100.20', 'nip.io')).toBe('198-51-100-20.nip.io');
+    expect(() => hostnameForIp('2001:db8::1', 'sslip.io')).toThrow(/IPv4/);
+    expect(() => hostnameForIp('203.0.113.7', 'example.com' as 'nip.io')).toThrow();
+    expect([4, 8, 16, 32].map(memoryLimitFor)).toEqual(['3g', '7g', '14g', '28g']);
+    expect(() => memoryLimitFor(2)).toThrow(/4 GiB/);
+  });
+
+  it('the VM re-derives the memory limit with the same rule after a resize', () => {
+    // Run the rule from crawl4ai-run.sh (the lines between host_gib= and the closing fi) with bash.
+    const script = renderBootstrapFile(TUNNEL, 'crawl4ai-run.sh');
+    const rule = script.slice(script.indexOf('  reserve='), script.indexOf('  echo "host has'));
+    for (const gib of [4, 8, 16, 32]) {
+      const r = run('bash', ['-c', `set -e; host_gib=${gib}\n${rule}\necho "$limit"`]);
+      expect(r.stdout.trim()).toBe(memoryLimitFor(gib));
+    }
+  });
+
+  it('rejects unpinned images, bad names and missing mode inputs', () => {
+    expect(() => renderCloudInit({ ...TUNNEL, crawl4aiImage: 'unclecode/crawl4ai:latest' })).toThrow(CliError);
+    expect(() => renderCloudInit({ ...TUNNEL, crawl4aiImage: 'unclecode/crawl4ai' })).toThrow(/invalid Crawl4AI image/);
+    expect(renderCloudInit({ ...TUNNEL, crawl4aiImage: `unclecode/crawl4ai@sha256:${'a'.repeat(64)}` })).toContain('@sha256:');
+    expect(() => renderCloudInit({ ...TUNNEL, deployment: 'Bad Name' })).toThrow();
+    expect(() => renderCloudInit({ ...TUNNEL, memoryLimit: '3 GB' })).toThrow();
+    expect(() => renderCloudInit({ ...TUNNEL, tunnelToken: undefined })).toThrow(/tunnel/);
+    expect(() => renderCloudInit({ ...PUBLIC, hostname: undefined })).toThrow(/hostname/);
+    expect(() => renderCloudInit({ ...PUBLIC, hostname: '203.0.113.7' })).toThrow(CliError);
+    expect(() => renderCloudInit({ ...PUBLIC, hostname: 'bad_host.example.com' })).toThrow(CliError);
+    expect(() => renderCloudInit({ ...PUBLIC, acmeEmail: 'not an email' })).toThrow(CliError);
+    expect(() => renderCaddyfile(TUNNEL)).toThrow(/public/);
+  });
+
+  it('never puts a secret in an error message', () => {
+    const badToken = 'has space ' + C4AI_TOKEN;
+    const badTunnel = TUNNEL_TOKEN + '"$(id)"';
+    for (const input of [{ ...TUNNEL, crawl4aiToken: badToken }, { ...TUNNEL, tunnelToken: badTunnel }]) {
+      let message = '';
+      try {
+        renderCloudInit(input);
+      } catch (e) {
+        message = String((e as Error).message) + String((e as CliError).hint ?? '');
+      }
+      expect(message).not.toBe('');
+      expect(message).not.toContain('c4aiSECRET');
+      expect(message).not.toContain(TUNNEL_TOKEN.slice(0, 30));
+    }
+  });
+});

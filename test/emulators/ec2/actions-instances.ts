@@ -31,14 +31,13 @@ export function lookupInstances(ctx: Ctx, ids: string[], opts: { consistency: bo
   return out;
 }
 
-function decodeUserData(b64: string, param: string): string {
+function decodeUserData(b64: string): string {
   const compact = b64.replace(/\s+/g, '');
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(compact) || compact.length % 4 !== 0) {
     throw new Ec2Error('InvalidParameterValue', `Invalid BASE64 encoding of user data.`);
   }
   const buf = Buffer.from(compact, 'base64');
   if (buf.length > 16384) throw new Ec2Error('InvalidParameterValue', `User data is limited to 16384 bytes`);
-  void param;
   return buf.toString('utf8');
 }
 
@@ -219,7 +218,7 @@ function runInstances(ctx: Ctx): string {
 
   // --- everything else
   const userDataB64 = p.get('UserData');
-  const userData = userDataB64 !== undefined ? decodeUserData(userDataB64, 'UserData') : undefined;
+  const userData = userDataB64 !== undefined ? decodeUserData(userDataB64) : undefined;
   const metadataOptions = readMetadataOptions(p, true);
   const bdms = readBlockDeviceMappings(p);
   const tagSpecs = readTagSpecs(p, ['instance', 'volume', 'network-interface', 'spot-instances-request', 'elastic-gpu']);
@@ -531,7 +530,7 @@ function modifyInstanceAttribute(ctx: Ctx): string {
     case 'userData':
       mustBeStopped();
       inst!.userDataBase64 = value!;
-      inst!.userData = decodeUserData(value!, 'UserData');
+      inst!.userData = decodeUserData(value!);
       break;
     case 'disableApiTermination':
       inst!.disableApiTermination = boolValue();

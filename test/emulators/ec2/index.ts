@@ -1,6 +1,24 @@
 /**
  * A stateful loopback emulator of the AWS EC2 Query API (and STS GetCallerIdentity), faithful enough
- * for the real @aws-sdk/client-ec2 / client-sts pointed at it with `endpoint` or AWS_ENDPOINT_URL_EC2.
+ * for the real @aws-sdk/client-ec2 / client-sts pointed at it with `endpoint` or AWS_ENDPOINT_URL_EC2
+ * / AWS_ENDPOINT_URL_STS, and strict enough to fail where real AWS would.
+ *
+ * Wire: `POST /` form bodies (or GET query strings); answers `<XxxResponse xmlns=…><requestId>…` and
+ * errors `<Response><Errors><Error><Code>…` (STS: `<ErrorResponse>`). Every request needs a SigV4
+ * `Authorization` header (401 AuthFailure otherwise); with `accessKeyId` the key id must match, with
+ * `secretAccessKey` the signature is recomputed. Requests are routed by the credential scope's region:
+ * each region is seeded lazily with a default VPC (172.31.0.0/16, one default subnet per zone), a
+ * second non-default VPC with a private subnet, a default security group per VPC, and public AMIs
+ * (Canonical Ubuntu 24.04/22.04 amd64+arm64 of several dates, one deprecated, Amazon Linux, and a
+ * newer look-alike "ubuntu" image from a stranger's account that only Owners=099720109477 excludes).
+ *
+ * Behaviour: unknown parameters → UnknownParameter, unknown filters → InvalidParameterValue, ids are
+ * format-checked (…Malformed) before lookup (…NotFound). DryRun runs the request for validation, rolls
+ * the state back and answers 412 DryRunOperation. Instance states advance lazily from timestamps
+ * (pending→running, stopping→stopped, shutting-down→terminated after `transitionMs`); a public IPv4 is
+ * assigned on entering running and released on stop (an Elastic IP stays across stop/start and is
+ * disassociated on termination); volumes with DeleteOnTermination disappear with the instance;
+ * terminated instances stay visible for `terminatedRetentionMs`.
  */
 import type { AddressInfo } from 'node:net';
 import type { EmulatorControls } from './context.js';
@@ -43,7 +61,7 @@ export interface Ec2Emulator {
   url: string;
   close(): Promise<void>;
   /** live resources tagged crawl4ai-mcp:deployment=<name>: instances not yet terminated, security groups, Elastic IPs, volumes (all regions) */
-  resourcesOf(deployment: string): Array<{ type: string; id: string; state?: string; region: string }>;
+  resourcesOf(deployment: string): Array<{ type: string; id: string; state?: string }>;
   /** the model, with timed transitions applied on every read */
   readonly state: EmulatorState;
   /** the next n requests answer 503 RequestLimitExceeded (STS: 400 Throttling) */
@@ -103,7 +121,7 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
       return taggableResources(model)
         .filter((r) => ['instance', 'security-group', 'elastic-ip', 'volume'].includes(r.type))
         .filter((r) => r.tags[DEPLOYMENT_TAG] === deployment && !(r.type === 'instance' && r.state === 'terminated'))
-        .map((r) => ({ type: r.type, id: r.id, state: r.state, region: r.region }));
+        .map((r) => ({ type: r.type, id: r.id, ...(r.state !== undefined ? { state: r.state } : {}) }));
     },
     get state() {
       model.tick();

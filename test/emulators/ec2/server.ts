@@ -39,9 +39,8 @@ const AUTH_FAILURE = 'AWS was not able to validate the provided access credentia
 const isReadOnly = (action: string) => action.startsWith('Describe') || action.startsWith('Get');
 
 function resourceArn(action: string, region: string, account: string): string {
-  const kind =
-    /Instance|Reboot/.test(action) ? 'instance' : /SecurityGroup/.test(action) ? 'security-group' : /Address/.test(action) ? 'elastic-ip' : /Tags/.test(action) ? '*' : '*';
-  return `arn:aws:ec2:${region}:${account}:${kind}/*`;
+  const kind = /Instance/.test(action) ? 'instance' : /SecurityGroup/.test(action) ? 'security-group' : /Address/.test(action) ? 'elastic-ip' : undefined;
+  return kind ? `arn:aws:ec2:${region}:${account}:${kind}/*` : '*';
 }
 
 function unauthorized(action: string, region: string, account: string): Ec2Error {

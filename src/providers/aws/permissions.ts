@@ -1,0 +1,62 @@
+/**
+ * The AWS permissions crawl4ai-mcp needs: exactly the EC2 actions in
+ * templates/policies/aws-iam-policy.json (test/policies.test.ts keeps the two equal).
+ *
+ * - sts:GetCallerIdentity (the identity check of `doctor` and the wizard) needs no permission:
+ *   AWS answers it for any valid credentials, even under an explicit deny.
+ * - Creates are allowed only with the deployment tags in the request (aws:RequestTag), and
+ *   ec2:CreateTags only as part of those creates (ec2:CreateAction): the tool tags at creation.
+ * - Changes and deletes are allowed only on resources tagged managed-by=crawl4ai-mcp
+ *   (ec2:ResourceTag). So the instance, its root volume and its network interface, the security
+ *   group and the Elastic IP must all carry the tags from their create call.
+ * - Describe* calls do not support resource-level permissions or tag conditions (Resource "*").
+ * - Root volumes are encrypted with the account's default EBS key. With the AWS managed key
+ *   (aws/ebs) no KMS permission is needed; an account whose default is a customer managed key
+ *   must also allow kms:CreateGrant/Decrypt/GenerateDataKeyWithoutPlaintext/ReEncrypt* on it.
+ */
+export const AWS_POLICY_FILE = 'templates/policies/aws-iam-policy.json';
+
+/** Read-only calls of plan, status, discover and the validators (Resource "*", no conditions). */
+export const AWS_DESCRIBE_ACTIONS = [
+  'ec2:DescribeRegions',
+  'ec2:DescribeAvailabilityZones',
+  'ec2:DescribeImages',
+  'ec2:DescribeVpcs',
+  'ec2:DescribeSubnets',
+  'ec2:DescribeInstanceTypes',
+  'ec2:DescribeInstances',
+  'ec2:DescribeSecurityGroups',
+  'ec2:DescribeAddresses',
+  'ec2:DescribeVolumes',
+] as const;
+
+/** Calls that create a resource; allowed only with the deployment tags in the request. */
+export const AWS_CREATE_ACTIONS = [
+  'ec2:RunInstances',
+  'ec2:CreateSecurityGroup',
+  'ec2:AllocateAddress',
+  // only as part of the three creates above (TagSpecifications)
+  'ec2:CreateTags',
+] as const;
+
+/** Calls that change or delete a resource; allowed only on resources tagged managed-by=crawl4ai-mcp. */
+export const AWS_MANAGE_ACTIONS = [
+  'ec2:AuthorizeSecurityGroupIngress',
+  'ec2:RevokeSecurityGroupIngress',
+  'ec2:DeleteSecurityGroup',
+  'ec2:StartInstances',
+  'ec2:StopInstances',
+  'ec2:TerminateInstances',
+  'ec2:ModifyInstanceAttribute',
+  'ec2:AssociateAddress',
+  'ec2:DisassociateAddress',
+  'ec2:ReleaseAddress',
+] as const;
+
+export type AwsAction = (typeof AWS_DESCRIBE_ACTIONS)[number] | (typeof AWS_CREATE_ACTIONS)[number] | (typeof AWS_MANAGE_ACTIONS)[number];
+
+/** Every action the policy grants, and nothing else. */
+export const AWS_REQUIRED_ACTIONS: readonly AwsAction[] = [...AWS_DESCRIBE_ACTIONS, ...AWS_CREATE_ACTIONS, ...AWS_MANAGE_ACTIONS];
+
+/** Actions AWS allows without any IAM permission; listed for `doctor` output, not in the policy. */
+export const AWS_UNGATED_ACTIONS = ['sts:GetCallerIdentity'] as const;

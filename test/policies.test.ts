@@ -1,0 +1,145 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import {
+  CLOUDFLARE_TOKEN_NOTES,
+  CLOUDFLARE_TOKEN_PERMISSIONS,
+  cloudflarePermissionsFor,
+  permissionLabel,
+} from '../src/cloudflare/permissions.js';
+import {
+  AWS_CREATE_ACTIONS,
+  AWS_DESCRIBE_ACTIONS,
+  AWS_MANAGE_ACTIONS,
+  AWS_POLICY_FILE,
+  AWS_REQUIRED_ACTIONS,
+} from '../src/providers/aws/permissions.js';
+import { MANAGED_BY, TAG_DEPLOYMENT, TAG_MANAGED_BY } from '../src/providers/provider.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+interface Statement {
+  Sid: string;
+  Effect: 'Allow' | 'Deny';
+  Action: string | string[];
+  Resource: string | string[];
+  Condition?: Record<string, Record<string, string | string[]>>;
+  [key: string]: unknown;
+}
+const raw = fs.readFileSync(path.join(ROOT, AWS_POLICY_FILE), 'utf8');
+const policy = JSON.parse(raw) as { Version: string; Statement: Statement[] };
+const list = <T>(v: T | T[]) => (Array.isArray(v) ? v : [v]);
+const actionsOf = (s: Statement) => list(s.Action);
+const resourcesOf = (s: Statement) => list(s.Resource);
+
+describe('templates/policies/aws-iam-policy.json', () => {
+  it('is an IAM policy document of version 2012-10-17 with unique alphanumeric Sids', () => {
+    expect(Object.keys(policy).sort()).toEqual(['Statement', 'Version']);
+    expect(policy.Version).toBe('2012-10-17');
+    const sids = policy.Statement.map((s) => s.Sid);
+    for (const sid of sids) expect(sid).toMatch(/^[A-Za-z0-9]+$/);
+    expect(new Set(sids).size).toBe(sids.length);
+    for (const s of policy.Statement) {
+      expect(Object.keys(s).every((k) => ['Sid', 'Effect', 'Action', 'Resource', 'Condition'].includes(k)), s.Sid).toBe(true);
+      expect(s.Effect).toBe('Allow');
+    }
+    // IAM counts managed policy size without whitespace: at most 6,144 characters
+    expect(JSON.stringify(policy).length).toBeLessThan(6144);
+  });
+
+  it('grants exactly AWS_REQUIRED_ACTIONS, with no wildcard action', () => {
+    const granted = new Set(policy.Statement.flatMap(actionsOf));
+    expect([...granted].sort()).toEqual([...AWS_REQUIRED_ACTIONS].sort());
+    for (const a of granted) {
+      expect(a).toMatch(/^ec2:[A-Z][A-Za-z]+$/);
+      expect(a).not.toContain('*');
+    }
+    expect(new Set(AWS_REQUIRED_ACTIONS).size).toBe(AWS_REQUIRED_ACTIONS.length);
+  });
+
+  it('uses Resource "*" only for Describe calls, and well-formed EC2 ARNs otherwise', () => {
+    for (const s of policy.Statement) {
+      const describe = actionsOf(s).every((a) => (AWS_DESCRIBE_ACTIONS as readonly string[]).includes(a));
+      if (describe) {
+        expect(s.Resource, s.Sid).toBe('*');
+        expect(s.Condition, s.Sid).toBeUndefined();
+      } else {
+        for (const r of resourcesOf(s)) expect(r, s.Sid).toMatch(/^arn:aws:ec2:\*:(\*)?:[a-z-]+\/\*$/);
+      }
+    }
+  });
+
+  it('allows creates only with the deployment tags in the request, and CreateTags only while creating', () => {
+    const tagged = ['instance', 'volume', 'network-interface', 'security-group', 'elastic-ip'];
+    for (const action of AWS_CREATE_ACTIONS.filter((a) => a !== 'ec2:CreateTags')) {
+      const statements = policy.Statement.filter((s) => actionsOf(s).includes(action));
+      expect(statements.length, action).toBeGreaterThan(0);
+      for (const s of statements) {
+        const createsTagged = resourcesOf(s).some((r) => tagged.some((t) => r.endsWith(`:${t}/*`)) && !(action === 'ec2:RunInstances' && r.endsWith(':security-group/*')));
+        if (!createsTagged) continue; // existing resources a create refers to (image, subnet, vpc, the group)
+        expect(s.Condition?.StringEquals?.[`aws:RequestTag/${TAG_MANAGED_BY}`], `${s.Sid} ${action}`).toBe(MANAGED_BY);
+        expect(s.Condition?.Null?.[`aws:RequestTag/${TAG_DEPLOYMENT}`], `${s.Sid} ${action}`).toBe('false');
+      }
+    }
+    const tagging = policy.Statement.filter((s) => actionsOf(s).includes('ec2:CreateTags'));
+    expect(tagging).toHaveLength(1);
+    expect([...list(tagging[0]!.Condition!.StringEquals!['ec2:CreateAction']!)].sort()).toEqual(['AllocateAddress', 'CreateSecurityGroup', 'RunInstances']);
+  });
+
+  it('allows changes and deletes only on resources tagged managed-by=crawl4ai-mcp', () => {
+    for (const action of AWS_MANAGE_ACTIONS) {
+      const statements = policy.Statement.filter((s) => actionsOf(s).includes(action));
+      expect(statements.length, action).toBeGreaterThan(0);
+      for (const s of statements) {
+        // A new ingress rule is its own resource type without tags; the group it goes into is checked.
+        if (resourcesOf(s).every((r) => r.endsWith(':security-group-rule/*'))) {
+          expect(actionsOf(s)).toEqual(['ec2:AuthorizeSecurityGroupIngress']);
+          continue;
+        }
+        expect(s.Condition?.StringEquals?.[`ec2:ResourceTag/${TAG_MANAGED_BY}`], `${s.Sid} ${action}`).toBe(MANAGED_BY);
+      }
+    }
+  });
+
+  it('grants nothing for key pairs, instance profiles or other services', () => {
+    expect(raw).not.toMatch(/iam:|PassRole|KeyPair|key-pair|ssm:|s3:/);
+  });
+});
+
+describe('templates/policies/cloudflare-token.json', () => {
+  const doc = JSON.parse(fs.readFileSync(path.join(ROOT, 'templates/policies/cloudflare-token.json'), 'utf8')) as {
+    description: string;
+    notes: string[];
+    permissions: Array<Record<string, unknown> & { label: string }>;
+  };
+
+  it('lists exactly CLOUDFLARE_TOKEN_PERMISSIONS and the notes', () => {
+    expect(doc.permissions.map(({ label, ...p }) => p)).toEqual(CLOUDFLARE_TOKEN_PERMISSIONS);
+    expect(doc.permissions.map((p) => p.label)).toEqual(CLOUDFLARE_TOKEN_PERMISSIONS.map(permissionLabel));
+    expect(doc.notes).toEqual(CLOUDFLARE_TOKEN_NOTES);
+  });
+
+  it('needs the Workers permissions in both modes and the tunnel ones only in tunnel mode', () => {
+    const labels = (mode: 'tunnel' | 'public') => cloudflarePermissionsFor(mode).map(permissionLabel);
+    const workers = ['Account › Workers Scripts › Edit', 'Account › Workers KV Storage › Edit', 'Account › Account Settings › Read'];
+    expect(labels('public')).toEqual(workers);
+    expect(labels('tunnel')).toEqual([...workers, 'Account › Cloudflare Tunnel › Edit', 'Account › Connectivity Directory › Admin']);
+    expect(cloudflarePermissionsFor('public', { includeOptional: true }).map(permissionLabel)).toEqual([
+      ...workers,
+      'User › User Details › Read',
+      'User › Memberships › Read',
+    ]);
+  });
+
+  it('says which permission-group name is unconfirmed, and every permission has a read-only probe', () => {
+    const unconfirmed = CLOUDFLARE_TOKEN_PERMISSIONS.filter((p) => !p.nameConfirmed).map((p) => p.name);
+    expect(unconfirmed).toEqual(['Connectivity Directory']);
+    expect(doc.notes.some((n) => /unconfirmed/i.test(n) && n.includes('Connectivity Directory'))).toBe(true);
+    for (const p of CLOUDFLARE_TOKEN_PERMISSIONS) {
+      expect(p.probe.method).toBe('GET');
+      expect(p.probe.path).toMatch(/^\/(accounts\/\{account_id\}|user|memberships)/);
+      expect(p.why.length).toBeGreaterThan(20);
+    }
+  });
+});

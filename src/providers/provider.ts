@@ -28,6 +28,8 @@ export interface VmBootstrap {
   inboundPorts: number[];
 }
 
+export type BootstrapFactory = (address: { publicIp?: string }) => VmBootstrap;
+
 export interface PlannedResource {
   kind: string;
   name: string;
@@ -106,8 +108,12 @@ export interface Provider {
   validateCredentials(ctx: ProviderContext): Promise<ValidationResult>;
   /** What apply would create and what it costs. Creates nothing. */
   plan(ctx: ProviderContext): Promise<Plan>;
-  /** Creates (or resumes creating) the VM and its network pieces, journaling each resource. */
-  apply(ctx: ProviderContext, journal: Journal, bootstrap: VmBootstrap): Promise<VmStatus>;
+  /**
+   * Creates (or resumes creating) the VM and its network pieces, journaling each resource.
+   * `bootstrap` is called once the VM's public address is known (public mode allocates a static
+   * address before the VM, so the hostname in its TLS config can embed it).
+   */
+  apply(ctx: ProviderContext, journal: Journal, bootstrap: BootstrapFactory): Promise<VmStatus>;
   status(ctx: ProviderContext, journal: Journal): Promise<VmStatus>;
   /** Stop, change machine type, start (the caller waits for health). */
   resize(ctx: ProviderContext, journal: Journal, size: SizeName): Promise<VmStatus>;

@@ -46,6 +46,8 @@ export const DeploymentState = z.object({
   network: z.enum(['tunnel', 'public']).optional(),
   /** the credential profile used (names a secret-store namespace, never a secret) */
   profile: z.string().optional(),
+  /** where the cloud credentials come from: the secret store profile, or the cloud SDK's chain */
+  credentials: z.enum(['keychain', 'chain']).optional(),
   worker: z
     .object({
       scriptName: z.string(),

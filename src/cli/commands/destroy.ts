@@ -1,0 +1,51 @@
+import { Option } from 'commander';
+import type { CommandModule } from '../program.js';
+import { openSession, prompterFor } from '../deploy-options.js';
+import { credentialsOf, cloudflareOf } from '../stored-credentials.js';
+import { CliError, ExitCode, missingAnswer, usageError } from '../../core/errors.js';
+import { PROVIDER_NAMES } from '../../providers/registry.js';
+import type { DeploymentSpec, ProviderName } from '../../providers/provider.js';
+
+export const destroyCommand: CommandModule = {
+  register(program, ctx) {
+    program
+      .command('destroy')
+      .description('delete the VM, its network pieces, the Worker, the keys and the state — found by tag even if the state file is lost')
+      .addOption(new Option('--provider <cloud>', 'when the state file is lost: the cloud to search by tag').choices(PROVIDER_NAMES as string[]).env('CRAWL4AI_MCP_PROVIDER'))
+      .addOption(new Option('--region <region>', 'when the state file is lost: the region to search').env('CRAWL4AI_MCP_REGION'))
+      .addOption(new Option('--profile <name>', 'credential profile (when the state file is lost)').env('CRAWL4AI_MCP_PROFILE').default('default'))
+      .addOption(new Option('--credentials <source>', 'keychain or chain (when the state file is lost)').choices(['keychain', 'chain']).env('CRAWL4AI_MCP_CREDENTIALS').default('keychain'))
+      .addHelpText('after', '\nExamples:\n  crawl4ai-mcp destroy --name work\n  crawl4ai-mcp destroy --name work --yes --provider aws --region us-east-1   # state file lost: find by tag')
+      .action(async (opts: { provider?: string; region?: string; profile: string; credentials: 'keychain' | 'chain' }) => {
+        const c = ctx();
+        const { stateStore, specOf, destroyDeployment } = await import('../../core/deployment.js');
+        const { resolveCloudCredentials } = await import('../../core/credentials.js');
+        const session = await openSession(c);
+        let state = await stateStore(c.env).read(c.name);
+        if (state && !state.provider) state = null;
+        let spec: DeploymentSpec;
+        if (state) {
+          spec = specOf(state);
+        } else {
+          if (!opts.provider || !opts.region) {
+            throw usageError(`no state file for deployment "${c.name}"`, 'to remove its resources by tag, pass --provider and --region');
+          }
+          spec = { name: c.name, provider: opts.provider as ProviderName, region: opts.region, size: 'medium', network: 'public', profile: opts.profile };
+        }
+        const prompter = prompterFor(c);
+        if (prompter) {
+          const typed = await prompter.text(`This deletes deployment "${c.name}" and everything it owns. Type its name to confirm`);
+          if (typed !== c.name) throw new CliError('names differ; nothing was deleted', { exitCode: ExitCode.usage });
+        } else if (!c.yes) {
+          throw missingAnswer('the confirmation to delete', '--yes', 'CRAWL4AI_MCP_YES=1');
+        }
+        const credentials = state
+          ? await credentialsOf(state, session)
+          : await resolveCloudCredentials(spec.provider, opts.credentials, spec.profile, session.secrets, c.env, null);
+        const cloudflare = state ? await cloudflareOf(state, session) : await (await import('../../core/credentials.js')).storedCloudflareAccount(spec.profile, session.secrets, c.env);
+        const result = await destroyDeployment(c.name, { spec, credentials, cloudflare }, session);
+        if (c.json) c.out.data({ name: c.name, destroyed: true, ...result });
+        else c.out.line(c.out.ok(`deployment "${c.name}" destroyed (${result.removed.join(', ')})`));
+      });
+  },
+};

@@ -1,0 +1,59 @@
+import type { CommandModule } from '../program.js';
+import { addSpecOptions, openSession, prompterFor, resolveSpec, type SpecOptions } from '../deploy-options.js';
+import { renderPlan } from '../render-plan.js';
+import { CliError, ExitCode, missingAnswer } from '../../core/errors.js';
+import { CLIENTS, clientSnippet, mcpEndpoint } from '../../core/client-config.js';
+import { deploymentSecret } from '../../secrets/keys.js';
+
+export const initCommand: CommandModule = {
+  register(program, ctx) {
+    addSpecOptions(
+      program
+        .command('init')
+        .description('wizard: cloud + credentials -> plan and cost -> provision the VM -> deploy the Worker -> print client config')
+        .addHelpText(
+          'after',
+          '\nExamples:\n  npx crawl4ai-mcp init\n  crawl4ai-mcp init --yes --provider aws --region us-east-1 --size medium   # credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, CLOUDFLARE_ACCOUNT_ID/CLOUDFLARE_API_TOKEN\n\nRe-running init after a failure resumes where it stopped.',
+        ),
+    ).action(async (opts: SpecOptions) => {
+      const c = ctx();
+      const { resolveCloudCredentials, resolveCloudflareAccount } = await import('../../core/credentials.js');
+      const { initDeployment, planDeployment } = await import('../../core/deployment.js');
+      const { spec, network, source } = await resolveSpec(c, opts);
+      const prompter = prompterFor(c);
+      const session = await openSession(c);
+      const credentials = await resolveCloudCredentials(spec.provider, source, spec.profile, session.secrets, c.env, prompter);
+      const cloudflare = await resolveCloudflareAccount(spec.profile, session.secrets, c.env, prompter);
+
+      const { plan } = await planDeployment(spec, credentials, session);
+      if (!c.json) renderPlan(c.out, plan);
+      if (prompter) {
+        if (!(await prompter.confirm(`Create these resources (about $${plan.cost.monthlyUsd.toFixed(2)}/month)?`, true))) {
+          throw new CliError('cancelled; nothing was created', { exitCode: ExitCode.interrupted });
+        }
+      } else if (!c.yes) {
+        throw missingAnswer('the confirmation to create resources', '--yes', 'CRAWL4AI_MCP_YES=1');
+      }
+
+      const result = await initDeployment(spec, credentials, cloudflare, network, session);
+      const apiKey = (await session.secrets.get(deploymentSecret(spec.name, 'mcp-api-key')))!;
+      const mcpUrl = mcpEndpoint(result.state.worker!.url);
+      if (c.json) {
+        c.out.data({ name: spec.name, status: result.state.status, mcpUrl, vm: result.vm, crawl4aiVersion: result.health.origin.version ?? null, monthlyUsd: plan.cost.monthlyUsd });
+        return;
+      }
+      c.out.line('');
+      c.out.line(c.out.ok(`deployment "${spec.name}" is ready`));
+      c.out.line(`  MCP endpoint  ${mcpUrl}`);
+      c.out.line(`  VM            ${result.vm.publicIp ?? ''} (${plan.instanceType}, ${spec.region})`);
+      c.out.line(`  Crawl4AI      ${result.health.origin.version ?? 'healthy'}`);
+      c.out.line('');
+      for (const client of CLIENTS) {
+        const s = clientSnippet(client, { deployment: spec.name, mcpUrl, apiKey });
+        c.out.line(c.out.style('bold', s.title) + c.out.style('dim', ` — ${s.where}`));
+        c.out.reveal(s.text + '\n\n', [apiKey]);
+      }
+      c.out.line(c.out.style('dim', 'Print these again any time with `crawl4ai-mcp connect`. Stop the VM when idle with `crawl4ai-mcp stop`.'));
+    });
+  },
+};

@@ -1,0 +1,52 @@
+import { Option } from 'commander';
+import type { CommandModule, ContextFactory } from '../program.js';
+import type { Command } from 'commander';
+import { openSession, SIZE_NAMES, sizeHelp } from '../deploy-options.js';
+import { credentialsOf } from '../stored-credentials.js';
+import { usageError } from '../../core/errors.js';
+import type { SizeName } from '../../providers/provider.js';
+
+type PowerOp = { kind: 'stop' } | { kind: 'start' } | { kind: 'resize'; size: SizeName };
+
+async function run(ctx: ContextFactory, op: PowerOp) {
+  const c = ctx();
+  const { loadDeployment, changePower } = await import('../../core/deployment.js');
+  const state = await loadDeployment(c.name, c.env);
+  const session = await openSession(c);
+  const result = await changePower(state, await credentialsOf(state, session), session, op);
+  if (c.json) c.out.data({ name: c.name, ...result });
+  else c.out.line(c.out.ok(`VM ${result.vm.state}${result.vm.instanceType ? ` (${result.vm.instanceType})` : ''}${result.health ? ', Crawl4AI healthy through the Worker' : ''}`));
+}
+
+function stop(program: Command, ctx: ContextFactory) {
+  program
+    .command('stop')
+    .description('stop the VM; you then pay only for its disk and address')
+    .addHelpText('after', '\nExample:\n  crawl4ai-mcp stop --name work')
+    .action(() => run(ctx, { kind: 'stop' }));
+}
+
+function start(program: Command, ctx: ContextFactory) {
+  program
+    .command('start')
+    .description('start a stopped VM and wait until Crawl4AI answers through the Worker')
+    .addHelpText('after', '\nExample:\n  crawl4ai-mcp start --name work')
+    .action(() => run(ctx, { kind: 'start' }));
+}
+
+function scale(program: Command, ctx: ContextFactory) {
+  program
+    .command('scale')
+    .description('change the VM size: stop, change the machine type, start, wait until healthy')
+    .addOption(new Option('--size <size>', `small|medium|large — ${sizeHelp()}`))
+    .addHelpText('after', '\nExample:\n  crawl4ai-mcp scale --size large')
+    .action((opts: { size?: string }) => {
+      if (!opts.size) throw usageError('scale needs --size', `use --size ${SIZE_NAMES.join('|')}`);
+      if (!(SIZE_NAMES as string[]).includes(opts.size)) throw usageError(`unknown size "${opts.size}"`, `valid sizes: ${sizeHelp()}`);
+      return run(ctx, { kind: 'resize', size: opts.size as SizeName });
+    });
+}
+
+export const stopCommand: CommandModule = { register: stop };
+export const startCommand: CommandModule = { register: start };
+export const scaleCommand: CommandModule = { register: scale };

@@ -1,0 +1,24 @@
+import type { CommandModule } from '../program.js';
+import { addSpecOptions, openSession, resolveSpec, prompterFor, type SpecOptions } from '../deploy-options.js';
+import { renderPlan } from '../render-plan.js';
+
+export const planCommand: CommandModule = {
+  register(program, ctx) {
+    addSpecOptions(
+      program
+        .command('plan')
+        .description('show what `init` would create and what it costs; creates nothing')
+        .addHelpText('after', '\nExample:\n  crawl4ai-mcp plan --provider aws --region eu-west-1 --size medium --json'),
+    ).action(async (opts: SpecOptions) => {
+      const c = ctx();
+      const { resolveCloudCredentials } = await import('../../core/credentials.js');
+      const { planDeployment } = await import('../../core/deployment.js');
+      const { spec, source } = await resolveSpec(c, opts);
+      const session = await openSession(c);
+      const credentials = await resolveCloudCredentials(spec.provider, source, spec.profile, session.secrets, c.env, prompterFor(c));
+      const { plan } = await planDeployment(spec, credentials, session);
+      if (c.json) c.out.data(plan);
+      else renderPlan(c.out, plan);
+    });
+  },
+};

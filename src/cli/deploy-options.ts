@@ -1,0 +1,111 @@
+import { Option, type Command } from 'commander';
+import { missingAnswer, usageError } from '../core/errors.js';
+import type { CommandContext } from './context.js';
+import { inquirerPrompter, type Prompter } from './prompter.js';
+import { AVAILABLE_PROVIDERS, PROVIDER_NAMES } from '../providers/registry.js';
+import type { DeploymentSpec, NetworkMode, ProviderName, SizeName } from '../providers/provider.js';
+import type { CredentialSource, } from '../core/credentials.js';
+import type { PublicNetworkOptions, Session } from '../core/deployment.js';
+import { SIZES, REGIONS } from '../pricing/catalog.js';
+import { openSecretStore, promptPassphrase } from '../secrets/store.js';
+
+/**
+ * The answers `init` and `plan` need. Each has a flag, an environment variable and a wizard
+ * question, so `init --yes` runs unattended in CI and the wizard runs for people.
+ */
+export const SIZE_NAMES: readonly SizeName[] = ['small', 'medium', 'large'];
+export const NETWORK_MODES: readonly NetworkMode[] = ['public'];
+
+export function sizeHelp(): string {
+  return (['aws'] as ProviderName[])
+    .map((p) => `${p}: ` + SIZE_NAMES.map((s) => `${s}=${SIZES[p][s].instanceType} (${SIZES[p][s].vcpus} vCPU, ${SIZES[p][s].memoryGiB} GiB)`).join(', '))
+    .join('; ');
+}
+
+export function addSpecOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--provider <cloud>', 'where the crawler VM runs').choices(PROVIDER_NAMES as string[]).env('CRAWL4AI_MCP_PROVIDER'))
+    .addOption(new Option('--region <region>', 'cloud region, e.g. us-east-1').env('CRAWL4AI_MCP_REGION'))
+    .addOption(new Option('--size <size>', `VM size: ${sizeHelp()}`).choices(SIZE_NAMES as string[]).env('CRAWL4AI_MCP_SIZE'))
+    .addOption(new Option('--network <mode>', 'public: Caddy with automatic HTTPS on 443').choices(NETWORK_MODES as string[]).env('CRAWL4AI_MCP_NETWORK'))
+    .addOption(new Option('--hostname <host>', 'public mode: your own hostname (an A record to the VM address); default <ip>.sslip.io').env('CRAWL4AI_MCP_HOSTNAME'))
+    .addOption(new Option('--wildcard-domain <domain>', 'public mode without --hostname: wildcard DNS service').choices(['sslip.io', 'nip.io']).env('CRAWL4AI_MCP_WILDCARD_DOMAIN'))
+    .addOption(new Option('--acme-email <email>', 'public mode: email for ZeroSSL, the fallback certificate issuer').env('CRAWL4AI_MCP_ACME_EMAIL'))
+    .addOption(new Option('--credentials <source>', 'keychain: an access key stored in the secret store; chain: the cloud SDK\'s own chain (profile, SSO, env)').choices(['keychain', 'chain']).env('CRAWL4AI_MCP_CREDENTIALS'))
+    .addOption(new Option('--profile <name>', 'credential profile in the secret store').env('CRAWL4AI_MCP_PROFILE').default('default'));
+}
+
+export interface SpecOptions {
+  provider?: string;
+  region?: string;
+  size?: string;
+  network?: string;
+  hostname?: string;
+  wildcardDomain?: 'sslip.io' | 'nip.io';
+  acmeEmail?: string;
+  credentials?: CredentialSource;
+  profile: string;
+}
+
+export function prompterFor(c: CommandContext): Prompter | null {
+  return c.interactive ? inquirerPrompter() : null;
+}
+
+async function ask<T extends string>(
+  value: T | undefined,
+  prompter: Prompter | null,
+  what: string,
+  flag: string,
+  envVar: string,
+  question: (p: Prompter) => Promise<T>,
+  fallback?: T,
+): Promise<T> {
+  if (value) return value;
+  if (prompter) return question(prompter);
+  if (fallback !== undefined) return fallback;
+  throw missingAnswer(what, flag, envVar);
+}
+
+export async function resolveSpec(c: CommandContext, o: SpecOptions): Promise<{ spec: DeploymentSpec; network: PublicNetworkOptions; source: CredentialSource }> {
+  const p = prompterFor(c);
+  const provider = await ask(o.provider as ProviderName | undefined, p, 'the cloud provider', '--provider', 'CRAWL4AI_MCP_PROVIDER', (q) =>
+    q.select<ProviderName>('Which cloud should run your crawler VM?', PROVIDER_NAMES.map((n) => ({ value: n, name: n.toUpperCase(), ...(AVAILABLE_PROVIDERS.includes(n) ? {} : { description: 'not available yet' }) }))),
+  );
+  if (!AVAILABLE_PROVIDERS.includes(provider)) throw usageError(`provider "${provider}" is not available in this version yet`, `use --provider ${AVAILABLE_PROVIDERS.join('|')}`);
+  const source = await ask(o.credentials, p, 'the credential source', '--credentials', 'CRAWL4AI_MCP_CREDENTIALS', (q) =>
+    q.select<CredentialSource>('Which credentials?', [
+      { value: 'keychain', name: 'An access key for a least-privilege user (stored in your keychain)' },
+      { value: 'chain', name: 'My existing AWS configuration (profile, SSO, environment)' },
+    ]), 'keychain');
+  const regions = Object.keys(REGIONS[provider]);
+  const region = await ask(o.region, p, 'the region', '--region', 'CRAWL4AI_MCP_REGION', (q) =>
+    q.select('Region', regions.map((r) => ({ value: r, name: r })), regions[0]));
+  if (!regions.includes(region)) throw usageError(`unknown ${provider} region "${region}"`, `use one of: ${regions.join(', ')}`);
+  const size = await ask(o.size as SizeName | undefined, p, 'the VM size', '--size', 'CRAWL4AI_MCP_SIZE', (q) =>
+    q.select<SizeName>('VM size', SIZE_NAMES.map((s) => ({ value: s, name: `${s}: ${SIZES[provider][s].instanceType}, ${SIZES[provider][s].vcpus} vCPU, ${SIZES[provider][s].memoryGiB} GiB` })), 'medium'), 'medium');
+  const network = (o.network ?? 'public') as NetworkMode;
+  return {
+    spec: { name: c.name, provider, region, size, network, profile: o.profile },
+    network: { wildcardDomain: o.wildcardDomain ?? 'sslip.io', ...(o.hostname ? { hostname: o.hostname } : {}), ...(o.acmeEmail ? { acmeEmail: o.acmeEmail } : {}) },
+    source,
+  };
+}
+
+export async function openSession(c: CommandContext, spinner?: { text: string }): Promise<Session> {
+  const secrets = await openSecretStore({ env: c.env, interactive: c.interactive, promptPassphrase });
+  const num = (v: string | undefined, d: number) => (v && Number.isFinite(Number(v)) ? Number(v) : d);
+  return {
+    env: c.env,
+    secrets,
+    reporter: {
+      step: (m) => {
+        if (spinner) spinner.text = m;
+        c.out.info(`› ${m}`);
+      },
+      debug: (m) => c.out.debug(m),
+    },
+    healthTimeoutMs: num(c.env.CRAWL4AI_MCP_HEALTH_TIMEOUT_MS, 15 * 60_000),
+    healthIntervalMs: num(c.env.CRAWL4AI_MCP_HEALTH_INTERVAL_MS, 10_000),
+    ...(c.env.CRAWL4AI_MCP_POLL_MS ? { pollMs: num(c.env.CRAWL4AI_MCP_POLL_MS, 5000) } : {}),
+  };
+}

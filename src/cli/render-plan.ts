@@ -1,0 +1,18 @@
+import type { Plan } from '../providers/provider.js';
+import type { Output } from './output.js';
+
+const usd = (n: number) => `$${n.toFixed(2)}`;
+
+/** The plan screen: what will be created, and what it costs per month. */
+export function renderPlan(out: Output, plan: Plan): void {
+  out.line(out.style('bold', `Plan for ${plan.provider.toUpperCase()} ${plan.region}`));
+  out.line(`  VM        ${plan.instanceType} (${plan.vcpus} vCPU, ${plan.memoryGiB} GiB RAM, ${plan.diskGiB} GiB encrypted disk) — size ${plan.size}`);
+  out.line(`  image     ${plan.image.name} (${plan.image.id})`);
+  out.line(`  network   ${plan.network.detail}`);
+  out.line('  creates:');
+  for (const r of plan.resources) out.line(`    + ${r.kind} ${r.name}${r.detail ? ` — ${r.detail}` : ''}`);
+  out.line(`  cost (on-demand prices of ${plan.cost.priceDate}):`);
+  for (const l of plan.cost.lines) out.line(`    ${l.item.padEnd(12)} ${usd(l.monthlyUsd).padStart(9)}/month  ${out.style('dim', l.detail)}`);
+  out.line(`    ${'total'.padEnd(12)} ${usd(plan.cost.monthlyUsd).padStart(9)}/month running, ${usd(plan.cost.stoppedMonthlyUsd)}/month while stopped`);
+  out.line(out.style('dim', `    excludes: ${plan.cost.excludes.join('; ')}`));
+}

@@ -1,0 +1,14 @@
+import { resolveCloudCredentials, storedCloudflareAccount } from '../core/credentials.js';
+import type { Session } from '../core/deployment.js';
+import type { DeploymentState } from '../state/schema.js';
+import type { ProviderCredentials, ProviderName } from '../providers/provider.js';
+import type { CloudflareAccount } from '../cloudflare/wrangler.js';
+
+/** The credentials a deployment was created with, from the secret store (never prompts). */
+export async function credentialsOf(state: DeploymentState, s: Session): Promise<ProviderCredentials> {
+  return resolveCloudCredentials(state.provider as ProviderName, state.credentials ?? 'keychain', state.profile ?? 'default', s.secrets, s.env, null);
+}
+
+export async function cloudflareOf(state: DeploymentState, s: Session): Promise<CloudflareAccount | null> {
+  return storedCloudflareAccount(state.profile ?? 'default', s.secrets, s.env);
+}

@@ -1,0 +1,92 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { renderWranglerConfig } from './wrangler-config.js';
+import { runWrangler, wranglerWorkdir, type CloudflareAccount } from './wrangler.js';
+
+/** The Worker bundle entry, compiled from src/worker by `npm run build`. */
+export const WORKER_MAIN = fileURLToPath(new URL('../worker/index.js', import.meta.url));
+
+export function workerScriptName(deployment: string): string {
+  return `crawl4ai-mcp-${deployment}`;
+}
+
+export interface WorkerDeployInput {
+  deployment: string;
+  /** public mode: https://<hostname> of the VM's Caddy */
+  originUrl?: string;
+  /** tunnel mode: the Workers VPC service bound as CRAWL4AI */
+  vpcServiceId?: string;
+  /** Worker secrets; passed to wrangler on stdin only */
+  secrets: Record<string, string>;
+}
+
+export interface DeployedWorker {
+  scriptName: string;
+  url: string;
+}
+
+/**
+ * Deploys and deletes the deployment's Worker with the bundled wrangler. The URL is the one
+ * wrangler reports (https://<script>.<subdomain>.workers.dev); CRAWL4AI_MCP_WORKERS_URL_TEMPLATE
+ * (e.g. http://127.0.0.1:8800/__workers/{script}) overrides it for emulators and proxies.
+ */
+export class WorkerDeployer {
+  constructor(
+    private readonly account: CloudflareAccount,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly log: (line: string) => void = () => {},
+  ) {}
+
+  async deploy(input: WorkerDeployInput): Promise<DeployedWorker> {
+    const scriptName = workerScriptName(input.deployment);
+    const work = await wranglerWorkdir();
+    try {
+      const configPath = path.join(work.dir, 'wrangler.json');
+      const config = renderWranglerConfig({
+        scriptName,
+        mainPath: WORKER_MAIN,
+        ...(input.originUrl ? { originUrl: input.originUrl } : {}),
+        ...(input.vpcServiceId ? { vpcServiceId: input.vpcServiceId } : {}),
+      });
+      await fs.writeFile(configPath, JSON.stringify(config, null, 2), { mode: 0o600 });
+      this.log(`deploying Worker ${scriptName}`);
+      const deployed = await runWrangler(['deploy', '--config', configPath], { account: this.account, env: this.env, cwd: work.dir });
+      this.log('uploading Worker secrets');
+      await runWrangler(['secret', 'bulk', '--config', configPath], {
+        account: this.account,
+        env: this.env,
+        cwd: work.dir,
+        input: JSON.stringify(input.secrets),
+      });
+      return { scriptName, url: this.urlFor(scriptName, deployed.events) };
+    } finally {
+      await work.dispose();
+    }
+  }
+
+  /** Deletes the Worker (and with it its Durable Objects and secrets). Missing is not an error. */
+  async delete(deployment: string): Promise<boolean> {
+    const scriptName = workerScriptName(deployment);
+    const work = await wranglerWorkdir();
+    try {
+      await runWrangler(['delete', '--name', scriptName, '--force'], { account: this.account, env: this.env, cwd: work.dir });
+      return true;
+    } catch (e) {
+      if (/not found|10007|10090|does not exist/i.test((e as Error).message)) return false;
+      throw e;
+    } finally {
+      await work.dispose();
+    }
+  }
+
+  urlFor(scriptName: string, events: Array<Record<string, unknown>> = []): string {
+    const template = this.env.CRAWL4AI_MCP_WORKERS_URL_TEMPLATE;
+    if (template) return template.replaceAll('{script}', scriptName);
+    const deploy = events.find((e) => e.type === 'deploy');
+    const targets = (deploy?.targets as string[] | undefined) ?? [];
+    const workersDev = targets.find((t) => t.includes('.workers.dev'));
+    if (workersDev) return workersDev.startsWith('http') ? workersDev : `https://${workersDev}`;
+    throw new Error(`wrangler did not report a workers.dev URL for ${scriptName}`);
+  }
+}

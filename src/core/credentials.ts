@@ -1,0 +1,87 @@
+import { credentialsError, missingAnswer } from './errors.js';
+import { profileSecret } from '../secrets/keys.js';
+import type { SecretStore } from '../secrets/store.js';
+import type { ProviderCredentials, ProviderName } from '../providers/provider.js';
+import type { CloudflareAccount } from '../cloudflare/wrangler.js';
+import type { Prompter } from '../cli/prompter.js';
+
+/**
+ * Where credentials come from, in order: what the secret store already holds for the profile,
+ * then environment variables (stored for next time), then a masked prompt. `chain` hands the
+ * cloud SDK its own credential chain (profiles, SSO, instance roles) instead.
+ */
+export type CredentialSource = 'keychain' | 'chain';
+
+interface Field {
+  name: string;
+  env: string;
+  prompt: string;
+  secret: boolean;
+}
+
+const CLOUD_FIELDS: Record<ProviderName, Field[]> = {
+  aws: [
+    { name: 'accessKeyId', env: 'AWS_ACCESS_KEY_ID', prompt: 'AWS access key ID', secret: false },
+    { name: 'secretAccessKey', env: 'AWS_SECRET_ACCESS_KEY', prompt: 'AWS secret access key', secret: true },
+  ],
+  gcp: [],
+  azure: [],
+};
+
+const CLOUDFLARE_FIELDS: Field[] = [
+  { name: 'accountId', env: 'CLOUDFLARE_ACCOUNT_ID', prompt: 'Cloudflare account ID', secret: false },
+  { name: 'apiToken', env: 'CLOUDFLARE_API_TOKEN', prompt: 'Cloudflare API token (see templates/policies/cloudflare-token.json)', secret: true },
+];
+
+async function resolveFields(
+  cloud: ProviderName | 'cloudflare',
+  profile: string,
+  fields: Field[],
+  store: SecretStore,
+  env: NodeJS.ProcessEnv,
+  prompter: Prompter | null,
+): Promise<Record<string, string>> {
+  const values: Record<string, string> = {};
+  for (const f of fields) {
+    const account = profileSecret(cloud, profile, f.name);
+    let v = env[f.env] || (await store.get(account));
+    if (!v) {
+      if (!prompter) throw missingAnswer(`the ${f.prompt}`, `the ${f.env} environment variable`);
+      v = f.secret ? await prompter.secret(f.prompt) : await prompter.text(f.prompt);
+    }
+    if (!v) throw credentialsError(`no ${f.prompt} given`, `set ${f.env}`);
+    values[f.name] = v;
+  }
+  // Stored only after all fields are known, so a half-entered profile is never saved.
+  for (const f of fields) await store.set(profileSecret(cloud, profile, f.name), values[f.name]!);
+  return values;
+}
+
+export async function resolveCloudCredentials(
+  provider: ProviderName,
+  source: CredentialSource,
+  profile: string,
+  store: SecretStore,
+  env: NodeJS.ProcessEnv,
+  prompter: Prompter | null,
+): Promise<ProviderCredentials> {
+  if (source === 'chain') return { kind: 'chain' };
+  return { kind: 'static', values: await resolveFields(provider, profile, CLOUD_FIELDS[provider], store, env, prompter) };
+}
+
+export async function resolveCloudflareAccount(
+  profile: string,
+  store: SecretStore,
+  env: NodeJS.ProcessEnv,
+  prompter: Prompter | null,
+): Promise<CloudflareAccount> {
+  const v = await resolveFields('cloudflare', profile, CLOUDFLARE_FIELDS, store, env, prompter);
+  return { accountId: v.accountId!, apiToken: v.apiToken! };
+}
+
+/** Stored cloud credentials of a profile, without prompting (for status/stop/destroy). */
+export async function storedCloudflareAccount(profile: string, store: SecretStore, env: NodeJS.ProcessEnv): Promise<CloudflareAccount | null> {
+  const accountId = env.CLOUDFLARE_ACCOUNT_ID || (await store.get(profileSecret('cloudflare', profile, 'accountId')));
+  const apiToken = env.CLOUDFLARE_API_TOKEN || (await store.get(profileSecret('cloudflare', profile, 'apiToken')));
+  return accountId && apiToken ? { accountId, apiToken } : null;
+}

@@ -1,0 +1,343 @@
+import { randomBytes } from 'node:crypto';
+import { CliError, ExitCode, credentialsError, notFoundError, usageError } from './errors.js';
+import { deploymentsDir } from './paths.js';
+import { generateApiKey, hashApiKey } from './api-key.js';
+import { checkWorker, waitHealthyThroughWorker, type WorkerHealth } from './worker-health.js';
+import { renderCloudInit, hostnameForIp, CRAWL4AI_IMAGE, memoryLimitFor } from './cloud-init.js';
+import { SIZES } from '../pricing/catalog.js';
+import { costSoFar } from '../pricing/estimate.js';
+import { StateStore } from '../state/store.js';
+import { Journal } from '../state/journal.js';
+import { withDeploymentLock } from '../state/lock.js';
+import { newDeploymentState, type DeploymentState } from '../state/schema.js';
+import { deploymentPrefix, deploymentSecret } from '../secrets/keys.js';
+import type { SecretStore } from '../secrets/store.js';
+import { loadProvider } from '../providers/registry.js';
+import type { DeploymentSpec, Plan, Provider, ProviderContext, ProviderCredentials, SizeName, VmStatus, DiscoveredResource } from '../providers/provider.js';
+import { WorkerDeployer, workerScriptName } from '../cloudflare/worker-deployer.js';
+import type { CloudflareAccount } from '../cloudflare/wrangler.js';
+
+/**
+ * The deploy orchestration, shared by every provider: plan -> apply -> deploy Worker -> verify,
+ * plus the day-2 verbs. Providers only talk to their cloud; waiting, journaling, secrets and the
+ * Worker live here, once.
+ */
+export interface Reporter {
+  step(message: string): void;
+  debug(message: string): void;
+}
+
+export interface PublicNetworkOptions {
+  hostname?: string;
+  wildcardDomain: 'sslip.io' | 'nip.io';
+  acmeEmail?: string;
+}
+
+export interface Session {
+  env: NodeJS.ProcessEnv;
+  secrets: SecretStore;
+  reporter: Reporter;
+  /** how long to wait for Crawl4AI to answer through the Worker, and how often to look */
+  healthTimeoutMs: number;
+  healthIntervalMs: number;
+  pollMs?: number;
+}
+
+export function stateStore(env: NodeJS.ProcessEnv): StateStore {
+  return new StateStore(deploymentsDir(env));
+}
+
+function providerContext(spec: DeploymentSpec, credentials: ProviderCredentials, s: Session): ProviderContext {
+  return {
+    spec,
+    credentials,
+    env: s.env,
+    progress: (m) => s.reporter.step(m),
+    debug: (m) => s.reporter.debug(m),
+    ...(s.pollMs !== undefined ? { pollMs: s.pollMs } : {}),
+  };
+}
+
+export async function planDeployment(spec: DeploymentSpec, credentials: ProviderCredentials, s: Session): Promise<{ provider: Provider; plan: Plan }> {
+  const provider = await loadProvider(spec.provider);
+  const plan = await provider.plan(providerContext(spec, credentials, s));
+  return { provider, plan };
+}
+
+async function ensureSecret(store: SecretStore, account: string, make: () => string): Promise<string> {
+  const existing = await store.get(account);
+  if (existing) return existing;
+  const v = make();
+  await store.set(account, v);
+  return v;
+}
+
+export interface InitResult {
+  state: DeploymentState;
+  plan: Plan;
+  vm: VmStatus;
+  health: WorkerHealth;
+}
+
+/**
+ * Creates a deployment, or resumes one whose earlier `init` stopped half-way (the journal and
+ * the idempotency tokens make every step safe to repeat).
+ */
+export async function initDeployment(
+  spec: DeploymentSpec,
+  credentials: ProviderCredentials,
+  cloudflare: CloudflareAccount,
+  network: PublicNetworkOptions,
+  s: Session,
+): Promise<InitResult> {
+  const store = stateStore(s.env);
+  return withDeploymentLock(deploymentsDir(s.env), spec.name, 'init', async () => {
+    const existing = await store.read(spec.name);
+    if (existing && existing.status === 'ready') {
+      throw usageError(`deployment "${spec.name}" already exists`, `see \`crawl4ai-mcp status --name ${spec.name}\`, or pick another --name`);
+    }
+    if (existing && existing.provider && existing.provider !== spec.provider) {
+      throw usageError(`deployment "${spec.name}" was started on ${existing.provider}`, `resume it with --provider ${existing.provider}, or destroy it first`);
+    }
+    const journal = new Journal(store, existing ?? newDeploymentState(spec.name));
+    const ctx = providerContext(spec, credentials, s);
+    const provider = await loadProvider(spec.provider);
+
+    s.reporter.step('checking cloud credentials');
+    const v = await provider.validateCredentials(ctx);
+    if (v.missing.length) {
+      throw credentialsError(
+        `the ${spec.provider.toUpperCase()} credentials lack ${v.missing.join(', ')}`,
+        `grant the policy in templates/policies/${spec.provider}-iam-policy.json to ${v.identity}`,
+      );
+    }
+    s.reporter.debug(`cloud identity: ${v.identity}`);
+    const plan = await provider.plan(ctx);
+
+    // Secrets first: if anything later fails, nothing created depends on a lost value.
+    const crawl4aiToken = await ensureSecret(s.secrets, deploymentSecret(spec.name, 'crawl4ai-token'), () => randomBytes(32).toString('hex'));
+    const apiKey = await ensureSecret(s.secrets, deploymentSecret(spec.name, 'mcp-api-key'), generateApiKey);
+
+    await journal.update({
+      status: 'provisioning',
+      provider: spec.provider,
+      region: spec.region,
+      size: spec.size,
+      network: spec.network,
+      profile: spec.profile,
+      credentials: credentials.kind === 'chain' ? 'chain' : 'keychain',
+    });
+
+    const memoryGiB = SIZES[spec.provider][spec.size].memoryGiB;
+    const bootstrapFor = (addr: { publicIp?: string }) => {
+      const hostname = network.hostname ?? (addr.publicIp ? hostnameForIp(addr.publicIp, network.wildcardDomain) : undefined);
+      if (spec.network === 'public' && !hostname) throw new CliError('public mode needs the VM address before boot', { exitCode: ExitCode.failed });
+      return {
+        userData: renderCloudInit({
+          deployment: spec.name,
+          network: spec.network,
+          crawl4aiImage: CRAWL4AI_IMAGE,
+          crawl4aiToken,
+          memoryLimit: memoryLimitFor(memoryGiB),
+          memoryGiB,
+          ...(hostname ? { hostname } : {}),
+          ...(network.acmeEmail ? { acmeEmail: network.acmeEmail } : {}),
+        }),
+        inboundPorts: spec.network === 'public' ? [443] : [],
+      };
+    };
+
+    s.reporter.step(`creating the VM on ${spec.provider.toUpperCase()} (${plan.instanceType} in ${spec.region})`);
+    const vm = await provider.apply(ctx, journal, bootstrapFor);
+    const hostname = network.hostname ?? (vm.publicIp ? hostnameForIp(vm.publicIp, network.wildcardDomain) : undefined);
+    await journal.update({ outputs: { ...journal.state.outputs, publicIp: vm.publicIp ?? null, hostname: hostname ?? null } });
+
+    // The Worker deploys while the VM boots (cloud-init takes minutes; the Worker seconds).
+    const deployer = new WorkerDeployer(cloudflare, s.env, (m) => s.reporter.debug(m));
+    const scriptName = workerScriptName(spec.name);
+    if (!journal.find('cloudflare:worker') || journal.find('cloudflare:worker')!.phase !== 'created') {
+      await journal.intend('cloudflare:worker', 'cloudflare:worker');
+    }
+    s.reporter.step(`deploying the Worker ${scriptName}`);
+    const worker = await deployer.deploy({
+      deployment: spec.name,
+      originUrl: `https://${hostname}`,
+      secrets: { CRAWL4AI_API_TOKEN: crawl4aiToken, BOOTSTRAP_KEY_SHA256: await hashApiKey(apiKey) },
+    });
+    if (journal.find('cloudflare:worker')!.phase !== 'created') await journal.created('cloudflare:worker', scriptName, { url: worker.url });
+    await journal.update({ worker: { scriptName, url: worker.url, accountId: cloudflare.accountId } });
+
+    s.reporter.step('waiting for Crawl4AI to answer through the Worker (the VM is booting)');
+    const health = await waitHealthyThroughWorker(worker.url, apiKey, {
+      timeoutMs: s.healthTimeoutMs,
+      intervalMs: s.healthIntervalMs,
+      onWait: (h) => s.reporter.debug(`not healthy yet: ${h.origin.error ?? h.worker.error ?? ''}`),
+    });
+    await journal.update({ status: 'ready', outputs: { ...journal.state.outputs, crawl4aiVersion: health.origin.version ?? null } });
+    return { state: journal.state, plan, vm, health };
+  });
+}
+
+export interface StatusReport {
+  name: string;
+  provider: string | null;
+  region?: string;
+  size?: string;
+  network?: string;
+  status: string;
+  vm: VmStatus;
+  address: { publicIp?: string | null; hostname?: string | null };
+  worker: { url?: string; ok: boolean; version?: string; error?: string };
+  crawl4ai: { ok: boolean; version?: string; error?: string };
+  cost: { soFarUsd: number; monthlyUsd: number; since: string };
+  drift: { missing: string[]; unexpected: DiscoveredResource[] };
+}
+
+export async function loadDeployment(name: string, env: NodeJS.ProcessEnv): Promise<DeploymentState> {
+  const state = await stateStore(env).read(name);
+  if (!state) throw notFoundError(`no deployment named "${name}"`, `create it with: crawl4ai-mcp init --name ${name}`);
+  if (!state.provider || state.provider === 'local') throw notFoundError(`deployment "${name}" has no cloud VM yet`, `finish it with: crawl4ai-mcp init --name ${name}`);
+  return state;
+}
+
+export function specOf(state: DeploymentState): DeploymentSpec {
+  return {
+    name: state.name,
+    provider: state.provider as DeploymentSpec['provider'],
+    region: state.region ?? '',
+    size: (state.size ?? 'medium') as SizeName,
+    network: state.network ?? 'public',
+    profile: state.profile ?? 'default',
+  };
+}
+
+export async function deploymentStatus(state: DeploymentState, credentials: ProviderCredentials, s: Session): Promise<StatusReport> {
+  const spec = specOf(state);
+  const provider = await loadProvider(spec.provider);
+  const ctx = providerContext(spec, credentials, s);
+  const journal = new Journal(stateStore(s.env), state);
+  const [vm, discovered, apiKey] = await Promise.all([
+    provider.status(ctx, journal),
+    provider.discover(ctx),
+    s.secrets.get(deploymentSecret(state.name, 'mcp-api-key')),
+  ]);
+  const health = state.worker ? await checkWorker(state.worker.url, apiKey, 10_000) : null;
+  const cloudIds = new Set(discovered.map((d) => d.id));
+  const liveCloud = journal.live().filter((r) => r.phase === 'created' && r.id && !r.kind.startsWith('cloudflare:'));
+  const missing = liveCloud.filter((r) => !cloudIds.has(r.id!)).map((r) => `${r.kind} ${r.id}`);
+  const known = new Set(liveCloud.map((r) => r.id));
+  const unexpected = discovered.filter((d) => !known.has(d.id));
+  const since = state.createdAt;
+  const hours = (Date.now() - Date.parse(since)) / 3_600_000;
+  const cost = costSoFar({
+    provider: spec.provider,
+    region: spec.region,
+    size: spec.size,
+    diskGiB: 30,
+    publicIpv4: true,
+    runningHours: vm.state === 'running' ? hours : 0,
+    totalHours: hours,
+  });
+  return {
+    name: state.name,
+    provider: state.provider,
+    ...(state.region ? { region: state.region } : {}),
+    ...(state.size ? { size: vm.instanceType ? sizeOfType(spec.provider, vm.instanceType) ?? state.size : state.size } : {}),
+    ...(state.network ? { network: state.network } : {}),
+    status: state.status,
+    vm,
+    address: { publicIp: vm.publicIp ?? (state.outputs.publicIp as string | null | undefined) ?? null, hostname: (state.outputs.hostname as string | null | undefined) ?? null },
+    worker: { ...(state.worker ? { url: state.worker.url } : {}), ok: health?.worker.ok ?? false, ...pick(health?.worker) },
+    crawl4ai: { ok: health?.origin.ok ?? false, ...pick(health?.origin) },
+    cost: { soFarUsd: round2(cost.soFarUsd), monthlyUsd: round2(cost.monthlyUsd), since },
+    drift: { missing, unexpected },
+  };
+}
+
+function pick(h?: { version?: string; error?: string }) {
+  return { ...(h?.version ? { version: h.version } : {}), ...(h?.error ? { error: h.error } : {}) };
+}
+const round2 = (n: number) => Math.round(n * 100) / 100;
+
+function sizeOfType(provider: DeploymentSpec['provider'], instanceType: string): SizeName | undefined {
+  return (Object.entries(SIZES[provider]) as Array<[SizeName, { instanceType: string }]>).find(([, v]) => v.instanceType === instanceType)?.[0];
+}
+
+/** stop / start / scale: one locked, journaled operation, then (for start/scale) wait for health. */
+export async function changePower(
+  state: DeploymentState,
+  credentials: ProviderCredentials,
+  s: Session,
+  op: { kind: 'stop' } | { kind: 'start' } | { kind: 'resize'; size: SizeName },
+): Promise<{ vm: VmStatus; health?: WorkerHealth }> {
+  const spec = specOf(state);
+  const store = stateStore(s.env);
+  return withDeploymentLock(deploymentsDir(s.env), state.name, op.kind, async () => {
+    const fresh = (await store.read(state.name)) ?? state;
+    const journal = new Journal(store, fresh);
+    const provider = await loadProvider(spec.provider);
+    const ctx = providerContext(spec, credentials, s);
+    let vm: VmStatus;
+    if (op.kind === 'stop') {
+      s.reporter.step('stopping the VM (you then pay only for its disk and address)');
+      vm = await provider.stop(ctx, journal);
+      await journal.update({ status: 'stopped' });
+      return { vm };
+    }
+    if (op.kind === 'resize') {
+      s.reporter.step(`resizing to ${op.size} (${SIZES[spec.provider][op.size].instanceType}): stop, change type, start`);
+      vm = await provider.resize(ctx, journal, op.size);
+      await journal.update({ size: op.size });
+    } else {
+      s.reporter.step('starting the VM');
+      vm = await provider.start(ctx, journal);
+    }
+    const apiKey = await s.secrets.get(deploymentSecret(state.name, 'mcp-api-key'));
+    let health: WorkerHealth | undefined;
+    if (fresh.worker && apiKey) {
+      s.reporter.step('waiting for Crawl4AI to answer through the Worker');
+      health = await waitHealthyThroughWorker(fresh.worker.url, apiKey, { timeoutMs: s.healthTimeoutMs, intervalMs: s.healthIntervalMs });
+    }
+    await journal.update({ status: 'ready' });
+    return { vm, ...(health ? { health } : {}) };
+  });
+}
+
+/**
+ * Removes everything the deployment owns: the VM and its network pieces (from the journal and by
+ * tag, so a lost state file still cleans up), the Worker, its secrets and the state file.
+ */
+export async function destroyDeployment(
+  name: string,
+  target: { spec: DeploymentSpec; credentials: ProviderCredentials; cloudflare: CloudflareAccount | null },
+  s: Session,
+): Promise<{ removed: string[] }> {
+  const store = stateStore(s.env);
+  return withDeploymentLock(deploymentsDir(s.env), name, 'destroy', async () => {
+    const state = (await store.read(name)) ?? newDeploymentState(name);
+    const journal = new Journal(store, state);
+    const removed: string[] = [];
+    const hadState = state.resources.length > 0 || Boolean(state.provider);
+    if (hadState) await journal.update({ status: 'destroying' });
+    const provider = await loadProvider(target.spec.provider);
+    const ctx = providerContext(target.spec, target.credentials, s);
+
+    s.reporter.step(`deleting cloud resources on ${target.spec.provider.toUpperCase()} (${target.spec.region})`);
+    await provider.destroy(ctx, journal);
+    removed.push(`${target.spec.provider} resources`);
+
+    if (target.cloudflare) {
+      s.reporter.step(`deleting the Worker ${workerScriptName(name)}`);
+      const deployer = new WorkerDeployer(target.cloudflare, s.env, (m) => s.reporter.debug(m));
+      if (await deployer.delete(name)) removed.push(`worker ${workerScriptName(name)}`);
+      if (journal.find('cloudflare:worker')) await journal.deleted('cloudflare:worker');
+    } else if (state.worker) {
+      throw credentialsError('no Cloudflare credentials to delete the Worker', 'set CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID, then run destroy again');
+    }
+
+    const n = await s.secrets.deleteAll(deploymentPrefix(name));
+    if (n) removed.push(`${n} secret-store entries`);
+    await store.remove(name);
+    return { removed };
+  });
+}

@@ -1,0 +1,19 @@
+import { usageError } from '../core/errors.js';
+import type { Provider, ProviderName } from './provider.js';
+
+export const PROVIDER_NAMES: readonly ProviderName[] = ['aws', 'gcp', 'azure'];
+/** Providers implemented so far; the others are planned and refused with a clear message. */
+export const AVAILABLE_PROVIDERS: readonly ProviderName[] = ['aws'];
+
+/** Loads one provider's module (and so its SDK) on demand: using AWS never loads GCP or Azure. */
+export async function loadProvider(name: string): Promise<Provider> {
+  switch (name) {
+    case 'aws':
+      return (await import('./aws/index.js')).createAwsProvider();
+    case 'gcp':
+    case 'azure':
+      throw usageError(`provider "${name}" is not available in this version yet`, `use --provider ${AVAILABLE_PROVIDERS.join('|')}`);
+    default:
+      throw usageError(`unknown provider "${name}"`, `use --provider ${AVAILABLE_PROVIDERS.join('|')}`);
+  }
+}

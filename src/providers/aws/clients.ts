@@ -1,0 +1,97 @@
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { STSClient } from '@aws-sdk/client-sts';
+import { credentialsError } from '../../core/errors.js';
+import { registerSecret } from '../../secrets/redact.js';
+import type { ProviderContext } from '../provider.js';
+import { backoffRetryStrategy } from './retry-strategy.js';
+
+/**
+ * How long to wait and how fast to retry. Real EC2 is polled every few seconds; tests pass a
+ * small `ctx.pollMs`, which also shrinks the retry backoff so throttling tests stay quick.
+ */
+export interface AwsTiming {
+  /** first pause between state checks */
+  pollMs: number;
+  /** largest pause between state checks */
+  maxPollMs: number;
+  /** backoff base for retried calls (throttling, eventual consistency, DependencyViolation) */
+  retryBaseMs: number;
+  /** backoff ceiling for retried calls */
+  retryMaxMs: number;
+  /** give up waiting for an instance state after this long */
+  waitTimeoutMs: number;
+  /** give up retrying a security group still in use after this long */
+  dependencyTimeoutMs: number;
+}
+
+export interface AwsClients {
+  ec2: EC2Client;
+  sts: STSClient;
+  region: string;
+  timing: AwsTiming;
+}
+
+/** Attempts per SDK call (the SDK retries throttling, 5xx and network errors with our backoff). */
+const MAX_ATTEMPTS = 6;
+
+export function awsTiming(ctx: Pick<ProviderContext, 'pollMs'>): AwsTiming {
+  const pollMs = ctx.pollMs ?? 5_000;
+  return {
+    pollMs,
+    maxPollMs: Math.max(pollMs, Math.min(15_000, pollMs * 4)),
+    retryBaseMs: Math.min(500, pollMs),
+    retryMaxMs: Math.min(20_000, Math.max(pollMs * 10, 100)),
+    waitTimeoutMs: ctx.pollMs === undefined ? 10 * 60_000 : Math.max(30_000, pollMs * 600),
+    dependencyTimeoutMs: ctx.pollMs === undefined ? 5 * 60_000 : Math.max(20_000, pollMs * 400),
+  };
+}
+
+/**
+ * Endpoint overrides use the SDK's own variables, read from ctx.env (not process.env) so a test or
+ * an embedding program can point one run elsewhere: AWS_ENDPOINT_URL_<SERVICE>, then
+ * AWS_ENDPOINT_URL; AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true turns both off.
+ */
+export function endpointFor(env: NodeJS.ProcessEnv, service: 'EC2' | 'STS'): string | undefined {
+  if (env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.toLowerCase() === 'true') return undefined;
+  return env[`AWS_ENDPOINT_URL_${service}`] || env.AWS_ENDPOINT_URL || undefined;
+}
+
+type StaticCredentials = { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+
+function staticCredentials(ctx: ProviderContext): StaticCredentials | undefined {
+  if (ctx.credentials.kind === 'chain') return undefined; // the SDK's default chain: env, profile, SSO, IMDS
+  const v = ctx.credentials.values;
+  const accessKeyId = v.accessKeyId;
+  const secretAccessKey = v.secretAccessKey;
+  if (!accessKeyId || !secretAccessKey) {
+    throw credentialsError(
+      'the stored AWS credentials are incomplete (an access key id and a secret access key are needed)',
+      'run crawl4ai-mcp init again and enter both, or choose the AWS credential chain',
+    );
+  }
+  registerSecret(secretAccessKey);
+  registerSecret(v.sessionToken);
+  return v.sessionToken ? { accessKeyId, secretAccessKey, sessionToken: v.sessionToken } : { accessKeyId, secretAccessKey };
+}
+
+export function createAwsClients(ctx: ProviderContext): AwsClients {
+  const region = ctx.spec.region;
+  const timing = awsTiming(ctx);
+  const credentials = staticCredentials(ctx);
+  const common = {
+    region,
+    maxAttempts: MAX_ATTEMPTS,
+    retryStrategy: backoffRetryStrategy({ maxAttempts: MAX_ATTEMPTS, baseMs: timing.retryBaseMs, maxMs: timing.retryMaxMs }),
+    ...(credentials ? { credentials } : {}),
+  };
+  const ec2Endpoint = endpointFor(ctx.env, 'EC2');
+  const stsEndpoint = endpointFor(ctx.env, 'STS');
+  if (ec2Endpoint) ctx.debug(`aws: EC2 endpoint ${ec2Endpoint}`);
+  if (stsEndpoint) ctx.debug(`aws: STS endpoint ${stsEndpoint}`);
+  return {
+    ec2: new EC2Client({ ...common, ...(ec2Endpoint ? { endpoint: ec2Endpoint } : {}) }),
+    sts: new STSClient({ ...common, ...(stsEndpoint ? { endpoint: stsEndpoint } : {}) }),
+    region,
+    timing,
+  };
+}

@@ -1,0 +1,45 @@
+import { backoffDelay } from '../../core/wait.js';
+
+/**
+ * The SDK's retry hook (smithy RetryStrategyV2, typed structurally so no transitive package is
+ * imported), driven by the shared full-jitter backoff in core/wait.ts. It retries what the SDK
+ * classifies as throttling (RequestLimitExceeded, …) or transient (500/502/503/504, network), honours a
+ * Retry-After hint, and never retries client errors. Every retry of a call resends the same
+ * parameters, so RunInstances keeps its ClientToken.
+ */
+interface RetryToken {
+  getRetryCount(): number;
+  getRetryDelay(): number;
+}
+interface RetryErrorInfo {
+  errorType: 'TRANSIENT' | 'THROTTLING' | 'SERVER_ERROR' | 'CLIENT_ERROR';
+  retryAfterHint?: Date;
+}
+
+export interface BackoffRetryStrategyOptions {
+  maxAttempts: number;
+  baseMs: number;
+  maxMs: number;
+}
+
+const token = (count: number, delay: number): RetryToken => ({ getRetryCount: () => count, getRetryDelay: () => delay });
+
+export function backoffRetryStrategy(opts: BackoffRetryStrategyOptions) {
+  return {
+    mode: 'standard',
+    async acquireInitialRetryToken(_scope: string): Promise<RetryToken> {
+      return token(0, 0);
+    },
+    async refreshRetryTokenForRetry(previous: RetryToken, info: RetryErrorInfo): Promise<RetryToken> {
+      const count = previous.getRetryCount();
+      const retryable = info.errorType === 'THROTTLING' || info.errorType === 'TRANSIENT';
+      if (!retryable || count + 1 >= opts.maxAttempts) throw new Error('no retry');
+      // Throttling backs off from a larger base than a dropped connection.
+      const base = info.errorType === 'THROTTLING' ? opts.baseMs * 2 : opts.baseMs;
+      let delay = backoffDelay(count, { baseMs: base, maxMs: opts.maxMs });
+      if (info.retryAfterHint) delay = Math.max(delay, Math.min(info.retryAfterHint.getTime() - Date.now(), opts.maxMs));
+      return token(count + 1, delay);
+    },
+    recordSuccess(_token: RetryToken): void {},
+  };
+}

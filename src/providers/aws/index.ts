@@ -1,0 +1,124 @@
+import { capacityError, ExitCode, isCliError, notFoundError } from '../../core/errors.js';
+import type { Journal } from '../../state/journal.js';
+import type { Provider, ProviderContext, SizeName, VmStatus } from '../provider.js';
+import { applyDeployment } from './apply.js';
+import { createAwsClients, type AwsClients } from './clients.js';
+import { destroyDeployment } from './destroy.js';
+import { discoverResources } from './discover.js';
+import { describeInstance, setInstanceType, startInstance, stopInstance, toVmStatus } from './instance.js';
+import { planDeployment } from './plan.js';
+import { AWS_RESOURCE } from './resources.js';
+import { awsInstanceTypes, instanceTypeOf, otherSizes } from './sizes.js';
+import { validateAwsCredentials } from './validate.js';
+
+/**
+ * The AWS provider: one EC2 instance (Ubuntu 24.04 LTS) in the region's default VPC, its security
+ * group, and in public mode an Elastic IP. Loaded lazily by the registry, so the AWS SDK is only
+ * imported when AWS is used (this folder is the only place that imports it).
+ */
+export function createAwsProvider(): Provider {
+  return {
+    name: 'aws',
+    get sizes() {
+      return awsInstanceTypes();
+    },
+    defaultRegion: 'us-east-1',
+
+    validateCredentials: (ctx) => withAws(ctx, (aws) => validateAwsCredentials(aws, ctx, instanceTypeOf(ctx.spec.size))),
+    plan: (ctx) => withAws(ctx, (aws) => planDeployment(aws, ctx)),
+    apply: (ctx, journal, bootstrap) =>
+      withAws(ctx, (aws) =>
+        applyDeployment(aws, ctx, journal, bootstrap, { instanceType: instanceTypeOf(ctx.spec.size), otherSizes: otherSizes(ctx.spec.size) }),
+      ),
+
+    status: (ctx, journal) =>
+      withAws(ctx, async (aws) => {
+        const id = await findInstanceId(aws, ctx, journal);
+        return id ? toVmStatus(await describeInstance(aws, id)) : { state: 'missing' };
+      }),
+
+    stop: (ctx, journal) =>
+      withAws(ctx, async (aws) => {
+        const id = await requireInstanceId(aws, ctx, journal);
+        ctx.progress(`stopping instance ${id}`);
+        return remember(journal, toVmStatus(await stopInstance(aws, id)));
+      }),
+
+    start: (ctx, journal) =>
+      withAws(ctx, async (aws) => {
+        const id = await requireInstanceId(aws, ctx, journal);
+        ctx.progress(`starting instance ${id}`);
+        return remember(journal, toVmStatus(await startInstance(aws, id, otherSizes(ctx.spec.size))));
+      }),
+
+    resize: (ctx, journal, size) => withAws(ctx, (aws) => resizeInstance(aws, ctx, journal, size)),
+
+    destroy: (ctx, journal) => withAws(ctx, (aws) => destroyDeployment(aws, ctx, journal)),
+
+    discover: (ctx) => withAws(ctx, (aws) => discoverResources(aws, ctx.spec.name)),
+  };
+}
+
+/** Runs `fn` with fresh clients and closes their sockets afterwards, so the CLI can exit promptly. */
+async function withAws<T>(ctx: ProviderContext, fn: (aws: AwsClients) => Promise<T>): Promise<T> {
+  const aws = createAwsClients(ctx);
+  try {
+    return await fn(aws);
+  } finally {
+    aws.ec2.destroy();
+    aws.sts.destroy();
+  }
+}
+
+/** The journal's instance, else (state file lost) the one instance tagged for the deployment. */
+async function findInstanceId(aws: AwsClients, ctx: ProviderContext, journal: Journal): Promise<string | undefined> {
+  const rec = journal.find(AWS_RESOURCE.instance);
+  if (rec?.phase === 'created' && rec.id) return rec.id;
+  const found = (await discoverResources(aws, ctx.spec.name)).filter((r) => r.kind === AWS_RESOURCE.instance && r.state !== 'shutting-down');
+  return found[0]?.id;
+}
+
+async function requireInstanceId(aws: AwsClients, ctx: ProviderContext, journal: Journal): Promise<string> {
+  const id = await findInstanceId(aws, ctx, journal);
+  if (!id) {
+    throw notFoundError(`deployment ${ctx.spec.name} has no EC2 instance in ${aws.region}`, `create it with crawl4ai-mcp init --name ${ctx.spec.name}`);
+  }
+  return id;
+}
+
+/** Keeps the journal's non-secret facts about the instance current (type, address). */
+async function remember(journal: Journal, status: VmStatus): Promise<VmStatus> {
+  const rec = journal.find(AWS_RESOURCE.instance);
+  if (rec?.phase === 'created' && rec.id) {
+    await journal.created(AWS_RESOURCE.instance, rec.id, { instanceType: status.instanceType ?? null, publicIp: status.publicIp ?? null });
+  }
+  return status;
+}
+
+/**
+ * stop → wait stopped → change type → start → wait running. If the new type has no capacity,
+ * the old type is put back and the VM started again, so a failed scale leaves it as it was.
+ */
+async function resizeInstance(aws: AwsClients, ctx: ProviderContext, journal: Journal, size: SizeName): Promise<VmStatus> {
+  const id = await requireInstanceId(aws, ctx, journal);
+  const target = instanceTypeOf(size);
+  const current = await describeInstance(aws, id);
+  const fromType = current?.InstanceType;
+  if (fromType === target) {
+    ctx.progress(`instance ${id} is already ${target}`);
+    return remember(journal, toVmStatus(current?.State?.Name === 'running' ? current : await startInstance(aws, id)));
+  }
+  ctx.progress(`stopping instance ${id} to change its type from ${fromType ?? '?'} to ${target}`);
+  await stopInstance(aws, id);
+  await setInstanceType(aws, id, target);
+  ctx.progress(`starting instance ${id} as ${target}`);
+  try {
+    return await remember(journal, toVmStatus(await startInstance(aws, id, otherSizes(size))));
+  } catch (e) {
+    if (!isCliError(e) || e.exitCode !== ExitCode.capacity || !fromType) throw e;
+    ctx.progress(`no capacity for ${target}; putting instance ${id} back to ${fromType}`);
+    await setInstanceType(aws, id, fromType);
+    await remember(journal, toVmStatus(await startInstance(aws, id)));
+    throw capacityError(`${e.message}; the VM is running again as ${fromType}`, e.hint, e);
+  }
+}

@@ -246,6 +246,16 @@ describe('aws provider: resuming and cleaning up', () => {
     expect(new Set(runs.map((r) => r.params.ClientToken)).size).toBe(1);
   });
 
+  it('apply on a deployment whose VM was stopped starts it instead of creating another', async () => {
+    const emu = await emulator();
+    const { ctx, journal } = harness(emu);
+    await aws.apply(ctx, journal, bootstrapFactory('tunnel'));
+    await aws.stop(ctx, journal);
+    const vm = await aws.apply(ctx, journal, bootstrapFactory('tunnel'));
+    expect(vm.state).toBe('running');
+    expect(instancesOf(emu, ctx.spec.name)).toHaveLength(1);
+  });
+
   it('destroy after the state file is lost removes every tagged resource, paging through Describe calls', async () => {
     const emu = await emulator({ pageSize: 1 });
     const { ctx, journal } = harness(emu, { network: 'public' });
@@ -356,6 +366,7 @@ describe('aws provider: the cloud pushing back', () => {
     const e = await caught(aws.apply(ctx, journal, bootstrapFactory('tunnel')));
     expect(e.exitCode).toBe(4);
     expect(e.hint).toMatch(/--size medium/);
+    expect(emu.requests.filter((r) => r.action === 'RunInstances')).toHaveLength(1); // an answer, not retried
     expect(journal.find('aws:instance')!.phase).toBe('deleted'); // nothing was made: the token is dropped
     expect(instancesOf(emu, ctx.spec.name)).toEqual([]);
 

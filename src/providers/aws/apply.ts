@@ -5,7 +5,7 @@ import type { BootstrapFactory, ProviderContext, VmStatus } from '../provider.js
 import { allocateAddress, associateAddress, describeAddress, releaseAddress } from './address.js';
 import type { AwsClients } from './clients.js';
 import { isDefiniteFailure, toCliError } from './errors.js';
-import { describeFreshInstance, describeInstance, toVmStatus, waitForInstance } from './instance.js';
+import { describeFreshInstance, describeInstance, startInstance, toVmStatus } from './instance.js';
 import { runInstance, type LaunchParams } from './launch.js';
 import { findDefaultNetwork, findUbuntuImage, type NetworkChoice } from './lookups.js';
 import { AWS_RESOURCE } from './resources.js';
@@ -105,7 +105,7 @@ export async function applyDeployment(
   const instanceId = instance.id!;
   await describeFreshInstance(aws, instanceId);
   ctx.progress(`waiting for instance ${instanceId} to be running`);
-  await waitForInstance(aws, instanceId, 'running');
+  await startInstance(aws, instanceId, opts.otherSizes); // a resumed run may find it stopped
 
   if (address?.id) {
     const associationId = await associateAddress(aws, address.id, instanceId);

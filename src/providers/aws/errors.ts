@@ -1,7 +1,5 @@
 import { capacityError, CliError, credentialsError, ExitCode, usageError } from '../../core/errors.js';
-
-/** Where the least-privilege policy lives (named in every permission error). */
-export const IAM_POLICY_PATH = 'templates/policies/aws-iam-policy.json';
+import { AWS_POLICY_FILE } from './permissions.js';
 
 /** The error code AWS answered with (`e.name` for SDK service errors), or undefined for non-AWS errors. */
 export function awsErrorCode(e: unknown): string | undefined {
@@ -84,7 +82,7 @@ export function toCliError(e: unknown, c: AwsErrorContext): CliError {
   if (code === 'UnauthorizedOperation' || code === 'AccessDenied' || code === 'AccessDeniedException') {
     return credentialsError(
       `AWS denied ec2:${c.action}: the credentials lack this permission`,
-      `attach the policy in ${IAM_POLICY_PATH} to the IAM user or role`,
+      `attach the policy in ${AWS_POLICY_FILE} to the IAM user or role`,
       e,
     );
   }

@@ -12,9 +12,17 @@ interface RetryToken {
   getRetryDelay(): number;
 }
 interface RetryErrorInfo {
+  error?: { name?: string };
   errorType: 'TRANSIENT' | 'THROTTLING' | 'SERVER_ERROR' | 'CLIENT_ERROR';
   retryAfterHint?: Date;
 }
+
+/**
+ * HTTP 500s that are answers, not accidents: EC2 reports "no capacity for this type here" as a
+ * server error. Retrying within seconds rarely helps; the user is better served by "try another
+ * size or region" at once.
+ */
+const FINAL_SERVER_ERRORS = ['InsufficientInstanceCapacity', 'InsufficientAddressCapacity', 'InsufficientHostCapacity'];
 
 export interface BackoffRetryStrategyOptions {
   maxAttempts: number;
@@ -32,7 +40,8 @@ export function backoffRetryStrategy(opts: BackoffRetryStrategyOptions) {
     },
     async refreshRetryTokenForRetry(previous: RetryToken, info: RetryErrorInfo): Promise<RetryToken> {
       const count = previous.getRetryCount();
-      const retryable = info.errorType === 'THROTTLING' || info.errorType === 'TRANSIENT';
+      const final = FINAL_SERVER_ERRORS.includes(info.error?.name ?? '');
+      const retryable = !final && (info.errorType === 'THROTTLING' || info.errorType === 'TRANSIENT');
       if (!retryable || count + 1 >= opts.maxAttempts) throw new Error('no retry');
       // Throttling backs off from a larger base than a dropped connection.
       const base = info.errorType === 'THROTTLING' ? opts.baseMs * 2 : opts.baseMs;

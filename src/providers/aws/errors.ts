@@ -96,7 +96,7 @@ export function toCliError(e: unknown, c: AwsErrorContext): CliError {
   if (code !== undefined && CREDENTIAL_CODES.includes(code)) {
     return credentialsError(
       `AWS rejected the credentials (${code})`,
-      'check the access key id and secret, that the key is active, and that your clock is correct',
+      `check the access key id and secret, that the key is active, that your clock is correct, and that region ${c.region} is enabled for the account`,
       e,
     );
   }

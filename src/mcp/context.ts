@@ -1,0 +1,101 @@
+/**
+ * What every tool needs: the origin, the limits of this deployment, and per-call helpers.
+ * Shared by the Worker and `serve --stdio` (web-standard APIs only).
+ */
+import type { CallToolResult, ServerContext } from '@modelcontextprotocol/server';
+import { Crawl4aiClient } from './crawl4ai.js';
+import { ToolError } from './errors.js';
+import type { Crawl4aiOrigin } from './origin.js';
+import { DEFAULT_MAX_CHARS } from './paging.js';
+import { ALLOWED_PORTS, checkPublicUrl } from './ssrf.js';
+
+export interface ToolConfig {
+  origin: Crawl4aiOrigin;
+  /** crawl4ai-mcp version (serverInfo.version). */
+  version: string;
+  /** LLM extraction (`extract` with `prompt`) is offered only when the deployment has an LLM key. */
+  llmEnabled: boolean;
+  /** Default answer size cap in characters. */
+  maxChars: number;
+  /** Screenshots larger than this (PNG bytes) are not inlined. */
+  screenshotMaxBytes: number;
+  /** Wall-clock budget of one tool call (ms). */
+  callBudgetMs: number;
+  /** Overall budget of crawl_site's walk (ms); below callBudgetMs so the answer still gets out. */
+  crawlSiteBudgetMs: number;
+  /** Poll interval for jobs the call waits on (LLM extraction), ms. */
+  pollIntervalMs: number;
+}
+
+export const DEFAULT_SCREENSHOT_MAX_BYTES = 1_000_000;
+
+export function defaultToolConfig(origin: Crawl4aiOrigin, overrides: Partial<ToolConfig> = {}): ToolConfig {
+  return {
+    origin,
+    version: '0.0.0',
+    llmEnabled: false,
+    maxChars: DEFAULT_MAX_CHARS,
+    screenshotMaxBytes: DEFAULT_SCREENSHOT_MAX_BYTES,
+    callBudgetMs: 55_000,
+    crawlSiteBudgetMs: 50_000,
+    pollIntervalMs: 1_000,
+    ...overrides,
+  };
+}
+
+export function clientFor(cfg: ToolConfig, ctx: ServerContext | undefined, budgetMs = cfg.callBudgetMs): Crawl4aiClient {
+  const opts: { signal?: AbortSignal; deadline: number } = { deadline: Date.now() + budgetMs };
+  if (ctx?.mcpReq.signal) opts.signal = ctx.mcpReq.signal;
+  return new Crawl4aiClient(cfg.origin, opts);
+}
+
+export const ALLOWED_PORTS_NOTE = `only public http(s) URLs can be crawled (no private, loopback, link-local or metadata addresses, no user:password@ in the URL, ports ${ALLOWED_PORTS.join('/')} or none)`;
+
+/** The SSRF guard as a throw: refuses before anything is sent to Crawl4AI. */
+export function requirePublicUrl(input: string): URL {
+  const r = checkPublicUrl(input);
+  if (!r.ok) {
+    throw new ToolError(`blocked URL ${JSON.stringify(input.slice(0, 200))}: ${r.reason}`, `${ALLOWED_PORTS_NOTE}; fix the URL and retry`);
+  }
+  return r.url;
+}
+
+export function text(t: string): { type: 'text'; text: string } {
+  return { type: 'text', text: t };
+}
+
+export function ok(...blocks: CallToolResult['content']): CallToolResult {
+  return { content: blocks };
+}
+
+/** A crawl URL as Crawl4AI echoes it, normalised for matching results to requests. */
+export function normalizeUrl(u: string): string {
+  try {
+    const x = new URL(u);
+    x.hash = '';
+    return x.href;
+  } catch {
+    return u;
+  }
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 1_000_000) return `${(n / 1_000_000).toFixed(1)} MB`;
+  if (n >= 1_000) return `${(n / 1_000).toFixed(0)} KB`;
+  return `${n} bytes`;
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

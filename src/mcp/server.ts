@@ -1,0 +1,62 @@
+/**
+ * The MCP server: one McpServer instance per serving unit (an HTTP request in the Worker, a
+ * connection on stdio), with every tool registered from the same definitions.
+ */
+import { McpServer, type CallToolResult } from '@modelcontextprotocol/server';
+import type { ToolConfig } from './context.js';
+import { errorResult } from './errors.js';
+import { crawlSiteTool } from './tools/crawl-site.js';
+import { extractTool } from './tools/extract.js';
+import { healthTool } from './tools/health.js';
+import { getJobStatusTool, startCrawlJobTool } from './tools/jobs.js';
+import { mapTool } from './tools/map.js';
+import { pdfTool, screenshotTool } from './tools/media.js';
+import { batchScrapeTool, scrapeTool } from './tools/scrape.js';
+import type { ToolDef } from './tools/types.js';
+
+export const SERVER_NAME = 'crawl4ai-mcp';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const TOOLS: ToolDef<any>[] = [
+  scrapeTool,
+  batchScrapeTool,
+  mapTool,
+  crawlSiteTool,
+  extractTool,
+  screenshotTool,
+  pdfTool,
+  startCrawlJobTool,
+  getJobStatusTool,
+  healthTool,
+];
+
+export const INSTRUCTIONS = [
+  'Web crawling tools backed by the user\'s own Crawl4AI server (a headless browser).',
+  'Start with scrape for one URL, map to discover URLs, crawl_site for a section of a site, extract for structured fields, start_crawl_job for long work.',
+  'Long answers are cut at max_chars with a notice naming the offset to continue from. Errors come with a hint; health diagnoses connection and token problems.',
+].join(' ');
+
+export function createMcpServer(cfg: ToolConfig): McpServer {
+  const server = new McpServer({ name: SERVER_NAME, version: cfg.version }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
+  for (const def of TOOLS) {
+    if (def.enabled && !def.enabled(cfg)) continue;
+    const variant = def.configure?.(cfg) ?? {};
+    server.registerTool(
+      def.name,
+      {
+        title: def.title,
+        description: variant.description ?? def.description,
+        inputSchema: variant.inputSchema ?? def.inputSchema,
+        annotations: def.annotations,
+      },
+      async (args: unknown, ctx): Promise<CallToolResult> => {
+        try {
+          return await def.run(args, cfg, ctx);
+        } catch (e) {
+          return errorResult(e);
+        }
+      },
+    );
+  }
+  return server;
+}

@@ -1,0 +1,132 @@
+import { z } from 'zod';
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import { clientFor, ok, requirePublicUrl, sleep, text } from '../context.js';
+import { crawlerConfig } from '../crawl4ai.js';
+import { ToolError } from '../errors.js';
+import { pageText, pagingNotice } from '../paging.js';
+import { failedResultError, pickResult } from './render.js';
+import { bypassCacheField, maxCharsField, offsetField, urlField, waitForField, waitForParam } from './scrape.js';
+import { defineTool } from './types.js';
+
+const fieldSchema = z
+  .looseObject({
+    name: z.string().min(1).max(100).describe('Key of this field in each extracted item'),
+    selector: z.string().max(500).optional().describe('CSS selector, relative to the item (baseSelector)'),
+    type: z
+      .enum(['text', 'attribute', 'html', 'regex', 'nested', 'list', 'nested_list'])
+      .describe('text (inner text), attribute (needs "attribute"), html, regex (needs "pattern"), nested/list/nested_list (need "fields")'),
+    attribute: z.string().max(100).optional().describe('Attribute to read when type is "attribute", e.g. "href"'),
+    pattern: z.string().max(500).optional().describe('Regular expression when type is "regex"'),
+    fields: z.array(z.record(z.string(), z.unknown())).max(50).optional().describe('Sub-fields for nested, list and nested_list types (same shape as this field)'),
+    default: z.unknown().optional(),
+  })
+  .describe('One field of an extracted item');
+
+export const cssSchemaField = z
+  .looseObject({
+    name: z.string().max(100).optional().describe('A name for the schema, e.g. "Products"'),
+    baseSelector: z.string().min(1).max(500).describe('CSS selector matching each item, e.g. ".product"'),
+    fields: z.array(fieldSchema).min(1).max(50),
+  })
+  .describe('Crawl4AI JsonCssExtractionStrategy schema: one item per element matching baseSelector, with the listed fields');
+
+const DESCRIPTION_HEAD_LLM =
+  'Pull structured data (a JSON list of items) out of one web page with CSS selectors: give a schema with baseSelector (one item per match) and fields (CSS selectors inside each item). Or give prompt (and optionally output_schema) to have an LLM extract it: slower and costs tokens on your LLM key.';
+const DESCRIPTION_HEAD_CSS =
+  'Pull structured data (a JSON list of items) out of one web page with CSS selectors: give a schema with baseSelector (one item per match) and fields (CSS selectors inside each item).';
+
+const extractInput = z.object({
+  url: urlField,
+  schema: cssSchemaField.optional(),
+  prompt: z.string().min(1).max(4000).optional().describe('What to extract, in words (LLM extraction). Use schema instead when you can'),
+  output_schema: z.record(z.string(), z.unknown()).optional().describe('Optional JSON Schema of the result for LLM extraction (with prompt)'),
+  wait_for: waitForField,
+  bypass_cache: bypassCacheField,
+  max_chars: maxCharsField(40_000, 'JSON returned'),
+  offset: offsetField,
+});
+
+const EXTRACT_BODY = [
+  'Best for: repeated elements with a known structure (product cards, search results, tables of links, job listings), exact fields without LLM cost.',
+  'Not for: reading prose (use scrape), pages whose structure you do not know yet (scrape with format=html first, or map), many pages (call it per page).',
+  'Common mistakes: selectors in fields must be relative to baseSelector; use type "attribute" with attribute "href" for link targets (text gives the link text); an empty list usually means baseSelector matched nothing: check it against format=html from scrape.',
+  'Example schema: {"baseSelector": ".product", "fields": [{"name": "name", "selector": "h2", "type": "text"}, {"name": "url", "selector": "a", "type": "attribute", "attribute": "href"}]}',
+  'Returns: the number of items and the JSON.',
+].join('\n');
+
+export const extractTool = defineTool({
+  name: 'extract',
+  title: 'Extract structured data from a page',
+  configure: (cfg) =>
+    cfg.llmEnabled
+      ? {}
+      : {
+          // loose: a stray `prompt` still reaches run() and gets the "not enabled" answer
+          inputSchema: extractInput.omit({ prompt: true, output_schema: true }).loose(),
+          description: `${DESCRIPTION_HEAD_CSS}\n\n${EXTRACT_BODY}`,
+        },
+  description: `${DESCRIPTION_HEAD_LLM}\n\n${EXTRACT_BODY}`,
+  inputSchema: extractInput,
+  annotations: { title: 'Extract structured data from a page', readOnlyHint: true, openWorldHint: true, destructiveHint: false, idempotentHint: true },
+  async run(args, cfg, ctx): Promise<CallToolResult> {
+    const url = requirePublicUrl(args.url).href;
+    if (args.schema && args.prompt) throw new ToolError('give either schema (CSS) or prompt (LLM), not both', 'use schema when the page structure is known');
+    if (!args.schema && !args.prompt) {
+      throw new ToolError('extract needs a schema (CSS selectors)' + (cfg.llmEnabled ? ' or a prompt' : ''), 'pass schema={"baseSelector": "...", "fields": [...]}');
+    }
+    const client = clientFor(cfg, ctx);
+
+    if (args.prompt) {
+      if (!cfg.llmEnabled) {
+        throw new ToolError(
+          'LLM extraction is not enabled on this deployment (no LLM key was configured)',
+          'use a CSS schema instead (scrape with format=html shows the page structure), or ask the owner to redeploy with an LLM provider key',
+        );
+      }
+      const job = await client.startLlmJob(url, args.prompt, args.output_schema ? JSON.stringify(args.output_schema) : undefined);
+      while (client.remainingMs() > cfg.pollIntervalMs + 3_000) {
+        await sleep(cfg.pollIntervalMs, ctx?.mcpReq.signal);
+        const st = await client.jobStatus(job.task_id);
+        if (st.status === 'completed') {
+          const json = JSON.stringify(st.result ?? null, null, 2);
+          const page = pageText(json, 0, args.max_chars);
+          const notice = pagingNotice(page, `get_job_status with task_id="${job.task_id}"`);
+          return ok(text(`LLM extraction of ${url}:`), text(page.chunk), ...(notice ? [text(notice)] : []));
+        }
+        if (st.status === 'failed') throw new ToolError(`LLM extraction of ${url} failed: ${st.error ?? 'unknown error'}`, 'check the LLM provider key and quota on the Crawl4AI server, or use a CSS schema');
+      }
+      return ok(text(`LLM extraction of ${url} is still running as job ${job.task_id}. Call get_job_status with task_id="${job.task_id}" in ~10 s for the result.`));
+    }
+
+    const config = crawlerConfig({
+      cssSchema: args.schema as Record<string, unknown>,
+      waitFor: waitForParam(args.wait_for),
+      bypassCache: args.bypass_cache,
+      pageTimeoutMs: Math.min(45_000, client.remainingMs() - 5_000),
+    });
+    const res = await client.crawl([url], config, `extraction from ${url}`);
+    const r = pickResult(res.results ?? [], url, 0);
+    if (!r) throw new ToolError(`Crawl4AI returned no result for ${url}`, 'retry once');
+    if (!r.success) throw failedResultError(r, url);
+    let items: unknown = [];
+    if (r.extracted_content) {
+      try {
+        items = JSON.parse(r.extracted_content);
+      } catch {
+        throw new ToolError('Crawl4AI returned extracted content that is not JSON', 'retry once; if it persists, simplify the schema');
+      }
+    }
+    const count = Array.isArray(items) ? items.length : 1;
+    if (count === 0) {
+      return ok(
+        text(
+          `No items: baseSelector "${args.schema!.baseSelector}" matched nothing on ${url}. Check the selector against the page's HTML (scrape with format=html), or add wait_for if the items render late.`,
+        ),
+      );
+    }
+    const json = JSON.stringify(items, null, 2);
+    const page = pageText(json, args.offset, args.max_chars);
+    const notice = pagingNotice(page, `extract with the same url and schema`);
+    return ok(text(`Extracted ${count} item${count === 1 ? '' : 's'} from ${url}:`), text(page.chunk), ...(notice ? [text(notice)] : []));
+  },
+});

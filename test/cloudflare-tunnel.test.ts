@@ -303,6 +303,20 @@ describe('CloudflareApi', () => {
     await expect(checkTokenPermissions(api, 'tunnel')).rejects.toMatchObject({ exitCode: 3 });
   });
 
+  it('takes its base URL from CLOUDFLARE_API_BASE_URL, and reports an unreachable API clearly', async () => {
+    const account = { accountId: cf.accountId, apiToken: API_TOKEN };
+    expect(new CloudflareApi(account, { env: {} }).baseUrl).toBe('https://api.cloudflare.com/client/v4');
+    const viaEnv = new CloudflareApi(account, { env: { CLOUDFLARE_API_BASE_URL: `${cf.apiBaseUrl}/` } });
+    expect(viaEnv.baseUrl).toBe(cf.apiBaseUrl);
+    expect(await viaEnv.get<{ status: string }>('/user/tokens/verify')).toMatchObject({ status: 'active' });
+
+    const closed = new CloudflareApi(account, { baseUrl: 'http://127.0.0.1:9/client/v4', retry: { attempts: 2, baseMs: 5, maxMs: 10 } });
+    const error = await closed.get('/user/tokens/verify').catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: 0, exitCode: 1 });
+    expect((error as CliError).message).toMatch(/cannot reach the Cloudflare API for GET \/user\/tokens\/verify/);
+    expect((error as CliError).hint).toMatch(/CLOUDFLARE_API_BASE_URL/);
+  });
+
   it('pages through result_info', async () => {
     const api = apiFor();
     const { tunnelId } = await ensureTunnel(api, journalFor('iota'), 'iota');

@@ -85,6 +85,7 @@ export const crawlSiteTool = defineTool({
     const failed: Array<{ url: string; why: string }> = [];
     const notFollowed: string[] = [];
     let filtered = 0;
+    let redirects = 0;
     let sent = 0;
     let depthReached = 0;
     let stopReason = 'no more links to follow';
@@ -105,6 +106,19 @@ export const crawlSiteTool = defineTool({
       if (!r.success) {
         if (isRobotsBlocked(r)) robots.push(v.url);
         else failed.push({ url: v.url, why: `${(r.error_message ?? 'failed').slice(0, 160)}${r.status_code ? ` (HTTP ${r.status_code})` : ''}` });
+        return;
+      }
+      const final = r.redirected_url ? normalizeUrl(r.redirected_url) : v.url;
+      if (final !== v.url) {
+        // a redirect to a page this crawl already has (or will fetch) is not a page of its own
+        if (seen.has(final)) {
+          redirects++;
+          return;
+        }
+        seen.add(final);
+      }
+      if (r.status_code && r.status_code >= 400) {
+        failed.push({ url: v.url, why: `HTTP ${r.status_code}` });
         return;
       }
       const out: PageOut = { url: v.url, depth: v.depth, markdown: markdownOf(r, args.only_main_content) };
@@ -183,6 +197,7 @@ export const crawlSiteTool = defineTool({
     ];
     if (robots.length) summary.push(`Skipped by robots.txt (${robots.length}): ${robots.slice(0, 10).join(', ')}${robots.length > 10 ? ', …' : ''}`);
     if (failed.length) summary.push(`Failed (${failed.length}): ${failed.slice(0, 10).map((f) => `${f.url} (${f.why})`).join('; ')}${failed.length > 10 ? '; …' : ''}`);
+    if (redirects) summary.push(`${redirects} URL${redirects === 1 ? '' : 's'} redirected to pages already crawled.`);
     if (filtered) summary.push(`${filtered} link${filtered === 1 ? '' : 's'} left out by include_paths/exclude_paths.`);
     if (notFollowed.length) {
       summary.push(

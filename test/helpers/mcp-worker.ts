@@ -1,0 +1,176 @@
+/**
+ * The MCP Worker in real workerd for tests and benchmarks: the built `dist/worker/index.js` is
+ * bundled by wrangler (`deploy --dry-run --outdir`, exactly what deploy uploads) and run with
+ * Miniflare. The bundle is cached by the hash of its inputs, so several test files share one build.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const DIST = path.join(ROOT, 'dist');
+const WRANGLER = path.join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
+
+function ensureBuilt(): void {
+  if (fs.existsSync(path.join(DIST, 'worker', 'index.js')) && fs.existsSync(path.join(DIST, 'cli', 'program.js'))) return;
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
+  if (!fs.existsSync(path.join(DIST, 'worker', 'index.js'))) throw new Error(`tsc did not produce dist/worker/index.js (exit ${r.status})`);
+}
+
+function filesUnder(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.js'))
+    .map((e) => path.join(e.parentPath, e.name))
+    .sort();
+}
+
+function inputsHash(): string {
+  const h = createHash('sha256');
+  const files = [
+    ...filesUnder(path.join(DIST, 'worker')),
+    ...filesUnder(path.join(DIST, 'mcp')),
+    path.join(DIST, 'core', 'api-key.js'),
+    path.join(ROOT, 'templates', 'worker', 'wrangler.template.jsonc'),
+    path.join(ROOT, 'package.json'),
+  ];
+  for (const f of files) h.update(f).update(fs.readFileSync(f));
+  return h.digest('hex').slice(0, 16);
+}
+
+export interface WorkerBundle {
+  /** directory holding index.js (the uploaded module) */
+  dir: string;
+  scriptPath: string;
+  /** the rendered wrangler config the bundle was made with */
+  config: Record<string, unknown>;
+}
+
+let bundlePromise: Promise<WorkerBundle> | undefined;
+
+/** Bundles the Worker once per set of inputs (cached in the OS temp dir). */
+export function bundleWorker(): Promise<WorkerBundle> {
+  bundlePromise ??= (async () => {
+    ensureBuilt();
+    const { renderWranglerConfig, WORKER_MAIN_PATH } = (await import(path.join(DIST, 'cloudflare', 'wrangler-config.js'))) as typeof import('../../src/cloudflare/wrangler-config.js');
+    const config = renderWranglerConfig({ scriptName: 'crawl4ai-mcp-test', mainPath: WORKER_MAIN_PATH, originUrl: 'http://127.0.0.1:9' });
+    const cacheRoot = path.join(os.tmpdir(), 'crawl4ai-mcp-worker-bundles');
+    const dir = path.join(cacheRoot, inputsHash());
+    const scriptPath = path.join(dir, 'index.js');
+    if (fs.existsSync(scriptPath)) return { dir, scriptPath, config };
+    fs.mkdirSync(cacheRoot, { recursive: true });
+    const work = fs.mkdtempSync(path.join(cacheRoot, 'tmp-'));
+    fs.writeFileSync(path.join(work, 'wrangler.json'), JSON.stringify(config));
+    const out = path.join(work, 'out');
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(process.execPath, [WRANGLER, 'deploy', '--dry-run', '--outdir', out, '--config', path.join(work, 'wrangler.json')], {
+        cwd: work,
+        env: { ...process.env, WRANGLER_SEND_METRICS: 'false', XDG_CONFIG_HOME: path.join(work, 'xdg'), CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let log = '';
+      child.stdout.on('data', (d) => (log += d));
+      child.stderr.on('data', (d) => (log += d));
+      // wrangler sometimes lingers after writing the bundle; the file is what we need
+      const poll = setInterval(() => {
+        if (fs.existsSync(path.join(out, 'index.js')) && /--dry-run: exiting now/.test(log)) {
+          clearInterval(poll);
+          child.kill('SIGKILL');
+          resolve();
+        }
+      }, 50);
+      child.on('exit', (code) => {
+        clearInterval(poll);
+        if (fs.existsSync(path.join(out, 'index.js'))) resolve();
+        else reject(new Error(`wrangler deploy --dry-run failed (${code}):\n${log}`));
+      });
+    });
+    try {
+      fs.renameSync(out, dir);
+    } catch {
+      // another test file won the race: use its bundle
+    }
+    fs.rmSync(work, { recursive: true, force: true });
+    return { dir, scriptPath, config };
+  })();
+  return bundlePromise;
+}
+
+export interface StartWorkerOptions {
+  /** ORIGIN_URL (ignored when crawl4aiBinding is given) */
+  originUrl?: string;
+  /** CRAWL4AI_API_TOKEN secret */
+  token?: string;
+  /** the bootstrap API key (its hash becomes BOOTSTRAP_KEY_SHA256); default: a fresh key */
+  apiKey?: string;
+  llmEnabled?: boolean;
+  /** extra vars (MAX_RESPONSE_CHARS, SCREENSHOT_MAX_BYTES, …) */
+  vars?: Record<string, string>;
+  /**
+   * A stand-in for the tunnel (vpc_service) binding CRAWL4AI: a Node function handling its fetches,
+   * or 'down' for a binding whose fetch() throws, as a VPC service does when the tunnel is down.
+   */
+  crawl4aiBinding?: ((request: Request) => Promise<Response> | Response) | 'down';
+}
+
+export interface RunningWorker {
+  url: string;
+  mcpUrl: string;
+  apiKey: string;
+  mf: Miniflare;
+  close(): Promise<void>;
+}
+
+export async function startWorker(opts: StartWorkerOptions = {}): Promise<RunningWorker> {
+  const bundle = await bundleWorker();
+  const { generateApiKey, hashApiKey } = (await import(path.join(DIST, 'core', 'api-key.js'))) as typeof import('../../src/core/api-key.js');
+  const apiKey = opts.apiKey ?? generateApiKey();
+  const vars = (bundle.config.vars ?? {}) as Record<string, string>;
+  const bindings: Record<string, string> = {
+    ...vars,
+    ORIGIN_URL: opts.crawl4aiBinding ? '' : (opts.originUrl ?? ''),
+    LLM_ENABLED: opts.llmEnabled ? 'true' : 'false',
+    CRAWL4AI_API_TOKEN: opts.token ?? '',
+    BOOTSTRAP_KEY_SHA256: await hashApiKey(apiKey),
+    ...opts.vars,
+  };
+  const workerOptions: Record<string, unknown> = {
+    name: 'crawl4ai-mcp',
+    scriptPath: bundle.scriptPath,
+    modules: true,
+    modulesRoot: bundle.dir,
+    compatibilityDate: bundle.config.compatibility_date,
+    compatibilityFlags: bundle.config.compatibility_flags,
+    bindings,
+    durableObjects: { KEYS: { className: 'KeyRegistry', useSQLite: true } },
+  };
+  const workers: Array<Record<string, unknown>> = [workerOptions];
+  const binding = opts.crawl4aiBinding;
+  if (binding === 'down') {
+    // a workerd service that throws: the caller's fetch() rejects, like a VPC service with no tunnel
+    workerOptions.serviceBindings = { CRAWL4AI: 'tunnel-down' };
+    workers.push({
+      name: 'tunnel-down',
+      modules: true,
+      compatibilityDate: bundle.config.compatibility_date,
+      script: "export default { fetch() { throw new Error('ProxyError: destination_unavailable'); } }",
+    });
+  } else if (binding) {
+    workerOptions.serviceBindings = { CRAWL4AI: async (req: Request) => binding(req) };
+  }
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const mf = new Miniflare(convertV4MiniflareOptions({ host: '127.0.0.1', port: 0, workers } as any));
+  const url = (await mf.ready).href.replace(/\/$/, '');
+  return {
+    url,
+    mcpUrl: `${url}/mcp`,
+    apiKey,
+    mf,
+    close: () => mf.dispose(),
+  };
+}

@@ -1,0 +1,497 @@
+/**
+ * The MCP Worker in real workerd (wrangler's deploy bundle run by Miniflare), against the Crawl4AI
+ * emulator, driven by the official MCP clients of both eras.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCrawl4aiEmulator, type Crawl4aiEmulator } from './emulators/crawl4ai/index.ts';
+import { startWorker, type RunningWorker } from './helpers/mcp-worker.ts';
+import { connectV1, connectV2, nextOffsetOf, textOf, TOOL_NAMES, type McpTestClient, type ToolResultLike } from './helpers/mcp-clients.ts';
+
+let emu: Crawl4aiEmulator;
+let worker: RunningWorker;
+let v1: McpTestClient;
+let v2: McpTestClient;
+
+const crawlCalls = () => emu.requests.filter((r) => r.path === '/crawl');
+const crawledUrls = (since: number) =>
+  crawlCalls()
+    .slice(since)
+    .flatMap((r) => ((r.body as { urls?: string[] }).urls ?? []));
+
+beforeAll(async () => {
+  emu = await startCrawl4aiEmulator({ slowMs: 200 });
+  worker = await startWorker({ originUrl: emu.url, token: emu.token });
+  v1 = await connectV1(worker.mcpUrl, worker.apiKey);
+  v2 = await connectV2(worker.mcpUrl, worker.apiKey);
+});
+
+afterAll(async () => {
+  await v1?.close().catch(() => undefined);
+  await v2?.close().catch(() => undefined);
+  await worker?.close();
+  await emu?.close();
+});
+
+describe('HTTP surface', () => {
+  it('GET /health is public and shows only liveness, name and version', async () => {
+    const r = await fetch(`${worker.url}/health`);
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as Record<string, unknown>;
+    expect(Object.keys(body).sort()).toEqual(['name', 'status', 'version']);
+    expect(body).toMatchObject({ status: 'ok', name: 'crawl4ai-mcp' });
+    expect(body.version).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('answers other paths with a JSON 404', async () => {
+    const r = await fetch(`${worker.url}/sse`);
+    expect(r.status).toBe(404);
+    expect(r.headers.get('content-type')).toContain('application/json');
+    expect(((await r.json()) as { error: string }).error).toBe('not_found');
+  });
+
+  it('refuses missing, wrong and malformed keys with 401 + WWW-Authenticate, before touching the origin', async () => {
+    const before = emu.requests.length;
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
+    const wrongKey = 'c4m_' + 'A'.repeat(43);
+    const cases: Array<Record<string, string>> = [
+      {},
+      { authorization: `Bearer ${wrongKey}` },
+      { authorization: 'Bearer not-a-key' },
+      { authorization: `Bearer ${worker.apiKey}x` },
+      { authorization: `Basic ${btoa('user:pass')}` },
+      { authorization: worker.apiKey },
+      { authorization: 'Bearer' },
+    ];
+    for (const h of cases) {
+      const r = await fetch(worker.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...h }, body });
+      expect(r.status, JSON.stringify(h)).toBe(401);
+      expect(r.headers.get('www-authenticate')).toMatch(/^Bearer realm="crawl4ai-mcp"/);
+      const j = (await r.json()) as { error: string };
+      expect(['invalid_request', 'invalid_token']).toContain(j.error);
+    }
+    expect(emu.requests.length).toBe(before);
+  });
+
+  it('the official clients fail to connect without a valid key', async () => {
+    await expect(connectV1(worker.mcpUrl, undefined)).rejects.toThrow();
+    await expect(connectV1(worker.mcpUrl, 'c4m_' + 'B'.repeat(43))).rejects.toThrow();
+    await expect(connectV2(worker.mcpUrl, 'c4m_' + 'C'.repeat(43))).rejects.toThrow();
+  });
+});
+
+describe('tools/list (both protocol eras)', () => {
+  for (const era of ['v1', 'v2'] as const) {
+    it(`${era} client lists every tool with schema, description and annotations`, async () => {
+      const c = era === 'v1' ? v1 : v2;
+      const { tools } = await c.listTools();
+      expect(tools.map((t) => t.name).sort()).toEqual([...TOOL_NAMES].sort());
+      for (const t of tools) {
+        expect(t.inputSchema.type).toBe('object');
+        expect(t.description).toMatch(/Best for:/);
+        expect(t.annotations?.readOnlyHint, t.name).toBeTypeOf('boolean');
+        expect(t.annotations?.openWorldHint, t.name).toBeTypeOf('boolean');
+      }
+      const scrape = tools.find((t) => t.name === 'scrape')!;
+      expect(Object.keys(scrape.inputSchema.properties as object)).toEqual(
+        expect.arrayContaining(['url', 'format', 'css_selector', 'wait_for', 'bypass_cache', 'max_chars', 'offset']),
+      );
+      // no LLM key on this deployment: extract offers CSS schemas only
+      const extract = tools.find((t) => t.name === 'extract')!;
+      expect(Object.keys(extract.inputSchema.properties as object)).not.toContain('prompt');
+    });
+  }
+});
+
+describe('every tool', () => {
+  it('scrape: fit markdown of a page with a header (v2 client)', async () => {
+    const r = await v2.callTool('scrape', { url: emu.fixtures.docs.root });
+    expect(r.isError).toBeFalsy();
+    const [header, body] = r.content!;
+    expect(header!.text).toContain('Title: Example Docs — Home');
+    expect(body!.text).toBe(emu.expectedMarkdown(emu.fixtures.docs.root).fit);
+  });
+
+  it('scrape: links, metadata and html formats (v1 client)', async () => {
+    const links = textOf(await v1.callTool('scrape', { url: emu.fixtures.docs.root, format: 'links' }));
+    expect(links).toContain('https://docs.example.com/guide/');
+    expect(links).toMatch(/External links \(\d+\):[\s\S]*github\.com\/unclecode\/crawl4ai/);
+    const meta = textOf(await v1.callTool('scrape', { url: emu.fixtures.docs.root, format: 'metadata' }));
+    expect(meta).toContain('"title": "Example Docs — Home"');
+    const html = textOf(await v1.callTool('scrape', { url: emu.fixtures.docs.root, format: 'html', css_selector: 'main' }));
+    expect(html).toContain('<h1>');
+    const lastCrawl = crawlCalls().at(-1)!.body as { crawler_config: { params: Record<string, unknown> } };
+    expect(lastCrawl.crawler_config.params.css_selector).toBe('main');
+  });
+
+  it('batch_scrape: per-URL success and errors, blocked URLs never sent', async () => {
+    const since = crawlCalls().length;
+    const urls = [emu.fixtures.docs.root, 'https://docs.example.com/guide/', emu.fixtures.broken.url, 'http://127.0.0.1:11235/'];
+    const r = await v1.callTool('batch_scrape', { urls, max_chars: 20_000 });
+    expect(r.isError).toBeFalsy();
+    const t = textOf(r);
+    expect(t).toContain('Scraped 2 of 4 URLs (2 failed)');
+    expect(t).toMatch(/## \[3\] https:\/\/broken\.example\.com\/\nerror: could not fetch/);
+    expect(t).toMatch(/## \[4\] http:\/\/127\.0\.0\.1:11235\/\nerror: blocked URL/);
+    expect(crawlCalls().length - since).toBe(1);
+    expect(crawledUrls(since)).not.toContain('http://127.0.0.1:11235/');
+  });
+
+  it('map: internal and external links plus sitemap.xml', async () => {
+    const r = await v1.callTool('map', { url: emu.fixtures.docs.root, include_sitemap: true });
+    expect(r.isError).toBeFalsy();
+    const t = textOf(r);
+    expect(t).toMatch(/Internal links: \d+/);
+    expect(t).toContain('- https://docs.example.com/guide/ — Guide');
+    expect(t).toMatch(/sitemap\.xml: \d+ URLs/);
+    // /api/md is only reachable deeper: it comes from the sitemap
+    expect(t).toMatch(/From sitemap\.xml[^\n]*\n(?:- .*\n)*- https:\/\/docs\.example\.com\/api\/md/);
+    expect(t).toContain('https://github.com/unclecode/crawl4ai');
+    const filtered = textOf(await v1.callTool('map', { url: emu.fixtures.docs.root, search: 'guide', include_external: false }));
+    expect(filtered).not.toContain('/blog/');
+    expect(filtered).toContain('/guide/');
+  });
+
+  it('extract: CSS schema with JsonCssExtractionStrategy', async () => {
+    const shop = emu.fixtures.shop;
+    const r = await v1.callTool('extract', { url: shop.productsUrl, schema: shop.extractionSchema });
+    expect(r.isError, textOf(r)).toBeFalsy();
+    const json = JSON.parse(r.content![1]!.text!) as Array<Record<string, string>>;
+    expect(json.length).toBe(shop.products.length);
+    expect(json.map((p) => p.name)).toEqual(shop.products.map((p) => p.name));
+    const sent = crawlCalls().at(-1)!.body as { crawler_config: { params: { extraction_strategy: { type: string } } } };
+    expect(sent.crawler_config.params.extraction_strategy.type).toBe('JsonCssExtractionStrategy');
+    const none = await v1.callTool('extract', { url: shop.productsUrl, schema: { baseSelector: '.no-such-thing', fields: [{ name: 'x', selector: 'h2', type: 'text' }] } });
+    expect(textOf(none)).toContain('matched nothing');
+  });
+
+  it('extract: prompt is refused with a hint when the deployment has no LLM', async () => {
+    const r = await v1.callTool('extract', { url: emu.fixtures.docs.root, prompt: 'list the headings' });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toContain('LLM extraction is not enabled');
+  });
+
+  it('screenshot: MCP image content (PNG) plus size and artifact line', async () => {
+    const r = await v2.callTool('screenshot', { url: emu.fixtures.docs.root });
+    expect(r.isError).toBeFalsy();
+    const img = r.content!.find((c) => c.type === 'image')!;
+    expect(img.mimeType).toBe('image/png');
+    expect(Buffer.from(img.data!, 'base64').subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    expect(textOf(r)).toMatch(/artifact [0-9a-f]{32}/);
+  });
+
+  it('pdf: artifact reference and size, never the file inline', async () => {
+    const r = await v1.callTool('pdf', { url: emu.fixtures.docs.root });
+    expect(r.isError).toBeFalsy();
+    const t = textOf(r);
+    expect(t).toMatch(/PDF of https:\/\/docs\.example\.com\/ rendered: .*\(\d+ bytes\), application\/pdf/);
+    expect(t).toMatch(/artifact [0-9a-f]{32}/);
+    expect(t).not.toContain('JVBER'); // base64 of "%PDF"
+    expect(t.length).toBeLessThan(1000);
+  });
+
+  it('start_crawl_job + get_job_status: processing, then completed results', async () => {
+    const started = textOf(await v1.callTool('start_crawl_job', { urls: [emu.fixtures.docs.root, 'https://docs.example.com/guide/'] }));
+    const id = /crawl_[0-9a-f]+/.exec(started)![0];
+    let status = textOf(await v1.callTool('get_job_status', { task_id: id }));
+    for (let i = 0; i < 50 && !status.includes('completed'); i++) {
+      expect(status).toMatch(/is processing/);
+      await new Promise((r) => setTimeout(r, 100));
+      status = textOf(await v1.callTool('get_job_status', { task_id: id }));
+    }
+    expect(status).toContain(`Job ${id} is completed`);
+    expect(status).toContain('2 of 2 URLs crawled successfully');
+    expect(status).toContain('# Guide');
+    const unknown = await v1.callTool('get_job_status', { task_id: 'crawl_ffffffff' });
+    expect(unknown.isError).toBe(true);
+    expect(textOf(unknown)).toMatch(/not found.*expire/s);
+  });
+
+  it('health: origin version and token check', async () => {
+    const t = textOf(await v2.callTool('health'));
+    expect(t).toContain('version 0.9.2');
+    expect(t).toContain('token: accepted');
+  });
+});
+
+describe('SSRF guard', () => {
+  const corpus = [
+    'http://127.0.0.1/',
+    'http://localhost/',
+    'http://LOCALHOST./admin',
+    'http://[::1]/',
+    'http://0.0.0.0/',
+    'http://0/',
+    'http://2130706433/',
+    'http://0x7f000001/',
+    'http://017700000001/',
+    'http://127.1/',
+    'http://0177.0.0.1/',
+    'http://%31%32%37.0.0.1/',
+    'http://10.0.0.1/',
+    'http://172.16.0.1/',
+    'http://192.168.1.1/',
+    'http://169.254.169.254/latest/meta-data/',
+    'http://0xA9FEA9FE/',
+    'http://[0:0:0:0:0:ffff:a9fe:a9fe]/',
+    'http://metadata.google.internal/computeMetadata/v1/',
+    'http://100.100.100.200/',
+    'http://[::ffff:127.0.0.1]/',
+    'http://[fd00::1]/',
+    'http://[fe80::1]/',
+    'http://[::]/',
+    'http://100.64.0.1/',
+    'http://foo.internal/',
+    'http://printer.local/',
+    'http://127.0.0.1.nip.io/',
+    'http://localtest.me/',
+    'ftp://example.com/',
+    'file:///etc/passwd',
+    'javascript:alert(1)',
+    'gopher://example.com/',
+    'data:text/html,hi',
+    'https://user:pass@example.com/',
+    'https://example.com:22/',
+    'https://example.com:6379/',
+    'https://example.com:11235/',
+    'not a url',
+  ];
+
+  it(`refuses all ${corpus.length} URLs as isError results without any origin request`, async () => {
+    expect(corpus.length).toBeGreaterThanOrEqual(30);
+    const before = emu.requests.length;
+    const results = await Promise.all(corpus.map((url) => v1.callTool('scrape', { url })));
+    results.forEach((r, i) => {
+      expect(r.isError, corpus[i]).toBe(true);
+      expect(textOf(r), corpus[i]).toMatch(/^Error: blocked URL/);
+      expect(textOf(r)).toContain('Hint:');
+    });
+    // the other URL-taking tools use the same guard
+    for (const [tool, args] of [
+      ['map', { url: 'http://169.254.169.254/' }],
+      ['crawl_site', { url: 'http://10.0.0.1/' }],
+      ['extract', { url: 'http://[::1]/', schema: { baseSelector: 'a', fields: [{ name: 'x', type: 'text' }] } }],
+      ['screenshot', { url: 'http://localhost/' }],
+      ['pdf', { url: 'http://metadata.google.internal/' }],
+      ['start_crawl_job', { urls: ['https://docs.example.com/', 'http://127.0.0.1:6379/'] }],
+      ['batch_scrape', { urls: ['http://192.168.0.1/', 'file:///etc/passwd'] }],
+    ] as const) {
+      const r = await v1.callTool(tool, args as Record<string, unknown>);
+      expect(r.isError, tool).toBe(true);
+      expect(textOf(r), tool).toContain('blocked URL');
+    }
+    expect(emu.requests.length).toBe(before);
+  });
+
+  it('does not follow internal links that point at private addresses', async () => {
+    emu.addPage('https://trap.example.com/', {
+      html: '<html><head><title>Trap</title></head><body><a href="http://169.254.169.254/latest/">meta</a><a href="https://trap.example.com/ok">ok</a></body></html>',
+    });
+    emu.addPage('https://trap.example.com/ok', { html: '<html><head><title>Ok</title></head><body><p>fine</p></body></html>' });
+    const since = crawlCalls().length;
+    const r = await v1.callTool('crawl_site', { url: 'https://trap.example.com/', max_depth: 2 });
+    expect(r.isError).toBeFalsy();
+    expect(crawledUrls(since).some((u) => u.includes('169.254'))).toBe(false);
+    expect(crawledUrls(since)).toContain('https://trap.example.com/ok');
+  });
+});
+
+describe('answer size and paging', () => {
+  it('cuts a huge page at the default cap and pages through it exactly', async () => {
+    const url = emu.fixtures.big.hugeUrl;
+    const expected = emu.expectedMarkdown(url).fit;
+    expect(expected.length).toBeGreaterThan(200_000);
+    let offset = 0;
+    let assembled = '';
+    let calls = 0;
+    for (;;) {
+      const r: ToolResultLike = await v1.callTool('scrape', { url, offset });
+      expect(r.isError, textOf(r)).toBeFalsy();
+      calls++;
+      const chunk = r.content![1]!.text!;
+      expect(chunk.length).toBeLessThanOrEqual(40_000);
+      expect(chunk).toBe(expected.slice(offset, offset + chunk.length));
+      assembled += chunk;
+      const next = nextOffsetOf(r);
+      if (next === null) {
+        expect(textOf(r)).toContain('[End of content');
+        break;
+      }
+      expect(next).toBe(offset + chunk.length);
+      expect(textOf(r)).toContain(`call scrape with url="${url}" with offset=${next}`);
+      offset = next;
+      expect(calls).toBeLessThan(40);
+    }
+    expect(assembled).toBe(expected);
+    expect(calls).toBeGreaterThan(5);
+  });
+
+  it('honours max_chars and says when an offset is past the end', async () => {
+    const url = emu.fixtures.big.hugeUrl;
+    const r = await v2.callTool('scrape', { url, max_chars: 5_000, only_main_content: false });
+    expect(r.content![1]!.text!.length).toBeLessThanOrEqual(5_000);
+    expect(nextOffsetOf(r)).toBe(r.content![1]!.text!.length);
+    const past = await v2.callTool('scrape', { url, offset: 10_000_000 });
+    expect(textOf(past)).toContain('past the end');
+  });
+});
+
+describe('crawl_site', () => {
+  const docs = () => emu.fixtures.docs;
+  const pageUrls = (r: ToolResultLike) => [...textOf(r).matchAll(/^## (\S+) \(depth (\d)\)/gm)].map((m) => ({ url: m[1]!, depth: Number(m[2]) }));
+
+  it('stops at max_pages: never sends more URLs than that to Crawl4AI', async () => {
+    const since = crawlCalls().length;
+    const r = await v1.callTool('crawl_site', { url: docs().root, max_depth: 3, max_pages: 3 });
+    expect(r.isError).toBeFalsy();
+    expect(pageUrls(r).length).toBeLessThanOrEqual(3);
+    expect(crawledUrls(since).length).toBeLessThanOrEqual(3);
+    expect(textOf(r)).toContain('Stopped: max_pages (3) reached');
+    expect(textOf(r)).toMatch(/Found but not fetched \(\d+\)/);
+  });
+
+  it('stops at max_depth and respects include/exclude globs', async () => {
+    const r = await v1.callTool('crawl_site', { url: docs().root, max_depth: 1, max_pages: 50 });
+    const pages = pageUrls(r);
+    expect(pages.length).toBeGreaterThan(2);
+    for (const p of pages) {
+      expect(p.depth).toBeLessThanOrEqual(1);
+      expect(docs().depthOf[p.url], p.url).toBeLessThanOrEqual(1);
+    }
+    const guideOnly = pageUrls(await v1.callTool('crawl_site', { url: docs().root, max_depth: 3, include_paths: ['/guide/**'], exclude_paths: ['*/docker'] }));
+    expect(guideOnly.slice(1).every((p) => p.url.startsWith('https://docs.example.com/guide/'))).toBe(true);
+    expect(guideOnly.some((p) => p.url.endsWith('/docker'))).toBe(false);
+    expect(guideOnly.some((p) => p.url.endsWith('/guide/install'))).toBe(true);
+  });
+
+  it('respects robots.txt: /private/ is never crawled, stays on the host, batches /crawl calls', async () => {
+    const since = crawlCalls().length;
+    const r = await v1.callTool('crawl_site', { url: docs().root, max_depth: 3, max_pages: 50 });
+    expect(r.isError).toBeFalsy();
+    const pages = pageUrls(r);
+    expect(pages.some((p) => p.url.includes('/private/'))).toBe(false);
+    expect(textOf(r)).toMatch(/Skipped by robots\.txt \(1\): https:\/\/docs\.example\.com\/private\/secret/);
+    expect(pages.every((p) => new URL(p.url).host === 'docs.example.com')).toBe(true);
+    // every page reachable without /private/ was crawled
+    const reachable = Object.keys(docs().depthOf).filter((u) => !u.includes('/private/') && !u.endsWith('/old-guide'));
+    expect(pages.map((p) => p.url).sort(), textOf(r).split('\n').slice(0, 6).join('\n')).toEqual(reachable.sort());
+    const calls = crawlCalls().slice(since);
+    expect(calls.length).toBeLessThan(pages.length);
+    for (const c of calls) expect((c.body as { crawler_config: { params: Record<string, unknown> } }).crawler_config.params.check_robots_txt).toBe(true);
+  });
+});
+
+describe('origin errors become isError results with hints', () => {
+  const scrapeDocs = () => v1.callTool('scrape', { url: emu.fixtures.docs.root, bypass_cache: true });
+
+  it('504 → timeout hint pointing to jobs', async () => {
+    emu.failNext('/crawl', 504, { detail: 'Crawl exceeded the time limit' });
+    const r = await scrapeDocs();
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toMatch(/timed out \(504: Crawl exceeded the time limit\)[\s\S]*start_crawl_job/);
+  });
+
+  it('500 with correlation_id → says so (a real all-URLs-failed crawl)', async () => {
+    const r = await v1.callTool('scrape', { url: emu.fixtures.broken.url });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toMatch(/500, correlation_id [0-9a-f]{12}/);
+  });
+
+  it('origin 401 → token mismatch', async () => {
+    const wrong = await startWorker({ originUrl: emu.url, token: 'not-the-token' });
+    try {
+      const c = await connectV1(wrong.mcpUrl, wrong.apiKey);
+      const r = await c.callTool('scrape', { url: emu.fixtures.docs.root });
+      expect(r.isError).toBe(true);
+      expect(textOf(r)).toMatch(/rejected the Worker's token \(401[\s\S]*CRAWL4AI_API_TOKEN/);
+      const h = await c.callTool('health');
+      expect(h.isError).toBe(true);
+      expect(textOf(h)).toContain('token: REJECTED');
+      expect(textOf(r)).not.toContain('not-the-token');
+      await c.close();
+    } finally {
+      await wrong.close();
+    }
+  });
+
+  it('origin down (connection reset) → could not connect', async () => {
+    emu.setDown(true);
+    try {
+      const r = await scrapeDocs();
+      expect(r.isError).toBe(true);
+      expect(textOf(r)).toMatch(/could not connect to Crawl4AI[\s\S]*crawl4ai-mcp status/);
+    } finally {
+      emu.setDown(false);
+    }
+  });
+
+  it('Cloudflare edge answers (1003 bare IP, 526, 525, 530/1016, 521, 522, 524) map to clear hints', async () => {
+    const cases: Array<[number, string, RegExp]> = [
+      [403, 'error code: 1003', /bare IP address[\s\S]*hostname/],
+      [526, 'error code: 526', /not trusted[\s\S]*self-signed/],
+      [525, 'error code: 525', /TLS handshake/],
+      [530, 'error code: 1016', /does not resolve[\s\S]*DNS/],
+      [521, 'error code: 521', /refused the connection \(521/],
+      [522, 'error code: 522', /connect to the origin in time \(522/],
+      [524, 'error code: 524', /took too long[\s\S]*start_crawl_job/],
+      [400, JSON.stringify({ detail: 'URL blocked (SSRF protection): resolves to private address' }), /blocked the URL as a private or internal address/],
+    ];
+    for (const [status, body, re] of cases) {
+      emu.failNext('/crawl', status, body.startsWith('{') ? JSON.parse(body) : body);
+      const r = await scrapeDocs();
+      expect(r.isError, String(status)).toBe(true);
+      expect(textOf(r), String(status)).toMatch(re);
+    }
+  });
+
+  it('tunnel binding that throws → "crawler VM is not connected", never a 500', async () => {
+    const down = await startWorker({ token: emu.token, crawl4aiBinding: 'down' });
+    try {
+      const c = await connectV2(down.mcpUrl, down.apiKey);
+      const r = await c.callTool('scrape', { url: emu.fixtures.docs.root });
+      expect(r.isError).toBe(true);
+      expect(textOf(r)).toContain('your crawler VM is not connected (tunnel down or VM stopped); run `crawl4ai-mcp status`');
+      await c.close();
+    } finally {
+      await down.close();
+    }
+  });
+
+  it('tunnel binding that works: requests reach Crawl4AI with the token', async () => {
+    const up = await startWorker({
+      token: emu.token,
+      crawl4aiBinding: (req) => {
+        const u = new URL(req.url);
+        expect(u.host).toBe('crawl4ai');
+        return fetch(`${emu.url}${u.pathname}${u.search}`, { method: req.method, headers: req.headers, body: req.method === 'GET' ? undefined : req.body, duplex: 'half' } as RequestInit);
+      },
+    });
+    try {
+      const c = await connectV1(up.mcpUrl, up.apiKey);
+      const r = await c.callTool('scrape', { url: emu.fixtures.docs.root });
+      expect(r.isError, textOf(r)).toBeFalsy();
+      expect(emu.requests.at(-1)!.auth).toBe(`Bearer ${emu.token}`);
+      await c.close();
+    } finally {
+      await up.close();
+    }
+  });
+});
+
+describe('LLM extraction (deployment with an LLM key)', () => {
+  it('offers prompt and polls the /llm/job to completion', async () => {
+    const llmEmu = await startCrawl4aiEmulator({ llmEnabled: true, jobDelayMs: 50 });
+    const w = await startWorker({ originUrl: llmEmu.url, token: llmEmu.token, llmEnabled: true });
+    try {
+      const c = await connectV1(w.mcpUrl, w.apiKey);
+      const { tools } = await c.listTools();
+      expect(Object.keys(tools.find((t) => t.name === 'extract')!.inputSchema.properties as object)).toContain('prompt');
+      const r = await c.callTool('extract', { url: llmEmu.fixtures.docs.root, prompt: 'What is this site about?' });
+      expect(r.isError, textOf(r)).toBeFalsy();
+      expect(textOf(r)).toContain('Emulated LLM answer');
+      await c.close();
+    } finally {
+      await w.close();
+      await llmEmu.close();
+    }
+  });
+});

@@ -1,0 +1,267 @@
+import { Option } from 'commander';
+import type { CommandModule } from '../program.js';
+import { CliError, usageError } from '../../core/errors.js';
+
+interface DevOptions {
+  origin?: string;
+  port: string;
+  llm?: boolean;
+}
+
+/**
+ * `dev`: the real Worker in local workerd (`wrangler dev`) against a Crawl4AI origin. Secrets go to
+ * wrangler through a 0600 `.dev.vars` file in a private temp dir (never argv); Ctrl-C stops the
+ * whole wrangler/workerd process group and removes the temp dir.
+ */
+export const devCommand: CommandModule = {
+  register(program, ctx) {
+    program
+      .command('dev')
+      .description('run the MCP Worker locally in workerd (wrangler dev) against a Crawl4AI server; prints its URL and an API key')
+      .addOption(new Option('--origin <url>', 'Crawl4AI base URL, e.g. http://localhost:11235').env('CRAWL4AI_MCP_ORIGIN'))
+      .option('--port <n>', 'local port for the Worker', '8787')
+      .option('--llm', 'offer LLM extraction (the Crawl4AI server must have an LLM key)')
+      .addHelpText(
+        'after',
+        [
+          '',
+          'The Crawl4AI token is read from CRAWL4AI_API_TOKEN; the API key is made fresh unless CRAWL4AI_MCP_DEV_KEY is set.',
+          '',
+          'Example:',
+          '  CRAWL4AI_API_TOKEN=... crawl4ai-mcp dev --origin http://localhost:11235 --port 8787',
+        ].join('\n'),
+      )
+      .action(async (opts: DevOptions) => {
+        const c = ctx();
+        if (!opts.origin) throw usageError('no Crawl4AI origin given', 'pass --origin http://localhost:11235 or set CRAWL4AI_MCP_ORIGIN');
+        let origin: URL;
+        try {
+          origin = new URL(opts.origin);
+        } catch {
+          throw usageError(`--origin is not a URL: ${opts.origin}`, 'e.g. --origin http://localhost:11235');
+        }
+        if (origin.protocol !== 'http:' && origin.protocol !== 'https:') throw usageError('--origin must be an http:// or https:// URL');
+        const port = Number(opts.port);
+        if (!Number.isInteger(port) || port < 1 || port > 65535) throw usageError(`--port must be a port number, got ${opts.port}`);
+
+        await runDev(c, { origin: origin.href.replace(/\/+$/, ''), port, llm: Boolean(opts.llm) });
+      });
+  },
+};
+
+interface DevRun {
+  origin: string;
+  port: number;
+  llm: boolean;
+}
+
+/** Rejects when something already listens on 127.0.0.1:port. */
+async function assertPortFree(port: number): Promise<void> {
+  const net = await import('node:net');
+  await new Promise<void>((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', () => reject(usageError(`port ${port} is already in use`, 'pass another --port')));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve()));
+  });
+}
+
+async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise<number>((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const p = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(p));
+    });
+  });
+}
+
+/** dotenv double-quoted value (wrangler's .dev.vars parser understands \n, \" and \\). */
+function dotenvValue(v: string): string {
+  return '"' + v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') + '"';
+}
+
+async function runDev(c: import('../context.js').CommandContext, o: DevRun): Promise<void> {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { createRequire } = await import('node:module');
+  const { generateApiKey, hashApiKey, isWellFormedApiKey } = await import('../../core/api-key.js');
+  const { writeWranglerConfig, WORKER_MAIN_PATH } = await import('../../cloudflare/wrangler-config.js');
+  const { registerSecret } = await import('../../secrets/redact.js');
+
+  if (!fs.existsSync(WORKER_MAIN_PATH)) {
+    throw new CliError(`the Worker is not built (${WORKER_MAIN_PATH} is missing)`, { hint: 'run `npm run build` in the crawl4ai-mcp checkout' });
+  }
+  const token = c.env.CRAWL4AI_API_TOKEN ?? '';
+  registerSecret(token);
+  const presetKey = c.env.CRAWL4AI_MCP_DEV_KEY;
+  if (presetKey && !isWellFormedApiKey(presetKey)) {
+    throw usageError('CRAWL4AI_MCP_DEV_KEY is not a crawl4ai-mcp API key', 'it must look like c4m_ followed by 43 base64url characters; unset it to get a fresh key');
+  }
+  const apiKey = presetKey || generateApiKey();
+  registerSecret(apiKey);
+  if (!token) c.out.warn('CRAWL4AI_API_TOKEN is not set: the Worker calls Crawl4AI without a token (0.9 answers 401 unless it runs without auth)');
+
+  await assertPortFree(o.port);
+  const inspectorPort = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crawl4ai-mcp-dev-'));
+  fs.chmodSync(dir, 0o700);
+  const cleanupDir = () => fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+
+  const prevSigint = process.listeners('SIGINT');
+  const prevSigterm = process.listeners('SIGTERM');
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let child: any;
+  try {
+    const configPath = writeWranglerConfig(dir, { scriptName: 'crawl4ai-mcp-dev', mainPath: WORKER_MAIN_PATH, originUrl: o.origin, llmEnabled: o.llm });
+    const vars = [`CRAWL4AI_API_TOKEN=${dotenvValue(token)}`, `BOOTSTRAP_KEY_SHA256=${await hashApiKey(apiKey)}`].join('\n') + '\n';
+    fs.writeFileSync(path.join(dir, '.dev.vars'), vars, { mode: 0o600 });
+    fs.mkdirSync(path.join(dir, 'xdg'), { mode: 0o700 });
+
+    const wranglerBin = path.join(path.dirname(createRequire(import.meta.url).resolve('wrangler/package.json')), 'bin', 'wrangler.js');
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) {
+      if (v !== undefined && !/^(CRAWL4AI_API_TOKEN|CRAWL4AI_MCP_DEV_KEY|CLOUDFLARE_API_TOKEN|CLOUDFLARE_API_KEY)$/.test(k)) env[k] = v;
+    }
+    Object.assign(env, {
+      CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+      WRANGLER_SEND_METRICS: 'false',
+      XDG_CONFIG_HOME: path.join(dir, 'xdg'),
+      NO_COLOR: '1',
+    });
+    const args = [
+      wranglerBin, 'dev',
+      '--config', configPath,
+      '--ip', '127.0.0.1',
+      '--port', String(o.port),
+      '--inspector-port', String(inspectorPort),
+      '--persist-to', path.join(dir, 'state'),
+      '--show-interactive-dev-session=false',
+      '--log-level', c.verbose ? 'log' : 'warn',
+    ];
+    const { execa } = await import('execa');
+    c.out.info(`starting the Worker in local workerd (wrangler dev) on 127.0.0.1:${o.port} → Crawl4AI at ${new URL(o.origin).origin} …`);
+    child = execa(process.execPath, args, {
+      cwd: dir,
+      env,
+      extendEnv: false,
+      detached: true,
+      stdin: 'ignore',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      reject: false,
+      cleanup: true,
+      buffer: false,
+    });
+    const tail: string[] = [];
+    const onOutput = (chunk: Buffer | string) => {
+      const textOut = String(chunk);
+      for (const l of textOut.split('\n')) if (l.trim()) tail.push(l);
+      while (tail.length > 40) tail.shift();
+      if (c.verbose) process.stderr.write(textOut);
+    };
+    child.stdout?.on('data', onOutput);
+    child.stderr?.on('data', onOutput);
+    let exited = false;
+    const exitedPromise: Promise<{ exitCode?: number; signal?: string }> = child.then((r: { exitCode?: number; signal?: string }) => {
+      exited = true;
+      return r;
+    });
+
+    const killGroup = async () => {
+      if (exited || !child.pid) return;
+      const signalGroup = (sig: NodeJS.Signals) => {
+        try {
+          process.kill(-child.pid, sig);
+        } catch {
+          /* already gone */
+        }
+      };
+      signalGroup('SIGTERM');
+      const done = await Promise.race([exitedPromise.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5_000))]);
+      // workerd may outlive wrangler: make sure the whole group is gone
+      signalGroup('SIGKILL');
+      void done;
+      await Promise.race([exitedPromise, new Promise((r) => setTimeout(r, 2_000))]);
+    };
+
+    // From here on, Ctrl-C / SIGTERM stop wrangler cleanly instead of exiting at once.
+    let stopSignal: string | undefined;
+    let wake: () => void = () => undefined;
+    const stopped = new Promise<void>((resolve) => (wake = resolve));
+    const onSignal = (sig: string) => {
+      stopSignal = sig;
+      wake();
+    };
+    process.removeAllListeners('SIGINT');
+    process.removeAllListeners('SIGTERM');
+    process.on('SIGINT', () => onSignal('SIGINT'));
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+
+    // Wait for /health.
+    const base = `http://127.0.0.1:${o.port}`;
+    const deadline = Date.now() + 90_000;
+    let ready = false;
+    while (!ready && !exited && !stopSignal && Date.now() < deadline) {
+      try {
+        const r = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2_000) });
+        const body = (await r.json().catch(() => ({}))) as { name?: string };
+        ready = r.ok && body.name === 'crawl4ai-mcp';
+      } catch {
+        /* not up yet */
+      }
+      if (!ready) await Promise.race([new Promise((r) => setTimeout(r, 200)), stopped]);
+    }
+    if (!ready && !stopSignal) {
+      await killGroup();
+      const last = tail.slice(-15).join('\n');
+      throw new CliError(exited ? 'wrangler dev exited before the Worker came up' : 'the Worker did not answer /health within 90 s', {
+        hint: last ? `wrangler said:\n${last}` : 'run again with --verbose to see wrangler output',
+      });
+    }
+
+    if (ready) {
+      const mcpUrl = `${base}/mcp`;
+      if (c.json) {
+        c.out.reveal(JSON.stringify({ url: base, mcpUrl, apiKey, health: `${base}/health`, origin: o.origin }) + '\n', [apiKey]);
+      } else {
+        c.out.line(c.out.ok(`MCP Worker running in local workerd`));
+        c.out.line(`MCP URL:  ${mcpUrl}`);
+        c.out.reveal(`API key:  ${apiKey}\n`, [apiKey]);
+        c.out.line(`Health:   ${base}/health`);
+        c.out.line('');
+        c.out.line(c.out.style('dim', 'Connect, e.g. Claude Code:'));
+        c.out.reveal(`  claude mcp add --transport http crawl4ai-dev ${mcpUrl} --header "Authorization: Bearer ${apiKey}"\n`, [apiKey]);
+        c.out.line(c.out.style('dim', 'Press Ctrl-C to stop.'));
+      }
+      await Promise.race([stopped, exitedPromise]);
+    }
+
+    if (stopSignal) {
+      c.out.info(`\nstopping (${stopSignal}) …`);
+      await killGroup();
+      c.out.info('stopped');
+      return;
+    }
+    const r = await exitedPromise;
+    throw new CliError(`wrangler dev stopped unexpectedly (exit code ${r.exitCode ?? r.signal ?? '?'})`, {
+      hint: tail.slice(-15).join('\n') || 'run again with --verbose to see wrangler output',
+    });
+  } finally {
+    if (child && child.exitCode === null && child.pid) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    cleanupDir();
+    process.removeAllListeners('SIGINT');
+    process.removeAllListeners('SIGTERM');
+    for (const l of prevSigint) process.on('SIGINT', l as (...a: unknown[]) => void);
+    for (const l of prevSigterm) process.on('SIGTERM', l as (...a: unknown[]) => void);
+  }
+}

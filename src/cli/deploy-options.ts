@@ -4,7 +4,7 @@ import type { CommandContext } from './context.js';
 import { inquirerPrompter, type Prompter } from './prompter.js';
 import { AVAILABLE_PROVIDERS, PROVIDER_NAMES } from '../providers/registry.js';
 import type { DeploymentSpec, NetworkMode, ProviderName, SizeName } from '../providers/provider.js';
-import type { CredentialSource, } from '../core/credentials.js';
+import type { CredentialSource } from '../core/credentials.js';
 import type { PublicNetworkOptions, Session } from '../core/deployment.js';
 import { SIZES, REGIONS } from '../pricing/catalog.js';
 import { openSecretStore, promptPassphrase } from '../secrets/store.js';
@@ -66,7 +66,16 @@ async function ask<T extends string>(
   throw missingAnswer(what, flag, envVar);
 }
 
-export async function resolveSpec(c: CommandContext, o: SpecOptions): Promise<{ spec: DeploymentSpec; network: PublicNetworkOptions; source: CredentialSource }> {
+/**
+ * Asks (or reads from flags/env) the answers in the wizard's order: cloud, credentials, region,
+ * size. `credentialsStep` runs right after the credential source is known, so the access key is
+ * asked before the region, as a person expects.
+ */
+export async function resolveSpec<C>(
+  c: CommandContext,
+  o: SpecOptions,
+  credentialsStep: (provider: ProviderName, source: CredentialSource) => Promise<C>,
+): Promise<{ spec: DeploymentSpec; network: PublicNetworkOptions; credentials: C }> {
   const p = prompterFor(c);
   const provider = await ask(o.provider as ProviderName | undefined, p, 'the cloud provider', '--provider', 'CRAWL4AI_MCP_PROVIDER', (q) =>
     q.select<ProviderName>('Which cloud should run your crawler VM?', PROVIDER_NAMES.map((n) => ({ value: n, name: n.toUpperCase(), ...(AVAILABLE_PROVIDERS.includes(n) ? {} : { description: 'not available yet' }) }))),
@@ -77,6 +86,7 @@ export async function resolveSpec(c: CommandContext, o: SpecOptions): Promise<{ 
       { value: 'keychain', name: 'An access key for a least-privilege user (stored in your keychain)' },
       { value: 'chain', name: 'My existing AWS configuration (profile, SSO, environment)' },
     ]), 'keychain');
+  const credentials = await credentialsStep(provider, source);
   const regions = Object.keys(REGIONS[provider]);
   const region = await ask(o.region, p, 'the region', '--region', 'CRAWL4AI_MCP_REGION', (q) =>
     q.select('Region', regions.map((r) => ({ value: r, name: r })), regions[0]));
@@ -87,7 +97,7 @@ export async function resolveSpec(c: CommandContext, o: SpecOptions): Promise<{ 
   return {
     spec: { name: c.name, provider, region, size, network, profile: o.profile },
     network: { wildcardDomain: o.wildcardDomain ?? 'sslip.io', ...(o.hostname ? { hostname: o.hostname } : {}), ...(o.acmeEmail ? { acmeEmail: o.acmeEmail } : {}) },
-    source,
+    credentials,
   };
 }
 

@@ -165,7 +165,8 @@ export async function initDeployment(
       secrets: { CRAWL4AI_API_TOKEN: crawl4aiToken, BOOTSTRAP_KEY_SHA256: await hashApiKey(apiKey) },
     });
     if (journal.find('cloudflare:worker')!.phase !== 'created') await journal.created('cloudflare:worker', scriptName, { url: worker.url });
-    await journal.update({ worker: { scriptName, url: worker.url, accountId: cloudflare.accountId } });
+    // The account id lives in the secret store with the token (it names where the token works), not here.
+    await journal.update({ worker: { scriptName, url: worker.url } });
 
     s.reporter.step('waiting for Crawl4AI to answer through the Worker (the VM is booting)');
     const health = await waitHealthyThroughWorker(worker.url, apiKey, {

@@ -19,10 +19,11 @@ export const initCommand: CommandModule = {
       const c = ctx();
       const { resolveCloudCredentials, resolveCloudflareAccount } = await import('../../core/credentials.js');
       const { initDeployment, planDeployment } = await import('../../core/deployment.js');
-      const { spec, network, source } = await resolveSpec(c, opts);
       const prompter = prompterFor(c);
       const session = await openSession(c);
-      const credentials = await resolveCloudCredentials(spec.provider, source, spec.profile, session.secrets, c.env, prompter);
+      const { spec, network, credentials } = await resolveSpec(c, opts, (provider, source) =>
+        resolveCloudCredentials(provider, source, opts.profile, session.secrets, c.env, prompter),
+      );
       const cloudflare = await resolveCloudflareAccount(spec.profile, session.secrets, c.env, prompter);
 
       const { plan } = await planDeployment(spec, credentials, session);

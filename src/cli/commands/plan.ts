@@ -13,9 +13,10 @@ export const planCommand: CommandModule = {
       const c = ctx();
       const { resolveCloudCredentials } = await import('../../core/credentials.js');
       const { planDeployment } = await import('../../core/deployment.js');
-      const { spec, source } = await resolveSpec(c, opts);
       const session = await openSession(c);
-      const credentials = await resolveCloudCredentials(spec.provider, source, spec.profile, session.secrets, c.env, prompterFor(c));
+      const { spec, credentials } = await resolveSpec(c, opts, (provider, source) =>
+        resolveCloudCredentials(provider, source, opts.profile, session.secrets, c.env, prompterFor(c)),
+      );
       const { plan } = await planDeployment(spec, credentials, session);
       if (c.json) c.out.data(plan);
       else renderPlan(c.out, plan);

@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startEc2Emulator, type Ec2Emulator } from './emulators/ec2/index.ts';
+import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
+import { cliEnv, lines, runCli, tempHome } from './helpers/cli.js';
+import { startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
+
+const ACCESS_KEY = 'AKIAIOSFODNN7EXAMPLE';
+const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+const CF_TOKEN = 'cf-token-' + 'x'.repeat(32);
+const CF_ACCOUNT = 'acc0000000000000000000000000000a';
+const PASS = 'journey passphrase';
+
+/** Instances of a deployment as the simulated VM sees them. */
+function ec2Instances(emu: Ec2Emulator, deployment: string) {
+  return () =>
+    [...emu.state.instances.values()]
+      .filter((i) => i.tags['crawl4ai-mcp:deployment'] === deployment)
+      .map((i) => ({ id: i.instanceId, running: emu.state.instanceState(i) === 'running', userData: i.userData, publicIp: emu.state.publicIpOf(i) }));
+}
+
+describe('AWS journey through the built CLI: init -> status -> connect -> MCP call -> scale -> stop -> start -> destroy', () => {
+  let ec2: Ec2Emulator;
+  let cf: CloudflareEmulator;
+  let sim: VmSimulator;
+  let home: string;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    ec2 = await startEc2Emulator({ transitionMs: 200, consistencyDelayMs: 300, accessKeyId: ACCESS_KEY });
+    cf = await startCloudflareEmulator({ accountId: CF_ACCOUNT, apiToken: CF_TOKEN });
+    sim = startVmSimulator(ec2Instances(ec2, 'journey'), cf);
+    home = tempHome('c4m-journey-');
+    env = cliEnv(home, {
+      CRAWL4AI_MCP_SECRET_BACKEND: 'file',
+      CRAWL4AI_MCP_PASSPHRASE: PASS,
+      AWS_ENDPOINT_URL_EC2: ec2.url,
+      AWS_ENDPOINT_URL_STS: ec2.url,
+      AWS_ACCESS_KEY_ID: ACCESS_KEY,
+      AWS_SECRET_ACCESS_KEY: SECRET_KEY,
+      CLOUDFLARE_API_BASE_URL: cf.apiBaseUrl,
+      CLOUDFLARE_ACCOUNT_ID: CF_ACCOUNT,
+      CLOUDFLARE_API_TOKEN: CF_TOKEN,
+      CRAWL4AI_MCP_WORKERS_URL_TEMPLATE: cf.workersUrlTemplate,
+      CRAWL4AI_MCP_POLL_MS: '100',
+      CRAWL4AI_MCP_HEALTH_INTERVAL_MS: '300',
+      CRAWL4AI_MCP_HEALTH_TIMEOUT_MS: '60000',
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await sim?.stop();
+    await cf?.close();
+    await ec2?.close();
+  });
+
+  const cli = (args: string[], extra: Record<string, string | undefined> = {}) =>
+    runCli(['--name', 'journey', ...args], { env: { ...env, ...extra }, timeoutMs: 240_000 });
+
+  it('runs the whole life of a deployment and leaves nothing behind', async () => {
+    const init = await cli(['init', '--yes', '--provider', 'aws', '--region', 'us-east-1', '--size', 'medium', '--network', 'public', '--json', '--verbose']);
+    if (init.code !== 0) console.error(init.stderr, cf.workerLogs?.slice(-20));
+    expect(init.stderr + init.stdout).not.toContain(SECRET_KEY);
+    expect(init.stderr + init.stdout).not.toContain(CF_TOKEN);
+    expect(init.code, init.stderr).toBe(0);
+    const created = JSON.parse(init.stdout);
+    expect(created.status).toBe('ready');
+    expect(created.mcpUrl).toBe(cf.workerUrl('crawl4ai-mcp-journey') + '/mcp');
+
+    // What was created, as the cloud sees it.
+    const sg = [...ec2.state.securityGroups.values()].find((g) => g.tags['crawl4ai-mcp:deployment'] === 'journey')!;
+    // Public mode opens 443 only (IPv4 and IPv6), never 22.
+    expect(sg.ingress.map((r) => `${r.protocol}:${r.fromPort}-${r.toPort}:${r.cidrIpv4 ?? r.cidrIpv6}`).sort()).toEqual(['tcp:443-443:0.0.0.0/0', 'tcp:443-443:::/0']);
+    const inst = [...ec2.state.instances.values()].find((i) => i.tags['crawl4ai-mcp:deployment'] === 'journey')!;
+    expect(inst.metadataOptions.httpTokens).toBe('required');
+    expect(inst.metadataOptions.httpPutResponseHopLimit).toBe(1);
+    expect(inst.keyName).toBeUndefined();
+    expect(inst.iamInstanceProfile).toBeUndefined();
+    expect(inst.instanceType).toBe('t3.large');
+    expect(cf.scripts()).toContain('crawl4ai-mcp-journey');
+    expect(cf.secretsOf('crawl4ai-mcp-journey').sort()).toEqual(['BOOTSTRAP_KEY_SHA256', 'CRAWL4AI_API_TOKEN']);
+
+    // The state file holds no secret.
+    const stateText = fs.readFileSync(path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', 'journey.json'), 'utf8');
+    expect(stateText).not.toMatch(/c4m_[A-Za-z0-9_-]{43}/);
+    expect(stateText).not.toContain(SECRET_KEY);
+
+    const status = await cli(['status', '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    const st = JSON.parse(status.stdout);
+    expect(st.vm.state).toBe('running');
+    expect(st.crawl4ai.ok).toBe(true);
+    expect(st.crawl4ai.version).toBe('0.9.2');
+    expect(st.worker.ok).toBe(true);
+    expect(st.drift).toEqual({ missing: [], unexpected: [] });
+
+    // connect -> a real MCP client call through the deployed Worker to the "VM".
+    const connect = await cli(['connect', '--client', 'cursor']);
+    const server = JSON.parse(connect.stdout).mcpServers['crawl4ai-journey'];
+    const client = new Client({ name: 'journey-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: server.headers } }));
+    const scraped = await client.callTool({ name: 'scrape', arguments: { url: 'https://docs.example.com/' } });
+    expect(scraped.isError).toBeFalsy();
+    expect(JSON.stringify(scraped.content)).toContain('docs');
+    await client.close();
+
+    const scale = await cli(['scale', '--size', 'large']);
+    expect(scale.code, scale.stderr).toBe(0);
+    expect(ec2.state.instances.get(inst.instanceId)!.instanceType).toBe('t3.xlarge');
+
+    const stop = await cli(['stop']);
+    expect(stop.code, stop.stderr).toBe(0);
+    const stopped = JSON.parse((await cli(['status', '--json'])).stdout);
+    expect(stopped.vm.state).toBe('stopped');
+    expect(stopped.crawl4ai.ok).toBe(false);
+
+    const start = await cli(['start']);
+    expect(start.code, start.stderr).toBe(0);
+
+    const destroy = await cli(['destroy', '--yes']);
+    expect(destroy.code, destroy.stderr).toBe(0);
+    expect(ec2.resourcesOf('journey')).toEqual([]);
+    expect(cf.scripts()).not.toContain('crawl4ai-mcp-journey');
+    expect(fs.existsSync(path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', 'journey.json'))).toBe(false);
+    const after = await cli(['connect']);
+    expect(after.code).toBe(5);
+  }, 400_000);
+});

@@ -1,0 +1,44 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+
+/**
+ * A terminal session for wizard tests: util-linux `script` gives the CLI a real pseudo-terminal
+ * (so @inquirer/prompts runs exactly as for a person), and this drives it like `expect`:
+ * wait for text on the screen, then type.
+ */
+export class PtySession {
+  private readonly child: ChildProcessWithoutNullStreams;
+  screen = '';
+  readonly exited: Promise<number | null>;
+
+  constructor(command: string, env: NodeJS.ProcessEnv) {
+    this.child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...env, TERM: 'xterm-256color', COLUMNS: '120', LINES: '40' } });
+    this.child.stdout.on('data', (d) => (this.screen += d.toString()));
+    this.child.stderr.on('data', (d) => (this.screen += d.toString()));
+    this.exited = new Promise((resolve) => this.child.on('close', (code) => resolve(code)));
+  }
+
+  /** the screen text without ANSI escape sequences */
+  get text(): string {
+    // eslint-disable-next-line no-control-regex
+    return this.screen.replace(/\u001b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/\r/g, '');
+  }
+
+  async waitFor(pattern: RegExp | string, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const match = () => (typeof pattern === 'string' ? this.text.includes(pattern) : pattern.test(this.text));
+    while (!match()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; screen:\n${this.text.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  type(keys: string): void {
+    this.child.stdin.write(keys);
+  }
+
+  kill(): void {
+    this.child.kill('SIGKILL');
+  }
+}
+
+export const KEY = { enter: '\r', down: '\u001b[B', up: '\u001b[A', ctrlC: '\u0003' } as const;

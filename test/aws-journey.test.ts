@@ -128,4 +128,68 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
     const after = await cli(['connect']);
     expect(after.code).toBe(5);
   }, 400_000);
+
+  it('destroy after the state file is lost removes every tagged resource, the Worker and the keys', async () => {
+    const lost = (args: string[]) => runCli(['--name', 'lost', ...args], { env, timeoutMs: 240_000 });
+    const lostSim = startVmSimulator(ec2Instances(ec2, 'lost'), cf);
+    try {
+      const init = await lost(['init', '--yes', '--provider', 'aws', '--region', 'us-east-1', '--size', 'small', '--network', 'public']);
+      expect(init.code, init.stderr).toBe(0);
+    } finally {
+      await lostSim.stop();
+    }
+    expect(ec2.resourcesOf('lost').length).toBeGreaterThan(0);
+    fs.rmSync(path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', 'lost.json'));
+
+    const noHint = await lost(['destroy', '--yes']);
+    expect(noHint.code).toBe(2);
+    expect(lines(noHint.stderr)[1]).toContain('--provider and --region');
+
+    const destroy = await lost(['destroy', '--yes', '--provider', 'aws', '--region', 'us-east-1']);
+    expect(destroy.code, destroy.stderr).toBe(0);
+    expect(ec2.resourcesOf('lost')).toEqual([]);
+    expect(cf.scripts()).not.toContain('crawl4ai-mcp-lost');
+    // The deployment's keychain entries went too: a new init would make a fresh API key.
+    const secrets = fs.readFileSync(path.join(env.CRAWL4AI_MCP_HOME!, 'secrets.enc.json'), 'utf8');
+    expect(secrets).not.toContain('deployment/lost/');
+  }, 300_000);
+
+  it('names the permission a least-privilege user lacks, before creating anything', async () => {
+    ec2.denyActions(['RunInstances']);
+    try {
+      const r = await runCli(['--name', 'denied', 'init', '--yes', '--provider', 'aws', '--region', 'us-east-1', '--size', 'small'], { env });
+      expect(r.code).toBe(3);
+      // progress lines (›) may precede it; the failure itself is one error line and one hint
+      const err = lines(r.stderr).filter((l) => !l.startsWith('›'));
+      expect(err[0]).toMatch(/^error: .*ec2:RunInstances/);
+      expect(err[1]).toMatch(/^hint: .*aws-iam-policy\.json/);
+      expect(err.length).toBe(2);
+      expect(ec2.resourcesOf('denied')).toEqual([]);
+      expect(cf.scripts()).not.toContain('crawl4ai-mcp-denied');
+    } finally {
+      ec2.denyActions([]);
+    }
+  });
+
+  it('explains how to fix a region without a default VPC', async () => {
+    const bare = await startEc2Emulator({ accessKeyId: ACCESS_KEY });
+    bare.removeDefaultVpc();
+    try {
+      const r = await runCli(['--name', 'novpc', 'plan', '--yes', '--provider', 'aws', '--region', 'us-west-2'], {
+        env: { ...env, AWS_ENDPOINT_URL_EC2: bare.url, AWS_ENDPOINT_URL_STS: bare.url },
+      });
+      expect(r.code).toBe(2);
+      const err = lines(r.stderr).filter((l) => !l.startsWith('›'));
+      expect(err[0]).toContain('no default VPC');
+      expect(err[1]).toContain('create-default-vpc --region us-west-2');
+    } finally {
+      await bare.close();
+    }
+  });
+
+  it('refuses an unknown size and lists the valid ones', async () => {
+    const r = await cli(['scale', '--size', 'huge']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/small=t3\.medium.*medium=t3\.large.*large=t3\.xlarge/s);
+  });
 });

@@ -35,11 +35,15 @@ describe('the wizard in a real terminal', () => {
       pty.type(KEY.down + KEY.enter); // the second region in the list
       await pty.waitFor('VM size');
       pty.type(KEY.enter); // default: medium
+      await pty.waitFor('How should your Worker reach the VM?');
+      pty.type(KEY.enter); // default: Cloudflare Tunnel
       await pty.waitFor(/total\s+\$[\d.]+\/month running/);
       expect(await pty.exited).toBe(0);
       const screen = pty.text;
       expect(screen).toContain('Plan for AWS us-east-2');
       expect(screen).toContain('t3.large');
+      expect(screen).toContain('no inbound rules at all');
+      expect(screen).toContain('Cloudflare Tunnel crawl4ai-mcp-default');
       expect(screen).not.toContain(SECRET_KEY); // the secret was masked while typed
       expect(screen).toMatch(/\*{10,}/);
     } finally {

@@ -14,7 +14,7 @@ import { openSecretStore, promptPassphrase } from '../secrets/store.js';
  * question, so `init --yes` runs unattended in CI and the wizard runs for people.
  */
 export const SIZE_NAMES: readonly SizeName[] = ['small', 'medium', 'large'];
-export const NETWORK_MODES: readonly NetworkMode[] = ['public'];
+export const NETWORK_MODES: readonly NetworkMode[] = ['tunnel', 'public'];
 
 export function sizeHelp(): string {
   return (['aws'] as ProviderName[])
@@ -27,7 +27,7 @@ export function addSpecOptions(cmd: Command): Command {
     .addOption(new Option('--provider <cloud>', 'where the crawler VM runs').choices(PROVIDER_NAMES as string[]).env('CRAWL4AI_MCP_PROVIDER'))
     .addOption(new Option('--region <region>', 'cloud region, e.g. us-east-1').env('CRAWL4AI_MCP_REGION'))
     .addOption(new Option('--size <size>', `VM size: ${sizeHelp()}`).choices(SIZE_NAMES as string[]).env('CRAWL4AI_MCP_SIZE'))
-    .addOption(new Option('--network <mode>', 'public: Caddy with automatic HTTPS on 443').choices(NETWORK_MODES as string[]).env('CRAWL4AI_MCP_NETWORK'))
+    .addOption(new Option('--network <mode>', 'tunnel (default): no inbound port, reached through Cloudflare Tunnel + Workers VPC; public: HTTPS on 443 with a certificate for a hostname').choices(NETWORK_MODES as string[]).env('CRAWL4AI_MCP_NETWORK'))
     .addOption(new Option('--hostname <host>', 'public mode: your own hostname (an A record to the VM address); default <ip>.sslip.io').env('CRAWL4AI_MCP_HOSTNAME'))
     .addOption(new Option('--wildcard-domain <domain>', 'public mode without --hostname: wildcard DNS service').choices(['sslip.io', 'nip.io']).env('CRAWL4AI_MCP_WILDCARD_DOMAIN'))
     .addOption(new Option('--acme-email <email>', 'public mode: email for ZeroSSL, the fallback certificate issuer').env('CRAWL4AI_MCP_ACME_EMAIL'))
@@ -93,7 +93,11 @@ export async function resolveSpec<C>(
   if (!regions.includes(region)) throw usageError(`unknown ${provider} region "${region}"`, `use one of: ${regions.join(', ')}`);
   const size = await ask(o.size as SizeName | undefined, p, 'the VM size', '--size', 'CRAWL4AI_MCP_SIZE', (q) =>
     q.select<SizeName>('VM size', SIZE_NAMES.map((s) => ({ value: s, name: `${s}: ${SIZES[provider][s].instanceType}, ${SIZES[provider][s].vcpus} vCPU, ${SIZES[provider][s].memoryGiB} GiB` })), 'medium'), 'medium');
-  const network = (o.network ?? 'public') as NetworkMode;
+  const network = await ask(o.network as NetworkMode | undefined, p, 'the network mode', '--network', 'CRAWL4AI_MCP_NETWORK', (q) =>
+    q.select<NetworkMode>('How should your Worker reach the VM?', [
+      { value: 'tunnel', name: 'Cloudflare Tunnel (recommended): the VM opens no inbound port at all' },
+      { value: 'public', name: 'Public HTTPS: the VM opens 443 with a certificate for a hostname' },
+    ], 'tunnel'), 'tunnel');
   return {
     spec: { name: c.name, provider, region, size, network, profile: o.profile },
     network: { wildcardDomain: o.wildcardDomain ?? 'sslip.io', ...(o.hostname ? { hostname: o.hostname } : {}), ...(o.acmeEmail ? { acmeEmail: o.acmeEmail } : {}) },

@@ -16,6 +16,16 @@ import { loadProvider } from '../providers/registry.js';
 import type { DeploymentSpec, Plan, Provider, ProviderContext, ProviderCredentials, SizeName, VmStatus, DiscoveredResource } from '../providers/provider.js';
 import { WorkerDeployer, workerScriptName } from '../cloudflare/worker-deployer.js';
 import type { CloudflareAccount } from '../cloudflare/wrangler.js';
+import { CloudflareApi } from '../cloudflare/api.js';
+import {
+  TUNNEL_JOURNAL_KEY,
+  checkTokenPermissions,
+  destroyTunnelResources,
+  ensureTunnel,
+  ensureVpcService,
+  tunnelHealth,
+  type TunnelStatus,
+} from '../cloudflare/tunnel.js';
 
 /**
  * The deploy orchestration, shared by every provider: plan -> apply -> deploy Worker -> verify,
@@ -61,7 +71,21 @@ function providerContext(spec: DeploymentSpec, credentials: ProviderCredentials,
 export async function planDeployment(spec: DeploymentSpec, credentials: ProviderCredentials, s: Session): Promise<{ provider: Provider; plan: Plan }> {
   const provider = await loadProvider(spec.provider);
   const plan = await provider.plan(providerContext(spec, credentials, s));
-  return { provider, plan };
+  return { provider, plan: { ...plan, resources: [...plan.resources, ...cloudflareResources(spec)] } };
+}
+
+/** What the deployment creates on Cloudflare, whatever the cloud (free on the Workers free plan). */
+function cloudflareResources(spec: DeploymentSpec): Plan['resources'] {
+  const name = workerScriptName(spec.name);
+  return [
+    ...(spec.network === 'tunnel'
+      ? [
+          { kind: 'Cloudflare Tunnel', name, detail: 'remotely managed; cloudflared on the VM connects out over QUIC' },
+          { kind: 'Workers VPC service', name, detail: 'http://127.0.0.1:11235 on the VM, through the tunnel' },
+        ]
+      : []),
+    { kind: 'Cloudflare Worker', name, detail: 'the MCP endpoint; API key hashes in its SQLite Durable Object' },
+  ];
 }
 
 async function ensureSecret(store: SecretStore, account: string, make: () => string): Promise<string> {
@@ -112,6 +136,15 @@ export async function initDeployment(
       );
     }
     s.reporter.debug(`cloud identity: ${v.identity}`);
+    const cf = new CloudflareApi(cloudflare, { env: s.env, log: (m) => s.reporter.debug(m) });
+    s.reporter.step('checking the Cloudflare API token');
+    const perms = await checkTokenPermissions(cf, spec.network);
+    if (perms.missing.length) {
+      throw credentialsError(
+        `the Cloudflare API token lacks ${perms.missing.join(', ')}`,
+        'edit the token to add them (templates/policies/cloudflare-token.json lists each and why)',
+      );
+    }
     const plan = await provider.plan(ctx);
 
     // Secrets first: if anything later fails, nothing created depends on a lost value.
@@ -128,6 +161,17 @@ export async function initDeployment(
       credentials: credentials.kind === 'chain' ? 'chain' : 'keychain',
     });
 
+    // Tunnel mode: the Cloudflare side first, because the VM's bootstrap carries the connector
+    // token and the Worker binds the VPC service. Both calls are safe to repeat on a resume.
+    let tunnel: { tunnelId: string; token: string; serviceId: string } | undefined;
+    if (spec.network === 'tunnel') {
+      s.reporter.step('creating the Cloudflare Tunnel and its Workers VPC service');
+      const t = await ensureTunnel(cf, journal, spec.name, { log: (m) => s.reporter.debug(m) });
+      await s.secrets.set(deploymentSecret(spec.name, 'tunnel-token'), t.token);
+      const { serviceId } = await ensureVpcService(cf, journal, spec.name, t.tunnelId, { log: (m) => s.reporter.debug(m) });
+      tunnel = { ...t, serviceId };
+    }
+
     const memoryGiB = SIZES[spec.provider][spec.size].memoryGiB;
     const bootstrapFor = (addr: { publicIp?: string }) => {
       const hostname = network.hostname ?? (addr.publicIp ? hostnameForIp(addr.publicIp, network.wildcardDomain) : undefined);
@@ -140,8 +184,9 @@ export async function initDeployment(
           crawl4aiToken,
           memoryLimit: memoryLimitFor(memoryGiB),
           memoryGiB,
-          ...(hostname ? { hostname } : {}),
-          ...(network.acmeEmail ? { acmeEmail: network.acmeEmail } : {}),
+          ...(spec.network === 'public' && hostname ? { hostname } : {}),
+          ...(spec.network === 'public' && network.acmeEmail ? { acmeEmail: network.acmeEmail } : {}),
+          ...(tunnel ? { tunnelToken: tunnel.token } : {}),
         }),
         inboundPorts: spec.network === 'public' ? [443] : [],
       };
@@ -149,7 +194,8 @@ export async function initDeployment(
 
     s.reporter.step(`creating the VM on ${spec.provider.toUpperCase()} (${plan.instanceType} in ${spec.region})`);
     const vm = await provider.apply(ctx, journal, bootstrapFor);
-    const hostname = network.hostname ?? (vm.publicIp ? hostnameForIp(vm.publicIp, network.wildcardDomain) : undefined);
+    const hostname =
+      spec.network === 'public' ? (network.hostname ?? (vm.publicIp ? hostnameForIp(vm.publicIp, network.wildcardDomain) : undefined)) : undefined;
     await journal.update({ outputs: { ...journal.state.outputs, publicIp: vm.publicIp ?? null, hostname: hostname ?? null } });
 
     // The Worker deploys while the VM boots (cloud-init takes minutes; the Worker seconds).
@@ -161,7 +207,7 @@ export async function initDeployment(
     s.reporter.step(`deploying the Worker ${scriptName}`);
     const worker = await deployer.deploy({
       deployment: spec.name,
-      originUrl: `https://${hostname}`,
+      ...(tunnel ? { vpcServiceId: tunnel.serviceId } : { originUrl: `https://${hostname}` }),
       secrets: { CRAWL4AI_API_TOKEN: crawl4aiToken, BOOTSTRAP_KEY_SHA256: await hashApiKey(apiKey) },
     });
     if (journal.find('cloudflare:worker')!.phase !== 'created') await journal.created('cloudflare:worker', scriptName, { url: worker.url });
@@ -192,6 +238,8 @@ export interface StatusReport {
   crawl4ai: { ok: boolean; version?: string; error?: string };
   cost: { soFarUsd: number; monthlyUsd: number; since: string };
   drift: { missing: string[]; unexpected: DiscoveredResource[] };
+  /** tunnel mode only */
+  tunnel?: { id: string | null; status: TunnelStatus | 'unknown'; connectors: number; error?: string };
 }
 
 export async function loadDeployment(name: string, env: NodeJS.ProcessEnv): Promise<DeploymentState> {
@@ -212,15 +260,33 @@ export function specOf(state: DeploymentState): DeploymentSpec {
   };
 }
 
-export async function deploymentStatus(state: DeploymentState, credentials: ProviderCredentials, s: Session): Promise<StatusReport> {
+async function tunnelStatusOf(state: DeploymentState, cloudflare: CloudflareAccount | null, s: Session): Promise<StatusReport['tunnel']> {
+  if (state.network !== 'tunnel') return undefined;
+  const id = state.resources.find((r) => r.key === TUNNEL_JOURNAL_KEY && r.phase === 'created')?.id ?? null;
+  if (!id) return { id: null, status: 'missing', connectors: 0 };
+  if (!cloudflare) return { id, status: 'unknown', connectors: 0, error: 'no Cloudflare credentials in the secret store' };
+  try {
+    return { id, ...(await tunnelHealth(new CloudflareApi(cloudflare, { env: s.env }), id)) };
+  } catch (e) {
+    return { id, status: 'unknown', connectors: 0, error: (e as Error).message };
+  }
+}
+
+export async function deploymentStatus(
+  state: DeploymentState,
+  credentials: ProviderCredentials,
+  cloudflare: CloudflareAccount | null,
+  s: Session,
+): Promise<StatusReport> {
   const spec = specOf(state);
   const provider = await loadProvider(spec.provider);
   const ctx = providerContext(spec, credentials, s);
   const journal = new Journal(stateStore(s.env), state);
-  const [vm, discovered, apiKey] = await Promise.all([
+  const [vm, discovered, apiKey, tunnel] = await Promise.all([
     provider.status(ctx, journal),
     provider.discover(ctx),
     s.secrets.get(deploymentSecret(state.name, 'mcp-api-key')),
+    tunnelStatusOf(state, cloudflare, s),
   ]);
   const health = state.worker ? await checkWorker(state.worker.url, apiKey, 10_000) : null;
   const cloudIds = new Set(discovered.map((d) => d.id));
@@ -235,7 +301,7 @@ export async function deploymentStatus(state: DeploymentState, credentials: Prov
     region: spec.region,
     size: spec.size,
     diskGiB: 30,
-    publicIpv4: true,
+    publicIpv4: spec.network === 'public',
     runningHours: vm.state === 'running' ? hours : 0,
     totalHours: hours,
   });
@@ -252,6 +318,7 @@ export async function deploymentStatus(state: DeploymentState, credentials: Prov
     crawl4ai: { ok: health?.origin.ok ?? false, ...pick(health?.origin) },
     cost: { soFarUsd: round2(cost.soFarUsd), monthlyUsd: round2(cost.monthlyUsd), since },
     drift: { missing, unexpected },
+    ...(tunnel ? { tunnel } : {}),
   };
 }
 
@@ -332,6 +399,12 @@ export async function destroyDeployment(
       const deployer = new WorkerDeployer(target.cloudflare, s.env, (m) => s.reporter.debug(m));
       if (await deployer.delete(name)) removed.push(`worker ${workerScriptName(name)}`);
       if (journal.find('cloudflare:worker')) await journal.deleted('cloudflare:worker');
+      // After the Worker, so no deployed binding still points at the VPC service; found by name
+      // too, so a lost state file still cleans up.
+      s.reporter.step('deleting the Cloudflare Tunnel and its VPC service');
+      const gone = await destroyTunnelResources(new CloudflareApi(target.cloudflare, { env: s.env }), journal, name, { log: (m) => s.reporter.debug(m) });
+      if (gone.tunnels.length) removed.push(`tunnel ${gone.tunnels.join(', ')}`);
+      if (gone.vpcServices.length) removed.push(`VPC service ${gone.vpcServices.join(', ')}`);
     } else if (state.worker) {
       throw credentialsError('no Cloudflare credentials to delete the Worker', 'set CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID, then run destroy again');
     }

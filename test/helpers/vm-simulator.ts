@@ -6,8 +6,10 @@ import type { CloudflareEmulator } from '../emulators/cloudflare/index.ts';
  * deployment's instance is running it "boots" it by reading the instance's user data the way
  * cloud-init would (the Crawl4AI token from the 0600 env file, the hostname from the Caddyfile),
  * starts a Crawl4AI emulator with that token, and routes the hostname to it in the Cloudflare
- * emulator's edge — as the internet would reach the VM's Caddy. When the instance stops, the
- * "VM" goes away (the edge then answers 521/530, as in production).
+ * emulator's edge — as the internet would reach the VM's Caddy. In tunnel mode it plays
+ * cloudflared instead: it reads the connector token from the 0600 env file and registers a
+ * connector for that tunnel. When the instance stops, the "VM" goes away (the edge then answers
+ * 521/530, or the tunnel loses its connector, as in production).
  */
 export interface SimulatedInstance {
   id: string;
@@ -24,15 +26,18 @@ export interface VmSimulator {
   stop(): Promise<void>;
 }
 
-export function readBootstrap(userData: string): { token: string; hostname: string | null } {
+export function readBootstrap(userData: string): { token: string; hostname: string | null; tunnelId: string | null } {
   const token = /CRAWL4AI_API_TOKEN=([0-9a-f]{64})/.exec(userData)?.[1];
   if (!token) throw new Error('user data carries no CRAWL4AI_API_TOKEN');
   const host = /\b((?:\d{1,3}-){3}\d{1,3}\.(?:sslip|nip)\.io)\b/.exec(userData)?.[1] ?? null;
-  return { token, hostname: host };
+  // cloudflared's connector token: base64 of {"a": account, "t": tunnel id, "s": secret}
+  const tunnelToken = /TUNNEL_TOKEN=(\S+)/.exec(userData)?.[1];
+  const tunnelId = tunnelToken ? (JSON.parse(Buffer.from(tunnelToken, 'base64').toString('utf8')) as { t: string }).t : null;
+  return { token, hostname: host, tunnelId };
 }
 
 export function startVmSimulator(list: () => SimulatedInstance[], cf: CloudflareEmulator, intervalMs = 100): VmSimulator {
-  let running: { id: string; emu: Crawl4aiEmulator; hostname: string } | null = null;
+  let running: { id: string; emu: Crawl4aiEmulator; hostname: string | null; tunnelId: string | null } | null = null;
   let busy = false;
   const sim: VmSimulator = {
     boots: 0,
@@ -45,7 +50,8 @@ export function startVmSimulator(list: () => SimulatedInstance[], cf: Cloudflare
   };
   async function halt() {
     if (!running) return;
-    cf.setHost(running.hostname, null);
+    if (running.hostname) cf.setHost(running.hostname, null);
+    if (running.tunnelId) cf.disconnectTunnel(running.tunnelId);
     await running.emu.close();
     running = null;
   }
@@ -57,11 +63,12 @@ export function startVmSimulator(list: () => SimulatedInstance[], cf: Cloudflare
       if (running && (!inst || inst.id !== running.id)) await halt();
       if (inst && !running) {
         const boot = readBootstrap(inst.userData!);
-        const hostname = boot.hostname ?? inst.publicIp;
-        if (!hostname) return;
+        const hostname = boot.tunnelId ? null : (boot.hostname ?? inst.publicIp ?? null);
+        if (!boot.tunnelId && !hostname) return;
         const emu = await startCrawl4aiEmulator({ token: boot.token });
-        cf.setHost(hostname, emu.url);
-        running = { id: inst.id, emu, hostname };
+        if (boot.tunnelId) cf.connectTunnel(boot.tunnelId, emu.url);
+        else cf.setHost(hostname!, emu.url);
+        running = { id: inst.id, emu, hostname, tunnelId: boot.tunnelId };
         sim.boots++;
       }
     } finally {

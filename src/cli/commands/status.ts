@@ -1,6 +1,6 @@
 import type { CommandModule } from '../program.js';
 import { openSession } from '../deploy-options.js';
-import { credentialsOf } from '../stored-credentials.js';
+import { cloudflareOf, credentialsOf } from '../stored-credentials.js';
 import { CliError, ExitCode } from '../../core/errors.js';
 
 export const statusCommand: CommandModule = {
@@ -14,7 +14,7 @@ export const statusCommand: CommandModule = {
         const { loadDeployment, deploymentStatus } = await import('../../core/deployment.js');
         const state = await loadDeployment(c.name, c.env);
         const session = await openSession(c);
-        const report = await deploymentStatus(state, await credentialsOf(state, session), session);
+        const report = await deploymentStatus(state, await credentialsOf(state, session), await cloudflareOf(state, session), session);
         if (c.json) {
           c.out.data(report);
         } else {
@@ -22,13 +22,19 @@ export const statusCommand: CommandModule = {
           c.out.line(c.out.style('bold', `${report.name}`) + ` — ${report.provider?.toUpperCase()} ${report.region ?? ''}, size ${report.size ?? '?'}, ${report.network ?? ''} network`);
           c.out.line(`${mark(report.vm.state === 'running')} VM: ${report.vm.state}${report.vm.instanceType ? ` (${report.vm.instanceType})` : ''}`);
           c.out.line(`  address: ${report.address.publicIp ?? '-'}${report.address.hostname ? ` (${report.address.hostname})` : ''}`);
+          if (report.tunnel) {
+            const t = report.tunnel;
+            const say = t.status === 'healthy' ? `healthy, ${t.connectors} connector${t.connectors === 1 ? '' : 's'}` : t.status === 'inactive' ? 'inactive (cloudflared on the VM has not connected yet)' : t.status === 'down' ? 'down (cloudflared on the VM is not connected)' : `${t.status}${t.error ? ` — ${t.error}` : ''}`;
+            c.out.line(`${mark(t.status === 'healthy')} Cloudflare Tunnel: ${say}`);
+          }
           c.out.line(`${mark(report.worker.ok)} Worker: ${report.worker.url ?? '-'}${report.worker.error ? ` — ${report.worker.error}` : ''}`);
           c.out.line(`${mark(report.crawl4ai.ok)} Crawl4AI through the Worker: ${report.crawl4ai.ok ? `healthy${report.crawl4ai.version ? ` (${report.crawl4ai.version})` : ''}` : report.crawl4ai.error ?? 'unreachable'}`);
           c.out.line(`  cost so far: $${report.cost.soFarUsd.toFixed(2)} since ${report.cost.since.slice(0, 10)} (about $${report.cost.monthlyUsd.toFixed(2)}/month running)`);
           const drift = report.drift.missing.length + report.drift.unexpected.length;
           c.out.line(`${mark(drift === 0)} drift: ${drift === 0 ? 'none' : ''}${report.drift.missing.map((m) => `missing ${m}`).concat(report.drift.unexpected.map((u) => `unexpected ${u.kind} ${u.id}`)).join('; ')}`);
         }
-        const healthy = report.vm.state === 'running' && report.worker.ok && report.crawl4ai.ok && report.drift.missing.length === 0;
+        const healthy =
+          report.vm.state === 'running' && report.worker.ok && report.crawl4ai.ok && report.drift.missing.length === 0 && (!report.tunnel || report.tunnel.status === 'healthy');
         if (!healthy && report.vm.state !== 'stopped') {
           throw new CliError('the deployment is not healthy', { exitCode: ExitCode.failed, hint: 'see the ✘ lines; `crawl4ai-mcp start` if the VM is stopped, re-run `init` to repair' });
         }

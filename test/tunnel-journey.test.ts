@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startEc2Emulator, type Ec2Emulator } from './emulators/ec2/index.ts';
+import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
+import { cliEnv, runCli, tempHome } from './helpers/cli.js';
+import { readBootstrap, startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
+
+const ACCESS_KEY = 'AKIAIOSFODNN7EXAMPLE';
+const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+const CF_TOKEN = 'cf-token-' + 't'.repeat(32);
+const CF_ACCOUNT = 'acc0000000000000000000000000000b';
+
+describe('tunnel mode (the default): a VM with zero inbound ports, reached through Cloudflare Tunnel and Workers VPC', () => {
+  let ec2: Ec2Emulator;
+  let cf: CloudflareEmulator;
+  let sim: VmSimulator;
+  let env: NodeJS.ProcessEnv;
+
+  const instances = () =>
+    [...ec2.state.instances.values()]
+      .filter((i) => i.tags['crawl4ai-mcp:deployment'] === 'tun')
+      .map((i) => ({ id: i.instanceId, running: ec2.state.instanceState(i) === 'running', userData: i.userData, publicIp: ec2.state.publicIpOf(i) }));
+
+  beforeAll(async () => {
+    ec2 = await startEc2Emulator({ transitionMs: 200, accessKeyId: ACCESS_KEY });
+    cf = await startCloudflareEmulator({ accountId: CF_ACCOUNT, apiToken: CF_TOKEN });
+    sim = startVmSimulator(instances, cf);
+    env = cliEnv(tempHome('c4m-tunnel-'), {
+      CRAWL4AI_MCP_SECRET_BACKEND: 'file',
+      CRAWL4AI_MCP_PASSPHRASE: 'tunnel passphrase',
+      AWS_ENDPOINT_URL_EC2: ec2.url,
+      AWS_ENDPOINT_URL_STS: ec2.url,
+      AWS_ACCESS_KEY_ID: ACCESS_KEY,
+      AWS_SECRET_ACCESS_KEY: SECRET_KEY,
+      CLOUDFLARE_API_BASE_URL: cf.apiBaseUrl,
+      CLOUDFLARE_ACCOUNT_ID: CF_ACCOUNT,
+      CLOUDFLARE_API_TOKEN: CF_TOKEN,
+      CRAWL4AI_MCP_WORKERS_URL_TEMPLATE: cf.workersUrlTemplate,
+      CRAWL4AI_MCP_POLL_MS: '100',
+      CRAWL4AI_MCP_HEALTH_INTERVAL_MS: '300',
+      CRAWL4AI_MCP_HEALTH_TIMEOUT_MS: '60000',
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await sim?.stop();
+    await cf?.close();
+    await ec2?.close();
+  });
+
+  const cli = (args: string[]) => runCli(['--name', 'tun', ...args], { env, timeoutMs: 240_000 });
+
+  it('init without --network creates a tunnel deployment with no inbound rule; a lost connector is a clear error; destroy leaves nothing', async () => {
+    const init = await cli(['init', '--yes', '--provider', 'aws', '--region', 'us-east-1', '--size', 'small']);
+    expect(init.code, init.stderr).toBe(0);
+
+    // Zero inbound rules on the deployment's security group; nothing published but through the tunnel.
+    const sg = [...ec2.state.securityGroups.values()].find((g) => g.tags['crawl4ai-mcp:deployment'] === 'tun')!;
+    expect(sg.ingress).toEqual([]);
+    expect([...ec2.state.addresses.values()].filter((a) => a.tags?.['crawl4ai-mcp:deployment'] === 'tun')).toEqual([]);
+
+    // The Cloudflare side: one tunnel, one VPC service pinned to 127.0.0.1:11235, the Worker.
+    const tunnels = cf.tunnels().filter((t) => !t.deleted);
+    expect(tunnels.map((t) => t.name)).toEqual(['crawl4ai-mcp-tun']);
+    expect(cf.vpcServices()).toEqual([expect.objectContaining({ name: 'crawl4ai-mcp-tun', tunnel_id: tunnels[0]!.id, ipv4: '127.0.0.1', http_port: 11235 })]);
+
+    // The connector token reached the VM's user data (its 0600 env file) and nothing else.
+    const inst = [...ec2.state.instances.values()].find((i) => i.tags['crawl4ai-mcp:deployment'] === 'tun')!;
+    const boot = readBootstrap(inst.userData!);
+    expect(boot.tunnelId).toBe(tunnels[0]!.id);
+    const tunnelToken = /TUNNEL_TOKEN=(\S+)/.exec(inst.userData!)![1]!;
+    expect(inst.userData).not.toMatch(/caddy/i);
+    expect(init.stdout + init.stderr).not.toContain(tunnelToken);
+    const stateText = fs.readFileSync(path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', 'tun.json'), 'utf8');
+    expect(stateText).not.toContain(tunnelToken);
+
+    const status = await cli(['status', '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    const st = JSON.parse(status.stdout);
+    expect(st.network).toBe('tunnel');
+    expect(st.tunnel).toMatchObject({ status: 'healthy', connectors: 1 });
+    expect(st.crawl4ai.ok).toBe(true);
+
+    // An MCP tool call goes Worker -> vpc_service binding -> tunnel -> Crawl4AI.
+    const server = JSON.parse((await cli(['connect', '--client', 'cursor'])).stdout).mcpServers['crawl4ai-tun'];
+    const client = new Client({ name: 'tunnel-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: server.headers } }));
+    const ok = await client.callTool({ name: 'scrape', arguments: { url: 'https://docs.example.com/guide/' } });
+    expect(ok.isError).toBeFalsy();
+    expect(sim.current()!.requests.some((r) => r.path === '/crawl' || r.path === '/md')).toBe(true);
+
+    // cloudflared goes away (VM wedged, network cut): a clear tool error, never a 500, and status says so.
+    cf.disconnectTunnel(tunnels[0]!.id);
+    const down = await client.callTool({ name: 'scrape', arguments: { url: 'https://docs.example.com/' } });
+    expect(down.isError).toBe(true);
+    expect(JSON.stringify(down.content)).toContain('your crawler VM is not connected');
+    await client.close();
+    const bad = await cli(['status']);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/✘ Cloudflare Tunnel: down/);
+    expect(bad.stdout).toMatch(/✘ Crawl4AI through the Worker/);
+
+    const destroy = await cli(['destroy', '--yes']);
+    expect(destroy.code, destroy.stderr).toBe(0);
+    expect(cf.tunnels().filter((t) => !t.deleted)).toEqual([]);
+    expect(cf.vpcServices()).toEqual([]);
+    expect(cf.scripts()).toEqual([]);
+    expect(ec2.resourcesOf('tun')).toEqual([]);
+  }, 400_000);
+});

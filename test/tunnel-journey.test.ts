@@ -110,4 +110,21 @@ describe('tunnel mode (the default): a VM with zero inbound ports, reached throu
     expect(cf.scripts()).toEqual([]);
     expect(ec2.resourcesOf('tun')).toEqual([]);
   }, 400_000);
+
+  it('doctor and init name a missing Cloudflare token permission before anything is created', async () => {
+    cf.failNext('GET', /connectivity\/directory\/services/, 403, 10000);
+    const doctor = await runCli(['doctor', '--json'], { env });
+    const check = JSON.parse(doctor.stdout).checks.find((c: { id: string }) => c.id === 'cloudflare');
+    expect(check.status).toBe('warn');
+    expect(check.detail).toContain('Account › Connectivity Directory › Admin');
+    expect(check.detail).toContain('enough for --network public only');
+
+    cf.failNext('GET', /connectivity\/directory\/services/, 403, 10000);
+    const before = cf.requests.length;
+    const init = await runCli(['--name', 'noperm', 'init', '--yes', '--provider', 'aws', '--region', 'us-east-1', '--size', 'small'], { env });
+    expect(init.code).toBe(3);
+    expect(init.stderr).toMatch(/error: the Cloudflare API token lacks Account › Connectivity Directory › Admin/);
+    expect(cf.requests.slice(before).filter((r) => r.method !== 'GET')).toEqual([]); // nothing created on Cloudflare
+    expect(ec2.resourcesOf('noperm')).toEqual([]);
+  });
 });

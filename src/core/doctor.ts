@@ -92,6 +92,34 @@ export async function checkConfigDir(env: NodeJS.ProcessEnv): Promise<Check> {
   }
 }
 
+/**
+ * The Cloudflare token, when one is configured in the environment: is it valid, and does it have
+ * every permission each network mode needs? Each missing permission is named.
+ */
+export async function checkCloudflareToken(env: NodeJS.ProcessEnv): Promise<Check> {
+  const title = 'Cloudflare API token';
+  if (!env.CLOUDFLARE_API_TOKEN || !env.CLOUDFLARE_ACCOUNT_ID) {
+    return { id: 'cloudflare', title, status: 'warn', detail: 'not set in this environment (init asks for it)', hint: 'set CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID to check its permissions here' };
+  }
+  const { CloudflareApi } = await import('../cloudflare/api.js');
+  const { checkTokenPermissions } = await import('../cloudflare/tunnel.js');
+  const api = new CloudflareApi({ accountId: env.CLOUDFLARE_ACCOUNT_ID, apiToken: env.CLOUDFLARE_API_TOKEN }, { env, retry: { attempts: 1 } });
+  try {
+    const tunnel = await checkTokenPermissions(api, 'tunnel');
+    if (!tunnel.missing.length) return { id: 'cloudflare', title, status: 'ok', detail: 'valid; has every permission for tunnel and public mode' };
+    const publicOnly = await checkTokenPermissions(api, 'public');
+    return {
+      id: 'cloudflare',
+      title,
+      status: publicOnly.missing.length ? 'fail' : 'warn',
+      detail: `lacks ${tunnel.missing.join(', ')}${publicOnly.missing.length ? '' : ' (enough for --network public only)'}`,
+      hint: 'add them to the token; templates/policies/cloudflare-token.json lists each and why',
+    };
+  } catch (e) {
+    return { id: 'cloudflare', title, status: 'fail', detail: (e as Error).message, hint: 'check CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID' };
+  }
+}
+
 export async function runDoctor(env: NodeJS.ProcessEnv) {
   const checks = await Promise.all([
     Promise.resolve(checkNode()),
@@ -99,6 +127,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv) {
     checkWrangler(env),
     checkDocker(env),
     checkConfigDir(env),
+    checkCloudflareToken(env),
   ]);
   const secrets = checks[1] as Awaited<ReturnType<typeof checkSecretBackend>>;
   return {

@@ -72,7 +72,15 @@ export function bundleWorker(): Promise<WorkerBundle> {
         cwd: work,
         env: { ...process.env, WRANGLER_SEND_METRICS: 'false', XDG_CONFIG_HOME: path.join(work, 'xdg'), CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' },
         stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true, // its own process group: wrangler.js runs cli.js as a child
       });
+      const killGroup = () => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      };
       let log = '';
       child.stdout.on('data', (d) => (log += d));
       child.stderr.on('data', (d) => (log += d));
@@ -80,12 +88,13 @@ export function bundleWorker(): Promise<WorkerBundle> {
       const poll = setInterval(() => {
         if (fs.existsSync(path.join(out, 'index.js')) && /--dry-run: exiting now/.test(log)) {
           clearInterval(poll);
-          child.kill('SIGKILL');
+          killGroup();
           resolve();
         }
       }, 50);
       child.on('exit', (code) => {
         clearInterval(poll);
+        killGroup();
         if (fs.existsSync(path.join(out, 'index.js'))) resolve();
         else reject(new Error(`wrangler deploy --dry-run failed (${code}):\n${log}`));
       });

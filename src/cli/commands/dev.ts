@@ -115,6 +115,7 @@ async function runDev(c: import('../context.js').CommandContext, o: DevRun): Pro
   const prevSigterm = process.listeners('SIGTERM');
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let child: any;
+  let pgid: number | undefined;
   try {
     const configPath = writeWranglerConfig(dir, { scriptName: 'crawl4ai-mcp-dev', mainPath: WORKER_MAIN_PATH, originUrl: o.origin, llmEnabled: o.llm });
     const vars = [`CRAWL4AI_API_TOKEN=${dotenvValue(token)}`, `BOOTSTRAP_KEY_SHA256=${await hashApiKey(apiKey)}`].join('\n') + '\n';
@@ -156,6 +157,9 @@ async function runDev(c: import('../context.js').CommandContext, o: DevRun): Pro
       cleanup: true,
       buffer: false,
     });
+    // execa 10 keeps the Node ChildProcess here (older majors returned it directly)
+    const cp: import('node:child_process').ChildProcess = child.nodeChildProcess ?? child;
+    pgid = cp.pid;
     const tail: string[] = [];
     const onOutput = (chunk: Buffer | string) => {
       const textOut = String(chunk);
@@ -166,26 +170,35 @@ async function runDev(c: import('../context.js').CommandContext, o: DevRun): Pro
     child.stdout?.on('data', onOutput);
     child.stderr?.on('data', onOutput);
     let exited = false;
-    const exitedPromise: Promise<{ exitCode?: number; signal?: string }> = child.then((r: { exitCode?: number; signal?: string }) => {
-      exited = true;
-      return r;
+    // the 'exit' event, not execa's promise: that one also waits for stdio pipes that workerd may hold
+    const exitedPromise = new Promise<{ exitCode?: number; signal?: string }>((resolve) => {
+      cp.once('exit', (code: number | null, signal: string | null) => {
+        exited = true;
+        resolve({ ...(code !== null ? { exitCode: code } : {}), ...(signal ? { signal } : {}) });
+      });
     });
+    child.catch?.(() => undefined);
 
+    /** Stops wrangler and everything it started (its process group: wrangler's cli.js, workerd). */
     const killGroup = async () => {
-      if (exited || !child.pid) return;
-      const signalGroup = (sig: NodeJS.Signals) => {
+      if (!pgid) return;
+      const group = pgid;
+      const signalGroup = (sig: NodeJS.Signals | 0): boolean => {
         try {
-          process.kill(-child.pid, sig);
+          process.kill(-group, sig);
+          return true;
         } catch {
-          /* already gone */
+          return false; // ESRCH: the group is gone
         }
       };
+      const waitGone = async (ms: number) => {
+        const end = Date.now() + ms;
+        while (signalGroup(0) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      };
       signalGroup('SIGTERM');
-      const done = await Promise.race([exitedPromise.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5_000))]);
-      // workerd may outlive wrangler: make sure the whole group is gone
+      await waitGone(1_500); // nothing to save: the state dir is deleted anyway
       signalGroup('SIGKILL');
-      void done;
-      await Promise.race([exitedPromise, new Promise((r) => setTimeout(r, 2_000))]);
+      await waitGone(2_000);
     };
 
     // From here on, Ctrl-C / SIGTERM stop wrangler cleanly instead of exiting at once.
@@ -251,9 +264,9 @@ async function runDev(c: import('../context.js').CommandContext, o: DevRun): Pro
       hint: tail.slice(-15).join('\n') || 'run again with --verbose to see wrangler output',
     });
   } finally {
-    if (child && child.exitCode === null && child.pid) {
+    if (pgid) {
       try {
-        process.kill(-child.pid, 'SIGKILL');
+        process.kill(-pgid, 'SIGKILL');
       } catch {
         /* gone */
       }

@@ -1,0 +1,171 @@
+/**
+ * `crawl4ai-mcp dev` as a real child process: wrangler dev runs the Worker in local workerd against
+ * the Crawl4AI emulator; the printed key works with the official client; Ctrl-C stops everything.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCrawl4aiEmulator, type Crawl4aiEmulator } from './emulators/crawl4ai/index.ts';
+import { bundleWorker, ROOT } from './helpers/mcp-worker.ts';
+import { connectV1, connectV2, textOf } from './helpers/mcp-clients.ts';
+
+const CLI = path.join(ROOT, 'bin', 'crawl4ai-mcp.js');
+const TOKEN = 'dev-test-token-3a9f1c7e5b20';
+
+let emu: Crawl4aiEmulator;
+let home: string;
+const children: ChildProcess[] = [];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
+}
+
+/** Processes whose command line mentions `needle` (wrangler and workerd of one dev run). */
+function processesWith(needle: string): string[] {
+  const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
+  return out.split('\n').filter((l) => l.includes(needle) && !l.includes('ps -eo'));
+}
+
+interface DevRun {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function startDev(port: number, extraEnv: Record<string, string> = {}, extraArgs: string[] = []): DevRun {
+  const env = {
+    PATH: process.env.PATH ?? '',
+    HOME: home,
+    XDG_CONFIG_HOME: path.join(home, 'xdg'),
+    CRAWL4AI_MCP_HOME: path.join(home, 'config'),
+    NO_COLOR: '1',
+    CRAWL4AI_API_TOKEN: TOKEN,
+    ...extraEnv,
+  };
+  const child = spawn(process.execPath, [CLI, ...extraArgs, 'dev', '--origin', emu.url, '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+async function waitFor(what: () => boolean, ms: number, describe: () => string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > end) throw new Error(`timed out: ${describe()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+beforeAll(async () => {
+  await bundleWorker(); // dist/ is built
+  emu = await startCrawl4aiEmulator({ token: TOKEN });
+  home = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-dev-'));
+});
+
+afterAll(async () => {
+  // a failed test may leave a dev run behind: let it clean up its wrangler group, then insist
+  const alive = children.filter((c) => c.exitCode === null && c.signalCode === null);
+  for (const c of alive) c.kill('SIGINT');
+  await Promise.race([Promise.all(alive.map((c) => new Promise((r) => c.once('exit', r)))), new Promise((r) => setTimeout(r, 5_000))]);
+  for (const c of alive) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await emu?.close();
+  if (home) fs.rmSync(home, { recursive: true, force: true });
+});
+
+describe('crawl4ai-mcp dev', () => {
+  it('runs the Worker in workerd, prints a working URL and key, and stops cleanly on Ctrl-C', async () => {
+    const port = await freePort();
+    const run = startDev(port);
+    await waitFor(() => /API key:\s+c4m_\S+/.test(run.stdout()) || run.child.exitCode !== null, 90_000, () => run.stdout() + run.stderr());
+    expect(run.child.exitCode, run.stderr()).toBeNull();
+    const url = /MCP URL:\s+(\S+)/.exec(run.stdout())![1]!;
+    const key = /API key:\s+(c4m_\S+)/.exec(run.stdout())![1]!;
+    expect(url).toBe(`http://127.0.0.1:${port}/mcp`);
+    expect(key).toMatch(/^c4m_[A-Za-z0-9_-]{43}$/);
+
+    const procs = processesWith(`--port ${port}`);
+    const tmp = /--config (\S+)\/wrangler\.json/.exec(procs.join('\n'))?.[1];
+    expect(tmp, procs.join('\n')).toMatch(/crawl4ai-mcp-dev-/);
+    expect(fs.statSync(path.join(tmp!, '.dev.vars')).mode & 0o777).toBe(0o600);
+    // secrets travel in .dev.vars, never in argv
+    for (const p of processesWith(tmp!)) {
+      expect(p).not.toContain(TOKEN);
+      expect(p).not.toContain(key);
+    }
+
+    const client = await connectV1(url, key);
+    const r = await client.callTool('scrape', { url: emu.fixtures.docs.root });
+    expect(r.isError, textOf(r)).toBeFalsy();
+    expect(textOf(r)).toContain('Welcome to Example Docs');
+    expect(emu.requests.at(-1)!.auth).toBe(`Bearer ${TOKEN}`);
+    await client.close();
+    await expect(connectV2(url, 'c4m_' + 'D'.repeat(43))).rejects.toThrow();
+
+    run.child.kill('SIGINT');
+    const { code } = await run.exit;
+    expect([0, 130]).toContain(code);
+    expect(run.stderr()).toContain('stopped');
+    expect(await portOpen(port)).toBe(false);
+    expect(processesWith(tmp!)).toEqual([]);
+    expect(fs.existsSync(tmp!)).toBe(false);
+    expect(run.stdout() + run.stderr()).not.toContain(TOKEN);
+  }, 150_000);
+
+  it('uses CRAWL4AI_MCP_DEV_KEY when set, prints JSON with --json, and stops on SIGTERM', async () => {
+    const port = await freePort();
+    const preset = 'c4m_' + 'k'.repeat(43);
+    const run = startDev(port, { CRAWL4AI_MCP_DEV_KEY: preset }, ['--json']);
+    await waitFor(() => run.stdout().includes('"mcpUrl"') || run.child.exitCode !== null, 90_000, () => run.stdout() + run.stderr());
+    const info = JSON.parse(run.stdout().trim()) as { mcpUrl: string; apiKey: string };
+    expect(info.apiKey).toBe(preset);
+    const client = await connectV2(info.mcpUrl, preset);
+    expect((await client.listTools()).tools.length).toBe(10);
+    await client.close();
+    run.child.kill('SIGTERM');
+    const { code } = await run.exit;
+    expect([0, 130, 143]).toContain(code);
+    expect(await portOpen(port)).toBe(false);
+    expect(processesWith(`--port ${port}`)).toEqual([]);
+  }, 150_000);
+
+  it('refuses a port that is already in use and a malformed preset key', async () => {
+    const busy = net.createServer();
+    const port = await new Promise<number>((resolve) => busy.listen(0, '127.0.0.1', () => resolve((busy.address() as net.AddressInfo).port)));
+    try {
+      const a = startDev(port);
+      expect((await a.exit).code).toBe(2);
+      expect(a.stderr()).toMatch(/port \d+ is already in use[\s\S]*--port/);
+    } finally {
+      busy.close();
+    }
+    const b = startDev(await freePort(), { CRAWL4AI_MCP_DEV_KEY: 'hunter2' });
+    expect((await b.exit).code).toBe(2);
+    expect(b.stderr()).toContain('CRAWL4AI_MCP_DEV_KEY is not a crawl4ai-mcp API key');
+  });
+});

@@ -36,11 +36,24 @@ export const INSTRUCTIONS = [
   'Long answers are cut at max_chars with a notice naming the offset to continue from. Errors come with a hint; health diagnoses connection and token problems.',
 ].join(' ');
 
+// Per-config tool variants, built once: the Worker constructs a server per request, and building
+// zod schemas each time would cost more than the rest of the registration.
+const variants = new WeakMap<ToolConfig, Map<string, ReturnType<NonNullable<ToolDef['configure']>>>>();
+
+function variantOf(def: ToolDef, cfg: ToolConfig): ReturnType<NonNullable<ToolDef['configure']>> {
+  if (!def.configure) return {};
+  let m = variants.get(cfg);
+  if (!m) variants.set(cfg, (m = new Map()));
+  let v = m.get(def.name);
+  if (!v) m.set(def.name, (v = def.configure(cfg)));
+  return v;
+}
+
 export function createMcpServer(cfg: ToolConfig): McpServer {
   const server = new McpServer({ name: SERVER_NAME, version: cfg.version }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
   for (const def of TOOLS) {
     if (def.enabled && !def.enabled(cfg)) continue;
-    const variant = def.configure?.(cfg) ?? {};
+    const variant = variantOf(def, cfg);
     server.registerTool(
       def.name,
       {

@@ -2,9 +2,10 @@
  * The MCP Worker in real workerd (wrangler's deploy bundle run by Miniflare), against the Crawl4AI
  * emulator, driven by the official MCP clients of both eras.
  */
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCrawl4aiEmulator, type Crawl4aiEmulator } from './emulators/crawl4ai/index.ts';
-import { startWorker, type RunningWorker } from './helpers/mcp-worker.ts';
+import { ROOT, startWorker, type RunningWorker } from './helpers/mcp-worker.ts';
 import { connectV1, connectV2, nextOffsetOf, textOf, TOOL_NAMES, type McpTestClient, type ToolResultLike } from './helpers/mcp-clients.ts';
 
 let emu: Crawl4aiEmulator;
@@ -70,6 +71,15 @@ describe('HTTP surface', () => {
       expect(['invalid_request', 'invalid_token']).toContain(j.error);
     }
     expect(emu.requests.length).toBe(before);
+  });
+
+  it('leaves GET/DELETE /mcp and content types to the SDK (405 / 415), after auth', async () => {
+    const auth = { authorization: `Bearer ${worker.apiKey}` };
+    expect((await fetch(worker.mcpUrl, { method: 'GET', headers: { ...auth, accept: 'text/event-stream' } })).status).toBe(405);
+    expect((await fetch(worker.mcpUrl, { method: 'DELETE', headers: auth })).status).toBe(405);
+    expect((await fetch(worker.mcpUrl, { method: 'GET' })).status).toBe(401);
+    const bad = await fetch(worker.mcpUrl, { method: 'POST', headers: { ...auth, 'content-type': 'text/plain', accept: 'application/json, text/event-stream' }, body: 'x' });
+    expect(bad.status).toBe(415);
   });
 
   it('the official clients fail to connect without a valid key', async () => {
@@ -177,6 +187,20 @@ describe('every tool', () => {
     expect(img.mimeType).toBe('image/png');
     expect(Buffer.from(img.data!, 'base64').subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
     expect(textOf(r)).toMatch(/artifact [0-9a-f]{32}/);
+  });
+
+  it('screenshot: over the size cap → a text note with the artifact reference, no image', async () => {
+    const small = await startWorker({ originUrl: emu.url, token: emu.token, vars: { SCREENSHOT_MAX_BYTES: '1000' } });
+    try {
+      const c = await connectV1(small.mcpUrl, small.apiKey);
+      const r = await c.callTool('screenshot', { url: emu.fixtures.docs.root });
+      expect(r.isError).toBeFalsy();
+      expect(r.content!.some((b) => b.type === 'image')).toBe(false);
+      expect(textOf(r)).toMatch(/over this server's inline limit of 1 KB, so it is not shown[\s\S]*artifact [0-9a-f]{32}/);
+      await c.close();
+    } finally {
+      await small.close();
+    }
   });
 
   it('pdf: artifact reference and size, never the file inline', async () => {
@@ -493,5 +517,66 @@ describe('LLM extraction (deployment with an LLM key)', () => {
       await w.close();
       await llmEmu.close();
     }
+  });
+});
+
+describe('building blocks (built dist/, as the Worker and the CLI use them)', () => {
+  const dist = (p: string) => import(path.join(ROOT, 'dist', p));
+
+  it('API keys: c4m_ + 32 random bytes base64url; SHA-256 hex; constant-time compare', async () => {
+    const k = (await dist('core/api-key.js')) as typeof import('../src/core/api-key.ts');
+    const a = k.generateApiKey();
+    const b = k.generateApiKey();
+    expect(a).toMatch(/^c4m_[A-Za-z0-9_-]{43}$/);
+    expect(a).not.toBe(b);
+    expect(k.isWellFormedApiKey(a)).toBe(true);
+    expect(k.isWellFormedApiKey(a + 'x')).toBe(false);
+    const h = await k.hashApiKey(a);
+    expect(h).toMatch(/^[0-9a-f]{64}$/);
+    const { createHash } = await import('node:crypto');
+    expect(h).toBe(createHash('sha256').update(a).digest('hex'));
+    expect(k.constantTimeEqual(h, h)).toBe(true);
+    expect(k.constantTimeEqual(h, h.slice(0, 63) + (h.endsWith('0') ? '1' : '0'))).toBe(false);
+    expect(k.constantTimeEqual(h, h.slice(0, 10))).toBe(false);
+    expect(k.apiKeyHint(a)).not.toContain(a.slice(8, 30));
+  });
+
+  it('wrangler config: placeholders filled, DO + SQLite migration, vpc_service only in tunnel mode, no secrets', async () => {
+    const w = (await dist('cloudflare/wrangler-config.js')) as typeof import('../src/cloudflare/wrangler-config.ts');
+    const pub = w.renderWranglerConfig({ scriptName: 'crawl4ai-mcp-default', mainPath: '/x/index.js', originUrl: 'https://1-2-3-4.sslip.io' });
+    expect(pub).toMatchObject({
+      name: 'crawl4ai-mcp-default',
+      main: '/x/index.js',
+      compatibility_date: w.WORKER_COMPATIBILITY_DATE,
+      vars: { ORIGIN_URL: 'https://1-2-3-4.sslip.io', LLM_ENABLED: 'false' },
+      durable_objects: { bindings: [{ name: 'KEYS', class_name: 'KeyRegistry' }] },
+      migrations: [{ tag: 'v1', new_sqlite_classes: ['KeyRegistry'] }],
+    });
+    expect(pub.compatibility_date as string >= '2024-09-02').toBe(true);
+    expect(pub).not.toHaveProperty('vpc_services');
+    expect(JSON.stringify(pub)).not.toMatch(/__[A-Z_]+__|CRAWL4AI_API_TOKEN|BOOTSTRAP_KEY/);
+    const tunnel = w.renderWranglerConfig({ scriptName: 'crawl4ai-mcp-work', mainPath: 'index.js', vpcServiceId: '0f1e2d3c-0000-4000-8000-000000000001', llmEnabled: true });
+    expect(tunnel.vpc_services).toEqual([{ binding: 'CRAWL4AI', service_id: '0f1e2d3c-0000-4000-8000-000000000001', remote: true }]);
+    expect((tunnel.vars as Record<string, string>).ORIGIN_URL).toBe('');
+    expect((tunnel.vars as Record<string, string>).LLM_ENABLED).toBe('true');
+    expect(() => w.renderWranglerConfig({ scriptName: 'Bad Name', mainPath: 'x' })).toThrow(/invalid Worker name/);
+  });
+
+  it('paging never splits a surrogate pair and prefers line ends; globs match paths', async () => {
+    const p = (await dist('mcp/paging.js')) as typeof import('../src/mcp/paging.ts');
+    const text = 'a'.repeat(9) + '😀' + 'b'.repeat(20);
+    const first = p.pageText(text, 0, 10);
+    expect(first.chunk).toBe('a'.repeat(9));
+    const rest = p.pageText(text, first.nextOffset!, 100);
+    expect(first.chunk + rest.chunk).toBe(text);
+    const lines = 'line one\nline two\nline three\n';
+    expect(p.pageText(lines, 0, 20).chunk).toBe('line one\nline two\n');
+    const g = (await dist('mcp/glob.js')) as typeof import('../src/mcp/glob.ts');
+    expect(g.matchesGlob('/docs/a/b', '/docs/**')).toBe(true);
+    expect(g.matchesGlob('/docs/a/b', '/docs')).toBe(true);
+    expect(g.matchesGlob('/docsx', '/docs')).toBe(false);
+    expect(g.matchesGlob('/blog/x/y', '/blog/*')).toBe(false);
+    expect(g.matchesGlob('/files/a.pdf', '*.pdf')).toBe(true);
+    expect(g.passesFilters(new URL('https://x.com/tag/a'), undefined, ['/tag/**'])).toBe(false);
   });
 });

@@ -3,16 +3,19 @@
  *
  *   GET  /health   public liveness: {status, name, version} and nothing else
  *   POST /mcp      MCP (both protocol eras: 2026-07-28 and, statelessly, 2025), Bearer API key
+ *   GET  /status   Bearer API key: is Crawl4AI reachable through this Worker, and does it accept
+ *                  the Worker's token? (used by `init`, `start`, `scale` and `status`)
  *   *              404 JSON
  *
  * Bindings: KEYS (KeyRegistry Durable Object), ORIGIN_URL var + CRAWL4AI_API_TOKEN secret, or a
  * CRAWL4AI fetcher binding (vpc_service) instead of ORIGIN_URL; BOOTSTRAP_KEY_SHA256 secret;
- * LLM_ENABLED var; optional MAX_RESPONSE_CHARS / SCREENSHOT_MAX_BYTES vars.
+ * LLM_ENABLED var; optional SCREENSHOT_MAX_BYTES var (inline screenshot cap).
  */
 import { createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/server';
 import { hashApiKey, isWellFormedApiKey } from '../core/api-key.js';
 import { defaultToolConfig, type ToolConfig } from '../mcp/context.js';
 import { bindingOrigin, OriginUnreachableError, urlOrigin, type Crawl4aiOrigin, type FetcherLike } from '../mcp/origin.js';
+import { originHttpError } from '../mcp/errors.js';
 import { createMcpServer, SERVER_NAME } from '../mcp/server.js';
 import { KeyRegistry } from './key-registry.js';
 
@@ -25,7 +28,6 @@ export interface WorkerEnv {
   BOOTSTRAP_KEY_SHA256?: string;
   LLM_ENABLED?: string;
   CRAWL4AI_MCP_VERSION?: string;
-  MAX_RESPONSE_CHARS?: string;
   SCREENSHOT_MAX_BYTES?: string;
   KEYS: DurableObjectNamespace<KeyRegistry>;
   /** A vpc_service (tunnel) or other fetcher binding to Crawl4AI; wins over ORIGIN_URL. */
@@ -76,8 +78,6 @@ function toolConfigFor(env: WorkerEnv): ToolConfig {
     version: versionOf(env),
     llmEnabled: /^(1|true|yes)$/i.test(env.LLM_ENABLED ?? ''),
   };
-  const maxChars = positiveInt(env.MAX_RESPONSE_CHARS);
-  if (maxChars) overrides.maxChars = maxChars;
   const shot = positiveInt(env.SCREENSHOT_MAX_BYTES);
   if (shot) overrides.screenshotMaxBytes = shot;
   return defaultToolConfig(originFor(env), overrides);
@@ -92,6 +92,39 @@ function handlerFor(env: WorkerEnv): McpHttpHandler {
     cached = { env, handler: createMcpHandler(() => createMcpServer(cfg), { legacy: 'stateless' }) };
   }
   return cached.handler;
+}
+
+/**
+ * Crawl4AI's health as seen from here: `/health` (public) proves the path works, and a GET of an
+ * unknown job id proves the token is accepted (404 = authenticated, 401 = token mismatch) without
+ * starting any crawl.
+ */
+async function originStatus(env: WorkerEnv): Promise<{ ok: boolean; version?: string; error?: string; hint?: string }> {
+  const origin = originFor(env);
+  try {
+    const health = await origin.fetch('/health', { signal: AbortSignal.timeout(10_000) });
+    const text = await health.text();
+    if (health.status !== 200) {
+      const e = originHttpError(health.status, text, 'health check');
+      return { ok: false, error: e.message, ...(e.hint ? { hint: e.hint } : {}) };
+    }
+    let version: string | undefined;
+    try {
+      version = (JSON.parse(text) as { version?: string }).version;
+    } catch {
+      return { ok: false, error: 'the origin answered /health with something that is not Crawl4AI' };
+    }
+    const probe = await origin.fetch('/crawl/job/crawl4ai-mcp-status-probe', { signal: AbortSignal.timeout(10_000) });
+    const probeText = await probe.text();
+    if (probe.status === 401 || probe.status === 403) {
+      const e = originHttpError(probe.status, probeText, 'token check');
+      return { ok: false, ...(version ? { version } : {}), error: e.message, ...(e.hint ? { hint: e.hint } : {}) };
+    }
+    return { ok: true, ...(version ? { version } : {}) };
+  } catch (e) {
+    if (e instanceof OriginUnreachableError) return { ok: false, error: e.message, hint: e.hint };
+    return { ok: false, error: e instanceof Error ? e.message : String(e) };
+  }
 }
 
 const BEARER_RE = /^Bearer[ \t]+(\S+)[ \t]*$/i;
@@ -119,6 +152,13 @@ export default {
     if (path === '/health') {
       if (request.method !== 'GET' && request.method !== 'HEAD') return json({ error: 'method_not_allowed' }, 405, { allow: 'GET, HEAD' });
       return json({ status: 'ok', name: SERVER_NAME, version: versionOf(env) });
+    }
+
+    if (path === '/status') {
+      if (request.method !== 'GET') return json({ error: 'method_not_allowed' }, 405, { allow: 'GET' });
+      const who = await authenticate(request, env);
+      if (who instanceof Response) return who;
+      return json({ worker: { version: versionOf(env) }, origin: await originStatus(env) });
     }
 
     if (path === '/mcp') {

@@ -118,7 +118,7 @@ export interface StartWorkerOptions {
   /** the bootstrap API key (its hash becomes BOOTSTRAP_KEY_SHA256); default: a fresh key */
   apiKey?: string;
   llmEnabled?: boolean;
-  /** extra vars (MAX_RESPONSE_CHARS, SCREENSHOT_MAX_BYTES, …) */
+  /** extra vars (e.g. SCREENSHOT_MAX_BYTES) */
   vars?: Record<string, string>;
   /**
    * A stand-in for the tunnel (vpc_service) binding CRAWL4AI: a Node function handling its fetches,

@@ -66,19 +66,19 @@ export const serveCommand: CommandModule = {
           })
           .catch((e: unknown) => log(`warning: Crawl4AI is not reachable yet (${e instanceof Error ? e.message : String(e)})`));
 
-        const closed = new Promise<void>((resolve) => {
-          process.stdin.once('end', resolve);
-          process.stdin.once('close', resolve);
+        const closed = new Promise<string>((resolve) => {
+          process.stdin.once('end', () => resolve('stdin closed'));
+          process.stdin.once('close', () => resolve('stdin closed'));
         });
         const handle = serveStdio(() => createMcpServer(cfg), {
           onerror: (e) => {
             if (c.verbose) log(`error: ${e.message}`);
           },
         });
-        const stop = new Promise<void>((resolve) => process.once('SIGTERM', resolve));
-        await Promise.race([closed, stop]);
+        const stop = new Promise<string>((resolve) => process.once('SIGTERM', () => resolve('SIGTERM')));
+        const why = await Promise.race([closed, stop]);
         await handle.close().catch(() => undefined);
-        log('stdin closed; bye');
+        log(`${why}; stopped`);
       });
   },
 };

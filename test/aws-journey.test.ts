@@ -5,50 +5,24 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startEc2Emulator, type Ec2Emulator } from './emulators/ec2/index.ts';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
-import { cliEnv, lines, runCli, tempHome } from './helpers/cli.js';
+import { lines, runCli } from './helpers/cli.js';
 import { startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
+import { AWS_ACCESS_KEY as ACCESS_KEY, AWS_SECRET_KEY as SECRET_KEY, ec2Instances, journeyEnv } from './helpers/journey.js';
 
-const ACCESS_KEY = 'AKIAIOSFODNN7EXAMPLE';
-const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 const CF_TOKEN = 'cf-token-' + 'x'.repeat(32);
 const CF_ACCOUNT = 'acc0000000000000000000000000000a';
-const PASS = 'journey passphrase';
-
-/** Instances of a deployment as the simulated VM sees them. */
-function ec2Instances(emu: Ec2Emulator, deployment: string) {
-  return () =>
-    [...emu.state.instances.values()]
-      .filter((i) => i.tags['crawl4ai-mcp:deployment'] === deployment)
-      .map((i) => ({ id: i.instanceId, running: emu.state.instanceState(i) === 'running', userData: i.userData, publicIp: emu.state.publicIpOf(i) }));
-}
 
 describe('AWS journey through the built CLI: init -> status -> connect -> MCP call -> scale -> stop -> start -> destroy', () => {
   let ec2: Ec2Emulator;
   let cf: CloudflareEmulator;
   let sim: VmSimulator;
-  let home: string;
   let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
     ec2 = await startEc2Emulator({ transitionMs: 200, consistencyDelayMs: 300, accessKeyId: ACCESS_KEY });
     cf = await startCloudflareEmulator({ accountId: CF_ACCOUNT, apiToken: CF_TOKEN });
     sim = startVmSimulator(ec2Instances(ec2, 'journey'), cf);
-    home = tempHome('c4m-journey-');
-    env = cliEnv(home, {
-      CRAWL4AI_MCP_SECRET_BACKEND: 'file',
-      CRAWL4AI_MCP_PASSPHRASE: PASS,
-      AWS_ENDPOINT_URL_EC2: ec2.url,
-      AWS_ENDPOINT_URL_STS: ec2.url,
-      AWS_ACCESS_KEY_ID: ACCESS_KEY,
-      AWS_SECRET_ACCESS_KEY: SECRET_KEY,
-      CLOUDFLARE_API_BASE_URL: cf.apiBaseUrl,
-      CLOUDFLARE_ACCOUNT_ID: CF_ACCOUNT,
-      CLOUDFLARE_API_TOKEN: CF_TOKEN,
-      CRAWL4AI_MCP_WORKERS_URL_TEMPLATE: cf.workersUrlTemplate,
-      CRAWL4AI_MCP_POLL_MS: '100',
-      CRAWL4AI_MCP_HEALTH_INTERVAL_MS: '300',
-      CRAWL4AI_MCP_HEALTH_TIMEOUT_MS: '60000',
-    });
+    env = journeyEnv(ec2, cf, CF_TOKEN, 'c4m-journey-');
   }, 120_000);
 
   afterAll(async () => {

@@ -5,11 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startEc2Emulator, type Ec2Emulator } from './emulators/ec2/index.ts';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
-import { cliEnv, runCli, tempHome } from './helpers/cli.js';
+import { runCli } from './helpers/cli.js';
 import { readBootstrap, startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
-
-const ACCESS_KEY = 'AKIAIOSFODNN7EXAMPLE';
-const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+import { AWS_ACCESS_KEY as ACCESS_KEY, ec2Instances, journeyEnv } from './helpers/journey.js';
 const CF_TOKEN = 'cf-token-' + 't'.repeat(32);
 const CF_ACCOUNT = 'acc0000000000000000000000000000b';
 
@@ -19,30 +17,11 @@ describe('tunnel mode (the default): a VM with zero inbound ports, reached throu
   let sim: VmSimulator;
   let env: NodeJS.ProcessEnv;
 
-  const instances = () =>
-    [...ec2.state.instances.values()]
-      .filter((i) => i.tags['crawl4ai-mcp:deployment'] === 'tun')
-      .map((i) => ({ id: i.instanceId, running: ec2.state.instanceState(i) === 'running', userData: i.userData, publicIp: ec2.state.publicIpOf(i) }));
-
   beforeAll(async () => {
     ec2 = await startEc2Emulator({ transitionMs: 200, accessKeyId: ACCESS_KEY });
     cf = await startCloudflareEmulator({ accountId: CF_ACCOUNT, apiToken: CF_TOKEN });
-    sim = startVmSimulator(instances, cf);
-    env = cliEnv(tempHome('c4m-tunnel-'), {
-      CRAWL4AI_MCP_SECRET_BACKEND: 'file',
-      CRAWL4AI_MCP_PASSPHRASE: 'tunnel passphrase',
-      AWS_ENDPOINT_URL_EC2: ec2.url,
-      AWS_ENDPOINT_URL_STS: ec2.url,
-      AWS_ACCESS_KEY_ID: ACCESS_KEY,
-      AWS_SECRET_ACCESS_KEY: SECRET_KEY,
-      CLOUDFLARE_API_BASE_URL: cf.apiBaseUrl,
-      CLOUDFLARE_ACCOUNT_ID: CF_ACCOUNT,
-      CLOUDFLARE_API_TOKEN: CF_TOKEN,
-      CRAWL4AI_MCP_WORKERS_URL_TEMPLATE: cf.workersUrlTemplate,
-      CRAWL4AI_MCP_POLL_MS: '100',
-      CRAWL4AI_MCP_HEALTH_INTERVAL_MS: '300',
-      CRAWL4AI_MCP_HEALTH_TIMEOUT_MS: '60000',
-    });
+    sim = startVmSimulator(ec2Instances(ec2, 'tun'), cf);
+    env = journeyEnv(ec2, cf, CF_TOKEN, 'c4m-tunnel-');
   }, 120_000);
 
   afterAll(async () => {

@@ -3,8 +3,8 @@
  * Every call is bounded by the tool call's deadline and aborted when the MCP request is cancelled.
  * Non-2xx answers become {@link OriginHttpError}s with a hint (see errors.ts).
  */
-import { originHttpError, ToolError } from './errors.js';
-import type { Crawl4aiOrigin } from './origin.js';
+import { OriginHttpError, originHttpError, ToolError } from './errors.js';
+import { OriginUnreachableError, type Crawl4aiOrigin } from './origin.js';
 
 export interface CrawlLink {
   href: string;
@@ -182,4 +182,39 @@ export class Crawl4aiClient {
   health(): Promise<HealthResponse> {
     return this.request('GET', '/health', undefined, 'health check');
   }
+
+  /**
+   * Is Crawl4AI reachable, which version, and does it accept our token? The token check is an
+   * authenticated GET of a job id that cannot exist: 404 means accepted, 401 rejected. No crawl
+   * is started. Used by the `health` tool and the Worker's `/status` (for `crawl4ai-mcp status`).
+   */
+  async check(): Promise<OriginCheck> {
+    let version: string | undefined;
+    try {
+      version = (await this.health()).version;
+    } catch (e) {
+      return { reachable: false, token: 'unknown', ...describe(e) };
+    }
+    try {
+      await this.jobStatus('crawl_00000000');
+      return { reachable: true, ...(version ? { version } : {}), token: 'accepted' };
+    } catch (e) {
+      if (e instanceof OriginHttpError && e.status === 404) return { reachable: true, ...(version ? { version } : {}), token: 'accepted' };
+      const token = e instanceof OriginHttpError && (e.status === 401 || e.status === 403) ? 'rejected' : 'unknown';
+      return { reachable: true, ...(version ? { version } : {}), token, ...describe(e) };
+    }
+  }
+}
+
+export interface OriginCheck {
+  reachable: boolean;
+  version?: string;
+  token: 'accepted' | 'rejected' | 'unknown';
+  error?: string;
+  hint?: string;
+}
+
+function describe(e: unknown): { error: string; hint?: string } {
+  const hint = e instanceof ToolError || e instanceof OriginUnreachableError ? e.hint : undefined;
+  return { error: e instanceof Error ? e.message : String(e), ...(hint ? { hint } : {}) };
 }

@@ -15,7 +15,7 @@ import { createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/ser
 import { hashApiKey, isWellFormedApiKey } from '../core/api-key.js';
 import { defaultToolConfig, type ToolConfig } from '../mcp/context.js';
 import { bindingOrigin, OriginUnreachableError, urlOrigin, type Crawl4aiOrigin, type FetcherLike } from '../mcp/origin.js';
-import { originHttpError } from '../mcp/errors.js';
+import { Crawl4aiClient } from '../mcp/crawl4ai.js';
 import { createMcpServer, SERVER_NAME } from '../mcp/server.js';
 import { KeyRegistry } from './key-registry.js';
 
@@ -94,35 +94,12 @@ function handlerFor(env: WorkerEnv): McpHttpHandler {
   return cached.handler;
 }
 
-/**
- * Crawl4AI's health as seen from here: `/health` (public) proves the path works, and a GET of an
- * unknown job id proves the token is accepted (404 = authenticated, 401 = token mismatch) without
- * starting any crawl.
- */
+/** Crawl4AI's health as seen from here (reachable, version, token accepted); starts no crawl. */
 async function originStatus(env: WorkerEnv): Promise<{ ok: boolean; version?: string; error?: string; hint?: string }> {
-  const origin = originFor(env);
   try {
-    const health = await origin.fetch('/health', { signal: AbortSignal.timeout(10_000) });
-    const text = await health.text();
-    if (health.status !== 200) {
-      const e = originHttpError(health.status, text, 'health check');
-      return { ok: false, error: e.message, ...(e.hint ? { hint: e.hint } : {}) };
-    }
-    let version: string | undefined;
-    try {
-      version = (JSON.parse(text) as { version?: string }).version;
-    } catch {
-      return { ok: false, error: 'the origin answered /health with something that is not Crawl4AI' };
-    }
-    const probe = await origin.fetch('/crawl/job/crawl4ai-mcp-status-probe', { signal: AbortSignal.timeout(10_000) });
-    const probeText = await probe.text();
-    if (probe.status === 401 || probe.status === 403) {
-      const e = originHttpError(probe.status, probeText, 'token check');
-      return { ok: false, ...(version ? { version } : {}), error: e.message, ...(e.hint ? { hint: e.hint } : {}) };
-    }
-    return { ok: true, ...(version ? { version } : {}) };
+    const c = await new Crawl4aiClient(originFor(env), { deadline: Date.now() + 15_000 }).check();
+    return { ok: c.reachable && c.token === 'accepted', ...(c.version ? { version: c.version } : {}), ...(c.error ? { error: c.error } : {}), ...(c.hint ? { hint: c.hint } : {}) };
   } catch (e) {
-    if (e instanceof OriginUnreachableError) return { ok: false, error: e.message, hint: e.hint };
     return { ok: false, error: e instanceof Error ? e.message : String(e) };
   }
 }

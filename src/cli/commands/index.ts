@@ -1,8 +1,25 @@
 import type { CommandModule } from '../program.js';
-import { doctorCommand } from './doctor.js';
+import { initCommand } from './init.js';
+import { planCommand } from './plan.js';
+import { statusCommand } from './status.js';
+import { scaleCommand, startCommand, stopCommand } from './lifecycle.js';
 import { connectCommand } from './connect.js';
+import { destroyCommand } from './destroy.js';
+import { doctorCommand } from './doctor.js';
 import { serveCommand } from './serve.js';
 import { devCommand } from './dev.js';
 
 /** Every registered command, in the order --help lists them. Only commands that work are here. */
-export const commands: CommandModule[] = [connectCommand, doctorCommand, serveCommand, devCommand];
+export const commands: CommandModule[] = [
+  initCommand,
+  planCommand,
+  statusCommand,
+  scaleCommand,
+  stopCommand,
+  startCommand,
+  connectCommand,
+  destroyCommand,
+  doctorCommand,
+  serveCommand,
+  devCommand,
+];

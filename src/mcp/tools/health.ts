@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { clientFor, ok, text } from '../context.js';
-import { OriginHttpError } from '../errors.js';
+import { ToolError } from '../errors.js';
 import { defineTool } from './types.js';
 
 export const healthTool = defineTool({
@@ -19,25 +19,20 @@ export const healthTool = defineTool({
   async run(_args, cfg, ctx): Promise<CallToolResult> {
     const client = clientFor(cfg, ctx, Math.min(cfg.callBudgetMs, 15_000));
     const t0 = Date.now();
-    const h = await client.health();
+    const h = await client.check();
     const ms = Date.now() - t0;
+    if (!h.reachable) throw new ToolError(h.error ?? 'Crawl4AI is not reachable', h.hint);
     const lines = [
       `MCP server: crawl4ai-mcp ${cfg.version}`,
-      `Crawl4AI${cfg.origin.label ? ` at ${cfg.origin.label}` : ''}: ${h.status}${h.version ? `, version ${h.version}` : ''} (${ms} ms)`,
+      `Crawl4AI${cfg.origin.label ? ` at ${cfg.origin.label}` : ''}: ok${h.version ? `, version ${h.version}` : ''} (${ms} ms)`,
     ];
     if (h.version && !/^0\.9\./.test(h.version)) lines.push(`warning: this MCP server is built for Crawl4AI 0.9.x; ${h.version} may behave differently`);
-    // An authenticated probe: an unknown job id answers 404 when the token is accepted, 401 when not.
-    try {
-      await client.jobStatus('crawl_00000000');
-      lines.push('token: accepted');
-    } catch (e) {
-      if (e instanceof OriginHttpError && e.status === 404) lines.push('token: accepted');
-      else if (e instanceof OriginHttpError && e.status === 401) {
-        const r = ok(...lines.map(text), text(`token: REJECTED: ${e.message}\nhint: ${e.hint}`));
-        r.isError = true;
-        return r;
-      } else lines.push(`token: could not be checked (${e instanceof Error ? e.message : String(e)})`);
+    if (h.token === 'rejected') {
+      const r = ok(...lines.map(text), text(`token: REJECTED: ${h.error}\nhint: ${h.hint}`));
+      r.isError = true;
+      return r;
     }
+    lines.push(h.token === 'accepted' ? 'token: accepted' : `token: could not be checked (${h.error})`);
     lines.push(`LLM extraction: ${cfg.llmEnabled ? 'enabled' : 'not enabled'}`);
     return ok(text(lines.join('\n')));
   },

@@ -1,0 +1,39 @@
+import type { Ec2Emulator } from '../emulators/ec2/index.ts';
+import type { CloudflareEmulator } from '../emulators/cloudflare/index.ts';
+import { cliEnv, tempHome } from './cli.js';
+import type { SimulatedInstance } from './vm-simulator.js';
+
+/** Credentials the emulators accept; the CLI gets them only from its environment, as in CI. */
+export const AWS_ACCESS_KEY = 'AKIAIOSFODNN7EXAMPLE';
+export const AWS_SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+
+/**
+ * The environment of a user running the CLI against the emulators: AWS and Cloudflare endpoints
+ * overridden with their tools' own variables, a fresh config home, the encrypted-file secret
+ * store, and short poll intervals so a journey takes seconds instead of minutes.
+ */
+export function journeyEnv(ec2: Ec2Emulator, cf: CloudflareEmulator, cfToken: string, prefix: string): NodeJS.ProcessEnv {
+  return cliEnv(tempHome(prefix), {
+    CRAWL4AI_MCP_SECRET_BACKEND: 'file',
+    CRAWL4AI_MCP_PASSPHRASE: `${prefix} passphrase`,
+    AWS_ENDPOINT_URL_EC2: ec2.url,
+    AWS_ENDPOINT_URL_STS: ec2.url,
+    AWS_ACCESS_KEY_ID: AWS_ACCESS_KEY,
+    AWS_SECRET_ACCESS_KEY: AWS_SECRET_KEY,
+    CLOUDFLARE_API_BASE_URL: cf.apiBaseUrl,
+    CLOUDFLARE_ACCOUNT_ID: cf.accountId,
+    CLOUDFLARE_API_TOKEN: cfToken,
+    CRAWL4AI_MCP_WORKERS_URL_TEMPLATE: cf.workersUrlTemplate,
+    CRAWL4AI_MCP_POLL_MS: '100',
+    CRAWL4AI_MCP_HEALTH_INTERVAL_MS: '300',
+    CRAWL4AI_MCP_HEALTH_TIMEOUT_MS: '60000',
+  });
+}
+
+/** A deployment's EC2 instances as the simulated VM sees them. */
+export function ec2Instances(emu: Ec2Emulator, deployment: string): () => SimulatedInstance[] {
+  return () =>
+    [...emu.state.instances.values()]
+      .filter((i) => i.tags['crawl4ai-mcp:deployment'] === deployment)
+      .map((i) => ({ id: i.instanceId, running: emu.state.instanceState(i) === 'running', userData: i.userData, publicIp: emu.state.publicIpOf(i) }));
+}

@@ -32,7 +32,9 @@ describe('the wizard in a real terminal', () => {
       await pty.waitFor('AWS secret access key');
       pty.type(SECRET_KEY + KEY.enter);
       await pty.waitFor('? Region');
-      pty.type(KEY.down + KEY.enter); // the second region in the list
+      pty.type(KEY.down); // the second region in the list
+      await pty.waitFor('❯ us-east-2');
+      pty.type(KEY.enter);
       await pty.waitFor('VM size');
       pty.type(KEY.enter); // default: medium
       await pty.waitFor('How should your Worker reach the VM?');
@@ -41,6 +43,7 @@ describe('the wizard in a real terminal', () => {
       expect(await pty.exited).toBe(0);
       const screen = pty.text;
       expect(screen).toContain('Plan for AWS us-east-2');
+      expect(screen).toContain('✔ reading images, network and prices in us-east-2'); // the ora spinner finished its step
       expect(screen).toContain('t3.large');
       expect(screen).toContain('no inbound rules at all');
       expect(screen).toContain('Cloudflare Tunnel crawl4ai-mcp-default');

@@ -8,6 +8,7 @@ import type { CredentialSource } from '../core/credentials.js';
 import type { PublicNetworkOptions, Session } from '../core/deployment.js';
 import { SIZES, REGIONS } from '../pricing/catalog.js';
 import { openSecretStore, promptPassphrase } from '../secrets/store.js';
+import { createProgress, type Progress } from './progress.js';
 
 /**
  * The answers `init` and `plan` need. Each has a flag, an environment variable and a wizard
@@ -105,21 +106,35 @@ export async function resolveSpec<C>(
   };
 }
 
-export async function openSession(c: CommandContext, spinner?: { text: string }): Promise<Session> {
+async function openSession(c: CommandContext, progress: Progress): Promise<Session> {
   const secrets = await openSecretStore({ env: c.env, interactive: c.interactive, promptPassphrase });
   const num = (v: string | undefined, d: number) => (v && Number.isFinite(Number(v)) ? Number(v) : d);
   return {
     env: c.env,
     secrets,
     reporter: {
-      step: (m) => {
-        if (spinner) spinner.text = m;
-        c.out.info(`› ${m}`);
-      },
+      step: (m) => progress.step(m),
       debug: (m) => c.out.debug(m),
+      pause: () => progress.end(true),
     },
     healthTimeoutMs: num(c.env.CRAWL4AI_MCP_HEALTH_TIMEOUT_MS, 15 * 60_000),
     healthIntervalMs: num(c.env.CRAWL4AI_MCP_HEALTH_INTERVAL_MS, 10_000),
     ...(c.env.CRAWL4AI_MCP_POLL_MS ? { pollMs: num(c.env.CRAWL4AI_MCP_POLL_MS, 5000) } : {}),
   };
+}
+
+/**
+ * Runs a command body with a session (secret store, progress reporter, timings); the progress
+ * display ends with ✔ or ✘ whether the body succeeds or throws.
+ */
+export async function withSession<T>(c: CommandContext, body: (s: Session) => Promise<T>): Promise<T> {
+  const progress = await createProgress(c);
+  try {
+    const result = await body(await openSession(c, progress));
+    progress.end(true);
+    return result;
+  } catch (e) {
+    progress.end(false);
+    throw e;
+  }
 }

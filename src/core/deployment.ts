@@ -35,6 +35,8 @@ import {
 export interface Reporter {
   step(message: string): void;
   debug(message: string): void;
+  /** marks the current step done, e.g. before a question is asked on the same terminal */
+  pause(): void;
 }
 
 export interface PublicNetworkOptions {

@@ -11,7 +11,8 @@ export class PtySession {
   readonly exited: Promise<number | null>;
 
   constructor(command: string, env: NodeJS.ProcessEnv) {
-    this.child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...env, TERM: 'xterm-256color', COLUMNS: '120', LINES: '40' } });
+    // `script` leaves the terminal 0x0; give it a real size as a terminal window would have.
+    this.child = spawn('script', ['-qfec', `stty cols 120 rows 40; ${command}`, '/dev/null'], { env: { ...env, TERM: 'xterm-256color' } });
     this.child.stdout.on('data', (d) => (this.screen += d.toString()));
     this.child.stderr.on('data', (d) => (this.screen += d.toString()));
     this.exited = new Promise((resolve) => this.child.on('close', (code) => resolve(code)));

@@ -1,6 +1,6 @@
 import { Option } from 'commander';
 import type { CommandModule } from '../program.js';
-import { openSession, prompterFor } from '../deploy-options.js';
+import { withSession, prompterFor } from '../deploy-options.js';
 import { credentialsOf, cloudflareOf } from '../stored-credentials.js';
 import { CliError, ExitCode, missingAnswer, usageError } from '../../core/errors.js';
 import { PROVIDER_NAMES } from '../../providers/registry.js';
@@ -19,8 +19,7 @@ export const destroyCommand: CommandModule = {
       .action(async (opts: { provider?: string; region?: string; profile: string; credentials: 'keychain' | 'chain' }) => {
         const c = ctx();
         const { stateStore, specOf, destroyDeployment } = await import('../../core/deployment.js');
-        const { resolveCloudCredentials } = await import('../../core/credentials.js');
-        const session = await openSession(c);
+        const { resolveCloudCredentials, storedCloudflareAccount } = await import('../../core/credentials.js');
         let state = await stateStore(c.env).read(c.name);
         if (state && !state.provider) state = null;
         let spec: DeploymentSpec;
@@ -39,11 +38,13 @@ export const destroyCommand: CommandModule = {
         } else if (!c.yes) {
           throw missingAnswer('the confirmation to delete', '--yes', 'CRAWL4AI_MCP_YES=1');
         }
-        const credentials = state
-          ? await credentialsOf(state, session)
-          : await resolveCloudCredentials(spec.provider, opts.credentials, spec.profile, session.secrets, c.env, null);
-        const cloudflare = state ? await cloudflareOf(state, session) : await (await import('../../core/credentials.js')).storedCloudflareAccount(spec.profile, session.secrets, c.env);
-        const result = await destroyDeployment(c.name, { spec, credentials, cloudflare }, session);
+        const result = await withSession(c, async (session) => {
+          const credentials = state
+            ? await credentialsOf(state, session)
+            : await resolveCloudCredentials(spec.provider, opts.credentials, spec.profile, session.secrets, c.env, null);
+          const cloudflare = state ? await cloudflareOf(state, session) : await storedCloudflareAccount(spec.profile, session.secrets, c.env);
+          return destroyDeployment(c.name, { spec, credentials, cloudflare }, session);
+        });
         if (c.json) c.out.data({ name: c.name, destroyed: true, ...result });
         else c.out.line(c.out.ok(`deployment "${c.name}" destroyed (${result.removed.join(', ')})`));
       });

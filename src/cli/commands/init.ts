@@ -1,5 +1,5 @@
 import type { CommandModule } from '../program.js';
-import { addSpecOptions, openSession, prompterFor, resolveSpec, type SpecOptions } from '../deploy-options.js';
+import { addSpecOptions, prompterFor, resolveSpec, withSession, type SpecOptions } from '../deploy-options.js';
 import { renderPlan } from '../render-plan.js';
 import { CliError, ExitCode, missingAnswer } from '../../core/errors.js';
 import { CLIENTS, clientSnippet, mcpEndpoint } from '../../core/client-config.js';
@@ -20,41 +20,44 @@ export const initCommand: CommandModule = {
       const { resolveCloudCredentials, resolveCloudflareAccount } = await import('../../core/credentials.js');
       const { initDeployment, planDeployment } = await import('../../core/deployment.js');
       const prompter = prompterFor(c);
-      const session = await openSession(c);
-      const { spec, network, credentials } = await resolveSpec(c, opts, (provider, source) =>
-        resolveCloudCredentials(provider, source, opts.profile, session.secrets, c.env, prompter),
-      );
-      const cloudflare = await resolveCloudflareAccount(spec.profile, session.secrets, c.env, prompter);
+      await withSession(c, async (session) => {
+        const { spec, network, credentials } = await resolveSpec(c, opts, (provider, source) =>
+          resolveCloudCredentials(provider, source, opts.profile, session.secrets, c.env, prompter),
+        );
+        const cloudflare = await resolveCloudflareAccount(spec.profile, session.secrets, c.env, prompter);
 
-      const { plan } = await planDeployment(spec, credentials, session);
-      if (!c.json) renderPlan(c.out, plan);
-      if (prompter) {
-        if (!(await prompter.confirm(`Create these resources (about $${plan.cost.monthlyUsd.toFixed(2)}/month)?`, true))) {
-          throw new CliError('cancelled; nothing was created', { exitCode: ExitCode.interrupted });
+        const { plan } = await planDeployment(spec, credentials, session);
+        session.reporter.pause();
+        if (!c.json) renderPlan(c.out, plan);
+        if (prompter) {
+          if (!(await prompter.confirm(`Create these resources (about $${plan.cost.monthlyUsd.toFixed(2)}/month)?`, true))) {
+            throw new CliError('cancelled; nothing was created', { exitCode: ExitCode.interrupted });
+          }
+        } else if (!c.yes) {
+          throw missingAnswer('the confirmation to create resources', '--yes', 'CRAWL4AI_MCP_YES=1');
         }
-      } else if (!c.yes) {
-        throw missingAnswer('the confirmation to create resources', '--yes', 'CRAWL4AI_MCP_YES=1');
-      }
 
-      const result = await initDeployment(spec, credentials, cloudflare, network, session);
-      const apiKey = (await session.secrets.get(deploymentSecret(spec.name, 'mcp-api-key')))!;
-      const mcpUrl = mcpEndpoint(result.state.worker!.url);
-      if (c.json) {
-        c.out.data({ name: spec.name, status: result.state.status, mcpUrl, vm: result.vm, crawl4aiVersion: result.health.origin.version ?? null, monthlyUsd: plan.cost.monthlyUsd });
-        return;
-      }
-      c.out.line('');
-      c.out.line(c.out.ok(`deployment "${spec.name}" is ready`));
-      c.out.line(`  MCP endpoint  ${mcpUrl}`);
-      c.out.line(`  VM            ${result.vm.publicIp ?? ''} (${plan.instanceType}, ${spec.region})`);
-      c.out.line(`  Crawl4AI      ${result.health.origin.version ?? 'healthy'}`);
-      c.out.line('');
-      for (const client of CLIENTS) {
-        const s = clientSnippet(client, { deployment: spec.name, mcpUrl, apiKey });
-        c.out.line(c.out.style('bold', s.title) + c.out.style('dim', ` — ${s.where}`));
-        c.out.reveal(s.text + '\n\n', [apiKey]);
-      }
-      c.out.line(c.out.style('dim', 'Print these again any time with `crawl4ai-mcp connect`. Stop the VM when idle with `crawl4ai-mcp stop`.'));
+        const result = await initDeployment(spec, credentials, cloudflare, network, session);
+        session.reporter.pause();
+        const apiKey = (await session.secrets.get(deploymentSecret(spec.name, 'mcp-api-key')))!;
+        const mcpUrl = mcpEndpoint(result.state.worker!.url);
+        if (c.json) {
+          c.out.data({ name: spec.name, status: result.state.status, mcpUrl, vm: result.vm, crawl4aiVersion: result.health.origin.version ?? null, monthlyUsd: plan.cost.monthlyUsd });
+          return;
+        }
+        c.out.line('');
+        c.out.line(c.out.ok(`deployment "${spec.name}" is ready`));
+        c.out.line(`  MCP endpoint  ${mcpUrl}`);
+        c.out.line(`  VM            ${result.vm.publicIp ?? ''} (${plan.instanceType}, ${spec.region})`);
+        c.out.line(`  Crawl4AI      ${result.health.origin.version ?? 'healthy'}`);
+        c.out.line('');
+        for (const client of CLIENTS) {
+          const s = clientSnippet(client, { deployment: spec.name, mcpUrl, apiKey });
+          c.out.line(c.out.style('bold', s.title) + c.out.style('dim', ` — ${s.where}`));
+          c.out.reveal(s.text + '\n\n', [apiKey]);
+        }
+        c.out.line(c.out.style('dim', 'Print these again any time with `crawl4ai-mcp connect`. Stop the VM when idle with `crawl4ai-mcp stop`.'));
+      });
     });
   },
 };

@@ -1,7 +1,7 @@
 import { Option } from 'commander';
 import type { CommandModule, ContextFactory } from '../program.js';
 import type { Command } from 'commander';
-import { openSession, SIZE_NAMES, sizeHelp } from '../deploy-options.js';
+import { withSession, SIZE_NAMES, sizeHelp } from '../deploy-options.js';
 import { credentialsOf } from '../stored-credentials.js';
 import { usageError } from '../../core/errors.js';
 import type { SizeName } from '../../providers/provider.js';
@@ -12,8 +12,7 @@ async function run(ctx: ContextFactory, op: PowerOp) {
   const c = ctx();
   const { loadDeployment, changePower } = await import('../../core/deployment.js');
   const state = await loadDeployment(c.name, c.env);
-  const session = await openSession(c);
-  const result = await changePower(state, await credentialsOf(state, session), session, op);
+  const result = await withSession(c, async (session) => changePower(state, await credentialsOf(state, session), session, op));
   if (c.json) c.out.data({ name: c.name, ...result });
   else c.out.line(c.out.ok(`VM ${result.vm.state}${result.vm.instanceType ? ` (${result.vm.instanceType})` : ''}${result.health ? ', Crawl4AI healthy through the Worker' : ''}`));
 }

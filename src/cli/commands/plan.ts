@@ -1,5 +1,5 @@
 import type { CommandModule } from '../program.js';
-import { addSpecOptions, openSession, resolveSpec, prompterFor, type SpecOptions } from '../deploy-options.js';
+import { addSpecOptions, withSession, resolveSpec, prompterFor, type SpecOptions } from '../deploy-options.js';
 import { renderPlan } from '../render-plan.js';
 
 export const planCommand: CommandModule = {
@@ -13,11 +13,13 @@ export const planCommand: CommandModule = {
       const c = ctx();
       const { resolveCloudCredentials } = await import('../../core/credentials.js');
       const { planDeployment } = await import('../../core/deployment.js');
-      const session = await openSession(c);
-      const { spec, credentials } = await resolveSpec(c, opts, (provider, source) =>
-        resolveCloudCredentials(provider, source, opts.profile, session.secrets, c.env, prompterFor(c)),
-      );
-      const { plan } = await planDeployment(spec, credentials, session);
+      const plan = await withSession(c, async (session) => {
+        const { spec, credentials } = await resolveSpec(c, opts, (provider, source) =>
+          resolveCloudCredentials(provider, source, opts.profile, session.secrets, c.env, prompterFor(c)),
+        );
+        session.reporter.step(`reading images, network and prices in ${spec.region}`);
+        return (await planDeployment(spec, credentials, session)).plan;
+      });
       if (c.json) c.out.data(plan);
       else renderPlan(c.out, plan);
     });

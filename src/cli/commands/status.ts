@@ -1,5 +1,5 @@
 import type { CommandModule } from '../program.js';
-import { openSession } from '../deploy-options.js';
+import { withSession } from '../deploy-options.js';
 import { cloudflareOf, credentialsOf } from '../stored-credentials.js';
 import { CliError, ExitCode } from '../../core/errors.js';
 
@@ -13,8 +13,10 @@ export const statusCommand: CommandModule = {
         const c = ctx();
         const { loadDeployment, deploymentStatus } = await import('../../core/deployment.js');
         const state = await loadDeployment(c.name, c.env);
-        const session = await openSession(c);
-        const report = await deploymentStatus(state, await credentialsOf(state, session), await cloudflareOf(state, session), session);
+        const report = await withSession(c, async (session) => {
+          session.reporter.step(`asking ${state.provider?.toUpperCase()}, Cloudflare and the Worker`);
+          return deploymentStatus(state, await credentialsOf(state, session), await cloudflareOf(state, session), session);
+        });
         if (c.json) {
           c.out.data(report);
         } else {

@@ -166,4 +166,31 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/small=t3\.medium.*medium=t3\.large.*large=t3\.xlarge/s);
   });
+
+  it('an init that fails at the Worker deploy resumes on the next run without a second VM', async () => {
+    const resume = (args: string[]) => runCli(['--name', 'resume', ...args], { env, timeoutMs: 240_000 });
+    const resumeSim = startVmSimulator(ec2Instances(ec2, 'resume'), cf);
+    try {
+      // Cloudflare refuses the script upload once (as it does for a token without Workers Scripts edit).
+      cf.failNext('PUT', /\/workers\/scripts\/crawl4ai-mcp-resume$/, 403, 10000);
+      const first = await resume(['init', '--yes', '--provider', 'aws', '--region', 'us-east-1', '--size', 'small', '--network', 'public']);
+      expect(first.code).toBe(3);
+      expect(lines(first.stderr).filter((l) => l.startsWith('error:'))[0]).toMatch(/Cloudflare refused the API token during `wrangler deploy`/);
+      const instancesAfterFailure = ec2.resourcesOf('resume').filter((r) => r.type === 'instance');
+      expect(instancesAfterFailure).toHaveLength(1);
+      const state = JSON.parse(fs.readFileSync(path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', 'resume.json'), 'utf8'));
+      expect(state.status).toBe('provisioning');
+      expect(state.resources.find((r: { key: string }) => r.key === 'cloudflare:worker').phase).toBe('intent');
+
+      const second = await resume(['init', '--yes', '--provider', 'aws', '--region', 'us-east-1', '--size', 'small', '--network', 'public']);
+      expect(second.code, second.stderr).toBe(0);
+      expect(ec2.resourcesOf('resume').filter((r) => r.type === 'instance')).toEqual(instancesAfterFailure);
+
+      const destroy = await resume(['destroy', '--yes']);
+      expect(destroy.code, destroy.stderr).toBe(0);
+      expect(ec2.resourcesOf('resume')).toEqual([]);
+    } finally {
+      await resumeSim.stop();
+    }
+  }, 300_000);
 });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   AllocateAddressCommand,
   CreateSecurityGroupCommand,
@@ -65,7 +66,9 @@ export async function validateAwsCredentials(aws: AwsClients, ctx: ProviderConte
       ec2.send(
         new CreateSecurityGroupCommand({
           DryRun,
-          GroupName: resourceName(ctx.spec.name),
+          // A throwaway name: on a resumed init the real group already exists, and a dry run of a
+          // duplicate name can answer InvalidGroup.Duplicate instead of the permission verdict.
+          GroupName: `${resourceName(ctx.spec.name)}-dryrun-${randomBytes(3).toString('hex')}`,
           Description: `crawl4ai-mcp deployment ${ctx.spec.name} (managed by crawl4ai-mcp)`,
           VpcId: net.vpcId,
           TagSpecifications: tagSpecifications(ctx.spec.name, 'security-group'),

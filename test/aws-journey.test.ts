@@ -90,9 +90,16 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
     const stopped = JSON.parse((await cli(['status', '--json'])).stdout);
     expect(stopped.vm.state).toBe('stopped');
     expect(stopped.crawl4ai.ok).toBe(false);
+    // The power history feeds the cost so far: running hours stop counting while stopped.
+    const stoppedState = JSON.parse(fs.readFileSync(path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', 'journey.json'), 'utf8'));
+    expect(stoppedState.outputs.runningSince).toBeNull();
+    expect(stoppedState.outputs.runningHoursBefore).toBeGreaterThan(0);
+    expect(stopped.cost.soFarUsd).toBeGreaterThanOrEqual(0);
 
     const start = await cli(['start']);
     expect(start.code, start.stderr).toBe(0);
+    const startedState = JSON.parse(fs.readFileSync(path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', 'journey.json'), 'utf8'));
+    expect(typeof startedState.outputs.runningSince).toBe('string');
 
     const destroy = await cli(['destroy', '--yes']);
     expect(destroy.code, destroy.stderr).toBe(0);

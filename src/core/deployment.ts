@@ -4,7 +4,7 @@ import { deploymentsDir } from './paths.js';
 import { generateApiKey, hashApiKey } from './api-key.js';
 import { checkWorker, waitHealthyThroughWorker, type WorkerHealth } from './worker-health.js';
 import { renderCloudInit, hostnameForIp, CRAWL4AI_IMAGE, memoryLimitFor } from './cloud-init.js';
-import { SIZES } from '../pricing/catalog.js';
+import { DEFAULT_DISK_GIB, SIZES } from '../pricing/catalog.js';
 import { costSoFar } from '../pricing/estimate.js';
 import { StateStore } from '../state/store.js';
 import { Journal } from '../state/journal.js';
@@ -198,7 +198,7 @@ export async function initDeployment(
     const vm = await provider.apply(ctx, journal, bootstrapFor);
     const hostname =
       spec.network === 'public' ? (network.hostname ?? (vm.publicIp ? hostnameForIp(vm.publicIp, network.wildcardDomain) : undefined)) : undefined;
-    await journal.update({ outputs: { ...journal.state.outputs, publicIp: vm.publicIp ?? null, hostname: hostname ?? null } });
+    await journal.update({ outputs: { ...powerHistory(journal.state, true), publicIp: vm.publicIp ?? null, hostname: hostname ?? null } });
 
     // The Worker deploys while the VM boots (cloud-init takes minutes; the Worker seconds).
     const deployer = new WorkerDeployer(cloudflare, s.env, (m) => s.reporter.debug(m));
@@ -302,9 +302,10 @@ export async function deploymentStatus(
     provider: spec.provider,
     region: spec.region,
     size: spec.size,
-    diskGiB: 30,
-    publicIpv4: spec.network === 'public',
-    runningHours: vm.state === 'running' ? hours : 0,
+    diskGiB: DEFAULT_DISK_GIB,
+    publicIpv4: true, // tunnel mode too: the VM needs one to connect out
+    staticIpv4: spec.network === 'public', // only the Elastic IP is billed while stopped
+    runningHours: runningHoursOf(state),
     totalHours: hours,
   });
   return {
@@ -322,6 +323,24 @@ export async function deploymentStatus(
     drift: { missing, unexpected },
     ...(tunnel ? { tunnel } : {}),
   };
+}
+
+/**
+ * Hours the VM has run, from the power history kept in the state's outputs (`runningSince` while
+ * running, `runningHoursBefore` summed over earlier runs), so the cost so far counts stopped
+ * time as stopped.
+ */
+export function runningHoursOf(state: DeploymentState, now = Date.now()): number {
+  const before = typeof state.outputs.runningHoursBefore === 'number' ? state.outputs.runningHoursBefore : 0;
+  const since = typeof state.outputs.runningSince === 'string' ? Date.parse(state.outputs.runningSince) : NaN;
+  return before + (Number.isFinite(since) ? Math.max(0, now - since) / 3_600_000 : 0);
+}
+
+/** The outputs after the VM started (running) or stopped (not running). */
+function powerHistory(state: DeploymentState, running: boolean, now = new Date()): DeploymentState['outputs'] {
+  const wasRunning = typeof state.outputs.runningSince === 'string';
+  if (running) return wasRunning ? state.outputs : { ...state.outputs, runningSince: now.toISOString() };
+  return { ...state.outputs, runningHoursBefore: runningHoursOf(state, now.getTime()), runningSince: null };
 }
 
 function pick(h?: { version?: string; error?: string }) {
@@ -351,16 +370,18 @@ export async function changePower(
     if (op.kind === 'stop') {
       s.reporter.step('stopping the VM (you then pay only for its disk and address)');
       vm = await provider.stop(ctx, journal);
-      await journal.update({ status: 'stopped' });
+      await journal.update({ status: 'stopped', outputs: powerHistory(journal.state, false) });
       return { vm };
     }
     if (op.kind === 'resize') {
       s.reporter.step(`resizing to ${op.size} (${SIZES[spec.provider][op.size].instanceType}): stop, change type, start`);
+      await journal.update({ outputs: powerHistory(journal.state, false) }); // resize stops the VM first
       vm = await provider.resize(ctx, journal, op.size);
-      await journal.update({ size: op.size });
+      await journal.update({ size: op.size, outputs: powerHistory(journal.state, true) });
     } else {
       s.reporter.step('starting the VM');
       vm = await provider.start(ctx, journal);
+      await journal.update({ outputs: powerHistory(journal.state, true) });
     }
     const apiKey = await s.secrets.get(deploymentSecret(state.name, 'mcp-api-key'));
     let health: WorkerHealth | undefined;

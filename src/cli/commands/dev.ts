@@ -1,5 +1,5 @@
-import { Option } from 'commander';
 import type { CommandModule } from '../program.js';
+import { originOption, parseOrigin } from '../origin-option.js';
 import { CliError, usageError } from '../../core/errors.js';
 
 interface DevOptions {
@@ -18,7 +18,7 @@ export const devCommand: CommandModule = {
     program
       .command('dev')
       .description('run the MCP Worker locally in workerd (wrangler dev) against a Crawl4AI server; prints its URL and an API key')
-      .addOption(new Option('--origin <url>', 'Crawl4AI base URL, e.g. http://localhost:11235').env('CRAWL4AI_MCP_ORIGIN'))
+      .addOption(originOption())
       .option('--port <n>', 'local port for the Worker', '8787')
       .option('--llm', 'offer LLM extraction (the Crawl4AI server must have an LLM key)')
       .addHelpText(
@@ -33,14 +33,7 @@ export const devCommand: CommandModule = {
       )
       .action(async (opts: DevOptions) => {
         const c = ctx();
-        if (!opts.origin) throw usageError('no Crawl4AI origin given', 'pass --origin http://localhost:11235 or set CRAWL4AI_MCP_ORIGIN');
-        let origin: URL;
-        try {
-          origin = new URL(opts.origin);
-        } catch {
-          throw usageError(`--origin is not a URL: ${opts.origin}`, 'e.g. --origin http://localhost:11235');
-        }
-        if (origin.protocol !== 'http:' && origin.protocol !== 'https:') throw usageError('--origin must be an http:// or https:// URL');
+        const origin = parseOrigin(opts.origin);
         const port = Number(opts.port);
         if (!Number.isInteger(port) || port < 1 || port > 65535) throw usageError(`--port must be a port number, got ${opts.port}`);
 

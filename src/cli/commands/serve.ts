@@ -1,5 +1,5 @@
-import { Option } from 'commander';
 import type { CommandModule } from '../program.js';
+import { originOption, parseOrigin } from '../origin-option.js';
 import { usageError } from '../../core/errors.js';
 
 interface ServeOptions {
@@ -18,7 +18,7 @@ export const serveCommand: CommandModule = {
       .command('serve')
       .description('serve the MCP tools over stdio against a Crawl4AI server you run yourself (no cloud needed)')
       .option('--stdio', 'speak MCP on stdin/stdout (the transport MCP clients spawn)')
-      .addOption(new Option('--origin <url>', 'Crawl4AI base URL, e.g. http://localhost:11235').env('CRAWL4AI_MCP_ORIGIN'))
+      .addOption(originOption())
       .option('--llm', 'offer LLM extraction (the Crawl4AI server must have an LLM key)')
       .addHelpText(
         'after',
@@ -33,14 +33,7 @@ export const serveCommand: CommandModule = {
       .action(async (opts: ServeOptions) => {
         const c = ctx();
         if (!opts.stdio) throw usageError('serve needs --stdio', 'run `crawl4ai-mcp serve --stdio --origin <url>`; for an HTTP endpoint use `crawl4ai-mcp dev`');
-        if (!opts.origin) throw usageError('no Crawl4AI origin given', 'pass --origin http://localhost:11235 or set CRAWL4AI_MCP_ORIGIN');
-        let origin: URL;
-        try {
-          origin = new URL(opts.origin);
-        } catch {
-          throw usageError(`--origin is not a URL: ${opts.origin}`, 'e.g. --origin http://localhost:11235');
-        }
-        if (origin.protocol !== 'http:' && origin.protocol !== 'https:') throw usageError('--origin must be an http:// or https:// URL');
+        const origin = parseOrigin(opts.origin);
         const token = c.env.CRAWL4AI_API_TOKEN;
         const { registerSecret } = await import('../../secrets/redact.js');
         registerSecret(token);

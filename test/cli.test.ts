@@ -64,6 +64,23 @@ describe('the command line', () => {
     expect(lines(r.stderr).length).toBeLessThanOrEqual(2);
   });
 
+  it('init --yes without cloud credentials names the variable to set, before any cloud call', async () => {
+    const r = await runCli(['init', '--yes', '--provider', 'aws', '--region', 'us-east-1'], {
+      env: cliEnv(tempHome(), { CRAWL4AI_MCP_SECRET_BACKEND: 'file', CRAWL4AI_MCP_PASSPHRASE: PASS }),
+    });
+    expect(r.code).toBe(2);
+    const err = lines(r.stderr);
+    expect(err[0]).toMatch(/^error: the AWS access key ID is not in the secret store/);
+    expect(err[1]).toMatch(/^hint: set AWS_ACCESS_KEY_ID, or use --credentials chain/);
+    expect(err).toHaveLength(2);
+  });
+
+  it('init --yes without a provider names the flag and the variable', async () => {
+    const r = await runCli(['init', '--yes'], { env: cliEnv(tempHome(), { CRAWL4AI_MCP_SECRET_BACKEND: 'file', CRAWL4AI_MCP_PASSPHRASE: PASS }) });
+    expect(r.code).toBe(2);
+    expect(lines(r.stderr)).toEqual(['error: --yes was given but the cloud provider is not set', 'hint: pass --provider or CRAWL4AI_MCP_PROVIDER']);
+  });
+
   it('a secret never reaches the output, even inside an error message or a --verbose trace', async () => {
     const secret = 'tok_' + 'S3cr3tValue'.repeat(3);
     // The value is invalid as a deployment name, so the error message quotes it.

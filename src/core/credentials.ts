@@ -1,4 +1,4 @@
-import { credentialsError, missingAnswer } from './errors.js';
+import { credentialsError, usageError } from './errors.js';
 import { profileSecret } from '../secrets/keys.js';
 import type { SecretStore } from '../secrets/store.js';
 import type { ProviderCredentials, ProviderName } from '../providers/provider.js';
@@ -46,7 +46,12 @@ async function resolveFields(
     const account = profileSecret(cloud, profile, f.name);
     let v = env[f.env] || (await store.get(account));
     if (!v) {
-      if (!prompter) throw missingAnswer(`the ${f.prompt}`, `the ${f.env} environment variable`);
+      if (!prompter) {
+        throw usageError(
+          `the ${f.prompt} is not in the secret store and there is no terminal to ask for it`,
+          `set ${f.env}${cloud === 'aws' ? ', or use --credentials chain for your existing AWS configuration' : ''}; it is kept in the secret store for later commands`,
+        );
+      }
       v = f.secret ? await prompter.secret(f.prompt) : await prompter.text(f.prompt);
     }
     if (!v) throw credentialsError(`no ${f.prompt} given`, `set ${f.env}`);

@@ -38,6 +38,10 @@ const PUBLIC: BootstrapInput = { ...BASE, network: 'public', hostname: hostnameF
 const PUBLIC_NO_EMAIL: BootstrapInput = { ...BASE, network: 'public', hostname: 'crawl.example.com' };
 const TUNNEL: BootstrapInput = { ...BASE, network: 'tunnel', tunnelToken: TUNNEL_TOKEN };
 
+/** The shell helpers that bootstrap.sh and network-setup.sh source (templates/cloud-init/lib.sh). */
+const LIB_SH = '/usr/local/lib/crawl4ai-mcp/lib.sh';
+const HELPERS = ['log', 'die', 'retry', 'apt_get'] as const;
+
 const INSTALL_HINT = 'install the validators: apt-get install -y shellcheck cloud-init caddy';
 
 interface WriteFile {
@@ -154,6 +158,9 @@ describe.each(MODES)('rendered cloud-config (%s mode)', (name, input) => {
       expect(s.permissions, s.path).toBe('0755');
       return write(`${name.replace(/ /g, '-')}/scripts${s.path}`, s.content, 0o755);
     });
+    // The helpers the scripts source: written next to them, so that their `source-path=SCRIPTDIR
+    // source=lib.sh` directives make shellcheck follow it, and checked itself as well.
+    files.push(write(`${name.replace(/ /g, '-')}/scripts${LIB_SH}`, entry(cfg, LIB_SH).content, 0o644));
     // Shell strings in runcmd/bootcmd run through sh; list forms are exec'd and must name a script above.
     for (const [i, cmd] of [...(cfg.runcmd ?? []), ...(cfg.bootcmd ?? [])].entries()) {
       if (typeof cmd === 'string') files.push(write(`${name.replace(/ /g, '-')}/cmd-${i}.sh`, `#!/bin/sh\n${cmd}\n`));
@@ -162,6 +169,34 @@ describe.each(MODES)('rendered cloud-config (%s mode)', (name, input) => {
     const r = run('shellcheck', ['--format=gcc', ...files]);
     expect(r.out, 'shellcheck findings').toBe('');
     expect(r.code).toBe(0);
+  });
+
+  it('writes the shared shell helpers (lib.sh) once, root-owned and not executable, and the first-boot scripts source them', () => {
+    const cfg = doc().cfg;
+    const lib = entry(cfg, LIB_SH);
+    expect([lib.owner, lib.permissions]).toEqual(['root:root', '0644']);
+    expect(lib.content).toBe(renderBootstrapFile(input, 'lib.sh'));
+    expect(lib.content.startsWith('#!')).toBe(false);
+    for (const fn of HELPERS) expect(lib.content).toMatch(new RegExp(`^${fn}\\(\\) \\{`, 'm'));
+    // written by write_files (init stage, not deferred), so it is on disk before runcmd runs bootstrap.sh
+    expect(lib).not.toHaveProperty('defer');
+    const at = (p: string) => cfg.write_files.findIndex((f) => f.path === p);
+    const sourcing = ['/usr/local/lib/crawl4ai-mcp/bootstrap.sh', '/usr/local/lib/crawl4ai-mcp/network-setup.sh'];
+    for (const p of sourcing) {
+      const script = entry(cfg, p).content;
+      expect(at(LIB_SH), p).toBeLessThan(at(p));
+      expect(script, p).toMatch(/^# shellcheck source-path=SCRIPTDIR source=lib\.sh\n\. \/usr\/local\/lib\/crawl4ai-mcp\/lib\.sh$/m);
+      // sourced before the first helper is used
+      const sourcedAt = script.indexOf(`. ${LIB_SH}`);
+      for (const fn of HELPERS) {
+        const used = script.search(new RegExp(`^(?:retry \\d+ )?${fn}\\b`, 'm'));
+        if (used !== -1) expect(sourcedAt, `${p}: ${fn}`).toBeLessThan(used);
+      }
+    }
+    // no script defines a helper of its own again
+    for (const f of cfg.write_files.filter((f) => f.path !== LIB_SH)) {
+      for (const fn of HELPERS) expect(f.content, f.path).not.toMatch(new RegExp(`^\\s*${fn}\\(\\)`, 'm'));
+    }
   });
 
   it('writes the same scripts that renderBootstrapFile renders', () => {
@@ -325,6 +360,30 @@ describe('tunnel mode', () => {
     expect(setup).toContain('gpg --batch --show-keys --with-colons');
     expect(setup).toContain('CLOUDFLARED_MIN_VERSION=2025.7.0');
     expect(setup).not.toMatch(/apt-key/);
+  });
+});
+
+describe('shell helpers (lib.sh)', () => {
+  const lib = () => write('lib/lib.sh', renderBootstrapFile(TUNNEL, 'lib.sh'), 0o644);
+  // bash with lib.sh sourced and `sleep` recorded instead of slept
+  const bash = (body: string) => run('bash', ['-c', `set -euo pipefail\n. "$1"\nsleep() { echo "slept $1"; }\n${body}`, 'bash', lib()]);
+
+  it('log prints a UTC timestamp and the crawl4ai-mcp prefix; die logs ERROR and exits 1', () => {
+    expect(bash('log "hello  world"').stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ crawl4ai-mcp: hello  world\n$/);
+    const r = bash('die "no luck"; echo after');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^\S+Z crawl4ai-mcp: ERROR: no luck\n$/);
+  });
+
+  it('retry waits 10 s, 20 s, ... between attempts, logs each wait and gives up after ATTEMPTS', () => {
+    const failing = bash('retry 3 false || echo "gave up $?"');
+    expect(failing.code).toBe(0);
+    expect(failing.stdout.replace(/^\S+Z /gm, '')).toBe(
+      'crawl4ai-mcp: retrying in 10 s: false\nslept 10\ncrawl4ai-mcp: retrying in 20 s: false\nslept 20\ngave up 1\n',
+    );
+    // succeeds on the second attempt: one wait, then the command's status 0
+    const flaky = bash('f=$(mktemp); trap \'rm -f "$f"\' EXIT; once() { [ -s "$f" ] || { echo x >"$f"; return 1; }; }; retry 5 once && echo ok');
+    expect(flaky.stdout.replace(/^\S+Z /gm, '')).toBe('crawl4ai-mcp: retrying in 10 s: once\nslept 10\nok\n');
   });
 });
 

@@ -8,27 +8,9 @@ export DEBIAN_FRONTEND=noninteractive
 LIB=/usr/local/lib/crawl4ai-mcp
 # shellcheck source=/dev/null
 . /etc/crawl4ai/settings.env
-
-log() { printf '%s crawl4ai-mcp: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
-die() { log "ERROR: $*"; exit 1; }
-# retry ATTEMPTS COMMAND...: first boot races the network, mirrors and apt-daily.
-retry() {
-  local attempts=$1 n=1
-  shift
-  until "$@"; do
-    [ "$n" -ge "$attempts" ] && return 1
-    log "retrying in $((n * 10)) s: $1"
-    sleep $((n * 10))
-    n=$((n + 1))
-  done
-}
-# Wait up to 10 min for the dpkg lock (unattended-upgrades runs on first boot too). With
-# --force-confold a config file that cloud-init wrote before the package install is kept.
-# shellcheck disable=SC2317  # called through retry
-apt_get() {
-  apt-get -y -q -o DPkg::Lock::Timeout=600 \
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"
-}
+# log, die, retry, apt_get (shared with network-setup.sh)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. /usr/local/lib/crawl4ai-mcp/lib.sh
 
 # Docker: docker.io from Ubuntu's own archive. It is signed by the Ubuntu archive key the image
 # already trusts and gets Ubuntu security updates, so no third-party repository or key is needed.

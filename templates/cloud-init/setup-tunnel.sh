@@ -4,6 +4,8 @@
 # Run once by bootstrap.sh.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. /usr/local/lib/crawl4ai-mcp/lib.sh
 
 KEY_URL=https://pkg.cloudflare.com/cloudflare-main.gpg
 KEYRING=/usr/share/keyrings/cloudflare-main.gpg
@@ -13,22 +15,6 @@ KEYRING=/usr/share/keyrings/cloudflare-main.gpg
 CLOUDFLARE_APT_KEY_FINGERPRINT=""
 # Workers VPC needs cloudflared >= 2025.7.0 over QUIC.
 CLOUDFLARED_MIN_VERSION=2025.7.0
-
-log() { printf '%s crawl4ai-mcp: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
-die() { log "ERROR: $*"; exit 1; }
-retry() {
-  local attempts=$1 n=1
-  shift
-  until "$@"; do
-    [ "$n" -ge "$attempts" ] && return 1
-    sleep $((n * 10))
-    n=$((n + 1))
-  done
-}
-apt_get() {
-  apt-get -y -q -o DPkg::Lock::Timeout=600 \
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"
-}
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEc2Emulator, type Ec2Emulator } from './emulators/ec2/index.ts';
-import { CLI, cliEnv, tempHome } from './helpers/cli.js';
+import { startCloudflareEmulator } from './emulators/cloudflare/index.ts';
+import { CLI, cliEnv, runCli, tempHome } from './helpers/cli.js';
 import { KEY, PtySession } from './helpers/pty.js';
+import { ec2Instances } from './helpers/journey.js';
+import { startVmSimulator } from './helpers/vm-simulator.js';
 
 const ACCESS_KEY = 'AKIAIOSFODNN7EXAMPLE';
 const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
@@ -32,8 +35,7 @@ describe('the wizard in a real terminal', () => {
       await pty.waitFor('AWS secret access key');
       pty.type(SECRET_KEY + KEY.enter);
       await pty.waitFor('? Region');
-      pty.type(KEY.down); // the second region in the list
-      await pty.waitFor('❯ us-east-2');
+      await pty.press(KEY.down, '❯ us-east-2'); // the second region in the list
       pty.type(KEY.enter);
       await pty.waitFor('VM size');
       pty.type(KEY.enter); // default: medium
@@ -53,4 +55,61 @@ describe('the wizard in a real terminal', () => {
       pty.kill();
     }
   });
+
+  it('init: answers every question, confirms the plan, and ends with the client snippets', async () => {
+    const cfToken = 'cf-wizard-' + 'w'.repeat(30);
+    const cf = await startCloudflareEmulator({ apiToken: cfToken });
+    const sim = startVmSimulator(ec2Instances(ec2, 'wiz'), cf);
+    const env = cliEnv(tempHome('c4m-wizard-init-'), {
+      CRAWL4AI_MCP_SECRET_BACKEND: 'file',
+      CRAWL4AI_MCP_PASSPHRASE: 'wizard passphrase',
+      AWS_ENDPOINT_URL_EC2: ec2.url,
+      AWS_ENDPOINT_URL_STS: ec2.url,
+      CLOUDFLARE_API_BASE_URL: cf.apiBaseUrl,
+      CRAWL4AI_MCP_WORKERS_URL_TEMPLATE: cf.workersUrlTemplate,
+      CRAWL4AI_MCP_POLL_MS: '100',
+      CRAWL4AI_MCP_HEALTH_INTERVAL_MS: '300',
+      CI: undefined,
+    });
+    const pty = new PtySession(`${process.execPath} ${CLI} --name wiz init`, env);
+    try {
+      const answer = async (question: string, keys: string) => {
+        await pty.waitFor(question);
+        pty.type(keys);
+      };
+      await answer('Which cloud should run your crawler VM?', KEY.enter);
+      await answer('Which credentials?', KEY.enter);
+      await answer('AWS access key ID', ACCESS_KEY + KEY.enter);
+      await answer('AWS secret access key', SECRET_KEY + KEY.enter);
+      await answer('? Region', KEY.enter);
+      await pty.waitFor('VM size');
+      await pty.press(KEY.down, '❯ large');
+      await pty.press(KEY.up, '❯ medium'); // arrow keys move both ways
+      await pty.press(KEY.down, '❯ large');
+      pty.type(KEY.enter);
+      await answer('How should your Worker reach the VM?', KEY.enter);
+      await answer('Cloudflare account ID', cf.accountId + KEY.enter);
+      await answer('Cloudflare API token', cfToken + KEY.enter);
+      await answer('Create these resources', KEY.enter); // default: yes
+      await pty.waitFor('deployment "wiz" is ready', 120_000);
+      await pty.waitFor('Claude Desktop');
+      expect(await pty.exited).toBe(0);
+      const screen = pty.text;
+      expect(screen).toContain('Plan for AWS us-east-1');
+      expect(screen).toContain('✔ VM size large');
+      expect(screen).toMatch(/VM\s+t3\.xlarge \(4 vCPU, 16 GiB RAM/);
+      expect(screen).toContain('Cloudflare Tunnel crawl4ai-mcp-wiz');
+      expect(screen).toContain('✔ waiting for Crawl4AI to answer through the Worker');
+      expect(screen).not.toContain(SECRET_KEY);
+      expect(screen).not.toContain(cfToken);
+      expect(screen).toMatch(/c4m_[A-Za-z0-9_-]{43}/); // the snippets carry the user's own key
+    } finally {
+      pty.kill();
+      const destroy = await runCli(['--name', 'wiz', 'destroy', '--yes'], { env, timeoutMs: 120_000 });
+      expect(destroy.code, destroy.stderr).toBe(0);
+      expect(ec2.resourcesOf('wiz')).toEqual([]);
+      await sim.stop();
+      await cf.close();
+    }
+  }, 240_000);
 });

@@ -20,13 +20,24 @@ export class PtySession {
 
   /** the screen text without ANSI escape sequences */
   get text(): string {
-    // eslint-disable-next-line no-control-regex
-    return this.screen.replace(/\u001b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/\r/g, '');
+    return clean(this.screen);
   }
 
-  async waitFor(pattern: RegExp | string, timeoutMs = 30_000): Promise<void> {
+  /** Types `keys` and waits until the terminal redraws with `expected` on it. */
+  async press(keys: string, expected: RegExp | string): Promise<void> {
+    const mark = this.screen.length;
+    this.type(keys);
+    await this.waitFor(expected, 30_000, mark);
+  }
+
+  /**
+   * Waits until `pattern` shows on the screen. With `since` (a previous `screen.length`), only
+   * output written after that point counts, e.g. the redraw that follows a keypress.
+   */
+  async waitFor(pattern: RegExp | string, timeoutMs = 30_000, since = 0): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    const match = () => (typeof pattern === 'string' ? this.text.includes(pattern) : pattern.test(this.text));
+    const view = () => clean(this.screen.slice(since));
+    const match = () => (typeof pattern === 'string' ? view().includes(pattern) : pattern.test(view()));
     while (!match()) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; screen:\n${this.text.slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 50));
@@ -40,6 +51,11 @@ export class PtySession {
   kill(): void {
     this.child.kill('SIGKILL');
   }
+}
+
+function clean(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/\u001b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/\r/g, '');
 }
 
 export const KEY = { enter: '\r', down: '\u001b[B', up: '\u001b[A', ctrlC: '\u0003' } as const;

@@ -8,7 +8,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CliError } from '../src/core/errors.js';
 import { createAwsProvider } from '../src/providers/aws/index.js';
 import { createAwsClients } from '../src/providers/aws/clients.js';
 import { runInstancesInput } from '../src/providers/aws/launch.js';
@@ -17,7 +16,7 @@ import type { BootstrapFactory, DeploymentSpec, NetworkMode, ProviderContext, Pr
 import { Journal } from '../src/state/journal.js';
 import { newDeploymentState, type DeploymentState } from '../src/state/schema.js';
 import { StateStore } from '../src/state/store.js';
-import { describeProviderConformance, type ProviderHarness } from './conformance/provider-conformance.js';
+import { caught, describeProviderConformance, type ProviderHarness } from './conformance/provider-conformance.js';
 import { startEc2Emulator, type Ec2Emulator, type Instance } from './emulators/ec2/index.js';
 
 const REGION = 'us-east-1';
@@ -78,16 +77,6 @@ const instancesOf = (emu: Ec2Emulator, name: string): Instance[] =>
   [...emu.state.instances.values()].filter((i) => i.tags['crawl4ai-mcp:deployment'] === name && i.state !== 'terminated');
 const groupOf = (emu: Ec2Emulator, name: string) => [...emu.state.securityGroups.values()].filter((g) => g.tags['crawl4ai-mcp:deployment'] === name);
 const addressesOf = (emu: Ec2Emulator, name: string) => [...emu.state.addresses.values()].filter((a) => a.tags['crawl4ai-mcp:deployment'] === name);
-
-async function caught(p: Promise<unknown>): Promise<CliError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof CliError) return e;
-    throw e;
-  }
-  throw new Error('expected a CliError');
-}
 
 /** EC2 instance states as the Provider interface names them. */
 function vmState(state: Instance['state']): VmState {

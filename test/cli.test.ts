@@ -6,6 +6,8 @@ import { StateStore } from '../src/state/store.js';
 import { newDeploymentState } from '../src/state/schema.js';
 import { openSecretStore } from '../src/secrets/store.js';
 import { deploymentSecret } from '../src/secrets/keys.js';
+import { EXIT_CODE_TABLE } from '../src/core/errors.js';
+import { ROOT } from './helpers/cli.js';
 
 const PASS = 'correct horse battery staple';
 
@@ -32,6 +34,13 @@ describe('the command line', () => {
     const r = await runCli(['--help'], { env: cliEnv(home) });
     expect(r.code).toBe(0);
     for (const word of ['connect', 'doctor', '--name', '--json', '--yes', '--verbose']) expect(r.stdout).toContain(word);
+  });
+
+  it('the README documents exactly the exit codes the code uses', () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Exit codes'), readme.indexOf('\n## ', readme.indexOf('## Exit codes') + 1));
+    const rows = [...section.matchAll(/^\| (\d+) \| (.+?) \|$/gm)].map((m) => ({ code: Number(m[1]), meaning: m[2] }));
+    expect(rows).toEqual(EXIT_CODE_TABLE.map(({ code, meaning }) => ({ code, meaning: meaning.replace(/--yes/, '`--yes`') })));
   });
 
   it('an unknown command exits 2 with one error line and a hint', async () => {

@@ -46,11 +46,6 @@ export class Output {
     if (!this.json) this.out.write(redact(text) + '\n');
   }
 
-  /** Raw text on stdout, printed in both modes (e.g. a config snippet the user asked for). */
-  raw(text: string): void {
-    this.out.write(redact(text));
-  }
-
   /** The --json result: exactly one JSON document on stdout. */
   data(value: unknown): void {
     this.out.write(redact(JSON.stringify(value, null, 2)) + '\n');

@@ -1,11 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { renderWranglerConfig } from './wrangler-config.js';
+import { renderWranglerConfig, WORKER_MAIN_PATH } from './wrangler-config.js';
 import { runWrangler, wranglerWorkdir, type CloudflareAccount } from './wrangler.js';
-
-/** The Worker bundle entry, compiled from src/worker by `npm run build`. */
-export const WORKER_MAIN = fileURLToPath(new URL('../worker/index.js', import.meta.url));
 
 export function workerScriptName(deployment: string): string {
   return `crawl4ai-mcp-${deployment}`;
@@ -45,7 +41,7 @@ export class WorkerDeployer {
       const configPath = path.join(work.dir, 'wrangler.json');
       const config = renderWranglerConfig({
         scriptName,
-        mainPath: WORKER_MAIN,
+        mainPath: WORKER_MAIN_PATH,
         ...(input.originUrl ? { originUrl: input.originUrl } : {}),
         ...(input.vpcServiceId ? { vpcServiceId: input.vpcServiceId } : {}),
       });

@@ -32,6 +32,9 @@ import {
  * plus the day-2 verbs. Providers only talk to their cloud; waiting, journaling, secrets and the
  * Worker live here, once.
  */
+/** The journal key (and kind) of the deployment's Worker. */
+const WORKER_KEY = 'cloudflare:worker';
+
 export interface Reporter {
   step(message: string): void;
   debug(message: string): void;
@@ -203,16 +206,14 @@ export async function initDeployment(
     // The Worker deploys while the VM boots (cloud-init takes minutes; the Worker seconds).
     const deployer = new WorkerDeployer(cloudflare, s.env, (m) => s.reporter.debug(m));
     const scriptName = workerScriptName(spec.name);
-    if (!journal.find('cloudflare:worker') || journal.find('cloudflare:worker')!.phase !== 'created') {
-      await journal.intend('cloudflare:worker', 'cloudflare:worker');
-    }
+    if (journal.find(WORKER_KEY)?.phase !== 'created') await journal.intend(WORKER_KEY, WORKER_KEY);
     s.reporter.step(`deploying the Worker ${scriptName}`);
     const worker = await deployer.deploy({
       deployment: spec.name,
       ...(tunnel ? { vpcServiceId: tunnel.serviceId } : { originUrl: `https://${hostname}` }),
       secrets: { CRAWL4AI_API_TOKEN: crawl4aiToken, BOOTSTRAP_KEY_SHA256: await hashApiKey(apiKey) },
     });
-    if (journal.find('cloudflare:worker')!.phase !== 'created') await journal.created('cloudflare:worker', scriptName, { url: worker.url });
+    await journal.created(WORKER_KEY, scriptName, { url: worker.url }); // merges into a record created by an earlier run
     // The account id lives in the secret store with the token (it names where the token works), not here.
     await journal.update({ worker: { scriptName, url: worker.url } });
 
@@ -421,7 +422,7 @@ export async function destroyDeployment(
       s.reporter.step(`deleting the Worker ${workerScriptName(name)}`);
       const deployer = new WorkerDeployer(target.cloudflare, s.env, (m) => s.reporter.debug(m));
       if (await deployer.delete(name)) removed.push(`worker ${workerScriptName(name)}`);
-      if (journal.find('cloudflare:worker')) await journal.deleted('cloudflare:worker');
+      if (journal.find(WORKER_KEY)) await journal.deleted(WORKER_KEY);
       // After the Worker, so no deployed binding still points at the VPC service; found by name
       // too, so a lost state file still cleans up.
       s.reporter.step('deleting the Cloudflare Tunnel and its VPC service');

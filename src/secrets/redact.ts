@@ -20,10 +20,6 @@ export function registerSecret(value: string | undefined | null): void {
   pattern = null;
 }
 
-export function knownSecretCount(): number {
-  return known.size;
-}
-
 function compiled(): RegExp | null {
   if (known.size === 0) return null;
   if (!pattern) {

@@ -109,7 +109,8 @@ interface BootstrapCall {
   addressExisted: boolean;
 }
 
-async function caught(p: Promise<unknown>): Promise<CliError> {
+/** The CliError a promise rejects with (anything else fails the test). */
+export async function caught(p: Promise<unknown>): Promise<CliError> {
   try {
     await p;
   } catch (e) {

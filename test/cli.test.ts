@@ -6,7 +6,7 @@ import { StateStore } from '../src/state/store.js';
 import { newDeploymentState } from '../src/state/schema.js';
 import { openSecretStore } from '../src/secrets/store.js';
 import { deploymentSecret } from '../src/secrets/keys.js';
-import { EXIT_CODE_TABLE } from '../src/core/errors.js';
+import { EXIT_CODE_TABLE } from '../src/ground/errors.js';
 import { ROOT } from './helpers/cli.js';
 
 const PASS = 'correct horse battery staple';

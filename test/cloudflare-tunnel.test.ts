@@ -14,8 +14,8 @@ import {
   TUNNEL_JOURNAL_KEY,
   VPC_SERVICE_JOURNAL_KEY,
 } from '../src/cloudflare/tunnel.js';
-import { CliError } from '../src/core/errors.js';
-import { containsKnownSecret } from '../src/secrets/redact.js';
+import { CliError } from '../src/ground/errors.js';
+import { containsKnownSecret } from '../src/ground/redact.js';
 import { Journal, StateStore, newDeploymentState } from '../src/state/index.js';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.js';
 

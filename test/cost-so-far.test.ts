@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runningHoursOf } from '../src/core/deployment.js';
+import { runningHoursOf } from '../src/conductor/power-history.js';
 import { newDeploymentState } from '../src/state/schema.js';
 
 describe('cost so far counts only the hours the VM ran', () => {

@@ -15,7 +15,7 @@ import {
   AWS_POLICY_FILE,
   AWS_REQUIRED_ACTIONS,
 } from '../src/providers/aws/permissions.js';
-import { MANAGED_BY, TAG_DEPLOYMENT, TAG_MANAGED_BY } from '../src/providers/provider.js';
+import { MANAGED_BY, TAG_DEPLOYMENT, TAG_MANAGED_BY } from '../src/model/deployment.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CliError, ExitCode } from '../src/core/errors.js';
+import { CliError, ExitCode } from '../src/ground/errors.js';
 import {
   DEFAULT_DISK_GIB,
   DEFAULT_REGION,
@@ -15,7 +15,7 @@ import {
   sizeSpec,
 } from '../src/pricing/catalog.js';
 import { costSoFar, estimateMonthly } from '../src/pricing/estimate.js';
-import type { ProviderName } from '../src/providers/provider.js';
+import type { ProviderName } from '../src/model/deployment.js';
 
 const PROVIDERS: ProviderName[] = ['aws', 'gcp', 'azure'];
 

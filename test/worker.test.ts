@@ -524,7 +524,7 @@ describe('building blocks (built dist/, as the Worker and the CLI use them)', ()
   const dist = (p: string) => import(path.join(ROOT, 'dist', p));
 
   it('API keys: c4m_ + 32 random bytes base64url; SHA-256 hex; constant-time compare', async () => {
-    const k = (await dist('core/api-key.js')) as typeof import('../src/core/api-key.ts');
+    const k = (await dist('ground/api-key.js')) as typeof import('../src/ground/api-key.ts');
     const a = k.generateApiKey();
     const b = k.generateApiKey();
     expect(a).toMatch(/^c4m_[A-Za-z0-9_-]{43}$/);

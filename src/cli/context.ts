@@ -1,5 +1,5 @@
-import { DEPLOYMENT_NAME_RE } from '../core/paths.js';
-import { usageError } from '../core/errors.js';
+import { DEPLOYMENT_NAME_RE } from '../ground/paths.js';
+import { usageError } from '../ground/errors.js';
 import { Output } from './output.js';
 
 /** What every command receives: the global options, parsed and validated once. */

@@ -1,11 +1,11 @@
 import { Option, type Command } from 'commander';
-import { missingAnswer, usageError } from '../core/errors.js';
+import { missingAnswer, usageError } from '../ground/errors.js';
 import type { CommandContext } from './context.js';
 import { inquirerPrompter, type Prompter } from './prompter.js';
-import { AVAILABLE_PROVIDERS, PROVIDER_NAMES } from '../providers/registry.js';
-import type { DeploymentSpec, NetworkMode, ProviderName, SizeName } from '../providers/provider.js';
-import type { CredentialSource } from '../core/credentials.js';
-import type { PublicNetworkOptions, Session } from '../core/deployment.js';
+import { AVAILABLE_PROVIDERS, PROVIDER_NAMES } from '../conductor/providers.js';
+import type { DeploymentSpec, NetworkMode, ProviderName, SizeName } from '../model/deployment.js';
+import type { CredentialSource } from '../conductor/credentials.js';
+import type { PublicNetworkOptions, Session } from '../conductor/session.js';
 import { SIZES, REGIONS } from '../pricing/catalog.js';
 import { openSecretStore, promptPassphrase } from '../secrets/store.js';
 import { createProgress, type Progress } from './progress.js';

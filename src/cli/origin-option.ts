@@ -1,5 +1,5 @@
 import { Option } from 'commander';
-import { usageError } from '../core/errors.js';
+import { usageError } from '../ground/errors.js';
 
 /** `--origin`, shared by `serve` and `dev`: the Crawl4AI server the tools talk to. */
 export function originOption(): Option {

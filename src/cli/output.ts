@@ -1,4 +1,4 @@
-import { redact } from '../secrets/redact.js';
+import { redact } from '../ground/redact.js';
 
 /**
  * Everything the CLI prints goes through here, so that redaction, --json and colour rules hold

@@ -1,10 +1,10 @@
 import { Command, CommanderError, Option } from 'commander';
-import { CliError, ExitCode, isCliError } from '../core/errors.js';
-import { redact } from '../secrets/redact.js';
+import { CliError, ExitCode, isCliError } from '../ground/errors.js';
+import { redact } from '../ground/redact.js';
 import { registerEnvSecrets } from '../secrets/env.js';
 import { makeContext, type CommandContext, type GlobalOptions } from './context.js';
 import { commands } from './commands/index.js';
-import { VERSION } from '../core/version.js';
+import { VERSION } from '../ground/version.js';
 
 export type ContextFactory = () => CommandContext;
 

@@ -1,5 +1,5 @@
 import type { CommandContext } from './context.js';
-import { redact } from '../secrets/redact.js';
+import { redact } from '../ground/redact.js';
 
 /**
  * Progress of a long command. On a terminal it is an ora spinner on stderr (each finished step

@@ -1,17 +1,14 @@
-import { registerSecret } from '../secrets/redact.js';
+import { registerSecret } from '../ground/redact.js';
+
+import type { Prompter } from '../conductor/prompter.js';
+
+export type { Prompter };
 
 /**
- * The wizard's questions, behind a small interface so commands never import @inquirer/prompts
- * directly (it is loaded only when a question is actually asked). Every secret answer is
- * registered for redaction the moment it is typed.
+ * The wizard's questions with @inquirer/prompts, loaded only when a question is actually asked,
+ * so commands never import it directly. Every secret answer is registered for redaction the
+ * moment it is typed.
  */
-export interface Prompter {
-  text(message: string, defaultValue?: string): Promise<string>;
-  secret(message: string): Promise<string>;
-  select<T extends string>(message: string, choices: Array<{ value: T; name: string; description?: string }>, defaultValue?: T): Promise<T>;
-  confirm(message: string, defaultValue?: boolean): Promise<boolean>;
-}
-
 export function inquirerPrompter(): Prompter {
   const load = () => import('@inquirer/prompts');
   const output = process.stderr; // stdout stays clean for --json and piping

@@ -1,4 +1,4 @@
-import type { Plan } from '../providers/provider.js';
+import type { Plan } from '../model/deployment.js';
 import type { Output } from './output.js';
 
 const usd = (n: number) => `$${n.toFixed(2)}`;

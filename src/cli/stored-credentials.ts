@@ -1,7 +1,7 @@
-import { resolveCloudCredentials, storedCloudflareAccount } from '../core/credentials.js';
-import type { Session } from '../core/deployment.js';
+import { resolveCloudCredentials, storedCloudflareAccount } from '../conductor/credentials.js';
+import type { Session } from '../conductor/session.js';
 import type { DeploymentState } from '../state/schema.js';
-import type { ProviderCredentials, ProviderName } from '../providers/provider.js';
+import type { ProviderCredentials, ProviderName } from '../model/deployment.js';
 import type { CloudflareAccount } from '../cloudflare/wrangler.js';
 
 /** The credentials a deployment was created with, from the secret store (never prompts). */

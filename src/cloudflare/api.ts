@@ -1,7 +1,7 @@
-import { CliError, ExitCode } from '../core/errors.js';
-import { VERSION } from '../core/version.js';
-import { retry, sleep } from '../core/wait.js';
-import { redact } from '../secrets/redact.js';
+import { CliError, ExitCode } from '../ground/errors.js';
+import { VERSION } from '../ground/version.js';
+import { retry, sleep } from '../ground/wait.js';
+import { redact } from '../ground/redact.js';
 import { CLOUDFLARE_TOKEN_PERMISSIONS, permissionLabel } from './permissions.js';
 import type { CloudflareAccount } from './wrangler.js';
 
@@ -16,7 +16,7 @@ import type { CloudflareAccount } from './wrangler.js';
  * `api.get('/accounts/{account_id}/cfd_tunnel/' + id)`. The token travels only in the
  * Authorization header; no message, hint or log line built here contains it.
  *
- * Retries (core/wait retry, full-jitter backoff): 429 on any method, honouring Retry-After up to
+ * Retries (ground/wait retry, full-jitter backoff): 429 on any method, honouring Retry-After up to
  * `maxRetryAfterMs` (a longer wait fails at once, saying how long to wait); 5xx, timeouts and
  * network errors only on idempotent methods (GET, PUT, DELETE), because a repeated POST could
  * create a second object — callers that create look up by name before trying again.

@@ -1,4 +1,4 @@
-import type { NetworkMode } from '../providers/provider.js';
+import type { NetworkMode } from '../model/deployment.js';
 
 /**
  * The permissions of the Cloudflare API token crawl4ai-mcp needs, by network mode. The same list

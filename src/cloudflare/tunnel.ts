@@ -1,7 +1,7 @@
-import { CliError, credentialsError } from '../core/errors.js';
-import { retry } from '../core/wait.js';
-import type { NetworkMode } from '../providers/provider.js';
-import { registerSecret } from '../secrets/redact.js';
+import { CliError, credentialsError } from '../ground/errors.js';
+import { retry } from '../ground/wait.js';
+import type { NetworkMode } from '../model/deployment.js';
+import { registerSecret } from '../ground/redact.js';
 import type { Journal, ResourceRecord } from '../state/index.js';
 import { CloudflareApiError, isCloudflareApiError, isCloudflareNotFound, type CloudflareApi } from './api.js';
 import { cloudflarePermissionsFor, permissionLabel } from './permissions.js';

@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { VERSION } from '../core/version.js';
+import { VERSION } from '../ground/version.js';
 
 /** Kept current so that custom ports (>= 2024-09-02) and new runtime fixes apply. */
 export const WORKER_COMPATIBILITY_DATE = '2026-11-01';

@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CliError, ExitCode, credentialsError } from '../core/errors.js';
-import { wranglerBin } from '../core/wrangler-bin.js';
+import { CliError, ExitCode, credentialsError } from '../ground/errors.js';
+import { wranglerBin } from './wrangler-bin.js';
 
 /** The user's Cloudflare credentials; they reach wrangler only through its environment. */
 export interface CloudflareAccount {

@@ -1,5 +1,5 @@
-import { usageError } from '../core/errors.js';
-import type { ProviderName, SizeName } from '../providers/provider.js';
+import { usageError } from '../ground/errors.js';
+import type { ProviderName, SizeName } from '../model/deployment.js';
 
 /**
  * The dated price table behind `plan`, `init` and `status`. This is the one place that maps a size

@@ -1,5 +1,5 @@
-import { usageError } from '../core/errors.js';
-import type { CostLine, Plan, ProviderName, SizeName } from '../providers/provider.js';
+import { usageError } from '../ground/errors.js';
+import type { CostLine, Plan, ProviderName, SizeName } from '../model/deployment.js';
 import { HOURS_PER_MONTH, PRICE_DATE, PRICING, regionPricing, sizeSpec } from './catalog.js';
 
 export interface EstimateInput {

@@ -1,25 +1,21 @@
 import type { Journal } from '../state/journal.js';
+import type {
+  DeploymentSpec,
+  DiscoveredResource,
+  Plan,
+  ProviderCredentials,
+  ProviderName,
+  SizeName,
+  ValidationResult,
+  VmStatus,
+} from '../model/deployment.js';
 
 /**
  * "Provider" means where Crawl4AI runs. Every cloud implements this one small interface (in the
- * spirit of docker-machine's Driver); waiting, retrying, journaling and printing live once in
- * src/core, never in a provider. Providers are loaded lazily (see ./registry.ts) so using AWS
- * never loads the GCP or Azure SDKs.
+ * spirit of docker-machine's Driver); waiting, retrying, journaling and printing live once (in
+ * src/ground and src/conductor), never in a provider. Providers are loaded lazily by the conductor
+ * (src/conductor/providers.ts) so using AWS never loads the GCP or Azure SDKs.
  */
-export type ProviderName = 'aws' | 'gcp' | 'azure';
-export type SizeName = 'small' | 'medium' | 'large';
-export type NetworkMode = 'tunnel' | 'public';
-
-/** What the user asked for. Secrets are not in here: they are passed separately (BootstrapSecrets). */
-export interface DeploymentSpec {
-  name: string;
-  provider: ProviderName;
-  region: string;
-  size: SizeName;
-  network: NetworkMode;
-  /** credential profile name in the secret store, or "chain" for the cloud's own credential chain */
-  profile: string;
-}
 
 /** The VM's bootstrap, already rendered (cloud-init user data; contains secrets, so never logged or stored). */
 export interface VmBootstrap {
@@ -29,61 +25,6 @@ export interface VmBootstrap {
 }
 
 export type BootstrapFactory = (address: { publicIp?: string }) => VmBootstrap;
-
-export interface PlannedResource {
-  kind: string;
-  name: string;
-  detail: string;
-}
-
-export interface CostLine {
-  item: string;
-  monthlyUsd: number;
-  detail: string;
-}
-
-export interface Plan {
-  provider: ProviderName;
-  region: string;
-  size: SizeName;
-  instanceType: string;
-  vcpus: number;
-  memoryGiB: number;
-  diskGiB: number;
-  image: { id: string; name: string };
-  network: { vpc?: string; subnet?: string; detail: string };
-  resources: PlannedResource[];
-  cost: { lines: CostLine[]; monthlyUsd: number; stoppedMonthlyUsd: number; priceDate: string; excludes: string[] };
-}
-
-export type VmState = 'pending' | 'running' | 'stopping' | 'stopped' | 'terminated' | 'missing' | 'unknown';
-
-export interface VmStatus {
-  state: VmState;
-  instanceType?: string;
-  publicIp?: string;
-  privateIp?: string;
-  launchedAt?: string;
-}
-
-/** A resource found by tag (for destroy after the state file is gone, and drift checks). */
-export interface DiscoveredResource {
-  kind: string;
-  id: string;
-  region: string;
-  state?: string;
-}
-
-export interface ValidationResult {
-  identity: string;
-  /** permissions proven by dry runs */
-  allowed: string[];
-  /** permissions the credentials lack (empty when all good) */
-  missing: string[];
-}
-
-/** Credentials resolved by the CLI from the secret store, or the cloud's own credential chain. */
-export type ProviderCredentials = { kind: 'chain' } | { kind: 'static'; values: Readonly<Record<string, string>> };
 
 export interface ProviderContext {
   spec: DeploymentSpec;
@@ -125,6 +66,3 @@ export interface Provider {
   discover(ctx: ProviderContext): Promise<DiscoveredResource[]>;
 }
 
-export const TAG_DEPLOYMENT = 'crawl4ai-mcp:deployment';
-export const TAG_MANAGED_BY = 'managed-by';
-export const MANAGED_BY = 'crawl4ai-mcp';

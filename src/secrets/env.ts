@@ -1,4 +1,4 @@
-import { registerSecret } from './redact.js';
+import { registerSecret } from '../ground/redact.js';
 
 /**
  * Environment variables whose values are secrets. Their values are registered for redaction at

@@ -2,8 +2,8 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt as sc
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CliError, ExitCode, credentialsError, usageError } from '../core/errors.js';
-import { registerSecret } from './redact.js';
+import { CliError, ExitCode, credentialsError, usageError } from '../ground/errors.js';
+import { registerSecret } from '../ground/redact.js';
 import type { SecretStore } from './store.js';
 import { assertAccount, assertPrefix } from './validate.js';
 

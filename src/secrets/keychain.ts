@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { credentialsError } from '../core/errors.js';
+import { credentialsError } from '../ground/errors.js';
 import { SERVICE } from './keys.js';
-import { registerSecret } from './redact.js';
+import { registerSecret } from '../ground/redact.js';
 import type { SecretStore } from './store.js';
 import { assertAccount, assertPrefix, isInternalAccount } from './validate.js';
 

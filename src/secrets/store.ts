@@ -1,9 +1,9 @@
-import { credentialsError, usageError } from '../core/errors.js';
-import { secretsFile } from '../core/paths.js';
+import { credentialsError, usageError } from '../ground/errors.js';
+import { secretsFile } from '../ground/paths.js';
 import { FileStore, PASSPHRASE_ENV, clearFileStoreCaches } from './file-store.js';
 import { DEFAULT_PROBE_TIMEOUT_MS, KeychainStore, loadKeyring, probeKeychain, type ProbeResult } from './keychain.js';
 import { promptPassphrase } from './prompt.js';
-import { registerSecret } from './redact.js';
+import { registerSecret } from '../ground/redact.js';
 
 export { promptPassphrase };
 
@@ -12,7 +12,7 @@ export { promptPassphrase };
  *
  *   CRAWL4AI_MCP_SECRET_BACKEND = auto (default) | keychain | file
  *   CRAWL4AI_MCP_PASSPHRASE     = passphrase of the encrypted file (else a prompt, in a terminal)
- *   CRAWL4AI_MCP_HOME           = moves the file (see core/paths.ts)
+ *   CRAWL4AI_MCP_HOME           = moves the file (see ground/paths.ts)
  *
  * Every value read or written, and every passphrase, is registered with redact.registerSecret.
  */

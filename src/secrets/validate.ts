@@ -1,4 +1,4 @@
-import { usageError } from '../core/errors.js';
+import { usageError } from '../ground/errors.js';
 
 /**
  * Account names are the keys of the secret store (see keys.ts). Names starting with "__" are

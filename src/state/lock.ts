@@ -1,8 +1,8 @@
 import fs, { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CliError, ExitCode, usageError } from '../core/errors.js';
-import { DEPLOYMENT_NAME_RE } from '../core/paths.js';
+import { CliError, ExitCode, usageError } from '../ground/errors.js';
+import { DEPLOYMENT_NAME_RE } from '../ground/paths.js';
 import { ensurePrivateDir, errCode, isProcessAlive } from './store.js';
 
 /** Content of `<dir>/<name>.lock`. */

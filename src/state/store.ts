@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { CliError, notFoundError, usageError } from '../core/errors.js';
-import { DEPLOYMENT_NAME_RE, deploymentsDir } from '../core/paths.js';
-import { containsKnownSecret } from '../secrets/redact.js';
+import { CliError, notFoundError, usageError } from '../ground/errors.js';
+import { DEPLOYMENT_NAME_RE, deploymentsDir } from '../ground/paths.js';
+import { containsKnownSecret } from '../ground/redact.js';
 import { DeploymentState, STATE_SCHEMA_VERSION } from './schema.js';
 
 /**

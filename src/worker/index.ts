@@ -12,7 +12,7 @@
  * LLM_ENABLED var; optional SCREENSHOT_MAX_BYTES var (inline screenshot cap).
  */
 import { createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/server';
-import { hashApiKey, isWellFormedApiKey } from '../core/api-key.js';
+import { hashApiKey, isWellFormedApiKey } from '../ground/api-key.js';
 import { defaultToolConfig, type ToolConfig } from '../mcp/context.js';
 import { bindingOrigin, OriginUnreachableError, urlOrigin, type Crawl4aiOrigin, type FetcherLike } from '../mcp/origin.js';
 import { Crawl4aiClient } from '../mcp/crawl4ai.js';

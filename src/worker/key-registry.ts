@@ -9,7 +9,7 @@
  * key (the old one stops working).
  */
 import { DurableObject } from 'cloudflare:workers';
-import { API_KEY_HASH_RE, constantTimeEqual } from '../core/api-key.js';
+import { API_KEY_HASH_RE, constantTimeEqual } from '../ground/api-key.js';
 
 export interface KeyCheck {
   ok: boolean;

@@ -6,7 +6,7 @@ set -euo pipefail
 . /etc/crawl4ai/settings.env
 
 # The memory limit was planned for the instance's size. After `crawl4ai-mcp scale` the machine has
-# another size, so derive the limit again with the rule of memoryLimitFor() in src/core/cloud-init.ts.
+# another size, so derive the limit again with the rule of memoryLimitFor() in src/bootstrap/cloud-init.ts.
 limit=$CRAWL4AI_MEMORY_LIMIT
 host_gib=$(awk '/^MemTotal:/ { printf "%d", ($2 + 524288) / 1048576 }' /proc/meminfo)
 if [ -n "$CRAWL4AI_PLANNED_MEMORY_GIB" ] && [ "$host_gib" != "$CRAWL4AI_PLANNED_MEMORY_GIB" ]; then

@@ -12,17 +12,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, it, type ExpectStatic } from 'vitest';
-import { CliError } from '../../src/core/errors.js';
-import type {
-  BootstrapFactory,
-  DeploymentSpec,
-  NetworkMode,
-  Provider,
-  ProviderContext,
-  ProviderCredentials,
-  VmState,
-} from '../../src/providers/provider.js';
-import { MANAGED_BY, TAG_DEPLOYMENT, TAG_MANAGED_BY } from '../../src/providers/provider.js';
+import { CliError } from '../../src/ground/errors.js';
+import type { DeploymentSpec, NetworkMode, ProviderCredentials, VmState } from '../../src/model/deployment.js';
+import type { BootstrapFactory, Provider, ProviderContext } from '../../src/providers/provider.js';
+import { MANAGED_BY, TAG_DEPLOYMENT, TAG_MANAGED_BY } from '../../src/model/deployment.js';
 import { Journal } from '../../src/state/journal.js';
 import { newDeploymentState } from '../../src/state/schema.js';
 import { StateStore } from '../../src/state/store.js';

@@ -35,7 +35,8 @@ function inputsHash(): string {
   const files = [
     ...filesUnder(path.join(DIST, 'worker')),
     ...filesUnder(path.join(DIST, 'mcp')),
-    path.join(DIST, 'core', 'api-key.js'),
+    ...filesUnder(path.join(DIST, 'ground')),
+    ...filesUnder(path.join(DIST, 'model')),
     path.join(ROOT, 'templates', 'worker', 'wrangler.template.jsonc'),
     path.join(ROOT, 'package.json'),
   ];
@@ -137,7 +138,7 @@ export interface RunningWorker {
 
 export async function startWorker(opts: StartWorkerOptions = {}): Promise<RunningWorker> {
   const bundle = await bundleWorker();
-  const { generateApiKey, hashApiKey } = (await import(path.join(DIST, 'core', 'api-key.js'))) as typeof import('../../src/core/api-key.js');
+  const { generateApiKey, hashApiKey } = (await import(path.join(DIST, 'ground', 'api-key.js'))) as typeof import('../../src/ground/api-key.js');
   const apiKey = opts.apiKey ?? generateApiKey();
   const vars = (bundle.config.vars ?? {}) as Record<string, string>;
   const bindings: Record<string, string> = {

@@ -1,9 +1,9 @@
 import { Option } from 'commander';
 import type { CommandModule } from '../program.js';
-import { CLIENTS, clientSnippet, mcpEndpoint, type ClientName } from '../../core/client-config.js';
-import { credentialsError, notFoundError } from '../../core/errors.js';
+import { CLIENTS, clientSnippet, mcpEndpoint, type ClientName } from '../client-config.js';
+import { credentialsError, notFoundError } from '../../ground/errors.js';
 import { deploymentSecret } from '../../secrets/keys.js';
-import { deploymentsDir } from '../../core/paths.js';
+import { deploymentsDir } from '../../ground/paths.js';
 
 export const connectCommand: CommandModule = {
   register(program, ctx) {

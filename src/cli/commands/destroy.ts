@@ -2,9 +2,9 @@ import { Option } from 'commander';
 import type { CommandModule } from '../program.js';
 import { withSession, prompterFor } from '../deploy-options.js';
 import { credentialsOf, cloudflareOf } from '../stored-credentials.js';
-import { CliError, ExitCode, missingAnswer, usageError } from '../../core/errors.js';
-import { PROVIDER_NAMES } from '../../providers/registry.js';
-import type { DeploymentSpec, ProviderName } from '../../providers/provider.js';
+import { CliError, ExitCode, missingAnswer, usageError } from '../../ground/errors.js';
+import { PROVIDER_NAMES } from '../../conductor/providers.js';
+import type { DeploymentSpec, ProviderName } from '../../model/deployment.js';
 
 export const destroyCommand: CommandModule = {
   register(program, ctx) {
@@ -18,8 +18,8 @@ export const destroyCommand: CommandModule = {
       .addHelpText('after', '\nExamples:\n  crawl4ai-mcp destroy --name work\n  crawl4ai-mcp destroy --name work --yes --provider aws --region us-east-1   # state file lost: find by tag')
       .action(async (opts: { provider?: string; region?: string; profile: string; credentials: 'keychain' | 'chain' }) => {
         const c = ctx();
-        const { stateStore, specOf, destroyDeployment } = await import('../../core/deployment.js');
-        const { resolveCloudCredentials, storedCloudflareAccount } = await import('../../core/credentials.js');
+        const [{ stateStore, specOf }, { destroyDeployment }] = await Promise.all([import('../../conductor/session.js'), import('../../conductor/destroy.js')]);
+        const { resolveCloudCredentials, storedCloudflareAccount } = await import('../../conductor/credentials.js');
         let state = await stateStore(c.env).read(c.name);
         if (state && !state.provider) state = null;
         let spec: DeploymentSpec;

@@ -1,6 +1,6 @@
 import type { CommandModule } from '../program.js';
 import { originOption, parseOrigin } from '../origin-option.js';
-import { CliError, usageError } from '../../core/errors.js';
+import { CliError, usageError } from '../../ground/errors.js';
 
 interface DevOptions {
   origin?: string;
@@ -80,10 +80,10 @@ async function runDev(c: import('../context.js').CommandContext, o: DevRun): Pro
   const fs = await import('node:fs');
   const os = await import('node:os');
   const path = await import('node:path');
-  const { createRequire } = await import('node:module');
-  const { generateApiKey, hashApiKey, isWellFormedApiKey } = await import('../../core/api-key.js');
+  const { wranglerBin } = await import('../../cloudflare/wrangler-bin.js');
+  const { generateApiKey, hashApiKey, isWellFormedApiKey } = await import('../../ground/api-key.js');
   const { writeWranglerConfig, WORKER_MAIN_PATH } = await import('../../cloudflare/wrangler-config.js');
-  const { registerSecret } = await import('../../secrets/redact.js');
+  const { registerSecret } = await import('../../ground/redact.js');
 
   if (!fs.existsSync(WORKER_MAIN_PATH)) {
     throw new CliError(`the Worker is not built (${WORKER_MAIN_PATH} is missing)`, { hint: 'run `npm run build` in the crawl4ai-mcp checkout' });
@@ -115,7 +115,6 @@ async function runDev(c: import('../context.js').CommandContext, o: DevRun): Pro
     fs.writeFileSync(path.join(dir, '.dev.vars'), vars, { mode: 0o600 });
     fs.mkdirSync(path.join(dir, 'xdg'), { mode: 0o700 });
 
-    const wranglerBin = path.join(path.dirname(createRequire(import.meta.url).resolve('wrangler/package.json')), 'bin', 'wrangler.js');
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) {
       if (v !== undefined && !/^(CRAWL4AI_API_TOKEN|CRAWL4AI_MCP_DEV_KEY|CLOUDFLARE_API_TOKEN|CLOUDFLARE_API_KEY)$/.test(k)) env[k] = v;
@@ -127,7 +126,7 @@ async function runDev(c: import('../context.js').CommandContext, o: DevRun): Pro
       NO_COLOR: '1',
     });
     const args = [
-      wranglerBin, 'dev',
+      wranglerBin(), 'dev',
       '--config', configPath,
       '--ip', '127.0.0.1',
       '--port', String(o.port),

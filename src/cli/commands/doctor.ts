@@ -1,5 +1,5 @@
 import type { CommandModule } from '../program.js';
-import { CliError, ExitCode } from '../../core/errors.js';
+import { CliError, ExitCode } from '../../ground/errors.js';
 
 export const doctorCommand: CommandModule = {
   register(program, ctx) {
@@ -8,7 +8,7 @@ export const doctorCommand: CommandModule = {
       .description('check this machine: Node.js, secret store, wrangler, Docker, config directory')
       .action(async () => {
         const c = ctx();
-        const { runDoctor } = await import('../../core/doctor.js');
+        const { runDoctor } = await import('../../conductor/doctor.js');
         const report = await runDoctor(c.env);
         if (c.json) {
           c.out.data(report);

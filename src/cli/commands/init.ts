@@ -1,8 +1,8 @@
 import type { CommandModule } from '../program.js';
 import { addSpecOptions, prompterFor, resolveSpec, withSession, type SpecOptions } from '../deploy-options.js';
 import { renderPlan } from '../render-plan.js';
-import { CliError, ExitCode, missingAnswer } from '../../core/errors.js';
-import { CLIENTS, clientSnippet, mcpEndpoint } from '../../core/client-config.js';
+import { CliError, ExitCode, missingAnswer } from '../../ground/errors.js';
+import { CLIENTS, clientSnippet, mcpEndpoint } from '../client-config.js';
 import { deploymentSecret } from '../../secrets/keys.js';
 
 export const initCommand: CommandModule = {
@@ -17,8 +17,8 @@ export const initCommand: CommandModule = {
         ),
     ).action(async (opts: SpecOptions) => {
       const c = ctx();
-      const { resolveCloudCredentials, resolveCloudflareAccount } = await import('../../core/credentials.js');
-      const { initDeployment, planDeployment } = await import('../../core/deployment.js');
+      const { resolveCloudCredentials, resolveCloudflareAccount } = await import('../../conductor/credentials.js');
+      const [{ initDeployment }, { planDeployment }] = await Promise.all([import('../../conductor/init.js'), import('../../conductor/plan.js')]);
       const prompter = prompterFor(c);
       await withSession(c, async (session) => {
         const { spec, network, credentials } = await resolveSpec(c, opts, (provider, source) =>

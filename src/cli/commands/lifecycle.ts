@@ -3,14 +3,14 @@ import type { CommandModule, ContextFactory } from '../program.js';
 import type { Command } from 'commander';
 import { withSession, SIZE_NAMES, sizeHelp } from '../deploy-options.js';
 import { credentialsOf } from '../stored-credentials.js';
-import { usageError } from '../../core/errors.js';
-import type { SizeName } from '../../providers/provider.js';
+import { usageError } from '../../ground/errors.js';
+import type { SizeName } from '../../model/deployment.js';
 
 type PowerOp = { kind: 'stop' } | { kind: 'start' } | { kind: 'resize'; size: SizeName };
 
 async function run(ctx: ContextFactory, op: PowerOp) {
   const c = ctx();
-  const { loadDeployment, changePower } = await import('../../core/deployment.js');
+  const [{ loadDeployment }, { changePower }] = await Promise.all([import('../../conductor/session.js'), import('../../conductor/lifecycle.js')]);
   const state = await loadDeployment(c.name, c.env);
   const result = await withSession(c, async (session) => changePower(state, await credentialsOf(state, session), session, op));
   if (c.json) c.out.data({ name: c.name, ...result });

@@ -11,8 +11,8 @@ export const planCommand: CommandModule = {
         .addHelpText('after', '\nExample:\n  crawl4ai-mcp plan --provider aws --region eu-west-1 --size medium --json'),
     ).action(async (opts: SpecOptions) => {
       const c = ctx();
-      const { resolveCloudCredentials } = await import('../../core/credentials.js');
-      const { planDeployment } = await import('../../core/deployment.js');
+      const { resolveCloudCredentials } = await import('../../conductor/credentials.js');
+      const { planDeployment } = await import('../../conductor/plan.js');
       const plan = await withSession(c, async (session) => {
         const { spec, credentials } = await resolveSpec(c, opts, (provider, source) =>
           resolveCloudCredentials(provider, source, opts.profile, session.secrets, c.env, prompterFor(c)),

@@ -1,6 +1,6 @@
 import type { CommandModule } from '../program.js';
 import { originOption, parseOrigin } from '../origin-option.js';
-import { usageError } from '../../core/errors.js';
+import { usageError } from '../../ground/errors.js';
 
 interface ServeOptions {
   stdio?: boolean;
@@ -35,7 +35,7 @@ export const serveCommand: CommandModule = {
         if (!opts.stdio) throw usageError('serve needs --stdio', 'run `crawl4ai-mcp serve --stdio --origin <url>`; for an HTTP endpoint use `crawl4ai-mcp dev`');
         const origin = parseOrigin(opts.origin);
         const token = c.env.CRAWL4AI_API_TOKEN;
-        const { registerSecret } = await import('../../secrets/redact.js');
+        const { registerSecret } = await import('../../ground/redact.js');
         registerSecret(token);
 
         const [{ serveStdio }, { createMcpServer }, { defaultToolConfig }, { urlOrigin }, { VERSION }] = await Promise.all([
@@ -43,7 +43,7 @@ export const serveCommand: CommandModule = {
           import('../../mcp/server.js'),
           import('../../mcp/context.js'),
           import('../../mcp/origin.js'),
-          import('../../core/version.js'),
+          import('../../ground/version.js'),
         ]);
         const cfg = defaultToolConfig(urlOrigin(origin.href, token), { version: VERSION, llmEnabled: Boolean(opts.llm) });
 

@@ -1,7 +1,7 @@
 import type { CommandModule } from '../program.js';
 import { withSession } from '../deploy-options.js';
 import { cloudflareOf, credentialsOf } from '../stored-credentials.js';
-import { CliError, ExitCode } from '../../core/errors.js';
+import { CliError, ExitCode } from '../../ground/errors.js';
 
 export const statusCommand: CommandModule = {
   register(program, ctx) {
@@ -11,7 +11,7 @@ export const statusCommand: CommandModule = {
       .addHelpText('after', '\nExample:\n  crawl4ai-mcp status --name work --json')
       .action(async () => {
         const c = ctx();
-        const { loadDeployment, deploymentStatus } = await import('../../core/deployment.js');
+        const [{ loadDeployment }, { deploymentStatus }] = await Promise.all([import('../../conductor/session.js'), import('../../conductor/status.js')]);
         const state = await loadDeployment(c.name, c.env);
         const report = await withSession(c, async (session) => {
           session.reporter.step(`asking ${state.provider?.toUpperCase()}, Cloudflare and the Worker`);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { CallToolResult } from '@modelcontextprotocol/server';
-import { clientFor, ok, requirePublicUrl, sleep, text } from '../context.js';
+import { sleep } from '../../ground/wait.js';
+import { clientFor, ok, requirePublicUrl, text } from '../context.js';
 import { crawlerConfig } from '../crawl4ai.js';
 import { ToolError } from '../errors.js';
 import { pageText, pagingNotice } from '../paging.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { CallToolResult } from '@modelcontextprotocol/server';
-import { clientFor, ok, requirePublicUrl, text, type ToolConfig } from '../context.js';
+import { clientFor, ok, requirePublicUrl, text } from '../context.js';
 import { crawlerConfig, type CrawlResult } from '../crawl4ai.js';
 import { OriginHttpError, ToolError } from '../errors.js';
 import { clip, MAX_MAX_CHARS, pageText, pagingNotice } from '../paging.js';

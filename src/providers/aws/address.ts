@@ -6,8 +6,8 @@ import {
   ReleaseAddressCommand,
   type Address,
 } from '@aws-sdk/client-ec2';
-import { CliError } from '../../core/errors.js';
-import { retry } from '../../core/wait.js';
+import { CliError } from '../../ground/errors.js';
+import { retry } from '../../ground/wait.js';
 import type { AwsClients } from './clients.js';
 import { awsCall, isAwsError, isNotFound, toCliError } from './errors.js';
 import { deploymentFilters, tagSpecifications } from './tags.js';

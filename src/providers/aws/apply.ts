@@ -1,7 +1,8 @@
-import { CliError } from '../../core/errors.js';
+import { CliError } from '../../ground/errors.js';
 import type { Journal } from '../../state/journal.js';
 import type { ResourceRecord } from '../../state/schema.js';
-import type { BootstrapFactory, ProviderContext, VmStatus } from '../provider.js';
+import type { VmStatus } from '../../model/deployment.js';
+import type { BootstrapFactory, ProviderContext } from '../provider.js';
 import { allocateAddress, associateAddress, describeAddress, releaseAddress } from './address.js';
 import type { AwsClients } from './clients.js';
 import { isDefiniteFailure, toCliError } from './errors.js';

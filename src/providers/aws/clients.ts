@@ -1,7 +1,7 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { STSClient } from '@aws-sdk/client-sts';
-import { credentialsError } from '../../core/errors.js';
-import { registerSecret } from '../../secrets/redact.js';
+import { credentialsError } from '../../ground/errors.js';
+import { registerSecret } from '../../ground/redact.js';
 import type { ProviderContext } from '../provider.js';
 import { backoffRetryStrategy } from './retry-strategy.js';
 

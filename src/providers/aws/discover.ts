@@ -1,5 +1,5 @@
 import { paginateDescribeInstances, paginateDescribeSecurityGroups } from '@aws-sdk/client-ec2';
-import type { DiscoveredResource } from '../provider.js';
+import type { DiscoveredResource } from '../../model/deployment.js';
 import { findAddresses } from './address.js';
 import type { AwsClients } from './clients.js';
 import { awsCall } from './errors.js';

@@ -1,4 +1,4 @@
-import { capacityError, CliError, credentialsError, ExitCode, usageError } from '../../core/errors.js';
+import { capacityError, CliError, credentialsError, ExitCode, usageError } from '../../ground/errors.js';
 import { AWS_POLICY_FILE } from './permissions.js';
 
 /** The error code AWS answered with (`e.name` for SDK service errors), or undefined for non-AWS errors. */
@@ -72,7 +72,7 @@ export interface AwsErrorContext {
 }
 
 /**
- * One readable line per AWS failure, with the exit-code table of core/errors.ts. The AWS message
+ * One readable line per AWS failure, with the exit-code table of ground/errors.ts. The AWS message
  * is kept (it names the resource), but never anything from the request, so no credential can leak.
  */
 export function toCliError(e: unknown, c: AwsErrorContext): CliError {

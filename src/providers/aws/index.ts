@@ -1,6 +1,7 @@
-import { capacityError, ExitCode, isCliError, notFoundError } from '../../core/errors.js';
+import { capacityError, ExitCode, isCliError, notFoundError } from '../../ground/errors.js';
 import type { Journal } from '../../state/journal.js';
-import type { Provider, ProviderContext, SizeName, VmStatus } from '../provider.js';
+import type { SizeName, VmStatus } from '../../model/deployment.js';
+import type { Provider, ProviderContext } from '../provider.js';
 import { applyDeployment } from './apply.js';
 import { createAwsClients, type AwsClients } from './clients.js';
 import { destroyDeployment } from './destroy.js';

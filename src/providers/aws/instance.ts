@@ -7,9 +7,9 @@ import {
   type Instance,
   type InstanceStateName,
 } from '@aws-sdk/client-ec2';
-import { CliError, ExitCode } from '../../core/errors.js';
-import { retry, waitFor } from '../../core/wait.js';
-import type { VmState, VmStatus } from '../provider.js';
+import { CliError, ExitCode } from '../../ground/errors.js';
+import { retry, waitFor } from '../../ground/wait.js';
+import type { VmState, VmStatus } from '../../model/deployment.js';
 import type { AwsClients } from './clients.js';
 import { awsCall, isNotFound, toCliError, type AwsErrorContext } from './errors.js';
 

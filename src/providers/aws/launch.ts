@@ -1,5 +1,5 @@
 import { DescribeInstancesCommand, RunInstancesCommand, type RunInstancesCommandInput } from '@aws-sdk/client-ec2';
-import { CliError } from '../../core/errors.js';
+import { CliError } from '../../ground/errors.js';
 import { DEFAULT_DISK_GIB } from '../../pricing/catalog.js';
 import type { AwsClients } from './clients.js';
 import { awsCall, isAwsError } from './errors.js';

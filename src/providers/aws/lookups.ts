@@ -1,5 +1,5 @@
 import { DescribeSubnetsCommand, DescribeVpcsCommand, paginateDescribeImages, type Image, type Subnet } from '@aws-sdk/client-ec2';
-import { CliError, usageError } from '../../core/errors.js';
+import { CliError, usageError } from '../../ground/errors.js';
 import type { AwsClients } from './clients.js';
 import { awsCall } from './errors.js';
 

@@ -1,5 +1,6 @@
 import { estimateMonthly } from '../../pricing/estimate.js';
-import type { Plan, PlannedResource, ProviderContext } from '../provider.js';
+import type { Plan, PlannedResource } from '../../model/deployment.js';
+import type { ProviderContext } from '../provider.js';
 import type { AwsClients } from './clients.js';
 import { ROOT_VOLUME_GIB } from './launch.js';
 import { findDefaultNetwork, findUbuntuImage } from './lookups.js';

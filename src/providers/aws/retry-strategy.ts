@@ -1,8 +1,8 @@
-import { backoffDelay } from '../../core/wait.js';
+import { backoffDelay } from '../../ground/wait.js';
 
 /**
  * The SDK's retry hook (smithy RetryStrategyV2, typed structurally so no transitive package is
- * imported), driven by the shared full-jitter backoff in core/wait.ts. It retries what the SDK
+ * imported), driven by the shared full-jitter backoff in ground/wait.ts. It retries what the SDK
  * classifies as throttling (RequestLimitExceeded, …) or transient (500/502/503/504, network), honours a
  * Retry-After hint, and never retries client errors. Every retry of a call resends the same
  * parameters, so RunInstances keeps its ClientToken.

@@ -7,9 +7,9 @@ import {
   type IpPermission,
   type SecurityGroup,
 } from '@aws-sdk/client-ec2';
-import { CliError } from '../../core/errors.js';
-import { retry } from '../../core/wait.js';
-import { TAG_DEPLOYMENT } from '../provider.js';
+import { CliError } from '../../ground/errors.js';
+import { retry } from '../../ground/wait.js';
+import { TAG_DEPLOYMENT } from '../../model/deployment.js';
 import type { AwsClients } from './clients.js';
 import { awsCall, isAwsError, isNotFound, toCliError } from './errors.js';
 import { resourceName, tagSpecifications } from './tags.js';

@@ -1,5 +1,5 @@
 import { SIZES, sizeSpec, type SizeSpec } from '../../pricing/catalog.js';
-import type { SizeName } from '../provider.js';
+import type { SizeName } from '../../model/deployment.js';
 
 /** The catalog (src/pricing) is the one source of truth for what each size means on AWS. */
 const SIZE_NAMES = Object.keys(SIZES.aws) as SizeName[];

@@ -1,5 +1,5 @@
 import type { Filter, ResourceType, Tag, TagSpecification } from '@aws-sdk/client-ec2';
-import { MANAGED_BY, TAG_DEPLOYMENT, TAG_MANAGED_BY } from '../provider.js';
+import { MANAGED_BY, TAG_DEPLOYMENT, TAG_MANAGED_BY } from '../../model/deployment.js';
 
 /** `crawl4ai-mcp-<deployment>`: the Name tag and security group name of every resource. */
 export const resourceName = (deployment: string) => `crawl4ai-mcp-${deployment}`;

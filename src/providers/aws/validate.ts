@@ -11,7 +11,8 @@ import {
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import type { ProviderContext, ValidationResult } from '../provider.js';
+import type { ValidationResult } from '../../model/deployment.js';
+import type { ProviderContext } from '../provider.js';
 import type { AwsClients } from './clients.js';
 import { awsCall, awsErrorCode, toCliError } from './errors.js';
 import { runInstancesInput } from './launch.js';

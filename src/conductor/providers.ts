@@ -1,5 +1,6 @@
-import { usageError } from '../core/errors.js';
-import type { Provider, ProviderName } from './provider.js';
+import { usageError } from '../ground/errors.js';
+import type { ProviderName } from '../model/deployment.js';
+import type { Provider } from '../providers/provider.js';
 
 export const PROVIDER_NAMES: readonly ProviderName[] = ['aws', 'gcp', 'azure'];
 /** Providers implemented so far; the others are planned and refused with a clear message. */
@@ -9,7 +10,7 @@ export const AVAILABLE_PROVIDERS: readonly ProviderName[] = ['aws'];
 export async function loadProvider(name: string): Promise<Provider> {
   switch (name) {
     case 'aws':
-      return (await import('./aws/index.js')).createAwsProvider();
+      return (await import('../providers/aws/index.js')).createAwsProvider();
     case 'gcp':
     case 'azure':
       throw usageError(`provider "${name}" is not available in this version yet`, `use --provider ${AVAILABLE_PROVIDERS.join('|')}`);

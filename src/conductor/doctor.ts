@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
-import { configDir } from './paths.js';
-import { wranglerBin } from './wrangler-bin.js';
+import { configDir } from '../ground/paths.js';
+import { wranglerBin } from '../cloudflare/wrangler-bin.js';
 
 /** One line of `doctor`: what was checked, what was found, and how to fix it when it failed. */
 export interface Check {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
-import { usageError } from './errors.js';
+import { usageError } from '../ground/errors.js';
 
 /**
  * The VM bootstrap: renders templates/cloud-init/ into one #cloud-config document (EC2 UserData,

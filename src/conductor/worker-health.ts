@@ -1,4 +1,4 @@
-import { CliError, ExitCode } from './errors.js';
+import { CliError, ExitCode } from '../ground/errors.js';
 
 export interface WorkerHealth {
   /** the Worker answered /health */

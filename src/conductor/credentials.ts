@@ -1,9 +1,9 @@
-import { credentialsError, usageError } from './errors.js';
+import { credentialsError, usageError } from '../ground/errors.js';
 import { profileSecret } from '../secrets/keys.js';
 import type { SecretStore } from '../secrets/store.js';
-import type { ProviderCredentials, ProviderName } from '../providers/provider.js';
+import type { ProviderCredentials, ProviderName } from '../model/deployment.js';
 import type { CloudflareAccount } from '../cloudflare/wrangler.js';
-import type { Prompter } from '../cli/prompter.js';
+import type { Prompter } from './prompter.js';
 
 /**
  * Where credentials come from, in order: what the secret store already holds for the profile,

@@ -1,0 +1,162 @@
+import { randomBytes } from 'node:crypto';
+import { CliError, ExitCode, credentialsError, usageError } from '../ground/errors.js';
+import { deploymentsDir } from '../ground/paths.js';
+import { generateApiKey, hashApiKey } from '../ground/api-key.js';
+import type { DeploymentSpec, Plan, ProviderCredentials, VmStatus } from '../model/deployment.js';
+import { renderCloudInit, hostnameForIp, CRAWL4AI_IMAGE, memoryLimitFor } from '../bootstrap/cloud-init.js';
+import { SIZES } from '../pricing/catalog.js';
+import { Journal } from '../state/journal.js';
+import { withDeploymentLock } from '../state/lock.js';
+import { newDeploymentState, type DeploymentState } from '../state/schema.js';
+import { deploymentSecret } from '../secrets/keys.js';
+import type { SecretStore } from '../secrets/store.js';
+import { WorkerDeployer, workerScriptName } from '../cloudflare/worker-deployer.js';
+import type { CloudflareAccount } from '../cloudflare/wrangler.js';
+import { CloudflareApi } from '../cloudflare/api.js';
+import { checkTokenPermissions, ensureTunnel, ensureVpcService } from '../cloudflare/tunnel.js';
+import { loadProvider } from './providers.js';
+import { powerHistory } from './power-history.js';
+import { providerContext, stateStore, WORKER_KEY, type PublicNetworkOptions, type Session } from './session.js';
+import { waitHealthyThroughWorker, type WorkerHealth } from './worker-health.js';
+
+/**
+ * `init`: plan -> apply -> deploy the Worker -> wait until Crawl4AI answers through it. Shared by
+ * every provider: providers only talk to their cloud; secrets, the Cloudflare side, journaling and
+ * waiting live here, once.
+ */
+
+async function ensureSecret(store: SecretStore, account: string, make: () => string): Promise<string> {
+  const existing = await store.get(account);
+  if (existing) return existing;
+  const v = make();
+  await store.set(account, v);
+  return v;
+}
+
+export interface InitResult {
+  state: DeploymentState;
+  plan: Plan;
+  vm: VmStatus;
+  health: WorkerHealth;
+}
+
+/**
+ * Creates a deployment, or resumes one whose earlier `init` stopped half-way (the journal and
+ * the idempotency tokens make every step safe to repeat).
+ */
+export async function initDeployment(
+  spec: DeploymentSpec,
+  credentials: ProviderCredentials,
+  cloudflare: CloudflareAccount,
+  network: PublicNetworkOptions,
+  s: Session,
+): Promise<InitResult> {
+  const store = stateStore(s.env);
+  return withDeploymentLock(deploymentsDir(s.env), spec.name, 'init', async () => {
+    const existing = await store.read(spec.name);
+    if (existing && existing.status === 'ready') {
+      throw usageError(`deployment "${spec.name}" already exists`, `see \`crawl4ai-mcp status --name ${spec.name}\`, or pick another --name`);
+    }
+    if (existing && existing.provider && existing.provider !== spec.provider) {
+      throw usageError(`deployment "${spec.name}" was started on ${existing.provider}`, `resume it with --provider ${existing.provider}, or destroy it first`);
+    }
+    const journal = new Journal(store, existing ?? newDeploymentState(spec.name));
+    const ctx = providerContext(spec, credentials, s);
+    const provider = await loadProvider(spec.provider);
+
+    s.reporter.step('checking cloud credentials');
+    const v = await provider.validateCredentials(ctx);
+    if (v.missing.length) {
+      throw credentialsError(
+        `the ${spec.provider.toUpperCase()} credentials lack ${v.missing.join(', ')}`,
+        `grant the policy in templates/policies/${spec.provider}-iam-policy.json to ${v.identity}`,
+      );
+    }
+    s.reporter.debug(`cloud identity: ${v.identity}`);
+    const cf = new CloudflareApi(cloudflare, { env: s.env, log: (m) => s.reporter.debug(m) });
+    s.reporter.step('checking the Cloudflare API token');
+    const perms = await checkTokenPermissions(cf, spec.network);
+    if (perms.missing.length) {
+      throw credentialsError(
+        `the Cloudflare API token lacks ${perms.missing.join(', ')}`,
+        'edit the token to add them (templates/policies/cloudflare-token.json lists each and why)',
+      );
+    }
+    const plan = await provider.plan(ctx);
+
+    // Secrets first: if anything later fails, nothing created depends on a lost value.
+    const crawl4aiToken = await ensureSecret(s.secrets, deploymentSecret(spec.name, 'crawl4ai-token'), () => randomBytes(32).toString('hex'));
+    const apiKey = await ensureSecret(s.secrets, deploymentSecret(spec.name, 'mcp-api-key'), generateApiKey);
+
+    await journal.update({
+      status: 'provisioning',
+      provider: spec.provider,
+      region: spec.region,
+      size: spec.size,
+      network: spec.network,
+      profile: spec.profile,
+      credentials: credentials.kind === 'chain' ? 'chain' : 'keychain',
+    });
+
+    // Tunnel mode: the Cloudflare side first, because the VM's bootstrap carries the connector
+    // token and the Worker binds the VPC service. Both calls are safe to repeat on a resume.
+    let tunnel: { tunnelId: string; token: string; serviceId: string } | undefined;
+    if (spec.network === 'tunnel') {
+      s.reporter.step('creating the Cloudflare Tunnel and its Workers VPC service');
+      const t = await ensureTunnel(cf, journal, spec.name, { log: (m) => s.reporter.debug(m) });
+      await s.secrets.set(deploymentSecret(spec.name, 'tunnel-token'), t.token);
+      const { serviceId } = await ensureVpcService(cf, journal, spec.name, t.tunnelId, { log: (m) => s.reporter.debug(m) });
+      tunnel = { ...t, serviceId };
+    }
+
+    const memoryGiB = SIZES[spec.provider][spec.size].memoryGiB;
+    const bootstrapFor = (addr: { publicIp?: string }) => {
+      const hostname = network.hostname ?? (addr.publicIp ? hostnameForIp(addr.publicIp, network.wildcardDomain) : undefined);
+      if (spec.network === 'public' && !hostname) throw new CliError('public mode needs the VM address before boot', { exitCode: ExitCode.failed });
+      return {
+        userData: renderCloudInit({
+          deployment: spec.name,
+          network: spec.network,
+          crawl4aiImage: CRAWL4AI_IMAGE,
+          crawl4aiToken,
+          memoryLimit: memoryLimitFor(memoryGiB),
+          memoryGiB,
+          ...(spec.network === 'public' && hostname ? { hostname } : {}),
+          ...(spec.network === 'public' && network.acmeEmail ? { acmeEmail: network.acmeEmail } : {}),
+          ...(tunnel ? { tunnelToken: tunnel.token } : {}),
+        }),
+        inboundPorts: spec.network === 'public' ? [443] : [],
+      };
+    };
+
+    s.reporter.step(`creating the VM on ${spec.provider.toUpperCase()} (${plan.instanceType} in ${spec.region})`);
+    const vm = await provider.apply(ctx, journal, bootstrapFor);
+    const hostname =
+      spec.network === 'public' ? (network.hostname ?? (vm.publicIp ? hostnameForIp(vm.publicIp, network.wildcardDomain) : undefined)) : undefined;
+    await journal.update({ outputs: { ...powerHistory(journal.state, true), publicIp: vm.publicIp ?? null, hostname: hostname ?? null } });
+
+    // The Worker deploys while the VM boots (cloud-init takes minutes; the Worker seconds).
+    const deployer = new WorkerDeployer(cloudflare, s.env, (m) => s.reporter.debug(m));
+    const scriptName = workerScriptName(spec.name);
+    if (journal.find(WORKER_KEY)?.phase !== 'created') await journal.intend(WORKER_KEY, WORKER_KEY);
+    s.reporter.step(`deploying the Worker ${scriptName}`);
+    const worker = await deployer.deploy({
+      deployment: spec.name,
+      ...(tunnel ? { vpcServiceId: tunnel.serviceId } : { originUrl: `https://${hostname}` }),
+      secrets: { CRAWL4AI_API_TOKEN: crawl4aiToken, BOOTSTRAP_KEY_SHA256: await hashApiKey(apiKey) },
+    });
+    await journal.created(WORKER_KEY, scriptName, { url: worker.url }); // merges into a record created by an earlier run
+    // The account id lives in the secret store with the token (it names where the token works), not here.
+    await journal.update({ worker: { scriptName, url: worker.url } });
+
+    s.reporter.step('waiting for Crawl4AI to answer through the Worker (the VM is booting)');
+    const health = await waitHealthyThroughWorker(worker.url, apiKey, {
+      timeoutMs: s.healthTimeoutMs,
+      intervalMs: s.healthIntervalMs,
+      onWait: (h) => s.reporter.debug(`not healthy yet: ${h.origin.error ?? h.worker.error ?? ''}`),
+    });
+    await journal.update({ status: 'ready', outputs: { ...journal.state.outputs, crawl4aiVersion: health.origin.version ?? null } });
+    return { state: journal.state, plan, vm, health };
+  });
+}
+

@@ -1,0 +1,104 @@
+import { DEFAULT_DISK_GIB, SIZES } from '../pricing/catalog.js';
+import { costSoFar } from '../pricing/estimate.js';
+import type { DiscoveredResource, ProviderCredentials, SizeName, DeploymentSpec, VmStatus } from '../model/deployment.js';
+import { Journal } from '../state/journal.js';
+import type { DeploymentState } from '../state/schema.js';
+import { deploymentSecret } from '../secrets/keys.js';
+import type { CloudflareAccount } from '../cloudflare/wrangler.js';
+import { CloudflareApi } from '../cloudflare/api.js';
+import { TUNNEL_JOURNAL_KEY, tunnelHealth, type TunnelStatus } from '../cloudflare/tunnel.js';
+import { loadProvider } from './providers.js';
+import { runningHoursOf } from './power-history.js';
+import { providerContext, specOf, stateStore, type Session } from './session.js';
+import { checkWorker } from './worker-health.js';
+
+/** `status`: the VM, the tunnel, the Worker and Crawl4AI through it, the cost so far, and drift. */
+export interface StatusReport {
+  name: string;
+  provider: string | null;
+  region?: string;
+  size?: string;
+  network?: string;
+  status: string;
+  vm: VmStatus;
+  address: { publicIp?: string | null; hostname?: string | null };
+  worker: { url?: string; ok: boolean; version?: string; error?: string };
+  crawl4ai: { ok: boolean; version?: string; error?: string };
+  cost: { soFarUsd: number; monthlyUsd: number; since: string };
+  drift: { missing: string[]; unexpected: DiscoveredResource[] };
+  /** tunnel mode only */
+  tunnel?: { id: string | null; status: TunnelStatus | 'unknown'; connectors: number; error?: string };
+}
+
+async function tunnelStatusOf(state: DeploymentState, cloudflare: CloudflareAccount | null, s: Session): Promise<StatusReport['tunnel']> {
+  if (state.network !== 'tunnel') return undefined;
+  const id = state.resources.find((r) => r.key === TUNNEL_JOURNAL_KEY && r.phase === 'created')?.id ?? null;
+  if (!id) return { id: null, status: 'missing', connectors: 0 };
+  if (!cloudflare) return { id, status: 'unknown', connectors: 0, error: 'no Cloudflare credentials in the secret store' };
+  try {
+    return { id, ...(await tunnelHealth(new CloudflareApi(cloudflare, { env: s.env }), id)) };
+  } catch (e) {
+    return { id, status: 'unknown', connectors: 0, error: (e as Error).message };
+  }
+}
+
+export async function deploymentStatus(
+  state: DeploymentState,
+  credentials: ProviderCredentials,
+  cloudflare: CloudflareAccount | null,
+  s: Session,
+): Promise<StatusReport> {
+  const spec = specOf(state);
+  const provider = await loadProvider(spec.provider);
+  const ctx = providerContext(spec, credentials, s);
+  const journal = new Journal(stateStore(s.env), state);
+  const [vm, discovered, apiKey, tunnel] = await Promise.all([
+    provider.status(ctx, journal),
+    provider.discover(ctx),
+    s.secrets.get(deploymentSecret(state.name, 'mcp-api-key')),
+    tunnelStatusOf(state, cloudflare, s),
+  ]);
+  const health = state.worker ? await checkWorker(state.worker.url, apiKey, 10_000) : null;
+  const cloudIds = new Set(discovered.map((d) => d.id));
+  const liveCloud = journal.live().filter((r) => r.phase === 'created' && r.id && !r.kind.startsWith('cloudflare:'));
+  const missing = liveCloud.filter((r) => !cloudIds.has(r.id!)).map((r) => `${r.kind} ${r.id}`);
+  const known = new Set(liveCloud.map((r) => r.id));
+  const unexpected = discovered.filter((d) => !known.has(d.id));
+  const since = state.createdAt;
+  const hours = (Date.now() - Date.parse(since)) / 3_600_000;
+  const cost = costSoFar({
+    provider: spec.provider,
+    region: spec.region,
+    size: spec.size,
+    diskGiB: DEFAULT_DISK_GIB,
+    publicIpv4: true, // tunnel mode too: the VM needs one to connect out
+    staticIpv4: spec.network === 'public', // only the Elastic IP is billed while stopped
+    runningHours: runningHoursOf(state),
+    totalHours: hours,
+  });
+  return {
+    name: state.name,
+    provider: state.provider,
+    ...(state.region ? { region: state.region } : {}),
+    ...(state.size ? { size: vm.instanceType ? sizeOfType(spec.provider, vm.instanceType) ?? state.size : state.size } : {}),
+    ...(state.network ? { network: state.network } : {}),
+    status: state.status,
+    vm,
+    address: { publicIp: vm.publicIp ?? (state.outputs.publicIp as string | null | undefined) ?? null, hostname: (state.outputs.hostname as string | null | undefined) ?? null },
+    worker: { ...(state.worker ? { url: state.worker.url } : {}), ok: health?.worker.ok ?? false, ...pick(health?.worker) },
+    crawl4ai: { ok: health?.origin.ok ?? false, ...pick(health?.origin) },
+    cost: { soFarUsd: round2(cost.soFarUsd), monthlyUsd: round2(cost.monthlyUsd), since },
+    drift: { missing, unexpected },
+    ...(tunnel ? { tunnel } : {}),
+  };
+}
+
+function pick(h?: { version?: string; error?: string }) {
+  return { ...(h?.version ? { version: h.version } : {}), ...(h?.error ? { error: h.error } : {}) };
+}
+const round2 = (n: number) => Math.round(n * 100) / 100;
+
+function sizeOfType(provider: DeploymentSpec['provider'], instanceType: string): SizeName | undefined {
+  return (Object.entries(SIZES[provider]) as Array<[SizeName, { instanceType: string }]>).find(([, v]) => v.instanceType === instanceType)?.[0];
+}
+

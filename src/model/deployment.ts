@@ -1,0 +1,80 @@
+/**
+ * What a deployment is, in words every layer shares: the provider-neutral types of sizes, network
+ * modes, the user's DeploymentSpec, the Plan and its cost lines, the VM's status and the tags on
+ * every resource. Types and constants only, so pricing, providers, cloudflare and the conductor can
+ * all import it without importing each other.
+ */
+export const PROVIDER_NAMES = ['aws', 'gcp', 'azure'] as const;
+export type ProviderName = (typeof PROVIDER_NAMES)[number];
+export type SizeName = 'small' | 'medium' | 'large';
+export type NetworkMode = 'tunnel' | 'public';
+
+/** What the user asked for. Secrets are not in here: they are passed separately (BootstrapSecrets). */
+export interface DeploymentSpec {
+  name: string;
+  provider: ProviderName;
+  region: string;
+  size: SizeName;
+  network: NetworkMode;
+  /** credential profile name in the secret store, or "chain" for the cloud's own credential chain */
+  profile: string;
+}
+
+export interface PlannedResource {
+  kind: string;
+  name: string;
+  detail: string;
+}
+
+export interface CostLine {
+  item: string;
+  monthlyUsd: number;
+  detail: string;
+}
+
+export interface Plan {
+  provider: ProviderName;
+  region: string;
+  size: SizeName;
+  instanceType: string;
+  vcpus: number;
+  memoryGiB: number;
+  diskGiB: number;
+  image: { id: string; name: string };
+  network: { vpc?: string; subnet?: string; detail: string };
+  resources: PlannedResource[];
+  cost: { lines: CostLine[]; monthlyUsd: number; stoppedMonthlyUsd: number; priceDate: string; excludes: string[] };
+}
+
+export type VmState = 'pending' | 'running' | 'stopping' | 'stopped' | 'terminated' | 'missing' | 'unknown';
+
+export interface VmStatus {
+  state: VmState;
+  instanceType?: string;
+  publicIp?: string;
+  privateIp?: string;
+  launchedAt?: string;
+}
+
+/** A resource found by tag (for destroy after the state file is gone, and drift checks). */
+export interface DiscoveredResource {
+  kind: string;
+  id: string;
+  region: string;
+  state?: string;
+}
+
+export interface ValidationResult {
+  identity: string;
+  /** permissions proven by dry runs */
+  allowed: string[];
+  /** permissions the credentials lack (empty when all good) */
+  missing: string[];
+}
+
+/** Credentials resolved by the CLI from the secret store, or the cloud's own credential chain. */
+export type ProviderCredentials = { kind: 'chain' } | { kind: 'static'; values: Readonly<Record<string, string>> };
+
+export const TAG_DEPLOYMENT = 'crawl4ai-mcp:deployment';
+export const TAG_MANAGED_BY = 'managed-by';
+export const MANAGED_BY = 'crawl4ai-mcp';

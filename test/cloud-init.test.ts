@@ -4,13 +4,17 @@
  *   shellcheck FILE...                              (package shellcheck)
  *   caddy validate --adapter caddyfile --config F   (package caddy; 2.6, as on Ubuntu 24.04)
  *   systemd-analyze verify --root=DIR UNIT...       (package systemd; skipped where absent)
- * The rendered YAML is parsed with python3's PyYAML, which cloud-init itself depends on.
+ * Only the checks that run those programs need them (skipped with a loud warning where missing;
+ * required in CI, see test/helpers/system-tools.ts). The rendered YAML is parsed with the `yaml`
+ * package (YAML 1.1 mode, as cloud-init's PyYAML reads it), so everything else runs anywhere.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYamlText } from 'yaml';
+import { itWith, type SystemTool } from './helpers/system-tools.js';
 import {
   CRAWL4AI_IMAGE,
   USER_DATA_MAX_BYTES,
@@ -20,8 +24,8 @@ import {
   renderCaddyfile,
   renderCloudInit,
   type BootstrapInput,
-} from '../src/core/cloud-init.js';
-import { CliError } from '../src/core/errors.js';
+} from '../src/bootstrap/cloud-init.js';
+import { CliError } from '../src/ground/errors.js';
 
 // Fake secrets, distinctive enough to find anywhere they leak.
 const C4AI_TOKEN = 'c4aiSECRET' + '0123456789abcdef'.repeat(3);
@@ -42,7 +46,9 @@ const TUNNEL: BootstrapInput = { ...BASE, network: 'tunnel', tunnelToken: TUNNEL
 const LIB_SH = '/usr/local/lib/crawl4ai-mcp/lib.sh';
 const HELPERS = ['log', 'die', 'retry', 'apt_get'] as const;
 
-const INSTALL_HINT = 'install the validators: apt-get install -y shellcheck cloud-init caddy';
+const CLOUD_INIT: SystemTool = { cmd: 'cloud-init', pkg: 'cloud-init' };
+const SHELLCHECK: SystemTool = { cmd: 'shellcheck', pkg: 'shellcheck' };
+const CADDY: SystemTool = { cmd: 'caddy', pkg: 'caddy' };
 
 interface WriteFile {
   path: string;
@@ -59,11 +65,6 @@ interface CloudConfig {
 
 let dir: string;
 
-function requireTool(cmd: string): void {
-  const found = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
-  if (found.status !== 0) throw new Error(`${cmd} is not installed: ${INSTALL_HINT}`);
-}
-
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', env, timeout: 20_000 });
   return { code: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}`, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
@@ -76,14 +77,9 @@ function write(name: string, text: string, mode = 0o600): string {
   return file;
 }
 
-/** yaml.safe_load through python3 (PyYAML ships with cloud-init; no YAML package in node_modules). */
+/** The user data as cloud-init reads it (PyYAML's safe_load is YAML 1.1). */
 function parseYaml(file: string): CloudConfig {
-  const json = execFileSync(
-    'python3',
-    ['-c', 'import json,sys,yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)', file],
-    { encoding: 'utf8' },
-  );
-  return JSON.parse(json) as CloudConfig;
+  return parseYamlText(fs.readFileSync(file, 'utf8'), { version: '1.1' }) as CloudConfig;
 }
 
 function entry(cfg: CloudConfig, p: string): WriteFile {
@@ -113,7 +109,6 @@ const MODES = [
 const rendered: Record<string, { text: string; file: string; cfg: CloudConfig }> = {};
 
 beforeAll(() => {
-  for (const tool of ['cloud-init', 'shellcheck', 'caddy', 'python3']) requireTool(tool);
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-cloud-init-'));
   for (const [name, input] of MODES) {
     const text = renderCloudInit(input);
@@ -129,7 +124,7 @@ afterAll(() => {
 describe.each(MODES)('rendered cloud-config (%s mode)', (name, input) => {
   const doc = () => rendered[name]!;
 
-  it('passes `cloud-init schema --config-file`', () => {
+  itWith([CLOUD_INIT])('passes `cloud-init schema --config-file`', () => {
     const r = run('cloud-init', ['schema', '--config-file', doc().file]);
     if (r.code !== 0) {
       const annotated = run('cloud-init', ['schema', '--config-file', doc().file, '--annotate']);
@@ -148,7 +143,7 @@ describe.each(MODES)('rendered cloud-config (%s mode)', (name, input) => {
     expect(Buffer.byteLength(big)).toBeLessThan(USER_DATA_MAX_BYTES - 2048);
   });
 
-  it('every shell script it writes and every runcmd/bootcmd passes shellcheck', () => {
+  itWith([SHELLCHECK])('every shell script it writes and every runcmd/bootcmd passes shellcheck', () => {
     const cfg = doc().cfg;
     const scripts = cfg.write_files.filter((f) => f.content.startsWith('#!'));
     expect(scripts.map((s) => path.basename(s.path)).sort()).toEqual(
@@ -287,7 +282,7 @@ describe('public mode', () => {
     return { PATH: process.env.PATH, HOME: home, XDG_DATA_HOME: path.join(home, 'data'), XDG_CONFIG_HOME: path.join(home, 'config') };
   };
 
-  it.each([
+  itWith([CADDY]).each([
     ['with an ACME email', PUBLIC],
     ['without an ACME email', PUBLIC_NO_EMAIL],
   ])('the Caddyfile (%s) passes `caddy validate`', (label, input) => {
@@ -297,7 +292,7 @@ describe('public mode', () => {
     expect(r.out).toContain('Valid configuration');
   });
 
-  it('the Caddyfile serves the hostname, proxies to loopback and uses TLS-ALPN only', () => {
+  itWith([CADDY])('the Caddyfile serves the hostname, proxies to loopback and uses TLS-ALPN only', () => {
     const file = write('caddy-adapt/Caddyfile', renderCaddyfile(PUBLIC), 0o644);
     const adapted = JSON.parse(run('caddy', ['adapt', '--adapter', 'caddyfile', '--config', file], caddyEnv()).stdout) as {
       apps: {

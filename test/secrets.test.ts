@@ -3,12 +3,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { itWith, type SystemTool } from './helpers/system-tools.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CliError } from '../src/core/errors.js';
-import { secretsFile } from '../src/core/paths.js';
+import { CliError } from '../src/ground/errors.js';
+import { secretsFile } from '../src/ground/paths.js';
 import { probeKeychain, setKeyringModuleForTests } from '../src/secrets/keychain.js';
 import * as keys from '../src/secrets/keys.js';
-import * as redactModule from '../src/secrets/redact.js';
+import * as redactModule from '../src/ground/redact.js';
 import * as store from '../src/secrets/store.js';
 import { scenarios } from './fixtures/secrets/scenarios.mjs';
 
@@ -392,25 +393,18 @@ function checkKeychainScenario(r: KeychainScenario) {
  * The real Secret Service: a throwaway D-Bus session with its own gnome-keyring (HOME and
  * XDG_RUNTIME_DIR in a temp dir, so a developer's own keyring is never touched).
  */
+const SECRET_SERVICE: SystemTool[] = [
+  { cmd: 'dbus-run-session', pkg: 'dbus-daemon' },
+  { cmd: 'dbus-send', pkg: 'dbus-bin' },
+  { cmd: 'gnome-keyring-daemon', pkg: 'gnome-keyring' },
+];
+const itKeychain = itWith(SECRET_SERVICE);
+
 describe.runIf(process.platform === 'linux').concurrent('OS keychain on a real Secret Service (dbus-run-session + gnome-keyring)', () => {
   const LOCK = [
     'dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets',
     'org.freedesktop.Secret.Service.Lock array:objpath:/org/freedesktop/secrets/collection/login >/dev/null',
   ].join(' ');
-
-  beforeAll(() => {
-    const missing = ['dbus-run-session', 'gnome-keyring-daemon', 'dbus-send'].filter((bin) => {
-      try {
-        execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' });
-        return false;
-      } catch {
-        return true;
-      }
-    });
-    if (missing.length) {
-      throw new Error(`${missing.join(', ')} not found: the keychain tests need a Secret Service. Install it with: apt-get install -y gnome-keyring dbus-x11`);
-    }
-  });
 
   function inSession<T>(setup: string, scenario: string) {
     const home = tmpDir();
@@ -428,7 +422,7 @@ describe.runIf(process.platform === 'linux').concurrent('OS keychain on a real S
     return runChild<T>('dbus-run-session', ['--', 'sh', '-c', script], env);
   }
 
-  it('round-trips, lists and deletes by namespace in the Secret Service, never the kernel keyring', async () => {
+  itKeychain('round-trips, lists and deletes by namespace in the Secret Service, never the kernel keyring', async () => {
     const { result, ms } = await inSession<KeychainScenario>('', 'keychain');
     const r = result.value;
     expect(r.detect.reason).toBe('Secret Service reachable');
@@ -437,7 +431,7 @@ describe.runIf(process.platform === 'linux').concurrent('OS keychain on a real S
     console.info(`keychain round trip in a fresh D-Bus session: ${ms} ms in all, probe ${r.detectMs} ms`);
   });
 
-  it('a locked keyring is not "absent": detection falls back to the file, a forced keychain fails', async () => {
+  itKeychain('a locked keyring is not "absent": detection falls back to the file, a forced keychain fails', async () => {
     const { result } = await inSession<{
       detect: { ok: boolean; value: store.BackendChoice };
       forced: { ok: boolean; error?: { exitCode: number; message: string } };
@@ -450,7 +444,7 @@ describe.runIf(process.platform === 'linux').concurrent('OS keychain on a real S
     expect(r.forced.error?.message).toMatch(/locked/);
   });
 
-  it('a session bus without a running keyring daemon → file, saying why', async () => {
+  itKeychain('a session bus without a running keyring daemon → file, saying why', async () => {
     const home = tmpDir();
     const env = isolatedEnv({ HOME: home, XDG_RUNTIME_DIR: home, C4M_NODE: process.execPath, C4M_RUN: RUN });
     const { result } = await runChild<{ detect: { value: store.BackendChoice } }>(

@@ -123,7 +123,8 @@ const TUNNEL_TOKEN_RE = /^[A-Za-z0-9+/_-]{32,8192}={0,2}$/;
 const EMAIL_RE = /^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$/;
 const LABEL_RE = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
-function checkHostname(hostname: string): void {
+/** A DNS name Caddy can get a certificate for; a usage error (exit 2) otherwise. */
+export function checkHostname(hostname: string): void {
   const labels = hostname.split('.');
   if (hostname.length > 253 || labels.length < 2 || !labels.every((l) => LABEL_RE.test(l)) || isIPv4(hostname)) {
     throw usageError(
@@ -131,6 +132,10 @@ function checkHostname(hostname: string): void {
       'give a DNS name in lower case (e.g. crawl.example.com) whose A record points at the VM; a bare IP address cannot be used',
     );
   }
+}
+
+export function checkAcmeEmail(email: string): void {
+  if (!EMAIL_RE.test(email)) throw usageError(`invalid ACME email "${email}"`, 'give an address such as you@example.com');
 }
 
 function validate(input: BootstrapInput): void {
@@ -154,9 +159,7 @@ function validate(input: BootstrapInput): void {
   if (input.network === 'public') {
     if (!input.hostname) throw usageError('public network mode needs a hostname', 'pass --hostname or let the tool use <ip>.sslip.io');
     checkHostname(input.hostname);
-    if (input.acmeEmail !== undefined && !EMAIL_RE.test(input.acmeEmail)) {
-      throw usageError(`invalid ACME email "${input.acmeEmail}"`, 'give an address such as you@example.com');
-    }
+    if (input.acmeEmail !== undefined) checkAcmeEmail(input.acmeEmail);
     if (input.tunnelToken !== undefined) throw new Error('a tunnel token was given for public network mode');
   } else {
     if (!input.tunnelToken || !TUNNEL_TOKEN_RE.test(input.tunnelToken)) {

@@ -7,6 +7,7 @@ import type { DeploymentSpec, NetworkMode, ProviderName, SizeName } from '../mod
 import type { CredentialSource } from '../conductor/credentials.js';
 import type { PublicNetworkOptions, Session } from '../conductor/session.js';
 import { SIZES, REGIONS } from '../pricing/catalog.js';
+import { checkAcmeEmail, checkHostname } from '../bootstrap/cloud-init.js';
 import { openSecretStore, promptPassphrase } from '../secrets/store.js';
 import { createProgress, type Progress } from './progress.js';
 
@@ -52,19 +53,44 @@ export function prompterFor(c: CommandContext): Prompter | null {
   return c.interactive ? inquirerPrompter() : null;
 }
 
-async function ask<T extends string>(
-  value: T | undefined,
-  prompter: Prompter | null,
-  what: string,
-  flag: string,
-  envVar: string,
-  question: (p: Prompter) => Promise<T>,
-  fallback?: T,
-): Promise<T> {
-  if (value) return value;
-  if (prompter) return question(prompter);
-  if (fallback !== undefined) return fallback;
-  throw missingAnswer(what, flag, envVar);
+/** One wizard question: the flag/env value when given, else the prompt, else the default, else a usage error. */
+function asker(c: CommandContext, prompter: Prompter | null) {
+  return async function ask<T extends string>(
+    value: T | undefined,
+    what: string,
+    flag: string,
+    envVar: string,
+    question: (p: Prompter) => Promise<T>,
+    fallback?: T,
+  ): Promise<T> {
+    if (value) return value;
+    if (prompter) return question(prompter);
+    if (fallback !== undefined) return fallback;
+    throw missingAnswer(what, flag, envVar, c.yes ? 'yes' : 'no-terminal');
+  };
+}
+
+/** An unknown region is a usage error listing the known ones. */
+export function checkRegion(provider: ProviderName, region: string): void {
+  const regions = Object.keys(REGIONS[provider]);
+  if (!regions.includes(region)) throw usageError(`unknown ${provider} region "${region}"`, `use one of: ${regions.join(', ')}`);
+}
+
+/**
+ * Every answer already given by flag or variable is checked before a credential is asked for or
+ * any API is called, so a typo costs one line, not a credential prompt and a cloud round trip.
+ */
+function checkGivenAnswers(provider: ProviderName, o: SpecOptions): void {
+  if (o.region) checkRegion(provider, o.region);
+  if (o.hostname !== undefined) checkHostname(o.hostname);
+  if (o.acmeEmail !== undefined) checkAcmeEmail(o.acmeEmail);
+  if (o.network) checkPublicOnlyOptions(o.network as NetworkMode, o);
+}
+
+function checkPublicOnlyOptions(network: NetworkMode, o: SpecOptions): void {
+  if (network === 'public') return;
+  const given = [o.hostname !== undefined && '--hostname', o.acmeEmail !== undefined && '--acme-email', o.wildcardDomain !== undefined && '--wildcard-domain'].filter(Boolean);
+  if (given.length) throw usageError(`${given.join(', ')} ${given.length === 1 ? 'applies' : 'apply'} to --network public only`, 'drop it, or pass --network public');
 }
 
 /**
@@ -77,28 +103,30 @@ export async function resolveSpec<C>(
   o: SpecOptions,
   credentialsStep: (provider: ProviderName, source: CredentialSource) => Promise<C>,
 ): Promise<{ spec: DeploymentSpec; network: PublicNetworkOptions; credentials: C }> {
-  const p = prompterFor(c);
-  const provider = await ask(o.provider as ProviderName | undefined, p, 'the cloud provider', '--provider', 'CRAWL4AI_MCP_PROVIDER', (q) =>
+  const ask = asker(c, prompterFor(c));
+  const provider = await ask(o.provider as ProviderName | undefined, 'the cloud provider', '--provider', 'CRAWL4AI_MCP_PROVIDER', (q) =>
     q.select<ProviderName>('Which cloud should run your crawler VM?', PROVIDER_NAMES.map((n) => ({ value: n, name: n.toUpperCase(), ...(AVAILABLE_PROVIDERS.includes(n) ? {} : { description: 'not available yet' }) }))),
   );
   if (!AVAILABLE_PROVIDERS.includes(provider)) throw usageError(`provider "${provider}" is not available in this version yet`, `use --provider ${AVAILABLE_PROVIDERS.join('|')}`);
-  const source = await ask(o.credentials, p, 'the credential source', '--credentials', 'CRAWL4AI_MCP_CREDENTIALS', (q) =>
+  checkGivenAnswers(provider, o);
+  const source = await ask(o.credentials, 'the credential source', '--credentials', 'CRAWL4AI_MCP_CREDENTIALS', (q) =>
     q.select<CredentialSource>('Which credentials?', [
       { value: 'keychain', name: 'An access key for a least-privilege user (stored in your keychain)' },
       { value: 'chain', name: 'My existing AWS configuration (profile, SSO, environment)' },
     ]), 'keychain');
   const credentials = await credentialsStep(provider, source);
   const regions = Object.keys(REGIONS[provider]);
-  const region = await ask(o.region, p, 'the region', '--region', 'CRAWL4AI_MCP_REGION', (q) =>
+  const region = await ask(o.region, 'the region', '--region', 'CRAWL4AI_MCP_REGION', (q) =>
     q.select('Region', regions.map((r) => ({ value: r, name: r })), regions[0]));
-  if (!regions.includes(region)) throw usageError(`unknown ${provider} region "${region}"`, `use one of: ${regions.join(', ')}`);
-  const size = await ask(o.size as SizeName | undefined, p, 'the VM size', '--size', 'CRAWL4AI_MCP_SIZE', (q) =>
+  checkRegion(provider, region);
+  const size = await ask(o.size as SizeName | undefined, 'the VM size', '--size', 'CRAWL4AI_MCP_SIZE', (q) =>
     q.select<SizeName>('VM size', SIZE_NAMES.map((s) => ({ value: s, name: `${s}: ${SIZES[provider][s].instanceType}, ${SIZES[provider][s].vcpus} vCPU, ${SIZES[provider][s].memoryGiB} GiB` })), 'medium'), 'medium');
-  const network = await ask(o.network as NetworkMode | undefined, p, 'the network mode', '--network', 'CRAWL4AI_MCP_NETWORK', (q) =>
+  const network = await ask(o.network as NetworkMode | undefined, 'the network mode', '--network', 'CRAWL4AI_MCP_NETWORK', (q) =>
     q.select<NetworkMode>('How should your Worker reach the VM?', [
       { value: 'tunnel', name: 'Cloudflare Tunnel (recommended): the VM opens no inbound port at all' },
       { value: 'public', name: 'Public HTTPS: the VM opens 443 with a certificate for a hostname' },
     ], 'tunnel'), 'tunnel');
+  checkPublicOnlyOptions(network, o);
   return {
     spec: { name: c.name, provider, region, size, network, profile: o.profile },
     network: { wildcardDomain: o.wildcardDomain ?? 'sslip.io', ...(o.hostname ? { hostname: o.hostname } : {}), ...(o.acmeEmail ? { acmeEmail: o.acmeEmail } : {}) },
@@ -106,9 +134,21 @@ export async function resolveSpec<C>(
   };
 }
 
+/** A duration in ms from the environment: unset = the default; anything but a positive integer = a usage error naming it. */
+export function envMs(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw usageError(`${name}=${raw} is not a duration`, `set it to a whole number of milliseconds, e.g. ${name}=${fallback}, or unset it`);
+  return n;
+}
+
 async function openSession(c: CommandContext, progress: Progress): Promise<Session> {
+  // Checked before the secret store opens: a typo never costs a passphrase prompt.
+  const healthTimeoutMs = envMs(c.env, 'CRAWL4AI_MCP_HEALTH_TIMEOUT_MS', 15 * 60_000);
+  const healthIntervalMs = envMs(c.env, 'CRAWL4AI_MCP_HEALTH_INTERVAL_MS', 10_000);
+  const pollMs = c.env.CRAWL4AI_MCP_POLL_MS ? envMs(c.env, 'CRAWL4AI_MCP_POLL_MS', 5_000) : undefined;
   const secrets = await openSecretStore({ env: c.env, interactive: c.interactive, promptPassphrase });
-  const num = (v: string | undefined, d: number) => (v && Number.isFinite(Number(v)) ? Number(v) : d);
   return {
     env: c.env,
     secrets,
@@ -117,9 +157,9 @@ async function openSession(c: CommandContext, progress: Progress): Promise<Sessi
       debug: (m) => c.out.debug(m),
       pause: () => progress.end(true),
     },
-    healthTimeoutMs: num(c.env.CRAWL4AI_MCP_HEALTH_TIMEOUT_MS, 15 * 60_000),
-    healthIntervalMs: num(c.env.CRAWL4AI_MCP_HEALTH_INTERVAL_MS, 10_000),
-    ...(c.env.CRAWL4AI_MCP_POLL_MS ? { pollMs: num(c.env.CRAWL4AI_MCP_POLL_MS, 5000) } : {}),
+    healthTimeoutMs,
+    healthIntervalMs,
+    ...(pollMs !== undefined ? { pollMs } : {}),
   };
 }
 

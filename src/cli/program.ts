@@ -35,11 +35,17 @@ export async function main(argv: string[]): Promise<number> {
   registerEnvSecrets();
   const program = buildProgram();
   let stderrBuffer = '';
-  program.configureOutput({
-    writeErr: (s) => {
-      stderrBuffer += s;
-    },
-  });
+  // Every command, not just the root: a subcommand copies its output settings when it is
+  // created, so without this commander printed its own error (and usage) before ours.
+  const capture = (cmd: Command): void => {
+    cmd.configureOutput({
+      writeErr: (s) => {
+        stderrBuffer += s;
+      },
+    });
+    for (const sub of cmd.commands) capture(sub);
+  };
+  capture(program);
   const verbose = argv.includes('--verbose') || process.env.CRAWL4AI_MCP_VERBOSE === '1';
   const onSigint = () => {
     process.stderr.write('\ninterrupted\n');

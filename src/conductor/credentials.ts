@@ -1,5 +1,6 @@
 import { credentialsError, usageError } from '../ground/errors.js';
 import { profileSecret } from '../secrets/keys.js';
+import { checkCredentialShape } from './credential-shapes.js';
 import type { SecretStore } from '../secrets/store.js';
 import type { ProviderCredentials, ProviderName } from '../model/deployment.js';
 import type { CloudflareAccount } from '../cloudflare/wrangler.js';
@@ -55,6 +56,7 @@ async function resolveFields(
       v = f.secret ? await prompter.secret(f.prompt) : await prompter.text(f.prompt);
     }
     if (!v) throw credentialsError(`no ${f.prompt} given`, `set ${f.env}`);
+    checkCredentialShape(f.env, v);
     values[f.name] = v;
   }
   // Stored only after all fields are known, so a half-entered profile is never saved.

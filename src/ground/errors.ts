@@ -52,10 +52,15 @@ export const notFoundError = (message: string, hint?: string) =>
 export const capacityError = (message: string, hint?: string, cause?: unknown) =>
   new CliError(message, { hint, exitCode: ExitCode.capacity, cause });
 
-/** A `--yes` run met a question it may not ask: name the flag and env var that answer it. */
-export function missingAnswer(what: string, flag: string, envVar?: string): CliError {
+/**
+ * A run that may not ask (`--yes`, or no terminal) met a question: say which of the two it was,
+ * and name the flag and env var that answer it.
+ */
+export function missingAnswer(what: string, flag: string, envVar?: string, why: 'yes' | 'no-terminal' = 'yes'): CliError {
   const via = envVar ? `${flag} or ${envVar}` : flag;
-  return usageError(`--yes was given but ${what} is not set`, `pass ${via}`);
+  return why === 'yes'
+    ? usageError(`--yes was given but ${what} is not set`, `pass ${via}`)
+    : usageError(`${what} is not set and there is no terminal to ask`, `pass ${via}`);
 }
 
 export function isCliError(e: unknown): e is CliError {

@@ -1,6 +1,6 @@
 import { Option } from 'commander';
 import type { CommandModule } from '../program.js';
-import { withSession, prompterFor } from '../deploy-options.js';
+import { checkRegion, withSession, prompterFor } from '../deploy-options.js';
 import { credentialsOf, cloudflareOf } from '../stored-credentials.js';
 import { CliError, ExitCode, missingAnswer, usageError } from '../../ground/errors.js';
 import { PROVIDER_NAMES } from '../../conductor/providers.js';
@@ -29,6 +29,7 @@ export const destroyCommand: CommandModule = {
           if (!opts.provider || !opts.region) {
             throw usageError(`no state file for deployment "${c.name}"`, 'to remove its resources by tag, pass --provider and --region');
           }
+          checkRegion(opts.provider as ProviderName, opts.region);
           spec = { name: c.name, provider: opts.provider as ProviderName, region: opts.region, size: 'medium', network: 'public', profile: opts.profile };
         }
         const prompter = prompterFor(c);
@@ -36,7 +37,7 @@ export const destroyCommand: CommandModule = {
           const typed = await prompter.text(`This deletes deployment "${c.name}" and everything it owns. Type its name to confirm`);
           if (typed !== c.name) throw new CliError('names differ; nothing was deleted', { exitCode: ExitCode.usage });
         } else if (!c.yes) {
-          throw missingAnswer('the confirmation to delete', '--yes', 'CRAWL4AI_MCP_YES=1');
+          throw missingAnswer('the confirmation to delete', '--yes', 'CRAWL4AI_MCP_YES=1', 'no-terminal');
         }
         const result = await withSession(c, async (session) => {
           const credentials = state

@@ -34,7 +34,7 @@ export const initCommand: CommandModule = {
             throw new CliError('cancelled; nothing was created', { exitCode: ExitCode.interrupted });
           }
         } else if (!c.yes) {
-          throw missingAnswer('the confirmation to create resources', '--yes', 'CRAWL4AI_MCP_YES=1');
+          throw missingAnswer('the confirmation to create resources', '--yes', 'CRAWL4AI_MCP_YES=1', 'no-terminal');
         }
 
         const result = await initDeployment(spec, credentials, cloudflare, network, session);

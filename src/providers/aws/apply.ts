@@ -3,6 +3,7 @@ import type { Journal } from '../../state/journal.js';
 import type { ResourceRecord } from '../../state/schema.js';
 import type { VmStatus } from '../../model/deployment.js';
 import type { BootstrapFactory, ProviderContext } from '../provider.js';
+import { stillThere } from '../journal-steps.js';
 import { allocateAddress, associateAddress, describeAddress, releaseAddress } from './address.js';
 import type { AwsClients } from './clients.js';
 import { isDefiniteFailure, toCliError } from './errors.js';
@@ -119,18 +120,6 @@ export async function applyDeployment(
     publicIp: status.publicIp ?? null,
   });
   return status;
-}
-
-/**
- * The journal's record for `key` if it is 'created' and the resource still exists. A created
- * record whose resource is gone (deleted by hand) is marked deleted, so the step creates anew.
- */
-async function stillThere(journal: Journal, key: string, exists: (id: string) => Promise<unknown>): Promise<ResourceRecord | undefined> {
-  const rec = journal.find(key);
-  if (rec?.phase !== 'created' || !rec.id) return undefined;
-  if (await exists(rec.id)) return rec;
-  await journal.deleted(key);
-  return undefined;
 }
 
 /**

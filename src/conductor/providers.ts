@@ -4,15 +4,16 @@ import type { Provider } from '../providers/provider.js';
 
 export const PROVIDER_NAMES: readonly ProviderName[] = ['aws', 'gcp', 'azure'];
 /** Providers implemented so far; the others are planned and refused with a clear message. */
-export const AVAILABLE_PROVIDERS: readonly ProviderName[] = ['aws'];
+export const AVAILABLE_PROVIDERS: readonly ProviderName[] = ['aws', 'azure'];
 
 /** Loads one provider's module (and so its SDK) on demand: using AWS never loads GCP or Azure. */
 export async function loadProvider(name: string): Promise<Provider> {
   switch (name) {
     case 'aws':
       return (await import('../providers/aws/index.js')).createAwsProvider();
-    case 'gcp':
     case 'azure':
+      return (await import('../providers/azure/index.js')).createAzureProvider();
+    case 'gcp':
       throw usageError(`provider "${name}" is not available in this version yet`, `use --provider ${AVAILABLE_PROVIDERS.join('|')}`);
     default:
       throw usageError(`unknown provider "${name}"`, `use --provider ${AVAILABLE_PROVIDERS.join('|')}`);

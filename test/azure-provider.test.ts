@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAzureProvider } from '../src/providers/azure/index.js';
 import { THROWAWAY_KEY_COMMENT } from '../src/providers/azure/vm.js';
 import { createAzureClients } from '../src/providers/azure/clients.js';
+import { scopedId } from '../src/providers/azure/names.js';
 import type { DeploymentSpec, NetworkMode, ProviderCredentials, VmState } from '../src/model/deployment.js';
 import type { BootstrapFactory, ProviderContext } from '../src/providers/provider.js';
 import { Journal } from '../src/state/journal.js';
@@ -138,7 +139,8 @@ function azureHarness(): ProviderHarness {
     context(spec, credentials?: ProviderCredentials) {
       return deployment(emu(), spec, credentials ? { credentials } : {}).ctx;
     },
-    resourcesOf: (name) => emu().resourcesOf(name),
+    // ids as the provider journals them: without the /subscriptions/<id> prefix (see scopedId)
+    resourcesOf: (name) => emu().resourcesOf(name).map((r) => ({ ...r, id: scopedId(r.id) })),
     inboundRules: (name) => ofDeployment(emu(), name, TYPES.nsg).flatMap(rulesOf),
     vm(name) {
       const e = emu();
@@ -227,7 +229,7 @@ describe('azure provider: what Azure holds', () => {
     expect(read.userData).toBeUndefined();
     const [disk] = ofDeployment(emu, name, TYPES.disk);
     expect(disk!.tags).toMatchObject({ 'crawl4ai-mcp:deployment': name, 'managed-by': 'crawl4ai-mcp' });
-    expect(journal.find('azure:disk')).toMatchObject({ phase: 'created', id: disk!.id });
+    expect(journal.find('azure:disk')).toMatchObject({ phase: 'created', id: scopedId(disk!.id) });
     // the state file holds no bootstrap and no key material
     const stateText = JSON.stringify(journal.state);
     expect(stateText).not.toContain('runcmd');

@@ -7,7 +7,7 @@ import type { AzureClients } from './clients.js';
 import { lro } from './clients.js';
 import { azureCall, getOrUndefined } from './errors.js';
 import { checkLocation, findUbuntuImage, type ImageChoice } from './lookups.js';
-import { AZURE_RESOURCE, deploymentTags, resourceNames } from './names.js';
+import { AZURE_RESOURCE, deploymentTags, resourceNames, scopedId } from './names.js';
 import { getNic, getNsg, getPublicIp, getVnet, putNic, putNsg, putPublicIp, putVnet } from './network.js';
 import { createVm, describeVm, startVm, tagOsDisk } from './vm.js';
 import { currentStatus } from './status.js';
@@ -46,20 +46,21 @@ export async function applyDeployment(az: AzureClients, ctx: ProviderContext, jo
     const group = await azureCall({ action: `create resource group ${n.group}`, location: az.location }, () =>
       az.resources.resourceGroups.createOrUpdate(n.group, { location: az.location, tags: deploymentTags(deployment) }),
     );
-    await journal.created(AZURE_RESOURCE.group, group.id!);
+    await journal.created(AZURE_RESOURCE.group, scopedId(group.id!));
   }
 
   // 2. public mode: the static address first, so the bootstrap's hostname can embed it
   let publicIp: { id: string; ipAddress: string; fqdn?: string } | undefined;
   if (ctx.spec.network === 'public') {
     const existing = await stillThere(journal, AZURE_RESOURCE.publicIp, () => getPublicIp(az, deployment));
-    if (existing?.id && typeof existing.meta.publicIp === 'string') {
-      publicIp = { id: existing.id, ipAddress: existing.meta.publicIp };
+    const live = existing ? await getPublicIp(az, deployment) : undefined;
+    if (live?.id && live.ipAddress) {
+      publicIp = { id: live.id, ipAddress: live.ipAddress };
     } else {
       ctx.progress(`allocating static public IP ${n.publicIp}`);
       await journal.intend(AZURE_RESOURCE.publicIp, AZURE_RESOURCE.publicIp, { region: az.location });
       publicIp = await putPublicIp(az, deployment);
-      await journal.created(AZURE_RESOURCE.publicIp, publicIp.id, { publicIp: publicIp.ipAddress, fqdn: publicIp.fqdn ?? null });
+      await journal.created(AZURE_RESOURCE.publicIp, scopedId(publicIp.id), { publicIp: publicIp.ipAddress, fqdn: publicIp.fqdn ?? null });
     }
   }
   const bootstrap = bootstrapFor(publicIp ? { publicIp: publicIp.ipAddress } : {});
@@ -72,7 +73,7 @@ export async function applyDeployment(az: AzureClients, ctx: ProviderContext, jo
   }
   ctx.debug(`azure: network security group ${n.nsg}, inbound tcp ports [${bootstrap.inboundPorts.join(', ')}]`);
   const nsg = await putNsg(az, deployment, bootstrap.inboundPorts);
-  if (!nsgRec) await journal.created(AZURE_RESOURCE.nsg, nsg.id!);
+  if (!nsgRec) await journal.created(AZURE_RESOURCE.nsg, scopedId(nsg.id!));
 
   // 4. virtual network + subnet (PUT every run too: the subnet's outbound setting follows the mode)
   const vnetRec = await stillThere(journal, AZURE_RESOURCE.vnet, () => getVnet(az, deployment));
@@ -81,7 +82,7 @@ export async function applyDeployment(az: AzureClients, ctx: ProviderContext, jo
     await journal.intend(AZURE_RESOURCE.vnet, AZURE_RESOURCE.vnet, { region: az.location });
   }
   const vnet = await putVnet(az, deployment, ctx.spec.network === 'public');
-  if (!vnetRec) await journal.created(AZURE_RESOURCE.vnet, vnet.id);
+  if (!vnetRec) await journal.created(AZURE_RESOURCE.vnet, scopedId(vnet.id));
 
   // 5. NIC (PUT every run: it attaches or drops the public IP as the mode says)
   const nicRec = await stillThere(journal, AZURE_RESOURCE.nic, () => getNic(az, deployment));
@@ -90,7 +91,7 @@ export async function applyDeployment(az: AzureClients, ctx: ProviderContext, jo
     await journal.intend(AZURE_RESOURCE.nic, AZURE_RESOURCE.nic, { region: az.location });
   }
   const nicId = await putNic(az, deployment, { subnetId: vnet.subnetId, nsgId: nsg.id!, ...(publicIp ? { publicIpId: publicIp.id } : {}) });
-  if (!nicRec) await journal.created(AZURE_RESOURCE.nic, nicId);
+  if (!nicRec) await journal.created(AZURE_RESOURCE.nic, scopedId(nicId));
   if (ctx.spec.network === 'tunnel') await dropStaleAddress(az, ctx, journal);
 
   // 6. VM
@@ -109,7 +110,7 @@ export async function applyDeployment(az: AzureClients, ctx: ProviderContext, jo
     ctx.progress(`creating ${opts.vmSize} virtual machine ${n.vm} (${image.name})`);
     try {
       const vm = await createVm(az, { deployment, vmSize: opts.vmSize, image, nicId, userData: bootstrap.userData }, opts.otherSizes);
-      await journal.created(AZURE_RESOURCE.vm, vm.id!, { vmSize: opts.vmSize, image: image.id });
+      await journal.created(AZURE_RESOURCE.vm, scopedId(vm.id!), { vmSize: opts.vmSize, image: image.id });
     } catch (e) {
       // nothing usable was created: forget the intent, so the next run (perhaps another --size) starts clean
       const left = await describeVm(az, deployment);
@@ -124,7 +125,7 @@ export async function applyDeployment(az: AzureClients, ctx: ProviderContext, jo
   const diskId = await tagOsDisk(az, deployment, facts.vm);
   if (diskId) {
     if (journal.find(AZURE_RESOURCE.disk)?.phase !== 'created') await journal.intend(AZURE_RESOURCE.disk, AZURE_RESOURCE.disk, { region: az.location });
-    await journal.created(AZURE_RESOURCE.disk, diskId);
+    await journal.created(AZURE_RESOURCE.disk, scopedId(diskId));
   }
 
   // 8. a resumed run may find it deallocated

@@ -1,7 +1,7 @@
 import type { DiscoveredResource } from '../../model/deployment.js';
 import type { AzureClients } from './clients.js';
 import { azureCall, isNotFound } from './errors.js';
-import { AZURE_RESOURCE, isOurs, KIND_OF_TYPE, tagFilter } from './names.js';
+import { AZURE_RESOURCE, isOurs, KIND_OF_TYPE, scopedId, tagFilter } from './names.js';
 
 export interface FoundGroup {
   name: string;
@@ -32,11 +32,11 @@ export async function discoverResources(az: AzureClients, deployment: string): P
   const groups = await findGroups(az, deployment);
   const out: DiscoveredResource[] = [];
   for (const g of groups) {
-    out.push({ kind: AZURE_RESOURCE.group, id: g.id, region: g.location, ...(g.state ? { state: g.state } : {}) });
+    out.push({ kind: AZURE_RESOURCE.group, id: scopedId(g.id), region: g.location, ...(g.state ? { state: g.state } : {}) });
     try {
       for await (const r of az.resources.resources.listByResourceGroup(g.name)) {
         if (!r.id || !r.type) continue;
-        out.push({ kind: KIND_OF_TYPE[r.type.toLowerCase()] ?? `azure:${r.type}`, id: r.id, region: r.location ?? g.location });
+        out.push({ kind: KIND_OF_TYPE[r.type.toLowerCase()] ?? `azure:${r.type}`, id: scopedId(r.id), region: r.location ?? g.location });
       }
     } catch (e) {
       if (!isNotFound(e)) throw e; // the group went away between the two lists

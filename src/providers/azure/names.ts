@@ -61,3 +61,10 @@ export const isOurs = (tags: Record<string, string> | undefined, deployment: str
 
 /** ARM's one tag filter shape (resource and resource group lists). */
 export const tagFilter = (deployment: string) => `tagName eq '${TAG_DEPLOYMENT}' and tagValue eq '${deployment.replace(/'/g, "''")}'`;
+
+/**
+ * ARM ids without their `/subscriptions/<id>` prefix: what the journal and discovery report.
+ * The subscription id is one of the stored credential values, which the state file refuses to
+ * hold (and logs redact), and it is known from the credentials anyway.
+ */
+export const scopedId = (id: string): string => id.replace(/^\/subscriptions\/[^/]+/i, '');

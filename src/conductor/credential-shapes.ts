@@ -16,6 +16,11 @@ const SHAPES: Readonly<Record<string, Shape>> = {
   AWS_ACCESS_KEY_ID: { re: /^[A-Z0-9]{16,128}$/, what: 'an AWS access key id (16-128 characters A-Z and 0-9, e.g. AKIA…)' },
   AWS_SECRET_ACCESS_KEY: { re: /^[A-Za-z0-9/+=]{16,128}$/, what: 'an AWS secret access key (40 characters of A-Z, a-z, 0-9, / and +)' },
   AWS_SESSION_TOKEN: { re: /^[A-Za-z0-9/+=]{16,4096}$/, what: 'an AWS session token (base64 characters)' },
+  AZURE_TENANT_ID: { re: /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, what: 'an Azure tenant id (a GUID, az account show --query tenantId)' },
+  AZURE_CLIENT_ID: { re: /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, what: 'an Azure client (application) id (a GUID, the appId of the service principal)' },
+  AZURE_SUBSCRIPTION_ID: { re: /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, what: 'an Azure subscription id (a GUID, az account show --query id)' },
+  // Entra client secrets are ~40 characters of letters, digits and ~ . _ -
+  AZURE_CLIENT_SECRET: { re: /^[A-Za-z0-9~._-]{16,256}$/, what: 'an Azure client secret VALUE (not the secret id): letters, digits, ~ . _ -' },
   CLOUDFLARE_ACCOUNT_ID: { re: /^[0-9a-f]{32}$/, what: 'a Cloudflare account id (32 lower-case hex characters, shown on the dashboard\'s account home)' },
   CLOUDFLARE_API_TOKEN: { re: /^[A-Za-z0-9_-]{20,200}$/, what: 'a Cloudflare API token (letters, digits, "-" and "_", no spaces)' },
 };

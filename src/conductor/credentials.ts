@@ -26,7 +26,13 @@ const CLOUD_FIELDS: Record<ProviderName, Field[]> = {
     { name: 'secretAccessKey', env: 'AWS_SECRET_ACCESS_KEY', prompt: 'AWS secret access key', secret: true },
   ],
   gcp: [],
-  azure: [],
+  // a service principal (az ad sp create-for-rbac); 'chain' means the Azure CLI login instead
+  azure: [
+    { name: 'tenantId', env: 'AZURE_TENANT_ID', prompt: 'Azure tenant (directory) ID', secret: false },
+    { name: 'clientId', env: 'AZURE_CLIENT_ID', prompt: 'Azure service principal client (application) ID', secret: false },
+    { name: 'clientSecret', env: 'AZURE_CLIENT_SECRET', prompt: 'Azure service principal client secret', secret: true },
+    { name: 'subscriptionId', env: 'AZURE_SUBSCRIPTION_ID', prompt: 'Azure subscription ID', secret: false },
+  ],
 };
 
 const CLOUDFLARE_FIELDS: Field[] = [

@@ -1,5 +1,6 @@
 import type { Ec2Emulator } from '../emulators/ec2/index.ts';
 import type { CloudflareEmulator } from '../emulators/cloudflare/index.ts';
+import { TYPES, type AzureEmulator } from '../emulators/azure/index.ts';
 import { cliEnv, tempHome } from './cli.js';
 import type { SimulatedInstance } from './vm-simulator.js';
 
@@ -13,13 +14,20 @@ export const AWS_SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
  * store, and short poll intervals so a journey takes seconds instead of minutes.
  */
 export function journeyEnv(ec2: Ec2Emulator, cf: CloudflareEmulator, cfToken: string, prefix: string): NodeJS.ProcessEnv {
-  return cliEnv(tempHome(prefix), {
-    CRAWL4AI_MCP_SECRET_BACKEND: 'file',
-    CRAWL4AI_MCP_PASSPHRASE: `${prefix} passphrase`,
+  return userEnv(cf, cfToken, prefix, {
     AWS_ENDPOINT_URL_EC2: ec2.url,
     AWS_ENDPOINT_URL_STS: ec2.url,
     AWS_ACCESS_KEY_ID: AWS_ACCESS_KEY,
     AWS_SECRET_ACCESS_KEY: AWS_SECRET_KEY,
+  });
+}
+
+/** What every journey's user has: a fresh home, the file secret store, Cloudflare, short polls. */
+function userEnv(cf: CloudflareEmulator, cfToken: string, prefix: string, cloud: Record<string, string>): NodeJS.ProcessEnv {
+  return cliEnv(tempHome(prefix), {
+    CRAWL4AI_MCP_SECRET_BACKEND: 'file',
+    CRAWL4AI_MCP_PASSPHRASE: `${prefix} passphrase`,
+    ...cloud,
     CLOUDFLARE_API_BASE_URL: cf.apiBaseUrl,
     CLOUDFLARE_ACCOUNT_ID: cf.accountId,
     CLOUDFLARE_API_TOKEN: cfToken,
@@ -36,4 +44,41 @@ export function ec2Instances(emu: Ec2Emulator, deployment: string): () => Simula
     [...emu.state.instances.values()]
       .filter((i) => i.tags['crawl4ai-mcp:deployment'] === deployment)
       .map((i) => ({ id: i.instanceId, running: emu.state.instanceState(i) === 'running', userData: i.userData, publicIp: emu.state.publicIpOf(i) }));
+}
+
+/**
+ * The same user environment against the Azure emulator: ARM and Entra endpoints through the
+ * tool's own variables, a service principal in AZURE_* variables, and the emulator's test CA
+ * trusted through NODE_EXTRA_CA_CERTS (the Azure SDK refuses http).
+ */
+export function azureJourneyEnv(az: AzureEmulator, cf: CloudflareEmulator, cfToken: string, prefix: string): NodeJS.ProcessEnv {
+  return userEnv(cf, cfToken, prefix, {
+    CRAWL4AI_MCP_AZURE_ENDPOINT: az.url,
+    CRAWL4AI_MCP_AZURE_AUTHORITY_HOST: az.url,
+    NODE_EXTRA_CA_CERTS: az.caFile,
+    AZURE_TENANT_ID: az.tenantId,
+    AZURE_CLIENT_ID: az.clientId,
+    AZURE_CLIENT_SECRET: az.clientSecret,
+    AZURE_SUBSCRIPTION_ID: az.subscriptionId,
+  });
+}
+
+/** A deployment's Azure VM as the simulated VM sees it (customData decoded, as cloud-init reads it). */
+export function azureVms(az: AzureEmulator, deployment: string): () => SimulatedInstance[] {
+  return () =>
+    az.resourcesOf(deployment)
+      .filter((r) => r.type === TYPES.vm)
+      .map((r) => az.state.get(r.id)!)
+      .filter(Boolean)
+      .map((vm) => {
+        const nic = az.state.get(vm.properties.networkProfile.networkInterfaces[0].id);
+        const pipId = nic?.properties.ipConfigurations?.[0]?.properties?.publicIPAddress?.id;
+        const publicIp = pipId ? az.state.get(pipId)?.properties.ipAddress : undefined;
+        return {
+          id: vm.properties.vmId,
+          running: vm.vm?.powerState === 'running',
+          ...(vm.vm?.customData ? { userData: Buffer.from(vm.vm.customData, 'base64').toString('utf8') } : {}),
+          ...(publicIp ? { publicIp } : {}),
+        };
+      });
 }

@@ -1,0 +1,150 @@
+// The whole life of an Azure deployment through the built CLI, against the ARM/Entra emulator
+// (https, trusted through NODE_EXTRA_CA_CERTS as a user's proxy CA would be) and the Cloudflare
+// emulator, with the VM simulator reading the VM's customData the way cloud-init would.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startAzureEmulator, TYPES, type AzureEmulator } from './emulators/azure/index.ts';
+import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
+import { lines, runCli } from './helpers/cli.js';
+import { readBootstrap, startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
+import { azureJourneyEnv, azureVms } from './helpers/journey.js';
+
+const CF_TOKEN = 'cf-token-' + 'z'.repeat(32);
+const CF_ACCOUNT = 'acc0000000000000000000000000000c';
+
+describe('Azure journey through the built CLI', () => {
+  let az: AzureEmulator;
+  let cf: CloudflareEmulator;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    az = await startAzureEmulator({ lroMs: 100 });
+    cf = await startCloudflareEmulator({ accountId: CF_ACCOUNT, apiToken: CF_TOKEN });
+    env = azureJourneyEnv(az, cf, CF_TOKEN, 'c4m-azure-journey-');
+  }, 120_000);
+
+  afterAll(async () => {
+    await cf?.close();
+    await az?.close();
+  });
+
+  const cliFor = (name: string) => (args: string[]) => runCli(['--name', name, ...args], { env, timeoutMs: 240_000 });
+  const statePath = (name: string) => path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', `${name}.json`);
+
+  it('tunnel mode: init -> status -> MCP call -> stop (deallocated) -> start -> destroy, leaving zero resources', async () => {
+    const cli = cliFor('aztun');
+    const sim: VmSimulator = startVmSimulator(azureVms(az, 'aztun'), cf);
+    try {
+      const init = await cli(['init', '--yes', '--provider', 'azure', '--region', 'eastus', '--size', 'small', '--verbose']);
+      expect(init.stderr + init.stdout).not.toContain(az.clientSecret);
+      expect(init.stderr + init.stdout).not.toContain(CF_TOKEN);
+      expect(init.code, init.stderr).toBe(0);
+
+      // Azure holds one resource group; no public IP, no inbound allow rule, customData with the connector token.
+      const res = az.resourcesOf('aztun');
+      expect(res.filter((r) => r.type === 'resource-group')).toHaveLength(1);
+      expect(res.filter((r) => r.type === TYPES.pip)).toEqual([]);
+      const nsg = az.state.get(res.find((r) => r.type === TYPES.nsg)!.id)!;
+      expect(nsg.properties.securityRules).toEqual([]);
+      const vm = az.state.get(res.find((r) => r.type === TYPES.vm)!.id)!;
+      const userData = Buffer.from(vm.vm!.customData!, 'base64').toString('utf8');
+      const tunnels = cf.tunnels().filter((t) => !t.deleted);
+      expect(readBootstrap(userData).tunnelId).toBe(tunnels[0]!.id);
+      const tunnelToken = /TUNNEL_TOKEN=(\S+)/.exec(userData)![1]!;
+      expect(init.stdout + init.stderr).not.toContain(tunnelToken);
+      const stateText = fs.readFileSync(statePath('aztun'), 'utf8');
+      expect(stateText).not.toContain(tunnelToken);
+      expect(stateText).not.toContain(az.clientSecret);
+
+      const status = await cli(['status', '--json']);
+      expect(status.code, status.stderr).toBe(0);
+      const st = JSON.parse(status.stdout);
+      expect(st.vm).toMatchObject({ state: 'running', instanceType: 'Standard_B2s' });
+      expect(st.tunnel).toMatchObject({ status: 'healthy', connectors: 1 });
+      expect(st.crawl4ai.ok).toBe(true);
+      expect(st.drift).toEqual({ missing: [], unexpected: [] });
+
+      const server = JSON.parse((await cli(['connect', '--client', 'cursor'])).stdout).mcpServers['crawl4ai-aztun'];
+      const client = new Client({ name: 'azure-tunnel-test', version: '1.0.0' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: server.headers } }));
+      const ok = await client.callTool({ name: 'scrape', arguments: { url: 'https://docs.example.com/guide/' } });
+      expect(ok.isError).toBeFalsy();
+      await client.close();
+
+      const stop = await cli(['stop']);
+      expect(stop.code, stop.stderr).toBe(0);
+      expect(az.state.get(vm.id)!.vm!.powerState).toBe('deallocated');
+      expect(JSON.parse((await cli(['status', '--json'])).stdout).vm.state).toBe('stopped');
+
+      const start = await cli(['start']);
+      expect(start.code, start.stderr).toBe(0);
+      expect(az.state.get(vm.id)!.vm!.powerState).toBe('running');
+
+      const destroy = await cli(['destroy', '--yes']);
+      expect(destroy.code, destroy.stderr).toBe(0);
+      expect(az.resourcesOf('aztun')).toEqual([]);
+      expect(az.state.ofType(TYPES.disk).filter((d) => d.resourceGroup === 'crawl4ai-mcp-aztun')).toEqual([]);
+      expect(cf.tunnels().filter((t) => !t.deleted)).toEqual([]);
+      expect(cf.scripts()).not.toContain('crawl4ai-mcp-aztun');
+      expect(fs.existsSync(statePath('aztun'))).toBe(false);
+    } finally {
+      await sim.stop();
+    }
+  }, 400_000);
+
+  it('public mode: 443 only, the static IP in the hostname; scale deallocates, resizes and starts; destroy after a lost state file removes everything', async () => {
+    const cli = cliFor('azpub');
+    const sim = startVmSimulator(azureVms(az, 'azpub'), cf);
+    try {
+      const init = await cli(['init', '--yes', '--provider', 'azure', '--region', 'eastus', '--size', 'small', '--network', 'public', '--json']);
+      expect(init.code, init.stderr).toBe(0);
+      const created = JSON.parse(init.stdout);
+      expect(created.status).toBe('ready');
+      const res = az.resourcesOf('azpub');
+      const pip = az.state.get(res.find((r) => r.type === TYPES.pip)!.id)!;
+      const nsg = az.state.get(res.find((r) => r.type === TYPES.nsg)!.id)!;
+      expect(nsg.properties.securityRules.map((r: any) => `${r.properties.protocol}:${r.properties.destinationPortRange}:${r.properties.sourceAddressPrefix}`)).toEqual(['Tcp:443:Internet']);
+      expect(sim.hostname()).toContain(pip.properties.ipAddress.replaceAll('.', '-'));
+
+      const st = JSON.parse((await cli(['status', '--json'])).stdout);
+      expect(st.vm).toMatchObject({ state: 'running', publicIp: pip.properties.ipAddress });
+      expect(st.crawl4ai.ok).toBe(true);
+
+      const scale = await cli(['scale', '--size', 'medium']);
+      expect(scale.code, scale.stderr).toBe(0);
+      const vm = az.state.get(res.find((r) => r.type === TYPES.vm)!.id)!;
+      expect(vm.properties.hardwareProfile.vmSize).toBe('Standard_B2ms');
+      expect(vm.vm!.powerState).toBe('running');
+    } finally {
+      await sim.stop();
+    }
+
+    fs.rmSync(statePath('azpub'));
+    const noHint = await cli(['destroy', '--yes']);
+    expect(noHint.code).toBe(2);
+    expect(lines(noHint.stderr)[1]).toContain('--provider and --region');
+    const destroy = await cli(['destroy', '--yes', '--provider', 'azure', '--region', 'eastus']);
+    expect(destroy.code, destroy.stderr).toBe(0);
+    expect(az.resourcesOf('azpub')).toEqual([]);
+    expect(cf.scripts()).not.toContain('crawl4ai-mcp-azpub');
+  }, 400_000);
+
+  it('names the permission a service principal lacks, before creating anything', async () => {
+    az.denyActions(['Microsoft.Compute/virtualMachines/write']);
+    try {
+      const r = await runCli(['--name', 'azdenied', 'init', '--yes', '--provider', 'azure', '--region', 'eastus', '--size', 'small'], { env });
+      expect(r.code).toBe(3);
+      const err = lines(r.stderr).filter((l) => !l.startsWith('›'));
+      expect(err[0]).toMatch(/^error: .*Microsoft\.Compute\/virtualMachines\/write/);
+      expect(err[1]).toMatch(/^hint: .*templates\/policies\/azure-custom-role\.json/);
+      expect(err.length).toBe(2);
+      expect(az.resourcesOf('azdenied')).toEqual([]);
+      expect(cf.scripts()).not.toContain('crawl4ai-mcp-azdenied');
+    } finally {
+      az.denyActions([]);
+    }
+  });
+});

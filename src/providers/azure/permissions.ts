@@ -11,8 +11,10 @@ export const AZURE_POLICY_FILE = 'templates/policies/azure-custom-role.json';
 
 /** Reads of plan, status, discover and the validators. */
 export const AZURE_READ_ACTIONS = [
+  // the pre-create check itself: what the caller may do at the subscription
+  'Microsoft.Authorization/permissions/read',
   'Microsoft.Resources/subscriptions/providers/read',
-  'Microsoft.Resources/subscriptions/resources/read',
+  'Microsoft.Resources/subscriptions/resourceGroups/resources/read',
   'Microsoft.Resources/subscriptions/resourceGroups/read',
   'Microsoft.Compute/locations/publishers/artifacttypes/offers/skus/versions/read',
   'Microsoft.Compute/virtualMachines/read',

@@ -42,6 +42,8 @@ export interface AzureEmulatorOptions {
 export interface RequestLogEntry {
   method: string;
   path: string;
+  /** the ARM action the request needed (what RBAC checks), for ARM requests */
+  action?: string;
   status?: number;
   error?: string;
 }
@@ -139,7 +141,10 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
     if ((m = /^\/providers\/Microsoft\.Emulator\/locations\/[^/]+\/(operations|operationResults)\/([^/]+)$/i.exec(rest))) {
       return arm.operationStatus(m[2]!, m[1] as 'operations' | 'operationResults');
     }
-    if (/^\/providers\/Microsoft\.Authorization\/permissions$/i.test(rest)) return arm.permissions(req);
+    if (/^\/providers\/Microsoft\.Authorization\/permissions$/i.test(rest)) {
+      check('GET', 'Microsoft.Authorization/permissions/read', subs);
+      return arm.permissions(req);
+    }
     if ((m = /^\/providers\/Microsoft\.Compute\/locations\/([^/]+)\/publishers\/([^/]+)\/artifacttypes\/vmimage\/offers\/([^/]+)\/skus\/([^/]+)\/versions(?:\/([^/]+))?$/i.exec(rest))) {
       check('GET', 'Microsoft.Compute/locations/publishers/artifacttypes/offers/skus/versions/read', subs);
       return arm.imageVersions(req, m[1]!, m[2]!, m[3]!, m[4]!, m[5]);
@@ -179,7 +184,9 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
     return known;
   }
 
-  function check(method: string, action: string, scope: string): void {
+  function check(_method: string, action: string, scope: string): void {
+    const entry = requests.at(-1);
+    if (entry) entry.action = action;
     if (!arm.allowed(action)) throw arm.authorizationFailed(action, scope);
   }
 

@@ -14,8 +14,7 @@ interface PermissionEntry {
 
 /**
  * PreCreateCheck: Azure has no dry run, but Resource Manager says what the caller may do at a
- * scope (Microsoft.Authorization/permissions: the union of the caller's role assignments, deny
- * lists included). Every action the tool uses is matched against it at the subscription, so a
+ * scope (Microsoft.Authorization/permissions: the union of the caller's role assignments). Every action the tool uses is matched against it at the subscription, so a
  * missing permission is named before anything is created. Getting the token proves the
  * credentials (a wrong secret fails here, exit 3).
  */

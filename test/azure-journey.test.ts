@@ -77,7 +77,10 @@ describe('Azure journey through the built CLI', () => {
       const stop = await cli(['stop']);
       expect(stop.code, stop.stderr).toBe(0);
       expect(az.state.get(vm.id)!.vm!.powerState).toBe('deallocated');
-      expect(JSON.parse((await cli(['status', '--json'])).stdout).vm.state).toBe('stopped');
+      const stopped = JSON.parse((await cli(['status', '--json'])).stdout);
+      expect(stopped.vm).toMatchObject({ state: 'stopped', detail: expect.stringContaining('stopped (deallocated), compute not billed') });
+      const human = await cli(['status']);
+      expect(human.stdout).toMatch(/VM: stopped \(Standard_B2s\) — Azure: stopped \(deallocated\)/);
 
       const start = await cli(['start']);
       expect(start.code, start.stderr).toBe(0);

@@ -246,7 +246,13 @@ describe('azure provider: what Azure holds', () => {
     expect(machine!.vm!.powerState).toBe('deallocated');
     expect(emu.requests.some((r) => r.method === 'POST' && r.path.endsWith('/deallocate'))).toBe(true);
     expect(emu.requests.some((r) => r.method === 'POST' && r.path.endsWith('/powerOff'))).toBe(false);
-    expect(await azure.status(ctx, journal)).toMatchObject({ state: 'stopped' });
+    expect(await azure.status(ctx, journal)).toMatchObject({ state: 'stopped', detail: expect.stringMatching(/stopped \(deallocated\), compute not billed: about \$2\.25\/month for the disk$/) });
+
+    // a shutdown from inside the VM leaves it "stopped" but allocated: status says it still bills compute
+    await azure.start(ctx, journal);
+    const az = createAzureClients(ctx);
+    await az.compute.virtualMachines.powerOff(`crawl4ai-mcp-${ctx.spec.name}`, `crawl4ai-mcp-${ctx.spec.name}-vm`, { updateIntervalInMs: 10 });
+    expect(await azure.status(ctx, journal)).toMatchObject({ state: 'stopped', detail: expect.stringContaining('still allocated, compute billed in full (about $32.62/month)') });
   });
 
   it('public mode: a Standard static IP with a cloudapp.azure.com DNS label, attached to the NIC; the NSG allows tcp/443 from the Internet only', async () => {

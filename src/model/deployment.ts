@@ -54,6 +54,8 @@ export interface VmStatus {
   publicIp?: string;
   privateIp?: string;
   launchedAt?: string;
+  /** the cloud's own name for the state and what it bills in it (Azure: deallocated vs stopped) */
+  detail?: string;
 }
 
 /** A resource found by tag (for destroy after the state file is gone, and drift checks). */

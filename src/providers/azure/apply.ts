@@ -133,7 +133,7 @@ export async function applyDeployment(az: AzureClients, ctx: ProviderContext, jo
     ctx.progress(`starting virtual machine ${n.vm}`);
     await startVm(az, deployment, opts.otherSizes);
   }
-  const status = await currentStatus(az, deployment);
+  const status = await currentStatus(az, ctx.spec);
   await journal.created(AZURE_RESOURCE.vm, journal.find(AZURE_RESOURCE.vm)!.id!, { vmSize: status.instanceType ?? opts.vmSize, publicIp: status.publicIp ?? null, image: image.id });
   return status;
 }

@@ -34,14 +34,14 @@ export function createAzureProvider(): Provider {
     apply: (ctx, journal, bootstrap) =>
       withAzure(ctx, (az) => applyDeployment(az, ctx, journal, bootstrap, { vmSize: vmSizeOf(ctx.spec.size), otherSizes: otherSizes(ctx.spec.size) })),
 
-    status: (ctx) => withAzure(ctx, (az) => currentStatus(az, ctx.spec.name)),
+    status: (ctx) => withAzure(ctx, (az) => currentStatus(az, ctx.spec)),
 
     stop: (ctx, journal) =>
       withAzure(ctx, async (az) => {
         const name = await requireVm(az, ctx);
         ctx.progress(`deallocating virtual machine ${name} (stopped and deallocated: compute is no longer billed)`);
         await deallocateVm(az, ctx.spec.name);
-        return remember(journal, await currentStatus(az, ctx.spec.name));
+        return remember(journal, await currentStatus(az, ctx.spec));
       }),
 
     start: (ctx, journal) =>
@@ -49,7 +49,7 @@ export function createAzureProvider(): Provider {
         const name = await requireVm(az, ctx);
         ctx.progress(`starting virtual machine ${name}`);
         await startVm(az, ctx.spec.name, otherSizes(ctx.spec.size));
-        return remember(journal, await currentStatus(az, ctx.spec.name));
+        return remember(journal, await currentStatus(az, ctx.spec));
       }),
 
     resize: (ctx, journal, size) => withAzure(ctx, (az) => resizeVm(az, ctx, journal, size)),
@@ -62,7 +62,7 @@ export function createAzureProvider(): Provider {
      * Nothing to remove cloud-side: Azure keeps customData write-only. The VM API never returns it
      * (GET, even with $expand=userData, shows only userData, which this tool does not use), and
      * IMDS does not serve it either, so no one with read access to the subscription or a process
-     * on the VM can fetch it from Azure. On the VM, cloud-init's copy is removed by the bootstrap.
+     * on the VM can fetch it from Azure. (On the VM, cloud-init's copies are root-only files.)
      */
     scrubBootstrap: async (ctx) => {
       ctx.debug('azure: customData is not readable through the Azure API or IMDS; nothing to scrub cloud-side');
@@ -104,7 +104,7 @@ async function resizeVm(az: AzureClients, ctx: ProviderContext, journal: Journal
   if (from === target) {
     ctx.progress(`virtual machine ${vmName} is already ${target}`);
     if (current?.power !== 'running') await startVm(az, ctx.spec.name);
-    return remember(journal, await currentStatus(az, ctx.spec.name));
+    return remember(journal, await currentStatus(az, ctx.spec));
   }
   ctx.progress(`deallocating virtual machine ${vmName} to change its size from ${from ?? '?'} to ${target}`);
   await deallocateVm(az, ctx.spec.name);
@@ -112,13 +112,13 @@ async function resizeVm(az: AzureClients, ctx: ProviderContext, journal: Journal
   ctx.progress(`starting virtual machine ${vmName} as ${target}`);
   try {
     await startVm(az, ctx.spec.name, otherSizes(size));
-    return await remember(journal, await currentStatus(az, ctx.spec.name));
+    return await remember(journal, await currentStatus(az, ctx.spec));
   } catch (e) {
     if (!isCliError(e) || e.exitCode !== ExitCode.capacity || !from) throw e;
     ctx.progress(`no capacity for ${target}; putting virtual machine ${vmName} back to ${from}`);
     await setVmSize(az, ctx.spec.name, from);
     await startVm(az, ctx.spec.name);
-    await remember(journal, await currentStatus(az, ctx.spec.name));
+    await remember(journal, await currentStatus(az, ctx.spec));
     throw capacityError(`${e.message}; the VM is running again as ${from}`, e.hint, e);
   }
 }

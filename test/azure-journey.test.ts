@@ -110,10 +110,13 @@ describe('Azure journey through the built CLI', () => {
       const pip = az.state.get(res.find((r) => r.type === TYPES.pip)!.id)!;
       const nsg = az.state.get(res.find((r) => r.type === TYPES.nsg)!.id)!;
       expect(nsg.properties.securityRules.map((r: any) => `${r.properties.protocol}:${r.properties.destinationPortRange}:${r.properties.sourceAddressPrefix}`)).toEqual(['Tcp:443:Internet']);
-      expect(sim.hostname()).toContain(pip.properties.ipAddress.replaceAll('.', '-'));
+      // the hostname is the public IP's own DNS name, and the certificate is for it
+      expect(pip.properties.dnsSettings.fqdn).toMatch(/^c4m-azpub-[0-9a-f]{6}\.eastus\.cloudapp\.azure\.com$/);
+      expect(sim.hostname()).toBe(pip.properties.dnsSettings.fqdn);
 
       const st = JSON.parse((await cli(['status', '--json'])).stdout);
       expect(st.vm).toMatchObject({ state: 'running', publicIp: pip.properties.ipAddress });
+      expect(st.address).toEqual({ publicIp: pip.properties.ipAddress, hostname: pip.properties.dnsSettings.fqdn });
       expect(st.crawl4ai.ok).toBe(true);
 
       const scale = await cli(['scale', '--size', 'medium']);

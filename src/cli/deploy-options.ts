@@ -46,7 +46,7 @@ export function addSpecOptions(cmd: Command): Command {
     .addOption(new Option('--region <region>', 'cloud region, e.g. us-east-1').env('CRAWL4AI_MCP_REGION'))
     .addOption(new Option('--size <size>', `VM size: ${sizeHelp()}`).choices(SIZE_NAMES as string[]).env('CRAWL4AI_MCP_SIZE'))
     .addOption(new Option('--network <mode>', 'tunnel (default): no inbound port, reached through Cloudflare Tunnel + Workers VPC; public: HTTPS on 443 with a certificate for a hostname').choices(NETWORK_MODES as string[]).env('CRAWL4AI_MCP_NETWORK'))
-    .addOption(new Option('--hostname <host>', 'public mode: your own hostname (an A record to the VM address); default <ip>.sslip.io').env('CRAWL4AI_MCP_HOSTNAME'))
+    .addOption(new Option('--hostname <host>', 'public mode: your own hostname (an A record to the VM address); default: the address\'s cloud DNS name on Azure, <ip>.sslip.io elsewhere').env('CRAWL4AI_MCP_HOSTNAME'))
     .addOption(new Option('--wildcard-domain <domain>', 'public mode without --hostname: wildcard DNS service').choices(['sslip.io', 'nip.io']).env('CRAWL4AI_MCP_WILDCARD_DOMAIN'))
     .addOption(new Option('--acme-email <email>', 'public mode: email for ZeroSSL, the fallback certificate issuer').env('CRAWL4AI_MCP_ACME_EMAIL'))
     .addOption(new Option('--credentials <source>', 'keychain: an access key / service principal stored in the secret store; chain: the cloud\'s own login (AWS profile, SSO, env; Azure CLI az login)').choices(['keychain', 'chain']).env('CRAWL4AI_MCP_CREDENTIALS'))

@@ -6,7 +6,7 @@ import { applyDeployment } from './apply.js';
 import { createAzureClients, type AzureClients } from './clients.js';
 import { destroyDeployment } from './destroy.js';
 import { discoverResources } from './discover.js';
-import { AZURE_RESOURCE, resourceNames } from './names.js';
+import { AZURE_RESOURCE, publicFqdn, resourceNames } from './names.js';
 import { AZURE_POLICY_FILE } from './permissions.js';
 import { planDeployment } from './plan.js';
 import { azureVmSizes, otherSizes, vmSizeOf } from './sizes.js';
@@ -28,6 +28,12 @@ export function createAzureProvider(): Provider {
     },
     defaultRegion: 'eastus',
     policyFile: AZURE_POLICY_FILE,
+
+    // the public IP's DNS label: a hostname of the user's own address, no wildcard DNS service needed
+    publicHostname: (ctx) => {
+      const subscriptionId = ctx.credentials.kind === 'static' ? ctx.credentials.values.subscriptionId : ctx.env.AZURE_SUBSCRIPTION_ID;
+      return subscriptionId ? publicFqdn(ctx.spec.name, subscriptionId, ctx.spec.region) : undefined;
+    },
 
     validateCredentials: (ctx) => withAzure(ctx, (az) => validateAzureCredentials(az, ctx)),
     plan: (ctx) => withAzure(ctx, (az) => planDeployment(az, ctx)),

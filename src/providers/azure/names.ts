@@ -52,6 +52,9 @@ export function dnsLabel(deployment: string, subscriptionId: string): string {
   return `c4m-${deployment}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 55) + `-${h}`;
 }
 
+/** The name Azure gives the public IP: <label>.<location>.cloudapp.azure.com. */
+export const publicFqdn = (deployment: string, subscriptionId: string, location: string) => `${dnsLabel(deployment, subscriptionId)}.${location}.cloudapp.azure.com`;
+
 export function deploymentTags(deployment: string): Record<string, string> {
   return { [TAG_DEPLOYMENT]: deployment, [TAG_MANAGED_BY]: MANAGED_BY };
 }

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startAzureEmulator, TYPES, type AzureEmulator } from './emulators/azure/index.ts';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
-import { lines, runCli } from './helpers/cli.js';
+import { lines, ROOT, runCli } from './helpers/cli.js';
 import { readBootstrap, startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
 import { azureJourneyEnv, azureVms } from './helpers/journey.js';
 
@@ -137,6 +137,29 @@ describe('Azure journey through the built CLI', () => {
     expect(az.resourcesOf('azpub')).toEqual([]);
     expect(cf.scripts()).not.toContain('crawl4ai-mcp-azpub');
   }, 400_000);
+
+  it('--credentials chain uses the Azure CLI login (az account get-access-token) and AZURE_SUBSCRIPTION_ID; without a login it says to run az login', async () => {
+    const fakeAz = path.join(ROOT, 'test', 'fixtures', 'fake-az');
+    const { AZURE_CLIENT_ID: _i, AZURE_CLIENT_SECRET: _s, AZURE_TENANT_ID: _t, ...noPrincipal } = env;
+    const chainEnv = { ...noPrincipal, PATH: `${fakeAz}${path.delimiter}${env.PATH}` };
+    const loggedOut = await runCli(['--name', 'azchain', 'init', '--yes', '--provider', 'azure', '--credentials', 'chain', '--region', 'eastus', '--size', 'small'], { env: chainEnv });
+    expect(loggedOut.code).toBe(3);
+    expect(lines(loggedOut.stderr).filter((l) => !l.startsWith('›'))[1]).toMatch(/^hint: run `az login`/);
+    expect(az.resourcesOf('azchain')).toEqual([]);
+
+    const sim = startVmSimulator(azureVms(az, 'azchain'), cf);
+    const cli = (args: string[]) => runCli(['--name', 'azchain', ...args], { env: { ...chainEnv, FAKE_AZ_TOKEN: az.issueToken() }, timeoutMs: 240_000 });
+    try {
+      const init = await cli(['init', '--yes', '--provider', 'azure', '--credentials', 'chain', '--region', 'eastus', '--size', 'small']);
+      expect(init.code, init.stderr).toBe(0);
+      expect(az.resourcesOf('azchain').some((r) => r.type === TYPES.vm)).toBe(true);
+      const destroy = await cli(['destroy', '--yes']);
+      expect(destroy.code, destroy.stderr).toBe(0);
+      expect(az.resourcesOf('azchain')).toEqual([]);
+    } finally {
+      await sim.stop();
+    }
+  }, 300_000);
 
   it('names the permission a service principal lacks, before creating anything', async () => {
     az.denyActions(['Microsoft.Compute/virtualMachines/write']);

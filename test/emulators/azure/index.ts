@@ -62,6 +62,8 @@ export interface AzureEmulator {
   requests: RequestLogEntry[];
   /** live resources (and resource groups) tagged crawl4ai-mcp:deployment=<name> */
   resourcesOf(deployment: string): Array<{ type: string; id: string; state?: string; tags: Record<string, string> }>;
+  /** a bearer token ARM accepts, as `az account get-access-token` would hand a logged-in user */
+  issueToken(): string;
   /** the next n ARM requests answer 429 TooManyRequests with Retry-After: 1 */
   throttleNext(n: number): void;
   /** these ARM actions answer 403 AuthorizationFailed and are absent from Microsoft.Authorization/permissions; replaces the list */
@@ -261,6 +263,11 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
         .filter((r) => r.tags[DEPLOYMENT_TAG] === deployment || inGroups.has(`/subscriptions/${subscriptionId}/resourcegroups/${r.resourceGroup}`.toLowerCase()))
         .map((r) => ({ type: r.type, id: r.id, ...(vmState(r) ? { state: vmState(r) } : {}), tags: { ...r.tags } }));
       return [...groups, ...resources];
+    },
+    issueToken() {
+      const token = `emu.${randomUUID()}`;
+      tokens.add(token);
+      return token;
     },
     throttleNext(n) {
       throttle.remaining = n;

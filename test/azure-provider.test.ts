@@ -230,6 +230,10 @@ describe('azure provider: what Azure holds', () => {
     const [disk] = ofDeployment(emu, name, TYPES.disk);
     expect(disk!.tags).toMatchObject({ 'crawl4ai-mcp:deployment': name, 'managed-by': 'crawl4ai-mcp' });
     expect(journal.find('azure:disk')).toMatchObject({ phase: 'created', id: scopedId(disk!.id) });
+    // scrubBootstrap has nothing to do on Azure: no request at all
+    const before = emu.requests.length;
+    await azure.scrubBootstrap(ctx, journal);
+    expect(emu.requests.length).toBe(before);
     // the state file holds no bootstrap and no key material
     const stateText = JSON.stringify(journal.state);
     expect(stateText).not.toContain('runcmd');

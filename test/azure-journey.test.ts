@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startAzureEmulator, TYPES, type AzureEmulator } from './emulators/azure/index.ts';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
-import { lines, ROOT, runCli } from './helpers/cli.js';
+import { lines, ROOT, runCli, tempHome } from './helpers/cli.js';
 import { readBootstrap, startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
 import { azureJourneyEnv, azureVms } from './helpers/journey.js';
 
@@ -160,6 +160,19 @@ describe('Azure journey through the built CLI', () => {
       await sim.stop();
     }
   }, 300_000);
+
+  it('init --yes without Azure credentials names the variable to set and the az login alternative, before any cloud call', async () => {
+    const { AZURE_CLIENT_ID: _i, AZURE_CLIENT_SECRET: _s, AZURE_TENANT_ID: _t, AZURE_SUBSCRIPTION_ID: _u, ...none } = env;
+    const before = az.requests.length;
+    // a fresh home: the other journeys' credentials are in this one's secret store
+    const fresh = { ...none, CRAWL4AI_MCP_HOME: path.join(tempHome('c4m-aznocreds-'), 'config') };
+    const r = await runCli(['--name', 'aznocreds', 'init', '--yes', '--provider', 'azure', '--region', 'eastus', '--size', 'small'], { env: fresh });
+    expect(r.code).toBe(2);
+    const [error, hint] = lines(r.stderr).filter((l) => !l.startsWith('›'));
+    expect(error).toMatch(/^error: the Azure tenant \(directory\) ID is not in the secret store/);
+    expect(hint).toBe('hint: set AZURE_TENANT_ID, or use --credentials chain for your Azure CLI login (az login); it is kept in the secret store for later commands');
+    expect(az.requests.length).toBe(before);
+  });
 
   it('names the permission a service principal lacks, before creating anything', async () => {
     az.denyActions(['Microsoft.Compute/virtualMachines/write']);

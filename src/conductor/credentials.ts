@@ -56,7 +56,7 @@ async function resolveFields(
       if (!prompter) {
         throw usageError(
           `the ${f.prompt} is not in the secret store and there is no terminal to ask for it`,
-          `set ${f.env}${cloud === 'aws' ? ', or use --credentials chain for your existing AWS configuration' : ''}; it is kept in the secret store for later commands`,
+          `set ${f.env}${cloud === 'aws' ? ', or use --credentials chain for your existing AWS configuration' : cloud === 'azure' ? ', or use --credentials chain for your Azure CLI login (az login)' : ''}; it is kept in the secret store for later commands`,
         );
       }
       v = f.secret ? await prompter.secret(f.prompt) : await prompter.text(f.prompt);

@@ -53,7 +53,8 @@ export async function planDeployment(az: AzureClients, ctx: ProviderContext): Pr
     memoryGiB: size.memoryGiB,
     diskGiB: OS_DISK_GIB,
     image: { id: image.id, name: image.name },
-    network: { vpc: n.vnet, subnet: n.subnet, detail: `subscription ${az.subscriptionId}, location ${spec.region}, virtual network ${n.vnet} (${VNET_PREFIX})` },
+    // (the subscription id is a stored credential value, which output redacts: not named here)
+    network: { vpc: n.vnet, subnet: n.subnet, detail: `location ${spec.region}, virtual network ${n.vnet} (${VNET_PREFIX}) in resource group ${n.group}` },
     resources,
     cost,
   };

@@ -467,8 +467,9 @@ export function createArm(state: ArmState, faults: ArmFaults, opts: ArmOptions) 
   }
 
   function permissions(req: ArmRequest): ArmResponse {
-    // two entries (so callers must union them), paged like every ARM list
+    // several entries (so callers must union them), more than one page (so callers follow nextLink)
     const items = [
+      { actions: ['Microsoft.Authorization/permissions/read'], notActions: [] as string[], dataActions: [], notDataActions: [] },
       { actions: ['*/read'], notActions: [] as string[], dataActions: [], notDataActions: [] },
       { actions: ['Microsoft.Resources/*', 'Microsoft.Network/*', 'Microsoft.Compute/*'], notActions: [...faults.denied], dataActions: [], notDataActions: [] },
     ];

@@ -279,6 +279,22 @@ describe('azure provider: what Azure holds', () => {
     expect(vnet!.properties.subnets[0].properties.defaultOutboundAccess).toBe(false);
   });
 
+  it('a public deployment re-applied in tunnel mode detaches and releases its public IP (Azure refuses to delete an address in use) and closes 443', async () => {
+    const emu = await emulator();
+    emulators.push(emu);
+    const d = deployment(emu, { network: 'public' });
+    await azure.apply(d.ctx, d.journal, bootstrapFactory('public'));
+    expect(ofDeployment(emu, d.ctx.spec.name, TYPES.pip)).toHaveLength(1);
+    const tunnel = { ...d.ctx, spec: { ...d.ctx.spec, network: 'tunnel' as const } };
+    const vm = await azure.apply(tunnel, d.journal, bootstrapFactory('tunnel'));
+    expect(vm.publicIp).toBeUndefined();
+    expect(ofDeployment(emu, d.ctx.spec.name, TYPES.pip)).toEqual([]);
+    expect(ofDeployment(emu, d.ctx.spec.name, TYPES.nsg)[0]!.properties.securityRules).toEqual([]);
+    expect(ofDeployment(emu, d.ctx.spec.name, TYPES.vnet)[0]!.properties.subnets[0].properties.defaultOutboundAccess).toBe(true);
+    expect(d.journal.find('azure:public-ip')?.phase).toBe('deleted');
+    expect(ofDeployment(emu, d.ctx.spec.name, TYPES.vm)).toHaveLength(1);
+  });
+
   it('destroy with the state file lost deletes the resource group (OS disk included) and waits until it is gone', async () => {
     const emu = await emulator();
     emulators.push(emu);

@@ -125,8 +125,17 @@ describe('ARM emulator: the habits of the real API', () => {
       expect(r.status).toBe(403);
       expect(r.body.error.code).toBe('AuthorizationFailed');
       expect(r.body.error.message).toContain("perform action 'Microsoft.Compute/virtualMachines/write'");
-      const p = await raw('GET', `${sub()}/providers/Microsoft.Authorization/permissions${V}`);
-      expect(p.body.value.flatMap((e: { notActions: string[] }) => e.notActions)).toContain('Microsoft.Compute/virtualMachines/write');
+      // paged like every ARM list: the deny is on the second page
+      const entries: Array<{ notActions: string[] }> = [];
+      let p = await raw('GET', `${sub()}/providers/Microsoft.Authorization/permissions${V}`);
+      entries.push(...p.body.value);
+      expect(p.body.nextLink).toBeDefined();
+      while (p.body.nextLink) {
+        const next = new URL(p.body.nextLink);
+        p = await raw('GET', next.pathname + next.search);
+        entries.push(...p.body.value);
+      }
+      expect(entries.flatMap((e) => e.notActions)).toContain('Microsoft.Compute/virtualMachines/write');
     } finally {
       emu.denyActions([]);
     }

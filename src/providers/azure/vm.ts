@@ -1,6 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
 import type { VirtualMachine } from '@azure/arm-compute';
-
 import type { VmState, VmStatus } from '../../model/deployment.js';
 import type { AzureClients } from './clients.js';
 import { lro } from './clients.js';

@@ -295,6 +295,27 @@ describe('azure provider: what Azure holds', () => {
     expect(ofDeployment(emu, d.ctx.spec.name, TYPES.vm)).toHaveLength(1);
   });
 
+  it('an allocation that fails after Azure accepted the create is exit 4 saying what was tried; the next run removes the Failed VM and creates another size', async () => {
+    const emu = await emulator();
+    emulators.push(emu);
+    const d = deployment(emu);
+    emu.allocationFailsOnCreate(['Standard_B2s']);
+    const e = await caught(azure.apply(d.ctx, d.journal, bootstrapFactory('tunnel')));
+    expect(e.exitCode).toBe(4);
+    expect(e.message).toContain('AllocationFailed; tried Standard_B2s in eastus');
+    expect(e.hint).toMatch(/--size medium/);
+    expect(ofDeployment(emu, d.ctx.spec.name, TYPES.vm).map((v) => v.properties.provisioningState)).toEqual(['Failed']);
+
+    emu.allocationFailsOnCreate([]);
+    const medium = { ...d.ctx, spec: { ...d.ctx.spec, size: 'medium' as const } };
+    const vm = await azure.apply(medium, d.journal, bootstrapFactory('tunnel'));
+    expect(vm).toMatchObject({ state: 'running', instanceType: 'Standard_B2ms' });
+    const vms = ofDeployment(emu, d.ctx.spec.name, TYPES.vm);
+    expect(vms.map((v) => [v.properties.provisioningState, v.properties.hardwareProfile.vmSize])).toEqual([['Succeeded', 'Standard_B2ms']]);
+    expect(ofDeployment(emu, d.ctx.spec.name, TYPES.disk)).toHaveLength(1);
+    expect(d.journal.find('azure:virtual-machine')).toMatchObject({ phase: 'created', meta: expect.objectContaining({ vmSize: 'Standard_B2ms' }) });
+  });
+
   it('destroy with the state file lost deletes the resource group (OS disk included) and waits until it is gone', async () => {
     const emu = await emulator();
     emulators.push(emu);

@@ -24,6 +24,8 @@ export interface ArmFaults {
   denied: Set<string>;
   /** VM sizes with no capacity: create answers 409 SkuNotAvailable, start fails with AllocationFailed */
   noCapacity: Set<string>;
+  /** VM sizes whose create is accepted (201) but whose operation then fails with AllocationFailed, leaving the VM in Failed state */
+  allocationFails: Set<string>;
   /** locations where Microsoft.Network offers no virtualNetworks to the subscription */
   noNetworkIn: Set<string>;
 }
@@ -204,8 +206,15 @@ export function createArm(state: ArmState, faults: ArmFaults, opts: ArmOptions) 
       next.properties.provisioningState = existing ? 'Updating' : 'Creating';
       state.put(next);
       if (next.type === TYPES.vm && !existing) afterVmCreate(next);
+      const failAllocation = next.type === TYPES.vm && !existing && faults.allocationFails.has(next.properties.hardwareProfile.vmSize);
       const headers = startOperation(() => {
         const cur = state.get(id);
+        if (failAllocation && cur) {
+          // the resource stays, in Failed state, not running (a real habit after a late allocation failure)
+          cur.properties.provisioningState = 'Failed';
+          cur.vm!.powerState = 'deallocated';
+          throw new ArmError(200, 'AllocationFailed', `Allocation failed. We do not have sufficient capacity for the requested VM size ${cur.properties.hardwareProfile.vmSize} in this region. Read more about improving likelihood of allocation success at http://aka.ms/allocation-guidance`);
+        }
         if (cur) cur.properties.provisioningState = finalState;
         if (cur?.type === TYPES.vm && !existing) cur.vm!.powerState = 'running';
       }, 'async');

@@ -70,6 +70,8 @@ export interface AzureEmulator {
   denyActions(actions: string[]): void;
   /** VM sizes without capacity (create: 409 SkuNotAvailable; start: AllocationFailed); replaces the list */
   noCapacity(sizes: string[]): void;
+  /** creating a VM of these sizes is accepted, then its operation fails with AllocationFailed (the VM stays, Failed); replaces the list */
+  allocationFailsOnCreate(sizes: string[]): void;
   /** Microsoft.Network offers no virtual networks in these locations to the subscription */
   noNetworkIn(locations: string[]): void;
   close(): Promise<void>;
@@ -83,7 +85,7 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
   const principalId = randomUUID();
   const cert = makeTestCertificate();
   const state = new ArmState(subscriptionId);
-  const faults: ArmFaults = { denied: new Set(), noCapacity: new Set(), noNetworkIn: new Set() };
+  const faults: ArmFaults = { denied: new Set(), noCapacity: new Set(), allocationFails: new Set(), noNetworkIn: new Set() };
   const tokens = new Set<string>();
   const requests: RequestLogEntry[] = [];
   const throttle = { remaining: 0 };
@@ -277,6 +279,9 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
     },
     noCapacity(sizes) {
       faults.noCapacity = new Set(sizes);
+    },
+    allocationFailsOnCreate(sizes) {
+      faults.allocationFails = new Set(sizes);
     },
     noNetworkIn(locations) {
       faults.noNetworkIn = new Set(locations.map((l) => l.toLowerCase()));

@@ -1,4 +1,4 @@
-import { CliError } from '../../ground/errors.js';
+import { refuseAfterInterruptedDestroy, stillThere } from '../journal-steps.js';
 import type { Journal } from '../../state/journal.js';
 import type { ResourceRecord } from '../../state/schema.js';
 import type { VmStatus } from '../../model/deployment.js';
@@ -33,12 +33,7 @@ export async function applyDeployment(
   opts: ApplyOptions,
 ): Promise<VmStatus> {
   const deployment = ctx.spec.name;
-  const interrupted = journal.live().find((r) => r.kind.startsWith('aws:') && r.phase === 'deleting');
-  if (interrupted) {
-    throw new CliError(`a destroy of deployment ${deployment} was interrupted (${interrupted.kind} ${interrupted.id ?? ''})`.trim(), {
-      hint: `run crawl4ai-mcp destroy --name ${deployment} to finish it, then init again`,
-    });
-  }
+  refuseAfterInterruptedDestroy(journal, 'aws:', deployment);
   let network: Promise<NetworkChoice> | undefined;
   const defaultNetwork = () => (network ??= findDefaultNetwork(aws));
 
@@ -119,18 +114,6 @@ export async function applyDeployment(
     publicIp: status.publicIp ?? null,
   });
   return status;
-}
-
-/**
- * The journal's record for `key` if it is 'created' and the resource still exists. A created
- * record whose resource is gone (deleted by hand) is marked deleted, so the step creates anew.
- */
-async function stillThere(journal: Journal, key: string, exists: (id: string) => Promise<unknown>): Promise<ResourceRecord | undefined> {
-  const rec = journal.find(key);
-  if (rec?.phase !== 'created' || !rec.id) return undefined;
-  if (await exists(rec.id)) return rec;
-  await journal.deleted(key);
-  return undefined;
 }
 
 /**

@@ -44,6 +44,8 @@ export interface Provider {
   /** Sizes this provider maps to machine types (all with >= 4 GiB RAM). */
   readonly sizes: Readonly<Record<SizeName, string>>;
   readonly defaultRegion: string;
+  /** The least-privilege policy / role file (in the package) named when a permission is missing. */
+  readonly policyFile: string;
 
   /** PreCreateCheck: identity + dry runs of the real create calls. Creates nothing. */
   validateCredentials(ctx: ProviderContext): Promise<ValidationResult>;
@@ -64,5 +66,7 @@ export interface Provider {
   destroy(ctx: ProviderContext, journal: Journal): Promise<void>;
   /** Every live resource tagged crawl4ai-mcp:deployment=<name>, found without the state file. */
   discover(ctx: ProviderContext): Promise<DiscoveredResource[]>;
+  /** Removes the secrets from where the cloud keeps the VM's bootstrap, once the VM has booted with them. */
+  scrubBootstrap(ctx: ProviderContext, journal: Journal): Promise<void>;
 }
 

@@ -1,4 +1,5 @@
-import { capacityError, ExitCode, isCliError, notFoundError } from '../../ground/errors.js';
+import { capacityError, CliError, ExitCode, isCliError, notFoundError } from '../../ground/errors.js';
+import { AWS_POLICY_FILE } from './permissions.js';
 import type { Journal } from '../../state/journal.js';
 import type { SizeName, VmStatus } from '../../model/deployment.js';
 import type { Provider, ProviderContext } from '../provider.js';
@@ -24,6 +25,7 @@ export function createAwsProvider(): Provider {
       return awsInstanceTypes();
     },
     defaultRegion: 'us-east-1',
+    policyFile: AWS_POLICY_FILE,
 
     validateCredentials: (ctx) => withAws(ctx, (aws) => validateAwsCredentials(aws, ctx, instanceTypeOf(ctx.spec.size))),
     plan: (ctx) => withAws(ctx, (aws) => planDeployment(aws, ctx)),
@@ -57,6 +59,9 @@ export function createAwsProvider(): Provider {
     destroy: (ctx, journal) => withAws(ctx, (aws) => destroyDeployment(aws, ctx, journal)),
 
     discover: (ctx) => withAws(ctx, (aws) => discoverResources(aws, ctx.spec.name)),
+
+    // The AWS implementation (user data cleared while stopped) comes from the scrub-bootstrap branch.
+    scrubBootstrap: () => Promise.reject(new CliError('removing the bootstrap is not available for AWS in this build')),
   };
 }
 

@@ -9,7 +9,8 @@ import type { Prompter } from './prompter.js';
 /**
  * Where credentials come from, in order: what the secret store already holds for the profile,
  * then environment variables (stored for next time), then a masked prompt. `chain` hands the
- * cloud SDK its own credential chain (profiles, SSO, instance roles) instead.
+ * cloud SDK its own credential chain instead (AWS: profiles, SSO, instance roles; GCP: Application
+ * Default Credentials from gcloud, GOOGLE_APPLICATION_CREDENTIALS or the metadata server).
  */
 export type CredentialSource = 'keychain' | 'chain';
 
@@ -25,7 +26,8 @@ const CLOUD_FIELDS: Record<ProviderName, Field[]> = {
     { name: 'accessKeyId', env: 'AWS_ACCESS_KEY_ID', prompt: 'AWS access key ID', secret: false },
     { name: 'secretAccessKey', env: 'AWS_SECRET_ACCESS_KEY', prompt: 'AWS secret access key', secret: true },
   ],
-  gcp: [],
+  // the key file's JSON itself (not its path), so the secret store holds the key and nothing else does
+  gcp: [{ name: 'serviceAccountKey', env: 'CRAWL4AI_MCP_GCP_KEY', prompt: 'GCP service-account key (the key file\'s JSON on one line: jq -c . key.json)', secret: true }],
   azure: [],
 };
 
@@ -50,7 +52,7 @@ async function resolveFields(
       if (!prompter) {
         throw usageError(
           `the ${f.prompt} is not in the secret store and there is no terminal to ask for it`,
-          `set ${f.env}${cloud === 'aws' ? ', or use --credentials chain for your existing AWS configuration' : ''}; it is kept in the secret store for later commands`,
+          `set ${f.env}${cloud === 'aws' ? ', or use --credentials chain for your existing AWS configuration' : cloud === 'gcp' ? ', or use --credentials chain for Application Default Credentials' : ''}; it is kept in the secret store for later commands`,
         );
       }
       v = f.secret ? await prompter.secret(f.prompt) : await prompter.text(f.prompt);

@@ -75,6 +75,10 @@ export interface GceEmulator {
   throttleNext(n: number): void;
   /** these permissions are missing (403 on the calls that need them; testIamPermissions leaves them out) */
   denyPermissions(permissions: string[]): void;
+  /** the caller holds only these permissions (a custom role); undefined = all */
+  grantOnly(permissions: readonly string[] | undefined): void;
+  /** every permission a call was checked for so far */
+  permissionsChecked: Set<string>;
   /** inserts/starts of these machine types in these zones end in ZONE_RESOURCE_POOL_EXHAUSTED ('*' = every zone / type) */
   stockout(entries: Array<{ zone: string; machineType: string }>): void;
   /** the next n setMetadata calls find the fingerprint changed behind the caller's back (412) */
@@ -128,6 +132,7 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
   const controls = {
     throttle: 0,
     denied: new Set<string>(),
+    grantedOnly: undefined as Set<string> | undefined,
     stockouts: [] as Array<{ zone: string; machineType: string }>,
     metadataRaces: 0,
   };
@@ -146,9 +151,12 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
   const isStockedOut = (zone: string, machineType: string) =>
     controls.stockouts.some((s) => (s.zone === '*' || s.zone === zone) && (s.machineType === '*' || s.machineType === machineType));
 
+  const permissionsChecked = new Set<string>();
+  const lacks = (p: string) => controls.denied.has(p) || (controls.grantedOnly !== undefined && !controls.grantedOnly.has(p));
   const need = (...permissions: string[]) => {
     for (const p of permissions) {
-      if (controls.denied.has(p)) throw new ApiError(403, 'forbidden', `Required '${p}' permission for 'projects/${project}'`);
+      permissionsChecked.add(p);
+      if (lacks(p)) throw new ApiError(403, 'forbidden', `Required '${p}' permission for 'projects/${project}'`);
     }
   };
   const notFound = (what: string) => new ApiError(404, 'notFound', `The resource '${what}' was not found`);
@@ -697,7 +705,7 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
       if (rm && req.method === 'POST') {
         if (rm[1] !== project) throw new ApiError(403, 'forbidden', `The caller does not have permission`, { status: 'PERMISSION_DENIED' });
         const asked = (body.permissions as string[] | undefined) ?? [];
-        const granted = asked.filter((p) => !controls.denied.has(p));
+        const granted = asked.filter((p) => !lacks(p));
         return send(200, granted.length ? { permissions: granted } : {});
       }
       const out = compute(req.method ?? 'GET', u.pathname, q, body);
@@ -768,6 +776,10 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
     denyPermissions(permissions) {
       controls.denied = new Set(permissions);
     },
+    grantOnly(permissions) {
+      controls.grantedOnly = permissions ? new Set(permissions) : undefined;
+    },
+    permissionsChecked,
     stockout(entries) {
       controls.stockouts = entries;
     },

@@ -322,5 +322,19 @@ describe('gcp provider: the cloud pushing back', () => {
     expect(v.identity).toBe(`crawl4ai-mcp@${emu.project}.iam.gserviceaccount.com`);
     expect(v.missing).toEqual(['compute.firewalls.create', 'compute.addresses.create']);
     expect(emu.requests.filter((r) => r.path.endsWith(':testIamPermissions'))).toHaveLength(1);
+
+    emu.denyPermissions([]);
+    emu.throttleNext(2); // the REST call outside the compute package is retried like the others
+    expect((await gcp.validateCredentials(ctx)).missing).toEqual([]);
+    expect(emu.requests.filter((r) => r.path.endsWith(':testIamPermissions') && r.reason === 'rateLimitExceeded')).toHaveLength(2);
+  });
+
+  it('a deployment name ending in "-" is refused before any call (Compute names cannot end with "-")', async () => {
+    const emu = await emulator();
+    const { ctx } = deployment(emu, { name: 'trailing-' });
+    const e = await caught(gcp.plan(ctx));
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toContain('cannot end with "-"');
+    expect(emu.requests).toEqual([]);
   });
 });

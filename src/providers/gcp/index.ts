@@ -7,7 +7,7 @@ import { createGcpClients, type GcpClients } from './clients.js';
 import { destroyDeployment } from './destroy.js';
 import { discoverResources } from './discover.js';
 import { getInstance, scrubUserData, setMachineType, startInstance, stopInstance, toVmStatus, type InstanceRef } from './instance.js';
-import { lastSegment, splitInstanceId } from './names.js';
+import { checkResourceName, lastSegment, splitInstanceId } from './names.js';
 import { GCP_POLICY_FILE } from './permissions.js';
 import { planDeployment } from './plan.js';
 import { GCP_RESOURCE } from './resources.js';
@@ -70,6 +70,7 @@ export function createGcpProvider(): Provider {
 
 /** Runs `fn` with fresh clients and closes them afterwards, so the CLI can exit promptly. */
 async function withGcp<T>(ctx: ProviderContext, fn: (gcp: GcpClients) => Promise<T>): Promise<T> {
+  checkResourceName(ctx.spec.name);
   const gcp = await createGcpClients(ctx);
   try {
     return await fn(gcp);

@@ -1,3 +1,4 @@
+import { usageError } from '../../ground/errors.js';
 import { MANAGED_BY, TAG_MANAGED_BY } from '../../model/deployment.js';
 
 /**
@@ -47,3 +48,10 @@ export function splitInstanceId(id: string): { zone: string; name: string } {
 
 /** Last path segment of a Compute self link ("…/zones/us-central1-a" → "us-central1-a"). */
 export const lastSegment = (link: string | null | undefined): string => (link ?? '').split('/').pop() ?? '';
+
+/** Compute names must end with a letter or digit; deployment names may end with "-". */
+export function checkResourceName(deployment: string): void {
+  if (deployment.endsWith('-')) {
+    throw usageError(`deployment name "${deployment}" cannot be used on GCP: Compute Engine names cannot end with "-"`, 'pick a --name that ends with a letter or digit');
+  }
+}

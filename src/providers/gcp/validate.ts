@@ -1,7 +1,7 @@
 import type { ValidationResult } from '../../model/deployment.js';
 import type { ProviderContext } from '../provider.js';
 import { callContext, type GcpClients } from './clients.js';
-import { toCliError } from './errors.js';
+import { gcpCall, toCliError } from './errors.js';
 import { permissionsFor } from './permissions.js';
 
 /**
@@ -16,20 +16,17 @@ export async function validateGcpCredentials(gcp: GcpClients, ctx: ProviderConte
   const token = await gcp.accessToken().catch((e: unknown) => {
     throw toCliError(e, c);
   });
-  let res: Response;
-  try {
-    res = await fetch(`${gcp.resourceManagerUrl}/v1/projects/${encodeURIComponent(gcp.project)}:testIamPermissions`, {
+  // the same retries as every Compute call (429, 5xx, no answer), through gcpCall
+  const body = await gcpCall(c, async () => {
+    const res = await fetch(`${gcp.resourceManagerUrl}/v1/projects/${encodeURIComponent(gcp.project)}:testIamPermissions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ permissions: asked }),
     });
-  } catch (e) {
-    throw toCliError(e, c);
-  }
-  const body = (await res.json().catch(() => ({}))) as { permissions?: string[]; error?: { code?: number; message?: string; errors?: Array<{ reason?: string }> } };
-  if (!res.ok) {
-    throw toCliError({ httpStatusCode: res.status, message: body.error?.message ?? `HTTP ${res.status}`, reason: body.error?.errors?.[0]?.reason }, c);
-  }
+    const json = (await res.json().catch(() => ({}))) as { permissions?: string[]; error?: { message?: string; errors?: Array<{ reason?: string }> } };
+    if (!res.ok) throw Object.assign(new Error(json.error?.message ?? `HTTP ${res.status}`), { httpStatusCode: res.status, reason: json.error?.errors?.[0]?.reason });
+    return json;
+  });
   const granted = new Set(body.permissions ?? []);
   ctx.debug(`gcp: credentials are ${gcp.identity} in project ${gcp.project}`);
   return { identity: gcp.identity, allowed: asked.filter((p) => granted.has(p)), missing: asked.filter((p) => !granted.has(p)) };

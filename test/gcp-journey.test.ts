@@ -79,6 +79,7 @@ describe('GCP journey through the built CLI: init -> status -> MCP call -> scale
     expect(st.vm.state).toBe('running');
     expect(st.tunnel).toMatchObject({ status: 'healthy', connectors: 1 });
     expect(st.crawl4ai.ok).toBe(true);
+    expect(st.drift).toEqual({ missing: [], unexpected: [] }); // journal ids and label search agree
 
     const scraped = await mcpScrape('gtun');
     expect(scraped.isError).toBeFalsy();

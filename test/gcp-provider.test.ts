@@ -276,6 +276,15 @@ describe('gcp provider: the cloud pushing back', () => {
     expect(resumed.find('gcp:instance')).toMatchObject({ phase: 'created', id: `${made.zone}/${made.name}` });
   });
 
+  it('destroy right after apply, while list calls do not show the new instance yet (eventual consistency), deletes it through the journal', async () => {
+    const emu = await emulator({ listLagMs: 60_000 });
+    const { ctx, journal } = deployment(emu);
+    await gcp.apply(ctx, journal, bootstrapFactory('tunnel'));
+    expect((await gcp.discover(ctx)).filter((r) => r.kind === 'gcp:instance')).toEqual([]); // not listed yet
+    await gcp.destroy(ctx, journal);
+    expect(emu.resourcesOf(ctx.spec.name)).toEqual([]);
+  });
+
   it('rateLimitExceeded (429) is retried with backoff', async () => {
     const emu = await emulator();
     const { ctx, journal } = deployment(emu);

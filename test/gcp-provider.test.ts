@@ -253,6 +253,19 @@ describe('gcp provider: the cloud pushing back', () => {
     expect(journal.find('gcp:instance')!.phase).toBe('deleted');
   });
 
+  it('start of a stopped VM whose zone has no capacity is exit 4 naming the machine type and zone (an instance cannot change zones)', async () => {
+    const emu = await emulator();
+    const { ctx, journal } = deployment(emu);
+    await gcp.apply(ctx, journal, bootstrapFactory('tunnel'));
+    await gcp.stop(ctx, journal);
+    emu.stockout([{ zone: 'us-central1-a', machineType: 'e2-medium' }]);
+    const e = await caught(gcp.start(ctx, journal));
+    expect(e.exitCode).toBe(4);
+    expect(e.message).toBe('Compute Engine has no capacity for e2-medium in us-central1-a right now (ZONE_RESOURCE_POOL_EXHAUSTED)');
+    expect(e.hint).toBe('try --size medium or --size large or another --region');
+    expect(instancesOf(emu, ctx.spec.name)[0]!.status).toBe('TERMINATED');
+  });
+
   it('an insert whose journal write was lost is deduplicated by its requestId; one made with another requestId (409) is adopted', async () => {
     const emu = await emulator();
     const { ctx, journal, store } = deployment(emu);

@@ -74,7 +74,7 @@ export async function applyDeployment(gcp: GcpClients, ctx: ProviderContext, jou
       try {
         await insertInstance(gcp, launch, bootstrap.userData, rec.token!, opts.otherSizes);
       } catch (e) {
-        if (!isStockout(e)) throw toCliError(e, callContext(gcp, `instances.insert of ${opts.machineType}`, { otherSizes: opts.otherSizes }));
+        if (!isStockout(e)) throw toCliError(e, callContext(gcp, 'instances.insert', { otherSizes: opts.otherSizes, machineType: opts.machineType, zone }));
         // nothing was made: forget the token, so the next zone (or the next run) starts clean
         await journal.deleted(GCP_RESOURCE.instance);
         tried.push(zone);

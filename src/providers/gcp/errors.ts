@@ -84,6 +84,9 @@ export interface GcpErrorContext {
   otherSizes?: string[];
   /** the permission the call needs, named when it is denied */
   permission?: string;
+  /** the machine type and zone a create or start was for, named on capacity errors */
+  machineType?: string;
+  zone?: string;
 }
 
 export function toCliError(e: unknown, c: GcpErrorContext): CliError {
@@ -91,7 +94,7 @@ export function toCliError(e: unknown, c: GcpErrorContext): CliError {
   if (e instanceof GcpOperationError) {
     if (/RESOURCE_POOL_EXHAUSTED|QUOTA_EXCEEDED/.test(e.code)) {
       const sizes = c.otherSizes?.length ? `try --size ${c.otherSizes.join(' or --size ')} or another --region` : 'try another --region';
-      return capacityError(`Compute Engine has no capacity for ${c.action} in ${c.region} right now (${e.code})`, sizes, e);
+      return capacityError(`Compute Engine has no capacity for ${c.machineType ?? c.action} in ${c.zone ?? c.region} right now (${e.code})`, sizes, e);
     }
     return new CliError(`Compute Engine ${c.action} failed: ${e.message.slice(0, 300)}`, { cause: e });
   }

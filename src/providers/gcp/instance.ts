@@ -82,9 +82,9 @@ export async function waitForStatus(gcp: GcpClients, ref: InstanceRef, target: T
 }
 
 /** A zonal mutation with its own requestId (a retried call is deduplicated), waited for. */
-async function mutate(gcp: GcpClients, ref: InstanceRef, action: string, call: (requestId: string) => Promise<unknown>, extra: { otherSizes?: string[] } = {}): Promise<void> {
+async function mutate(gcp: GcpClients, ref: InstanceRef, action: string, call: (requestId: string) => Promise<unknown>, extra: { otherSizes?: string[]; machineType?: string } = {}): Promise<void> {
   const requestId = randomUUID();
-  const c = callContext(gcp, `instances.${action}`, { permission: `compute.instances.${action}`, ...extra });
+  const c = callContext(gcp, `instances.${action}`, { permission: `compute.instances.${action}`, zone: ref.zone, ...extra });
   const answer = await gcpCall(c, () => call(requestId));
   await gcpCall(c, () => waitOperation(gcp, answer, { zone: ref.zone }, `${action} of ${where(ref)}`));
 }
@@ -105,7 +105,8 @@ export async function startInstance(gcp: GcpClients, ref: InstanceRef, otherSize
   let inst = await mustGet(gcp, ref);
   if (inst.status === 'STOPPING') inst = await waitForStatus(gcp, ref, 'TERMINATED');
   if (inst.status === 'TERMINATED') {
-    await mutate(gcp, ref, 'start', (requestId) => gcp.instances.start({ ...base(gcp, ref), requestId }, CALL_OPTIONS), otherSizes ? { otherSizes } : {});
+    const machineType = lastSegment(inst.machineType);
+    await mutate(gcp, ref, 'start', (requestId) => gcp.instances.start({ ...base(gcp, ref), requestId }, CALL_OPTIONS), { machineType, ...(otherSizes ? { otherSizes } : {}) });
   }
   return waitForStatus(gcp, ref, 'RUNNING');
 }

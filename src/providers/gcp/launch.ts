@@ -59,7 +59,7 @@ export function instanceResource(p: LaunchParams, userData: string) {
  * surfaces as a GcpOperationError from the operation (the call itself answers 200).
  */
 export async function insertInstance(gcp: GcpClients, p: LaunchParams, userData: string, requestId: string, otherSizes: string[]): Promise<void> {
-  const c = callContext(gcp, `instances.insert of ${p.machineType}`, { permission: 'compute.instances.create', otherSizes });
+  const c = callContext(gcp, 'instances.insert', { permission: 'compute.instances.create', otherSizes, machineType: p.machineType, zone: p.zone });
   try {
     const answer = await gcpCall(
       c,

@@ -129,6 +129,19 @@ describe('GCP journey through the built CLI: init -> status -> MCP call -> scale
     expect([...gce.state.addresses.values()]).toEqual([]);
   }, 400_000);
 
+  it('destroy after the state file is lost finds the instance, rules and address by label and name, and the Worker', async () => {
+    const sim = startVmSimulator(gceInstances(gce, 'glost'), cf);
+    sims.push(sim);
+    const init = await cli('glost', ['init', '--yes', '--provider', 'gcp', '--region', 'us-central1', '--size', 'small', '--network', 'public']);
+    expect(init.code, init.stderr).toBe(0);
+    expect(gce.resourcesOf('glost').length).toBeGreaterThan(0);
+    fs.rmSync(path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', 'glost.json'));
+    const destroy = await cli('glost', ['destroy', '--yes', '--provider', 'gcp', '--region', 'us-central1']);
+    expect(destroy.code, destroy.stderr).toBe(0);
+    expect(gce.resourcesOf('glost')).toEqual([]);
+    expect(cf.scripts()).not.toContain('crawl4ai-mcp-glost');
+  }, 400_000);
+
   it('a missing permission stops init before anything is created, naming it and the role file', async () => {
     gce.denyPermissions(['compute.firewalls.create']);
     try {

@@ -6,7 +6,7 @@ import { applyDeployment } from './apply.js';
 import { createGcpClients, type GcpClients } from './clients.js';
 import { destroyDeployment } from './destroy.js';
 import { discoverResources } from './discover.js';
-import { getInstance, scrubUserData, setMachineType, startInstance, stopInstance, toVmStatus, type InstanceRef } from './instance.js';
+import { getInstance, setMachineType, setUserData, startInstance, stopInstance, toVmStatus, type InstanceRef } from './instance.js';
 import { checkResourceName, lastSegment, splitInstanceId } from './names.js';
 import { GCP_POLICY_FILE } from './permissions.js';
 import { planDeployment } from './plan.js';
@@ -63,7 +63,8 @@ export function createGcpProvider(): Provider {
     scrubBootstrap: (ctx, journal) =>
       withGcp(ctx, async (gcp) => {
         const ref = await requireInstance(gcp, ctx, journal);
-        if (await scrubUserData(gcp, ref)) ctx.progress(`removed the bootstrap (user-data) from the metadata of instance ${ref.name}`);
+        // Compute changes metadata while the VM runs: no stop/start needed
+        if (await setUserData(gcp, ref, undefined)) ctx.progress(`removed the bootstrap (user-data) from the metadata of instance ${ref.name}`);
       }),
   };
 }

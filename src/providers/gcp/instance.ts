@@ -121,22 +121,26 @@ export async function setMachineType(gcp: GcpClients, ref: InstanceRef, machineT
 }
 
 /**
- * Removes `user-data` (the rendered cloud-init, with the VM's secrets) from the instance's
- * metadata. setMetadata needs the current fingerprint; when another writer changed the metadata
- * in between, Compute answers 412 and the read-modify-write is done again.
+ * Replaces the instance's `user-data` metadata (the rendered cloud-init, which carries the VM's
+ * secrets) with `userData`, or removes it when `userData` is undefined; the other items stay.
+ * Compute allows it while the VM runs. setMetadata needs the current fingerprint; when another
+ * writer changed the metadata in between, Compute answers 412 and the read-modify-write is done
+ * again. Returns false when there was nothing to change.
  */
-export async function scrubUserData(gcp: GcpClients, ref: InstanceRef): Promise<boolean> {
+export async function setUserData(gcp: GcpClients, ref: InstanceRef, userData: string | undefined): Promise<boolean> {
   return retry(
     async () => {
       const inst = await mustGet(gcp, ref);
       const items = inst.metadata?.items ?? [];
-      if (!items.some((i) => i.key === 'user-data')) return false;
+      const current = items.find((i) => i.key === 'user-data');
+      if (userData === undefined ? !current : current?.value === userData) return false;
       const kept = items.filter((i) => i.key !== 'user-data').map((i) => ({ key: i.key, value: i.value }));
+      const next = userData === undefined ? kept : [...kept, { key: 'user-data', value: userData }];
       const requestId = randomUUID();
       const c = callContext(gcp, 'instances.setMetadata', { permission: 'compute.instances.setMetadata' });
       const answer = await gcpCall(
         c,
-        () => gcp.instances.setMetadata({ ...base(gcp, ref), requestId, metadataResource: { fingerprint: inst.metadata?.fingerprint ?? null, items: kept } }, CALL_OPTIONS),
+        () => gcp.instances.setMetadata({ ...base(gcp, ref), requestId, metadataResource: { fingerprint: inst.metadata?.fingerprint ?? null, items: next } }, CALL_OPTIONS),
         isFingerprintConflict,
       );
       await gcpCall(c, () => waitOperation(gcp, answer, { zone: ref.zone }, `metadata update of ${where(ref)}`));
@@ -144,7 +148,7 @@ export async function scrubUserData(gcp: GcpClients, ref: InstanceRef): Promise<
     },
     { retryIf: isFingerprintConflict, attempts: 6, baseMs: gcp.timing.retryBaseMs, maxMs: gcp.timing.retryMaxMs },
   ).catch((e: unknown) => {
-    if (isFingerprintConflict(e)) throw new CliError(`the metadata of ${where(ref)} kept changing while the bootstrap was being removed`, { hint: 'run the command again' });
+    if (isFingerprintConflict(e)) throw new CliError(`the metadata of ${where(ref)} kept changing while its bootstrap was being replaced`, { hint: 'run the command again' });
     throw e;
   });
 }

@@ -9,7 +9,7 @@ export type ProviderName = (typeof PROVIDER_NAMES)[number];
 export type SizeName = 'small' | 'medium' | 'large';
 export type NetworkMode = 'tunnel' | 'public';
 
-/** What the user asked for. Secrets are not in here: they are passed separately (BootstrapSecrets). */
+/** What the user asked for. Secrets are not in here: they reach the VM only through its rendered bootstrap. */
 export interface DeploymentSpec {
   name: string;
   provider: ProviderName;

@@ -24,6 +24,15 @@ import { usageError } from '../ground/errors.js';
 export const CRAWL4AI_IMAGE = 'unclecode/crawl4ai:0.9.2';
 /** Where Crawl4AI listens on the VM (host loopback; the container publishes nothing else). */
 export const CRAWL4AI_PORT = 11235;
+/**
+ * The user data a VM keeps after its first healthy boot (see Provider.scrubBootstrap): valid
+ * cloud-config that does nothing and holds no secret. cloud-init's write_files ran once per
+ * instance, so the secrets stay only in the VM's 0600 files and nothing runs again on later boots.
+ */
+export const SCRUBBED_USER_DATA =
+  '#cloud-config\n' +
+  '# crawl4ai-mcp: the first-boot bootstrap of this VM ran and was cleared from its user data;\n' +
+  '# its secrets live only in root-owned 0600 files on the VM\'s disk.\n';
 /** EC2 limits raw UserData to 16 KB (GCE metadata: 256 KB, Azure customData: 64 KB). */
 export const USER_DATA_MAX_BYTES = 16 * 1024;
 

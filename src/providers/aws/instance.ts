@@ -162,6 +162,13 @@ export async function setInstanceType(aws: AwsClients, instanceId: string, insta
   );
 }
 
+/** Replaces the user data of a stopped instance (EC2 refuses it otherwise: IncorrectInstanceState). */
+export async function setUserData(aws: AwsClients, instanceId: string, userData: string): Promise<void> {
+  await awsCall(ctxFor(aws, 'ModifyInstanceAttribute'), () =>
+    aws.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: instanceId, UserData: { Value: Buffer.from(userData, 'utf8') } })),
+  );
+}
+
 /** Terminates the instance (tolerating one that is already gone) and waits until it is terminated. */
 export async function terminateInstance(aws: AwsClients, instanceId: string): Promise<void> {
   try {

@@ -10,6 +10,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { BlockList } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,6 +57,7 @@ interface WriteFile {
   content: string;
   permissions?: string;
   owner?: string;
+  encoding?: string;
 }
 interface CloudConfig {
   write_files: WriteFile[];
@@ -77,9 +80,18 @@ function write(name: string, text: string, mode = 0o600): string {
   return file;
 }
 
-/** The user data as cloud-init reads it (PyYAML's safe_load is YAML 1.1). */
+/**
+ * The user data as cloud-init reads it (PyYAML's safe_load is YAML 1.1), with the gzipped scripts
+ * (`encoding: gz+b64`) decoded as cloud-init's write_files writes them.
+ */
 function parseYaml(file: string): CloudConfig {
-  return parseYamlText(fs.readFileSync(file, 'utf8'), { version: '1.1' }) as CloudConfig;
+  const cfg = parseYamlText(fs.readFileSync(file, 'utf8'), { version: '1.1' }) as CloudConfig;
+  for (const f of cfg.write_files) {
+    if (f.encoding === undefined) continue;
+    expect(f.encoding, f.path).toBe('gz+b64');
+    f.content = gunzipSync(Buffer.from(f.content, 'base64')).toString('utf8');
+  }
+  return cfg;
 }
 
 function entry(cfg: CloudConfig, p: string): WriteFile {
@@ -106,14 +118,17 @@ const MODES = [
   ['tunnel', TUNNEL],
 ] as const;
 
-const rendered: Record<string, { text: string; file: string; cfg: CloudConfig }> = {};
+/** raw: the user data as sent; text: the same with its gzipped scripts decoded (for content checks). */
+const rendered: Record<string, { raw: string; text: string; file: string; cfg: CloudConfig }> = {};
 
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-cloud-init-'));
   for (const [name, input] of MODES) {
-    const text = renderCloudInit(input);
-    const file = write(`${name.replace(/ /g, '-')}/user-data.yaml`, text);
-    rendered[name] = { text, file, cfg: parseYaml(file) };
+    const raw = renderCloudInit(input);
+    const file = write(`${name.replace(/ /g, '-')}/user-data.yaml`, raw);
+    const cfg = parseYaml(file);
+    const decoded = cfg.write_files.filter((f) => f.encoding).map((f) => f.content);
+    rendered[name] = { raw, text: [raw, ...decoded].join('\n'), file, cfg };
   }
 });
 
@@ -137,7 +152,7 @@ describe.each(MODES)('rendered cloud-config (%s mode)', (name, input) => {
     // cloud-init 22.4's schema lets unknown top-level keys through, so check them here.
     expect(doc().text.startsWith('#cloud-config\n')).toBe(true);
     expect(Object.keys(doc().cfg).sort()).toEqual(['final_message', 'runcmd', 'write_files']);
-    expect(Buffer.byteLength(doc().text)).toBeLessThan(USER_DATA_MAX_BYTES);
+    expect(Buffer.byteLength(doc().raw)).toBeLessThan(USER_DATA_MAX_BYTES);
     // the largest inputs: a 32-character name, a long hostname, a tunnel token of 1 KB
     const big = renderCloudInit({ ...input, deployment: 'd'.repeat(32), ...(input.network === 'tunnel' ? { tunnelToken: 'e'.repeat(1024) } : { hostname: `${'h'.repeat(63)}.${'h'.repeat(63)}.example.com` }) });
     expect(Buffer.byteLength(big)).toBeLessThan(USER_DATA_MAX_BYTES - 2048);
@@ -164,6 +179,12 @@ describe.each(MODES)('rendered cloud-config (%s mode)', (name, input) => {
     const r = run('shellcheck', ['--format=gcc', ...files]);
     expect(r.out, 'shellcheck findings').toBe('');
     expect(r.code).toBe(0);
+  });
+
+  it('gzips the shell scripts (write_files encoding gz+b64), the same bytes on every render; everything else is plain text', () => {
+    const cfg = doc().cfg;
+    for (const f of cfg.write_files) expect([f.path, f.encoding]).toEqual([f.path, f.content.startsWith('#!') || f.path === LIB_SH ? 'gz+b64' : undefined]);
+    expect(renderCloudInit(input)).toBe(doc().raw); // deterministic: a resumed init repeats RunInstances with the same ClientToken
   });
 
   it('writes the shared shell helpers (lib.sh) once, root-owned and not executable, and the first-boot scripts source them', () => {
@@ -228,10 +249,11 @@ describe.each(MODES)('rendered cloud-config (%s mode)', (name, input) => {
     expect(entry(cfg, '/usr/local/lib/crawl4ai-mcp/healthcheck.sh').content).toContain('http://127.0.0.1:11235/health');
   });
 
-  it('drops container traffic to 169.254.169.254 in DOCKER-USER, re-applied with Docker', () => {
+  it('applies the egress guard (both families, one iptables-restore each), re-applied with Docker', () => {
     const cfg = doc().cfg;
     const guard = entry(cfg, '/usr/local/lib/crawl4ai-mcp/egress-guard.sh').content;
-    expect(guard).toMatch(/iptables -I DOCKER-USER 1 -d 169\.254\.169\.254\/32 -j DROP/);
+    expect(guard).toBe(renderBootstrapFile(input, 'egress-guard.sh'));
+    expect(guard).toContain('rules "$family" "$vpc" "$dns" | "$tables-restore" --noflush');
     const unit = entry(cfg, '/etc/systemd/system/crawl4ai-egress-guard.service').content;
     expect(unit).toMatch(/^After=docker\.service$/m);
     expect(unit).toMatch(/^PartOf=docker\.service$/m);
@@ -355,6 +377,155 @@ describe('tunnel mode', () => {
     expect(setup).toContain('gpg --batch --show-keys --with-colons');
     expect(setup).toContain('CLOUDFLARED_MIN_VERSION=2025.7.0');
     expect(setup).not.toMatch(/apt-key/);
+  });
+});
+
+/**
+ * The egress guard's rule sets, as `egress-guard.sh --print` renders them for given VPC facts, read
+ * back by a small evaluator of the rules we write (first match wins; -d, -p, --dport, conntrack
+ * state, -i, owner), so each destination is checked the way the kernel would walk the chain.
+ */
+describe('egress guard (egress-guard.sh)', () => {
+  const VPC = { 4: '172.31.0.0/16 203.0.113.0/24', 6: '2600:1f18:abcd:1200::/56' } as const;
+  const DNS = '172.31.0.2 fd00:ec2::253';
+  const script = () => write('egress/egress-guard.sh', renderBootstrapFile(TUNNEL, 'egress-guard.sh'), 0o755);
+  const print = (family: 4 | 6, vpc: string = VPC[family], dns = DNS) => {
+    const r = run('bash', [script(), '--print', String(family), vpc, dns]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    return r.stdout;
+  };
+
+  interface Rule {
+    chain: string;
+    dest?: string;
+    proto?: string;
+    dport?: number;
+    ctstate?: string[];
+    inIface?: string;
+    notUid?: number;
+    target: string;
+  }
+  function parseRules(text: string): { chains: string[]; rules: Rule[]; jumps: string[] } {
+    const lines = text.trim().split('\n');
+    expect(lines[0]).toBe('*filter');
+    expect(lines.at(-1)).toBe('COMMIT');
+    const chains: string[] = [];
+    const rules: Rule[] = [];
+    const jumps: string[] = [];
+    for (const line of lines.slice(1, -1)) {
+      if (line.startsWith(':')) {
+        chains.push(line.slice(1).split(' ')[0]!);
+        continue;
+      }
+      const t = line.split(' ');
+      const opt = (name: string) => (t.includes(name) ? t[t.indexOf(name) + 1] : undefined);
+      if (t[0] === '-I') {
+        jumps.push(line);
+        continue;
+      }
+      expect(t[0], line).toBe('-A');
+      const known = new Set(['-A', '-d', '-p', '-m', '--dport', '--ctstate', '-i', '!', '--uid-owner', '-j', 'udp', 'tcp', 'conntrack', 'owner']);
+      for (let i = 0; i < t.length; i += 1) {
+        if (!known.has(t[i]!)) expect(['-A', '-d', '-p', '--dport', '--ctstate', '-i', '--uid-owner', '-j', '-m'], `${line}: ${t[i]}`).toContain(t[i - 1]);
+      }
+      rules.push({
+        chain: t[1]!,
+        target: opt('-j')!,
+        ...(opt('-d') ? { dest: opt('-d') } : {}),
+        ...(opt('-p') ? { proto: opt('-p') } : {}),
+        ...(opt('--dport') ? { dport: Number(opt('--dport')) } : {}),
+        ...(opt('--ctstate') ? { ctstate: opt('--ctstate')!.split(',') } : {}),
+        ...(opt('-i') ? { inIface: opt('-i') } : {}),
+        ...(t.includes('--uid-owner') ? { notUid: Number(opt('--uid-owner')) } : {}),
+      });
+    }
+    return { chains, rules, jumps };
+  }
+  const inCidr = (addr: string, cidr: string) => {
+    const [net, bits] = cidr.includes('/') ? cidr.split('/') : [cidr, cidr.includes(':') ? '128' : '32'];
+    const list = new BlockList();
+    const family = net!.includes(':') ? 'ipv6' : 'ipv4';
+    list.addSubnet(net!, Number(bits), family);
+    return list.check(addr, addr.includes(':') ? 'ipv6' : 'ipv4');
+  };
+  /** The verdict of DOCKER-USER for a NEW connection from a container. */
+  function verdict(rules: Rule[], dest: string, proto = 'tcp', dport = 443): string {
+    for (const r of rules.filter((x) => x.chain === 'DOCKER-USER')) {
+      if (r.ctstate && !r.ctstate.includes('NEW')) continue;
+      if (r.dest && !inCidr(dest, r.dest)) continue;
+      if (r.proto && r.proto !== proto) continue;
+      if (r.dport !== undefined && r.dport !== dport) continue;
+      return r.target;
+    }
+    return 'fell through';
+  }
+
+  const RANGES = {
+    4: ['0.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '169.254.0.0/16', '127.0.0.0/8', '172.31.0.0/16', '203.0.113.0/24'],
+    6: ['fc00::/7', 'fe80::/10', '::1/128', '::ffff:0:0/96', '64:ff9b::/96', '2600:1f18:abcd:1200::/56'],
+  } as const;
+
+  it.each([4, 6] as const)('IPv%s: DOCKER-USER drops every private, CGNAT, link-local and loopback range and the VPC CIDRs; replies pass first', (family) => {
+    const { chains, rules } = parseRules(print(family));
+    expect(chains).toEqual(['DOCKER-USER', 'CRAWL4AI-INPUT', 'CRAWL4AI-OUTPUT']);
+    const docker = rules.filter((r) => r.chain === 'DOCKER-USER');
+    expect(docker[0]).toEqual({ chain: 'DOCKER-USER', ctstate: ['RELATED', 'ESTABLISHED'], target: 'RETURN' });
+    expect(docker.at(-1)).toEqual({ chain: 'DOCKER-USER', target: 'RETURN' });
+    const dropped = docker.filter((r) => r.target === 'DROP').map((r) => r.dest);
+    expect(dropped.sort()).toEqual([...RANGES[family]].sort());
+    expect(docker.filter((r) => r.target === 'DROP').every((r) => r.proto === undefined && r.dport === undefined)).toBe(true);
+  });
+
+  it('only the VPC resolver on port 53 gets through; everything private is dropped, the public internet passes', () => {
+    const v4 = parseRules(print(4)).rules;
+    const v6 = parseRules(print(6)).rules;
+    const dropped4 = ['10.1.2.3', '172.16.0.1', '172.31.5.5', '192.168.1.1', '100.64.0.1', '100.127.255.254', '169.254.169.254', '169.254.170.2', '127.0.0.1', '203.0.113.9', '0.0.0.0'];
+    for (const a of dropped4) expect(verdict(v4, a), a).toBe('DROP');
+    const dropped6 = ['fd00:ec2::254', 'fd12:3456::1', 'fe80::1', '::1', '::ffff:10.0.0.1', '64:ff9b::a00:1', '2600:1f18:abcd:1234::1'];
+    for (const a of dropped6) expect(verdict(v6, a), a).toBe('DROP');
+    for (const a of ['93.184.216.34', '1.1.1.1', '8.8.8.8']) expect(verdict(v4, a), a).toBe('RETURN');
+    for (const a of ['2606:4700:4700::1111', '2a00:1450:4001::1']) expect(verdict(v6, a), a).toBe('RETURN');
+    // the resolver: port 53 over UDP and TCP, nothing else; no other private address gets 53
+    expect(verdict(v4, '172.31.0.2', 'udp', 53)).toBe('RETURN');
+    expect(verdict(v4, '172.31.0.2', 'tcp', 53)).toBe('RETURN');
+    expect(verdict(v4, '172.31.0.2', 'tcp', 80)).toBe('DROP');
+    expect(verdict(v4, '172.31.0.3', 'udp', 53)).toBe('DROP');
+    expect(verdict(v4, '10.0.0.2', 'udp', 53)).toBe('DROP');
+    expect(verdict(v6, 'fd00:ec2::253', 'udp', 53)).toBe('RETURN');
+    expect(verdict(v6, 'fd00:ec2::253', 'tcp', 443)).toBe('DROP');
+    const allowed = [...v4, ...v6].filter((r) => r.chain === 'DOCKER-USER' && r.target === 'RETURN' && r.dest);
+    expect(allowed.map((r) => `${r.dest} ${r.proto}/${r.dport}`).sort()).toEqual(['172.31.0.2 tcp/53', '172.31.0.2 udp/53', 'fd00:ec2::253 tcp/53', 'fd00:ec2::253 udp/53']);
+  });
+
+  it.each([
+    [4, '169.254.169.254/32'],
+    [6, 'fd00:ec2::254/128'],
+  ] as const)('IPv%s: only root reaches the metadata service %s; containers cannot open connections to the host', (family, imds) => {
+    const { rules, jumps } = parseRules(print(family));
+    expect(rules.filter((r) => r.chain === 'CRAWL4AI-OUTPUT')).toEqual([{ chain: 'CRAWL4AI-OUTPUT', dest: imds, notUid: 0, target: 'DROP' }]);
+    expect(rules.filter((r) => r.chain === 'CRAWL4AI-INPUT')).toEqual([{ chain: 'CRAWL4AI-INPUT', inIface: 'docker0', ctstate: ['NEW'], target: 'DROP' }]);
+    expect(jumps).toEqual(['-I INPUT 1 -j CRAWL4AI-INPUT', '-I OUTPUT 1 -j CRAWL4AI-OUTPUT']);
+    expect(print(family)).toContain(`-A CRAWL4AI-OUTPUT -d ${imds} -m owner ! --uid-owner 0 -j DROP`);
+  });
+
+  it('without VPC facts (metadata unreachable) the private ranges still hold; garbage facts never reach the rule set', () => {
+    const bare = parseRules(print(4, '', '')).rules;
+    expect(bare.filter((r) => r.target === 'DROP' && r.chain === 'DOCKER-USER').map((r) => r.dest)).toHaveLength(7);
+    expect(verdict(bare, '172.31.0.2', 'udp', 53)).toBe('DROP');
+    const hostile = print(4, '1.2.3.0/24 -j ACCEPT 5.6.7.0/24;reboot', '1.1.1.1\n-A\tINPUT');
+    expect(hostile).not.toMatch(/ACCEPT|reboot|INPUT -j ACCEPT/);
+    expect(hostile).toContain('-A DOCKER-USER -d 1.2.3.0/24 -j DROP');
+    expect(hostile).not.toContain('5.6.7.0/24');
+  });
+
+  itWith([{ cmd: 'iptables-restore', pkg: 'iptables' }])('both rule sets load with iptables-restore / ip6tables-restore --test', () => {
+    for (const [cmd, family] of [['iptables-restore', 4], ['ip6tables-restore', 6]] as const) {
+      const file = write(`egress/rules.v${family}`, print(family));
+      const r = spawnSync(cmd, ['--test', '--noflush', file], { encoding: 'utf8', timeout: 20_000 });
+      expect(`${r.stdout}${r.stderr}`, cmd).toBe('');
+      expect(r.status, cmd).toBe(0);
+    }
   });
 });
 

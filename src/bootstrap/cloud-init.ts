@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { isIPv4 } from 'node:net';
 import { usageError } from '../ground/errors.js';
 
@@ -13,6 +14,8 @@ import { usageError } from '../ground/errors.js';
  *                         (`public`, `tunnel`, `acmeEmail`)
  *   {{file:NAME}}         on a line of its own: the rendered template NAME, each line indented
  *                         like the placeholder (how scripts go into write_files block scalars)
+ *   {{gzfile:NAME}}       the same, gzipped and base64-encoded on one line, for a write_files
+ *                         entry with `encoding: gz+b64` (the shell scripts: EC2 allows 16 KB)
  * Every file but user-data.yaml loses its full-line comments when rendered (shebangs and
  * `# shellcheck` directives stay): EC2 allows 16 KB of user data, and the commented templates
  * in the repository are the documentation.
@@ -76,7 +79,7 @@ function template(name: string): string {
 type Context = Readonly<Record<string, string | undefined>>;
 
 const SECTION_RE = /^[ \t]*\{\{([#/])([A-Za-z0-9_]+)\}\}[ \t]*$/;
-const INCLUDE_RE = /^([ \t]*)\{\{file:([A-Za-z0-9_.-]+)\}\}[ \t]*$/;
+const INCLUDE_RE = /^([ \t]*)\{\{(file|gzfile):([A-Za-z0-9_.-]+)\}\}[ \t]*$/;
 const VALUE_RE = /\{\{([A-Za-z0-9_]+)\}\}/g;
 
 const COMMENT_RE = /^[ \t]*#(?!!)(?![ \t]*shellcheck\b)/;
@@ -102,8 +105,14 @@ function render(name: string, ctx: Context, includeCtx: Context): string {
     if (!keeping() || (stripComments && COMMENT_RE.test(line))) continue;
     const include = INCLUDE_RE.exec(line);
     if (include) {
-      const [, indent, file] = include as unknown as [string, string, string];
-      for (const inner of render(file, includeCtx, includeCtx).split('\n').slice(0, -1)) {
+      const [, indent, how, file] = include as unknown as [string, string, string, string];
+      const text = render(file, includeCtx, includeCtx);
+      if (how === 'gzfile') {
+        // level 9 and no name or mtime in the header: the same input gives the same bytes (EC2 ClientToken)
+        out.push(indent + gzipSync(text, { level: 9 }).toString('base64'));
+        continue;
+      }
+      for (const inner of text.split('\n').slice(0, -1)) {
         out.push(inner === '' ? '' : indent + inner);
       }
       continue;

@@ -36,9 +36,10 @@ is_family() {
   esac
 }
 
-# valid ADDRESS_OR_CIDR: only what an address or CIDR can contain reaches the rule set
+# valid ADDRESS_OR_CIDR: only IPv4/IPv6 addresses or CIDRs reach the rule set (never a name,
+# which iptables would resolve)
 valid() {
-  [[ "$1" =~ ^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$ ]]
+  [[ "$1" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}(/[0-9]{1,2})?$ || "$1" =~ ^[0-9A-Fa-f]*:[0-9A-Fa-f:.]*(/[0-9]{1,3})?$ ]]
 }
 
 # rules 4|6 "VPC CIDRS" "RESOLVERS": the filter-table rule set in iptables-restore format

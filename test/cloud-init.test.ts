@@ -29,6 +29,10 @@ import {
 } from '../src/bootstrap/cloud-init.js';
 import { CliError } from '../src/ground/errors.js';
 
+/** Cloudflare's packaging keys: the 2025 cloudflare-main.gpg key, and the older one apt rejects (SHA-1 binding). */
+const CLOUDFLARE_KEY_2025 = 'CC94B39C77AE7342A68B89628A682D308D4E5E73';
+const CLOUDFLARE_KEY_SHA1 = 'FBA8C0EE63617C5EED695C43254B391D8CACCBF8';
+
 // Fake secrets, distinctive enough to find anywhere they leak.
 const C4AI_TOKEN = 'c4aiSECRET' + '0123456789abcdef'.repeat(3);
 const TUNNEL_TOKEN = 'eyJhIjoiVFVOTkVMU0VDUkVUIiwidCI6IjEyMyIsInMiOiJzZWNyZXQifQ' + 'Q'.repeat(40) + '==';
@@ -285,7 +289,7 @@ describe.each(MODES)('rendered cloud-config (%s mode)', (name, input) => {
       fs.mkdirSync(path.join(root, path.dirname(f.path)), { recursive: true });
       fs.writeFileSync(path.join(root, f.path), f.content, { mode: Number.parseInt(f.permissions ?? '0644', 8) });
     }
-    for (const bin of ['usr/bin/docker', 'usr/bin/cloudflared']) {
+    for (const bin of ['usr/bin/docker', 'usr/bin/cloudflared', 'usr/bin/systemctl']) {
       fs.mkdirSync(path.join(root, path.dirname(bin)), { recursive: true });
       fs.writeFileSync(path.join(root, bin), '#!/bin/sh\n', { mode: 0o755 });
     }
@@ -373,8 +377,13 @@ describe('tunnel mode', () => {
     const setup = entry(rendered.tunnel!.cfg, '/usr/local/lib/crawl4ai-mcp/network-setup.sh').content;
     expect(setup).toContain('https://pkg.cloudflare.com/cloudflare-main.gpg');
     expect(setup).toContain('deb [signed-by=$KEYRING] https://pkg.cloudflare.com/cloudflared any main');
-    expect(setup).toMatch(/^CLOUDFLARE_APT_KEY_FINGERPRINT="[0-9A-F]{0,40}"$/m);
+    // a non-empty list of pinned fingerprints: the 2025 key, never the SHA-1-bound older one
+    const pinned = /^CLOUDFLARE_APT_KEY_FINGERPRINTS="([0-9A-F]{40}(?: [0-9A-F]{40})*)"$/m.exec(setup)?.[1]?.split(' ');
+    expect(pinned).toEqual([CLOUDFLARE_KEY_2025]);
+    expect(setup).not.toContain(CLOUDFLARE_KEY_SHA1);
     expect(setup).toContain('gpg --batch --show-keys --with-colons');
+    expect(setup).toMatch(/^key_fingerprints_ok "\$work\/key\.gpg" \|\| die "refusing to install cloudflared/m);
+    expect(setup.indexOf('key_fingerprints_ok "$work/key.gpg"')).toBeLessThan(setup.indexOf('install -m 0644 "$work/key.gpg" "$KEYRING"'));
     expect(setup).toContain('CLOUDFLARED_MIN_VERSION=2025.7.0');
     expect(setup).not.toMatch(/apt-key/);
   });
@@ -526,6 +535,61 @@ describe('egress guard (egress-guard.sh)', () => {
       expect(`${r.stdout}${r.stderr}`, cmd).toBe('');
       expect(r.status, cmd).toBe(0);
     }
+  });
+});
+
+describe('cloudflared key pinning and updates (tunnel mode)', () => {
+  const setup = () => entry(rendered.tunnel!.cfg, '/usr/local/lib/crawl4ai-mcp/network-setup.sh').content;
+  /** key_fingerprints_ok from the rendered script, run in bash with `gpg` answering `gpgOutput`. */
+  const check = (gpgOutput: string) => {
+    const fn = /^key_fingerprints_ok\(\) \{\n[\s\S]*?\n\}$/m.exec(setup())?.[0];
+    const pins = /^CLOUDFLARE_APT_KEY_FINGERPRINTS=.*$/m.exec(setup())?.[0];
+    expect(fn).toBeDefined();
+    const fake = write('gpg/output', gpgOutput);
+    return run('bash', ['-c', `set -euo pipefail\n${pins}\n${fn}\ngpg() { cat "$FAKE"; }\nkey_fingerprints_ok /tmp/key.gpg && echo accepted`], { ...process.env, FAKE: fake });
+  };
+  const key = (fpr: string, sub = 'AAAABBBBCCCCDDDDEEEEFFFF0000111122223333') =>
+    `pub:-:4096:1:${fpr.slice(-16)}:1700000000:::-:::scESC::::::23::0:\nfpr:::::::::${fpr}:\n` +
+    `uid:-::::1700000000::0000::Cloudflare Software Packaging <help@cloudflare.com>::::::::::0:\n` +
+    `sub:-:4096:1:${sub.slice(-16)}:1700000000::::::e::::::23:\nfpr:::::::::${sub}:\n`;
+
+  it('accepts the pinned 2025 key (its subkeys do not matter)', () => {
+    const r = check(key(CLOUDFLARE_KEY_2025));
+    expect(r.stdout).toBe('accepted\n');
+    expect(r.code).toBe(0);
+  });
+
+  it.each([
+    ['the older key with a SHA-1 binding', key(CLOUDFLARE_KEY_SHA1)],
+    ['a stranger key', key('0123456789ABCDEF0123456789ABCDEF01234567')],
+    ['the pinned key plus a stranger (apt would trust both)', key(CLOUDFLARE_KEY_2025) + key('0123456789ABCDEF0123456789ABCDEF01234567')],
+  ])('refuses %s', (_what, output) => {
+    const r = check(output);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^key [0-9A-F]{40} is not one of the accepted CC94B39C77AE7342A68B89628A682D308D4E5E73$/m);
+  });
+
+  it('refuses a file with no public key', () => {
+    const r = check('');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('no OpenPGP public key');
+  });
+
+  it('lets unattended-upgrades update cloudflared from pkg.cloudflare.com and restarts the connector when the binary changes', () => {
+    const cfg = rendered.tunnel!.cfg;
+    const conf = entry(cfg, '/etc/apt/apt.conf.d/52crawl4ai-mcp-cloudflared');
+    expect([conf.owner, conf.permissions]).toEqual(['root:root', '0644']);
+    expect(conf.content).toBe('Unattended-Upgrade::Origins-Pattern {\n  "site=pkg.cloudflare.com";\n};\n');
+    // the repository's own line names the same site
+    expect(setup()).toMatch(/https:\/\/pkg\.cloudflare\.com\/cloudflared any main/);
+    const path_ = entry(cfg, '/etc/systemd/system/cloudflared-crawl4ai-update.path').content;
+    expect(path_).toMatch(/^PathChanged=\/usr\/bin\/cloudflared$/m);
+    const service = entry(cfg, '/etc/systemd/system/cloudflared-crawl4ai-update.service').content;
+    expect(service).toMatch(/^ExecStart=\/usr\/bin\/systemctl try-restart cloudflared-crawl4ai\.service$/m);
+    expect(setup()).toMatch(/^systemctl enable --now cloudflared-crawl4ai-update\.path$/m);
+    // public mode has no cloudflared, so none of this
+    expect(rendered.public!.cfg.write_files.map((f) => f.path).filter((p) => /cloudflared/.test(p))).toEqual([]);
   });
 });
 

@@ -340,6 +340,57 @@ describe('public mode', () => {
     expect(renderCaddyfile(PUBLIC)).toContain('reverse_proxy 127.0.0.1:11235');
   });
 
+  /** Caddy's path matcher: exact, or a trailing `*` for any rest (case-insensitive, as Caddy's is). */
+  const caddyPathMatches = (pattern: string, p: string) =>
+    pattern.endsWith('*') ? p.toLowerCase().startsWith(pattern.slice(0, -1).toLowerCase()) : p.toLowerCase() === pattern.toLowerCase();
+  const WORKER_ROUTES = ['/health', '/crawl', '/crawl/job', '/crawl/job/*', '/llm/job', '/llm/job/*', '/screenshot', '/pdf'];
+
+  it("lets only the Worker's routes through to Crawl4AI; every other path is a 404 at Caddy", () => {
+    const caddyfile = renderCaddyfile(PUBLIC);
+    const matcher = /^\t@worker path (.+)$/m.exec(caddyfile)?.[1]?.split(' ');
+    expect(matcher?.sort()).toEqual([...WORKER_ROUTES].sort());
+    // one reverse_proxy, inside `handle @worker`; the fallback handle answers 404
+    expect(count(caddyfile, 'reverse_proxy')).toBe(1);
+    expect(caddyfile).toMatch(/\thandle @worker \{\n\t\treverse_proxy 127\.0\.0\.1:11235\n\t\}\n\thandle \{\n\t\trespond 404\n\t\}\n\}\n$/);
+    const allowed = (p: string) => matcher!.some((m) => caddyPathMatches(m, p));
+    // every route the Crawl4AI client calls is allowed (a new route there must be added here too)
+    const client = fs.readFileSync(new URL('../src/mcp/crawl4ai.ts', import.meta.url), 'utf8');
+    const called = [...client.matchAll(/this\.request(?:<[^>]*>)?\('(?:GET|POST)', [`'](\/[^`']*)[`']/g)].flatMap(([, p]) =>
+      p!.includes('${kind}') ? ['crawl', 'llm'].map((k) => p!.replace('${kind}', k)) : [p!],
+    );
+    expect(called.length).toBeGreaterThanOrEqual(8);
+    for (const p of called.map((x) => x.replace(/\$\{[^}]+\}/g, 'crawl_0123'))) expect(allowed(p), p).toBe(true);
+    // Crawl4AI's other routes are not reachable from the internet
+    for (const p of ['/', '/token', '/mcp/sse', '/mcp/schema', '/config/dump', '/playground', '/execute_js', '/md', '/html', '/artifacts/abc', '/metrics', '/crawl/stream', '/crawlx', '/healthz']) {
+      expect(allowed(p), p).toBe(false);
+    }
+  });
+
+  itWith([CADDY])('caddy adapt: the only reverse_proxy sits behind the path allowlist, the rest answers 404', () => {
+    const file = write('caddy-routes/Caddyfile', renderCaddyfile(PUBLIC_NO_EMAIL), 0o644);
+    const r = run('caddy', ['adapt', '--adapter', 'caddyfile', '--config', file], caddyEnv());
+    expect(r.code, r.out).toBe(0);
+    const adapted = JSON.parse(r.stdout) as { apps: { http: { servers: Record<string, { routes: unknown[] }> } } };
+    // every leaf handler with the path matchers on the way to it
+    type Route = { match?: Array<{ path?: string[] }>; handle?: Array<{ handler: string; routes?: Route[]; status_code?: number | string; upstreams?: Array<{ dial: string }> }> };
+    const leaves: Array<{ handler: string; paths: string[][]; status?: number; dial?: string[] }> = [];
+    const walk = (routes: Route[], paths: string[][]) => {
+      for (const route of routes) {
+        const here = [...paths, ...(route.match ?? []).filter((m) => m.path).map((m) => m.path!)];
+        for (const h of route.handle ?? []) {
+          if (h.handler === 'subroute') walk(h.routes ?? [], here);
+          else leaves.push({ handler: h.handler, paths: here, ...(h.status_code !== undefined ? { status: Number(h.status_code) } : {}), ...(h.upstreams ? { dial: h.upstreams.map((u) => u.dial) } : {}) });
+        }
+      }
+    };
+    walk(Object.values(adapted.apps.http.servers)[0]!.routes as Route[], []);
+    const proxies = leaves.filter((l) => l.handler === 'reverse_proxy');
+    expect(proxies).toHaveLength(1);
+    expect(proxies[0]!.dial).toEqual(['127.0.0.1:11235']);
+    expect(proxies[0]!.paths.map((p) => [...p].sort())).toEqual([[...WORKER_ROUTES].sort()]);
+    expect(leaves.filter((l) => l.handler === 'static_response')).toEqual([{ handler: 'static_response', paths: [], status: 404 }]);
+  });
+
   it('adds the ZeroSSL issuer only when an email is given', () => {
     expect(renderCaddyfile(PUBLIC)).toContain('issuer zerossl');
     expect(renderCaddyfile(PUBLIC_NO_EMAIL)).not.toMatch(/zerossl|email/i);

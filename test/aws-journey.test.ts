@@ -6,7 +6,7 @@ import path from 'node:path';
 import { startEc2Emulator, type Ec2Emulator } from './emulators/ec2/index.ts';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
 import { lines, runCli } from './helpers/cli.js';
-import { startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
+import { simulatedDigest, startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
 import { AWS_ACCESS_KEY as ACCESS_KEY, AWS_SECRET_KEY as SECRET_KEY, ec2Instances, journeyEnv, userDataAsTheCloudShowsIt } from './helpers/journey.js';
 
 const CF_TOKEN = 'cf-token-' + 'x'.repeat(32);
@@ -75,7 +75,21 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
     const st = JSON.parse(status.stdout);
     expect(st.vm.state).toBe('running');
     expect(st.crawl4ai.ok).toBe(true);
-    expect(st.crawl4ai.version).toBe('0.9.2');
+    expect(st.crawl4ai.version).toBe('0.9.4');
+    // the image the VM reported on its serial console, read with GetConsoleOutput
+    expect(st.vm.image).toEqual({ ref: `unclecode/crawl4ai:0.9.4@${simulatedDigest('unclecode/crawl4ai:0.9.4')}` });
+    const human = await cli(['status']);
+    expect(human.stdout).toContain(`  image: unclecode/crawl4ai:0.9.4@${simulatedDigest('unclecode/crawl4ai:0.9.4')}\n`);
+    expect(ec2.requests.some((r) => r.action === 'GetConsoleOutput')).toBe(true);
+    // credentials without ec2:GetConsoleOutput (an older policy): status still answers, and says why
+    ec2.denyActions(['GetConsoleOutput']);
+    try {
+      const denied = await cli(['status', '--json']);
+      expect(denied.code, denied.stderr).toBe(0);
+      expect(JSON.parse(denied.stdout).vm.image).toEqual({ unknown: 'AWS denied ec2:GetConsoleOutput: the credentials lack this permission' });
+    } finally {
+      ec2.denyActions([]);
+    }
     expect(st.worker.ok).toBe(true);
     expect(st.drift).toEqual({ missing: [], unexpected: [] });
 

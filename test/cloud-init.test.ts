@@ -25,6 +25,7 @@ import {
   renderBootstrapFile,
   renderCaddyfile,
   renderCloudInit,
+  runningImageFromConsole,
   type BootstrapInput,
 } from '../src/bootstrap/cloud-init.js';
 import { CliError } from '../src/ground/errors.js';
@@ -641,6 +642,46 @@ describe('cloudflared key pinning and updates (tunnel mode)', () => {
     expect(setup()).toMatch(/^systemctl enable --now cloudflared-crawl4ai-update\.path$/m);
     // public mode has no cloudflared, so none of this
     expect(rendered.public!.cfg.write_files.map((f) => f.path).filter((p) => /cloudflared/.test(p))).toEqual([]);
+  });
+});
+
+describe('the image the VM runs (crawl4ai-run.sh -> serial console -> status)', () => {
+  const D1 = `sha256:${'1'.repeat(64)}`;
+  const D2 = `sha256:${'2'.repeat(64)}`;
+
+  it('crawl4ai-run.sh prints the image and its digest to /dev/console before each start, never failing the start', () => {
+    const run_ = renderBootstrapFile(TUNNEL, 'crawl4ai-run.sh');
+    expect(run_).toContain(`digest=$(docker image inspect --format '{{index .RepoDigests 0}}' "$CRAWL4AI_IMAGE" 2>/dev/null || true)`);
+    expect(run_).toContain('echo "crawl4ai-mcp: image $CRAWL4AI_IMAGE digest ${digest##*@}" >/dev/console 2>/dev/null || true');
+    expect(run_.indexOf('>/dev/console')).toBeLessThan(run_.indexOf('exec /usr/bin/docker run'));
+  });
+
+  it('the line, as bash prints it, is what status parses (the latest start wins)', () => {
+    // the two lines of crawl4ai-run.sh, with docker answering and the console a file
+    const line = (repoDigest: string) => {
+      const script = renderBootstrapFile(TUNNEL, 'crawl4ai-run.sh')
+        .split('\n')
+        .filter((l) => l.startsWith('digest=') || l.startsWith('[ -n "$digest" ]') || l.startsWith('echo "crawl4ai-mcp: image'))
+        .join('\n')
+        .replace('>/dev/console', '>>"$CONSOLE"');
+      const consoleFile = path.join(dir, 'console.txt');
+      fs.rmSync(consoleFile, { force: true });
+      const r = run('bash', ['-c', `set -euo pipefail\nCRAWL4AI_IMAGE=${CRAWL4AI_IMAGE}\ndocker() { [ -n "$DIGEST" ] && echo "$DIGEST"; }\n${script}`], { ...process.env, CONSOLE: consoleFile, DIGEST: repoDigest });
+      expect(r.code, r.out).toBe(0);
+      return fs.readFileSync(consoleFile, 'utf8');
+    };
+    const first = line(`unclecode/crawl4ai@${D1}`);
+    expect(first).toBe(`crawl4ai-mcp: image ${CRAWL4AI_IMAGE} digest ${D1}\n`);
+    const console_ = `[    1.0] Linux version ...\r\n[   40.1] ${first.trimEnd()}\r\ncloud-init ...\r\n[   12.3] ${line(`unclecode/crawl4ai@${D2}`).trimEnd()}\r\n`;
+    expect(runningImageFromConsole(console_)).toBe(`${CRAWL4AI_IMAGE}@${D2}`);
+    expect(line('')).toBe(`crawl4ai-mcp: image ${CRAWL4AI_IMAGE} digest unknown\n`);
+    expect(runningImageFromConsole(line(''))).toBeUndefined();
+    expect(runningImageFromConsole('')).toBeUndefined();
+    expect(runningImageFromConsole(`crawl4ai-mcp: image repo@${D1} digest ${D2}`)).toBe(`repo@${D2}`);
+  });
+
+  it('pins Crawl4AI 0.9.4 (0.9.3 fixed the IPv6 start failure, 0.9.4 closed SSRF paths and an env leak)', () => {
+    expect(CRAWL4AI_IMAGE).toBe('unclecode/crawl4ai:0.9.4');
   });
 });
 

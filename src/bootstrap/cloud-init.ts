@@ -24,7 +24,7 @@ import { usageError } from '../ground/errors.js';
  */
 
 /** The Crawl4AI image every deployment runs: pinned to a 0.9.x release, never `latest`. */
-export const CRAWL4AI_IMAGE = 'unclecode/crawl4ai:0.9.2';
+export const CRAWL4AI_IMAGE = 'unclecode/crawl4ai:0.9.4';
 /** Where Crawl4AI listens on the VM (host loopback; the container publishes nothing else). */
 export const CRAWL4AI_PORT = 11235;
 /**
@@ -36,6 +36,20 @@ export const SCRUBBED_USER_DATA =
   '#cloud-config\n' +
   '# crawl4ai-mcp: the first-boot bootstrap of this VM ran and was cleared from its user data;\n' +
   '# its secrets live only in root-owned 0600 files on the VM\'s disk.\n';
+/**
+ * crawl4ai-run.sh prints `crawl4ai-mcp: image <ref> digest sha256:<hex>` to the serial console at
+ * each start of Crawl4AI. The image the VM actually runs, pinned by digest, from the latest such
+ * line of a console output (`repo:tag@sha256:…`), or undefined when there is none yet.
+ */
+export function runningImageFromConsole(output: string): string | undefined {
+  let found: string | undefined;
+  for (const m of output.matchAll(/crawl4ai-mcp: image (\S+) digest (sha256:[0-9a-f]{64})\b/g)) {
+    const [, image, digest] = m as unknown as [string, string, string];
+    found = `${image.split('@')[0]}@${digest}`;
+  }
+  return found;
+}
+
 /** EC2 limits raw UserData to 16 KB (GCE metadata: 256 KB, Azure customData: 64 KB). */
 export const USER_DATA_MAX_BYTES = 16 * 1024;
 

@@ -36,7 +36,13 @@ export function ec2Instances(emu: Ec2Emulator, deployment: string): () => Simula
   return () =>
     [...emu.state.instances.values()]
       .filter((i) => i.tags['crawl4ai-mcp:deployment'] === deployment)
-      .map((i) => ({ id: i.instanceId, running: emu.state.instanceState(i) === 'running', userData: i.userData, publicIp: emu.state.publicIpOf(i) }));
+      .map((i) => ({
+        id: i.instanceId,
+        running: emu.state.instanceState(i) === 'running',
+        userData: i.userData,
+        publicIp: emu.state.publicIpOf(i),
+        console: (text: string) => emu.writeConsole(i.instanceId, text),
+      }));
 }
 
 /**

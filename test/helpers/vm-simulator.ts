@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { startCrawl4aiEmulator, type Crawl4aiEmulator } from '../emulators/crawl4ai/index.ts';
 import type { CloudflareEmulator } from '../emulators/cloudflare/index.ts';
 
@@ -19,6 +20,8 @@ export interface SimulatedInstance {
   running: boolean;
   userData?: string;
   publicIp?: string;
+  /** writes to the instance's serial console (what the cloud's console-output API returns) */
+  console?(text: string): void;
 }
 
 export interface VmSimulator {
@@ -36,6 +39,8 @@ export interface Bootstrap {
   hostname: string | null;
   tunnelId: string | null;
   tunnelToken: string | null;
+  /** CRAWL4AI_IMAGE of settings.env */
+  image: string | null;
 }
 
 export function readBootstrap(userData: string): Bootstrap {
@@ -45,7 +50,13 @@ export function readBootstrap(userData: string): Bootstrap {
   // cloudflared's connector token: base64 of {"a": account, "t": tunnel id, "s": secret}
   const tunnelToken = /TUNNEL_TOKEN=(\S+)/.exec(userData)?.[1];
   const tunnelId = tunnelToken ? (JSON.parse(Buffer.from(tunnelToken, 'base64').toString('utf8')) as { t: string }).t : null;
-  return { token, hostname: host, tunnelId, tunnelToken: tunnelToken ?? null };
+  const image = /^\s*CRAWL4AI_IMAGE=(\S+)$/m.exec(userData)?.[1] ?? null;
+  return { token, hostname: host, tunnelId, tunnelToken: tunnelToken ?? null, image };
+}
+
+/** The digest the simulated VM reports for an image: sha256 of its name, so tests can predict it. */
+export function simulatedDigest(image: string): string {
+  return `sha256:${createHash('sha256').update(image).digest('hex')}`;
 }
 
 export function startVmSimulator(list: () => SimulatedInstance[], cf: CloudflareEmulator, intervalMs = 100): VmSimulator {
@@ -89,6 +100,8 @@ export function startVmSimulator(list: () => SimulatedInstance[], cf: Cloudflare
         else cf.setHost(hostname!, emu.url);
         running = { id: inst.id, emu, hostname, tunnelId: boot.tunnelId };
         sim.boots++;
+        // crawl4ai-run.sh's line at each start (a stand-in digest, fixed per image)
+        if (boot.image) inst.console?.(`[   42.000000] crawl4ai-mcp: image ${boot.image} digest ${simulatedDigest(boot.image)}\r\n`);
       }
     } finally {
       busy = false;

@@ -7,7 +7,7 @@ import { createAwsClients, type AwsClients } from './clients.js';
 import { destroyDeployment } from './destroy.js';
 import { discoverResources } from './discover.js';
 import { SCRUBBED_USER_DATA } from '../../bootstrap/cloud-init.js';
-import { describeInstance, setInstanceType, setUserData, startInstance, stopInstance, toVmStatus } from './instance.js';
+import { describeInstance, runningImage, setInstanceType, setUserData, startInstance, stopInstance, toVmStatus } from './instance.js';
 import { planDeployment } from './plan.js';
 import { AWS_RESOURCE } from './resources.js';
 import { awsInstanceTypes, instanceTypeOf, otherSizes } from './sizes.js';
@@ -36,7 +36,9 @@ export function createAwsProvider(): Provider {
     status: (ctx, journal) =>
       withAws(ctx, async (aws) => {
         const id = await findInstanceId(aws, ctx, journal);
-        return id ? toVmStatus(await describeInstance(aws, id)) : { state: 'missing' };
+        if (!id) return { state: 'missing' };
+        const vm = toVmStatus(await describeInstance(aws, id));
+        return vm.state === 'running' ? { ...vm, image: await runningImage(aws, id) } : vm;
       }),
 
     stop: (ctx, journal) =>

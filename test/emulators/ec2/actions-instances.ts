@@ -7,7 +7,7 @@ import { STATE_CODES, hexId, type Instance, type InstanceStateName, type Metadat
 import { applyFilters, readFilters, readTagSpecs, type Params } from './params.js';
 import { privateDns, renderInstance, stateXml } from './render.js';
 import { resolveGroupIds } from './actions-network.js';
-import { el, items, node } from './xml.js';
+import { el, iso, items, node } from './xml.js';
 
 const VOLUME_TYPES = ['standard', 'gp2', 'gp3', 'io1', 'io2', 'st1', 'sc1'];
 
@@ -602,6 +602,17 @@ function describeInstanceAttribute(ctx: Ctx): string {
   return el('instanceId', i.instanceId) + body;
 }
 
+/** EC2 keeps the most recent 64 KB of an instance's console output. */
+export const CONSOLE_OUTPUT_MAX_BYTES = 64 * 1024;
+
+/** The serial console's recent output, base64-encoded; no <output> until the VM has written some. */
+function getConsoleOutput(ctx: Ctx): string {
+  const [inst] = lookupInstances(ctx, [ctx.p.req('InstanceId')], { consistency: true });
+  const i = inst!;
+  const out = i.consoleOutput ? Buffer.from(i.consoleOutput, 'utf8').toString('base64') : undefined;
+  return el('instanceId', i.instanceId) + el('timestamp', iso(i.consoleAt ?? ctx.now)) + el('output', out);
+}
+
 export const instanceActions: Record<string, ActionDef> = {
   RunInstances: {
     handler: runInstances,
@@ -614,6 +625,7 @@ export const instanceActions: Record<string, ActionDef> = {
   StartInstances: { handler: startInstances, required: ['InstanceId'], params: ['InstanceId', 'AdditionalInfo', 'DryRun'] },
   TerminateInstances: { handler: terminateInstances, required: ['InstanceId'], params: ['InstanceId', 'Force', 'SkipOsShutdown', 'DryRun'] },
   RebootInstances: { handler: rebootInstances, required: ['InstanceId'], params: ['InstanceId', 'DryRun'] },
+  GetConsoleOutput: { handler: getConsoleOutput, required: ['InstanceId'], params: ['InstanceId', 'Latest', 'DryRun'] },
   DescribeInstanceAttribute: { handler: describeInstanceAttribute, required: ['Attribute', 'InstanceId'], params: ['InstanceId', 'Attribute', 'DryRun'] },
   ModifyInstanceAttribute: {
     handler: modifyInstanceAttribute,

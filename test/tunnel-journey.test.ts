@@ -6,8 +6,8 @@ import path from 'node:path';
 import { startEc2Emulator, type Ec2Emulator } from './emulators/ec2/index.ts';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
 import { runCli } from './helpers/cli.js';
-import { readBootstrap, startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
-import { AWS_ACCESS_KEY as ACCESS_KEY, ec2Instances, journeyEnv } from './helpers/journey.js';
+import { startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
+import { AWS_ACCESS_KEY as ACCESS_KEY, ec2Instances, journeyEnv, userDataAsTheCloudShowsIt } from './helpers/journey.js';
 const CF_TOKEN = 'cf-token-' + 't'.repeat(32);
 const CF_ACCOUNT = 'acc0000000000000000000000000000b';
 
@@ -46,12 +46,19 @@ describe('tunnel mode (the default): a VM with zero inbound ports, reached throu
     expect(tunnels.map((t) => t.name)).toEqual(['crawl4ai-mcp-tun']);
     expect(cf.vpcServices()).toEqual([expect.objectContaining({ name: 'crawl4ai-mcp-tun', tunnel_id: tunnels[0]!.id, ipv4: '127.0.0.1', http_port: 11235 })]);
 
-    // The connector token reached the VM's user data (its 0600 env file) and nothing else.
+    // The connector token reached the VM on its first boot (its 0600 env file) and nothing else:
+    // after init the cloud's copy of the user data holds neither secret.
     const inst = [...ec2.state.instances.values()].find((i) => i.tags['crawl4ai-mcp:deployment'] === 'tun')!;
-    const boot = readBootstrap(inst.userData!);
+    const boot = sim.disk(inst.instanceId)!;
     expect(boot.tunnelId).toBe(tunnels[0]!.id);
-    const tunnelToken = /TUNNEL_TOKEN=(\S+)/.exec(inst.userData!)![1]!;
-    expect(inst.userData).not.toMatch(/caddy/i);
+    const tunnelToken = boot.tunnelToken!;
+    expect(tunnelToken).toBeTruthy();
+    const userData = await userDataAsTheCloudShowsIt(ec2, inst.instanceId);
+    expect(userData).toMatch(/^#cloud-config\n/);
+    expect(userData).not.toContain(tunnelToken);
+    expect(userData).not.toContain(boot.token);
+    expect(userData).not.toMatch(/TUNNEL_TOKEN|CRAWL4AI_API_TOKEN|caddy/i);
+    expect(sim.boots).toBeGreaterThanOrEqual(2); // it restarted with the scrubbed user data and kept its secrets
     expect(init.stdout + init.stderr).not.toContain(tunnelToken);
     const stateText = fs.readFileSync(path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', 'tun.json'), 'utf8');
     expect(stateText).not.toContain(tunnelToken);

@@ -232,7 +232,7 @@ describe('every tool', () => {
 
   it('health: origin version and token check', async () => {
     const t = textOf(await v2.callTool('health'));
-    expect(t).toContain('version 0.9.2');
+    expect(t).toContain('version 0.9.4');
     expect(t).toContain('token: accepted');
   });
 });

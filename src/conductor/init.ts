@@ -33,6 +33,9 @@ async function ensureSecret(store: SecretStore, account: string, make: () => str
   return v;
 }
 
+/** Where the state's outputs record the user-data scrub: 'started', then 'done'. */
+const SCRUB_OUTPUT = 'bootstrapScrub';
+
 export interface InitResult {
   state: DeploymentState;
   plan: Plan;
@@ -149,12 +152,26 @@ export async function initDeployment(
     // The account id lives in the secret store with the token (it names where the token works), not here.
     await journal.update({ worker: { scriptName, url: worker.url } });
 
-    s.reporter.step('waiting for Crawl4AI to answer through the Worker (the VM is booting)');
-    const health = await waitHealthyThroughWorker(worker.url, apiKey, {
-      timeoutMs: s.healthTimeoutMs,
-      intervalMs: s.healthIntervalMs,
-      onWait: (h) => s.reporter.debug(`not healthy yet: ${h.origin.error ?? h.worker.error ?? ''}`),
-    });
+    const waitHealthy = (what: string) => {
+      s.reporter.step(what);
+      return waitHealthyThroughWorker(worker.url, apiKey, {
+        timeoutMs: s.healthTimeoutMs,
+        intervalMs: s.healthIntervalMs,
+        onWait: (h) => s.reporter.debug(`not healthy yet: ${h.origin.error ?? h.worker.error ?? ''}`),
+      });
+    };
+    // The user data carries the secrets. Once the VM answered healthy it has written them to its own
+    // 0600 files, so clear them from the cloud (stop, replace, start): afterwards no instance
+    // attribute or metadata read reveals them. Journaled, so a resumed init finishes a cut-off scrub.
+    const scrub = journal.state.outputs[SCRUB_OUTPUT];
+    if (scrub !== 'done') {
+      if (scrub !== 'started') await waitHealthy('waiting for Crawl4AI to answer through the Worker (the VM is booting)');
+      await journal.update({ outputs: { ...journal.state.outputs, [SCRUB_OUTPUT]: 'started' } });
+      s.reporter.step("clearing the secrets from the VM's user data (a restart, about a minute)");
+      await provider.scrubBootstrap(ctx, journal);
+      await journal.update({ outputs: { ...journal.state.outputs, [SCRUB_OUTPUT]: 'done' } });
+    }
+    const health = await waitHealthy('waiting for Crawl4AI to answer through the Worker again');
     await journal.update({ status: 'ready', outputs: { ...journal.state.outputs, crawl4aiVersion: health.origin.version ?? null } });
     return { state: journal.state, plan, vm, health };
   });

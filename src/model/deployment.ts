@@ -54,6 +54,8 @@ export interface VmStatus {
   publicIp?: string;
   privateIp?: string;
   launchedAt?: string;
+  /** the Crawl4AI image the VM runs, as it reported it (`repo:tag@sha256:…`), or why that is unknown */
+  image?: { ref: string } | { unknown: string };
 }
 
 /** A resource found by tag (for destroy after the state file is gone, and drift checks). */

@@ -60,6 +60,13 @@ export interface Provider {
   resize(ctx: ProviderContext, journal: Journal, size: SizeName): Promise<VmStatus>;
   stop(ctx: ProviderContext, journal: Journal): Promise<VmStatus>;
   start(ctx: ProviderContext, journal: Journal): Promise<VmStatus>;
+  /**
+   * Replaces the VM's bootstrap (its user data, which carries the secrets) with a secret-free one,
+   * once the VM has booted and written the secrets to its own disk. Clouds that allow this only
+   * while the VM is stopped (EC2) stop it, replace it and start it again; the caller then waits for
+   * health. Safe to repeat (a resumed init finishes an interrupted scrub).
+   */
+  scrubBootstrap(ctx: ProviderContext, journal: Journal): Promise<VmStatus>;
   /** Deletes every resource in the journal and every resource tagged for the deployment. */
   destroy(ctx: ProviderContext, journal: Journal): Promise<void>;
   /** Every live resource tagged crawl4ai-mcp:deployment=<name>, found without the state file. */

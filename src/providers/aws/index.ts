@@ -6,7 +6,8 @@ import { applyDeployment } from './apply.js';
 import { createAwsClients, type AwsClients } from './clients.js';
 import { destroyDeployment } from './destroy.js';
 import { discoverResources } from './discover.js';
-import { describeInstance, setInstanceType, startInstance, stopInstance, toVmStatus } from './instance.js';
+import { SCRUBBED_USER_DATA } from '../../bootstrap/cloud-init.js';
+import { describeInstance, runningImage, setInstanceType, setUserData, startInstance, stopInstance, toVmStatus } from './instance.js';
 import { planDeployment } from './plan.js';
 import { AWS_RESOURCE } from './resources.js';
 import { awsInstanceTypes, instanceTypeOf, otherSizes } from './sizes.js';
@@ -35,7 +36,9 @@ export function createAwsProvider(): Provider {
     status: (ctx, journal) =>
       withAws(ctx, async (aws) => {
         const id = await findInstanceId(aws, ctx, journal);
-        return id ? toVmStatus(await describeInstance(aws, id)) : { state: 'missing' };
+        if (!id) return { state: 'missing' };
+        const vm = toVmStatus(await describeInstance(aws, id));
+        return vm.state === 'running' ? { ...vm, image: await runningImage(aws, id) } : vm;
       }),
 
     stop: (ctx, journal) =>
@@ -49,6 +52,17 @@ export function createAwsProvider(): Provider {
       withAws(ctx, async (aws) => {
         const id = await requireInstanceId(aws, ctx, journal);
         ctx.progress(`starting instance ${id}`);
+        return remember(journal, toVmStatus(await startInstance(aws, id, otherSizes(ctx.spec.size))));
+      }),
+
+    // EC2 changes user data only while the instance is stopped: stop, replace, start.
+    scrubBootstrap: (ctx, journal) =>
+      withAws(ctx, async (aws) => {
+        const id = await requireInstanceId(aws, ctx, journal);
+        ctx.progress(`stopping instance ${id} to clear the secrets from its user data`);
+        await stopInstance(aws, id);
+        await setUserData(aws, id, SCRUBBED_USER_DATA);
+        ctx.progress(`starting instance ${id} with secret-free user data`);
         return remember(journal, toVmStatus(await startInstance(aws, id, otherSizes(ctx.spec.size))));
       }),
 

@@ -39,7 +39,10 @@ export const AWS_CREATE_ACTIONS = [
   'ec2:CreateTags',
 ] as const;
 
-/** Calls that change or delete a resource; allowed only on resources tagged managed-by=crawl4ai-mcp. */
+/**
+ * Calls on an existing resource (change, delete, or read its console for `status`); allowed only on
+ * resources tagged managed-by=crawl4ai-mcp.
+ */
 export const AWS_MANAGE_ACTIONS = [
   'ec2:AuthorizeSecurityGroupIngress',
   'ec2:RevokeSecurityGroupIngress',
@@ -51,6 +54,7 @@ export const AWS_MANAGE_ACTIONS = [
   'ec2:AssociateAddress',
   'ec2:DisassociateAddress',
   'ec2:ReleaseAddress',
+  'ec2:GetConsoleOutput',
 ] as const;
 
 export type AwsAction = (typeof AWS_DESCRIBE_ACTIONS)[number] | (typeof AWS_CREATE_ACTIONS)[number] | (typeof AWS_MANAGE_ACTIONS)[number];

@@ -1,4 +1,5 @@
-// Loopback emulator of the Crawl4AI 0.9.2 Docker server (deploy/docker/server.py + api.py), built on node:http.
+// Loopback emulator of the Crawl4AI 0.9.x Docker server (deploy/docker/server.py + api.py), built on node:http; it
+// reports version 0.9.4 (the pinned release) with the request shapes researched on 0.9.2.
 // See /work/shared/reference/crawl4ai-0.9-api.md §1.5–1.9 and §6.2. URLs are "crawled" from the in-memory fixture
 // site map in ./fixtures.ts; nothing leaves the machine.
 
@@ -21,7 +22,7 @@ export { FIXTURES, robotsDisallows } from './fixtures.ts';
 export { pngSize, PNG_SIGNATURE } from './binary.ts';
 export { FORBIDDEN_CRAWLER_FIELDS, FORBIDDEN_BROWSER_FIELDS, ALLOWED_TYPES } from './config.ts';
 
-export const EMULATED_VERSION = '0.9.2';
+export const EMULATED_VERSION = '0.9.4';
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
 export interface Crawl4aiEmulatorOptions {

@@ -25,6 +25,7 @@ import type { EmulatorControls } from './context.js';
 import { EmulatorState } from './model.js';
 import { createEc2Server, type RequestLogEntry } from './server.js';
 import { taggableResources } from './actions-tags.js';
+import { CONSOLE_OUTPUT_MAX_BYTES } from './actions-instances.js';
 
 export { EmulatorState } from './model.js';
 export type { Address, Image, Instance, InstanceStateName, SecurityGroup, SgRule, Subnet, Volume, Vpc } from './model.js';
@@ -72,6 +73,8 @@ export interface Ec2Emulator {
   insufficientCapacity(instanceTypes: string[]): void;
   /** deletes the default VPC (with its subnets and default group) in every region, now and for regions seeded later */
   removeDefaultVpc(): void;
+  /** the VM writes `text` to its serial console (what GetConsoleOutput returns; the last 64 KB are kept) */
+  writeConsole(instanceId: string, text: string): void;
   /** every request received, in order */
   requests: RequestLogEntry[];
 }
@@ -138,6 +141,13 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
     },
     removeDefaultVpc() {
       model.removeDefaultVpc();
+    },
+    writeConsole(instanceId, text) {
+      const inst = model.instances.get(instanceId);
+      if (!inst) throw new Error(`writeConsole: no instance ${instanceId}`);
+      const all = Buffer.from((inst.consoleOutput ?? '') + text, 'utf8');
+      inst.consoleOutput = all.subarray(Math.max(0, all.length - CONSOLE_OUTPUT_MAX_BYTES)).toString('utf8');
+      inst.consoleAt = (opts.clock ?? Date.now)();
     },
     requests,
   };

@@ -9,6 +9,7 @@
  * for a credential, would fail with a different message.
  */
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliEnv, lines, runCli, tempHome } from './helpers/cli.js';
@@ -222,6 +223,26 @@ describe(`bad input to the MCP endpoint (${MCP_CASES.length} tool calls + raw JS
       body,
     });
 
+  /**
+   * A large POST that still reads the answer when the server refuses early: a server that answers
+   * 413 and closes while the body is being sent makes fetch() fail with EPIPE, so this uses
+   * node:http and resolves on the response whatever happens to the rest of the upload.
+   */
+  const postLarge = (body: string): Promise<Response> =>
+    new Promise((resolve, reject) => {
+      const u = new URL(worker.mcpUrl);
+      const req = http.request(
+        { host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${worker.apiKey}`, 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 0 })));
+        },
+      );
+      req.on('error', (e) => setTimeout(() => reject(e), 2_000)); // EPIPE after the answer arrived is fine
+      req.end(body);
+    });
+
   /** The JSON-RPC error of an answer sent as JSON or as one SSE event. */
   async function rpcError(r: Response): Promise<{ code: number; message: string } | undefined> {
     const text = await r.text();
@@ -239,7 +260,7 @@ describe(`bad input to the MCP endpoint (${MCP_CASES.length} tool calls + raw JS
     ['a text/plain body', 415, null, () => post('x', { 'content-type': 'text/plain' })],
     ['no Authorization header', 401, null, () => post('{}', { authorization: '' })],
     ['a malformed bearer key', 401, null, () => post('{}', { authorization: 'Bearer c4m_short' })],
-    ['an oversized body (5 MB)', 413, null, () => post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'scrape', arguments: { url: 'https://example.com/', pad: 'x'.repeat(5_000_000) } } }))],
+    ['an oversized body (5 MB)', 413, null, () => postLarge(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'scrape', arguments: { url: 'https://example.com/', pad: 'x'.repeat(5_000_000) } } }))],
   ];
 
   it.each(RAW)('%s -> HTTP %i, JSON-RPC error %s', async (_name, status, code, send) => {

@@ -82,6 +82,28 @@ describe('HTTP surface', () => {
     expect(bad.status).toBe(415);
   });
 
+  it('refuses a browser request from a foreign Origin with 403 even with a valid key; own or absent Origin works', async () => {
+    const before = emu.requests.length;
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
+    const post = (origin?: string) =>
+      fetch(worker.mcpUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${worker.apiKey}`, ...(origin ? { origin } : {}) },
+        body,
+      });
+    for (const origin of ['https://evil.example.com', 'null', `${worker.url}.evil.example.com`, 'http://localhost:1']) {
+      const r = await post(origin);
+      expect(r.status, origin).toBe(403);
+      expect(((await r.json()) as { error: string }).error).toBe('forbidden_origin');
+    }
+    // refused before the key is even looked at: a wrong key gets the same 403, not a 401
+    const noKey = await fetch(worker.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', origin: 'https://evil.example.com' }, body });
+    expect(noKey.status).toBe(403);
+    expect((await post(worker.url)).status).toBe(200);
+    expect((await post()).status).toBe(200);
+    expect(emu.requests.length).toBe(before);
+  });
+
   it('the official clients fail to connect without a valid key', async () => {
     await expect(connectV1(worker.mcpUrl, undefined)).rejects.toThrow();
     await expect(connectV1(worker.mcpUrl, 'c4m_' + 'B'.repeat(43))).rejects.toThrow();

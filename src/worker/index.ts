@@ -18,6 +18,7 @@ import { bindingOrigin, OriginUnreachableError, urlOrigin, type Crawl4aiOrigin, 
 import { Crawl4aiClient } from '../mcp/crawl4ai.js';
 import { createMcpServer, SERVER_NAME } from '../mcp/server.js';
 import { KeyRegistry } from './key-registry.js';
+import { refuseForeignRequest } from './request-guard.js';
 
 export { KeyRegistry };
 
@@ -29,6 +30,8 @@ export interface WorkerEnv {
   LLM_ENABLED?: string;
   CRAWL4AI_MCP_VERSION?: string;
   SCREENSHOT_MAX_BYTES?: string;
+  /** `dev` only: the Host values this Worker answers (DNS-rebinding guard, see request-guard.ts) */
+  ALLOWED_HOSTS?: string;
   KEYS: DurableObjectNamespace<KeyRegistry>;
   /** A vpc_service (tunnel) or other fetcher binding to Crawl4AI; wins over ORIGIN_URL. */
   CRAWL4AI?: FetcherLike;
@@ -125,6 +128,10 @@ export default {
   async fetch(request: Request, env: WorkerEnv): Promise<Response> {
     const url = new URL(request.url);
     const path = url.pathname.replace(/\/+$/, '') || '/';
+
+    // before auth, so a rebound or cross-site request learns nothing, not even whether a key is valid
+    const foreign = refuseForeignRequest(request, env);
+    if (foreign) return json(foreign, 403);
 
     if (path === '/health') {
       if (request.method !== 'GET' && request.method !== 'HEAD') return json({ error: 'method_not_allowed' }, 405, { allow: 'GET, HEAD' });

@@ -341,6 +341,70 @@ describe('SSRF guard', () => {
   });
 });
 
+describe('redirects to private addresses (Chromium on the VM follows them)', () => {
+  const SECRET = 'iam-role-secret-7f3a';
+  const setup = () => {
+    emu.addPage('http://169.254.169.254/latest/meta-data/', { html: `<html><head><title>meta</title></head><body><p>${SECRET}</p><a href="http://169.254.169.254/latest/user-data">ud</a></body></html>` });
+    emu.addPage('http://10.0.0.5/admin', { html: `<html><head><title>admin</title></head><body><p>${SECRET}</p></body></html>` });
+    emu.addPage('https://redir.example.com/meta', { html: '', redirectTo: 'http://169.254.169.254/latest/meta-data/' });
+    emu.addPage('https://redir.example.com/admin', { html: '', redirectTo: 'http://10.0.0.5/admin' });
+    emu.addPage('https://redir.example.com/', {
+      html: '<html><head><title>Redir home</title></head><body><a href="https://redir.example.com/meta">m</a><a href="https://redir.example.com/fine">f</a></body></html>',
+    });
+    emu.addPage('https://redir.example.com/fine', { html: '<html><head><title>Fine</title></head><body><p>public page</p></body></html>' });
+  };
+
+  it('scrape, map and extract refuse the result and name the redirect target and why', async () => {
+    setup();
+    const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+      ['scrape', { url: 'https://redir.example.com/meta' }, /169\.254\.169\.254[\s\S]*instance-metadata/],
+      ['scrape', { url: 'https://redir.example.com/admin', format: 'html' }, /10\.0\.0\.5[\s\S]*private address/],
+      ['map', { url: 'https://redir.example.com/meta' }, /169\.254\.169\.254/],
+      ['extract', { url: 'https://redir.example.com/admin', schema: { baseSelector: 'p', fields: [{ name: 't', type: 'text' }] } }, /10\.0\.0\.5/],
+    ];
+    for (const [tool, args, re] of cases) {
+      const r = await v1.callTool(tool, args);
+      expect(r.isError, tool).toBe(true);
+      expect(textOf(r), tool).toMatch(/^Error: refused the result of https:\/\/redir\.example\.com\/\w+: it redirected to/);
+      expect(textOf(r), tool).toMatch(re);
+      expect(textOf(r), tool).toContain('Hint:');
+      expect(textOf(r), tool).not.toContain(SECRET);
+    }
+    // a redirect that stays public is still followed
+    const fine = await v1.callTool('scrape', { url: 'https://docs.example.com/old-guide' });
+    expect(fine.isError, textOf(fine)).toBeFalsy();
+    expect(textOf(fine)).toContain('# Guide');
+  });
+
+  it('batch_scrape, crawl_site and jobs withhold only the pages that landed on a private address', async () => {
+    setup();
+    const batch = await v1.callTool('batch_scrape', { urls: ['https://redir.example.com/meta', 'https://redir.example.com/fine'] });
+    expect(batch.isError).toBeFalsy();
+    expect(textOf(batch)).toContain('Scraped 1 of 2 URLs (1 failed)');
+    expect(textOf(batch)).toMatch(/## \[1\] https:\/\/redir\.example\.com\/meta\nerror: refused: it redirected to 169\.254\.169\.254/);
+    expect(textOf(batch)).not.toContain(SECRET);
+
+    const since = crawlCalls().length;
+    const site = await v1.callTool('crawl_site', { url: 'https://redir.example.com/', max_depth: 2 });
+    expect(site.isError).toBeFalsy();
+    expect(textOf(site)).toMatch(/Refused \(1\): https:\/\/redir\.example\.com\/meta \(it redirected to 169\.254\.169\.254/);
+    expect(textOf(site)).toContain('## https://redir.example.com/fine');
+    expect(textOf(site)).not.toContain(SECRET);
+    expect(crawledUrls(since).some((u) => u.includes('user-data'))).toBe(false); // its links are not followed
+
+    const started = textOf(await v1.callTool('start_crawl_job', { urls: ['https://redir.example.com/admin'] }));
+    const id = /crawl_[0-9a-f]+/.exec(started)![0];
+    let status = await v1.callTool('get_job_status', { task_id: id });
+    for (let i = 0; i < 50 && !textOf(status).includes('completed'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = await v1.callTool('get_job_status', { task_id: id });
+    }
+    expect(status.isError).toBe(true);
+    expect(textOf(status)).toMatch(/0 of 1 URL crawled successfully[\s\S]*error: refused: it redirected to 10\.0\.0\.5/);
+    expect(textOf(status)).not.toContain(SECRET);
+  });
+});
+
 describe('answer size and paging', () => {
   it('cuts a huge page at the default cap and pages through it exactly', async () => {
     const url = emu.fixtures.big.hugeUrl;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { sleep } from '../../ground/wait.js';
-import { clientFor, ok, requirePublicUrl, text } from '../context.js';
+import { clientFor, ok, requirePublicFinalUrl, requirePublicUrl, text } from '../context.js';
 import { crawlerConfig } from '../crawl4ai.js';
 import { ToolError } from '../errors.js';
 import { pageText, pagingNotice } from '../paging.js';
@@ -109,6 +109,7 @@ export const extractTool = defineTool({
     const r = pickResult(res.results ?? [], url, 0);
     if (!r) throw new ToolError(`Crawl4AI returned no result for ${url}`, 'retry once');
     if (!r.success) throw failedResultError(r, url);
+    requirePublicFinalUrl(r, url);
     let items: unknown = [];
     if (r.extracted_content) {
       try {

@@ -196,6 +196,58 @@ describe('every tool', () => {
     expect(textOf(none)).toContain('matched nothing');
   });
 
+  it('extract: accepts the documented schema shapes (baseFields, nested, list, nested_list, regex, defaults)', async () => {
+    const shop = emu.fixtures.shop;
+    const schema = {
+      name: 'Products',
+      baseSelector: '.product',
+      baseFields: [{ name: 'sku', type: 'attribute', attribute: 'data-sku' }],
+      fields: [
+        { name: 'name', selector: 'h2.name', type: 'text' },
+        { name: 'price', selector: '.price', type: 'regex', pattern: '[0-9.]+' },
+        { name: 'link', type: 'nested', selector: 'a', fields: [{ name: 'href', type: 'attribute', attribute: 'href' }] },
+        { name: 'texts', type: 'list', selector: 'p' },
+        { name: 'parts', type: 'nested_list', selector: 'h2', fields: [{ name: 't', type: 'text', default: null }] },
+        { name: 'desc', selector: 'p.desc', type: 'html', default: 'n/a' },
+      ],
+    };
+    const r = await v1.callTool('extract', { url: shop.productsUrl, schema });
+    expect(r.isError, textOf(r)).toBeFalsy();
+    const json = JSON.parse(r.content![1]!.text!) as Array<Record<string, unknown>>;
+    expect(json.map((p) => p.name)).toEqual(shop.products.map((p) => p.name));
+    const sent = crawlCalls().at(-1)!.body as { crawler_config: { params: { extraction_strategy: { params: { schema: { value: unknown } } } } } };
+    expect(sent.crawler_config.params.extraction_strategy.params.schema.value).toEqual(schema);
+  });
+
+  it('extract: refuses unknown keys, typed objects and too-deep schemas before anything is sent', async () => {
+    const url = emu.fixtures.shop.productsUrl;
+    const field = { name: 'x', selector: 'h2', type: 'text' };
+    const nestTo = (levels: number): Record<string, unknown> =>
+      levels === 1 ? field : { name: `l${levels}`, selector: 'div', type: 'nested', fields: [nestTo(levels - 1)] };
+    const cases: Array<[string, unknown, RegExp]> = [
+      ['unknown key in the schema', { baseSelector: '.product', fields: [field], extra: 1 }, /extra/],
+      ['unknown key in a field', { baseSelector: '.product', fields: [{ ...field, transform: 'lowercase' }] }, /transform/],
+      ['a typed object as the schema', { type: 'SomeClass', params: {} }, /baseSelector|type|params/],
+      ['a typed object as a field type', { baseSelector: '.product', fields: [{ name: 'x', selector: 'h2', type: { type: 'SomeClass', params: {} } }] }, /type/],
+      ['a typed object as a default', { baseSelector: '.product', fields: [{ ...field, default: { type: 'SomeClass', params: { x: 1 } } }] }, /default/],
+      ['a typed object deep inside', { baseSelector: '.product', fields: [{ name: 'n', type: 'nested', selector: 'a', fields: [{ ...field, params: {} }] }] }, /params/],
+      ['too deep', { baseSelector: '.product', fields: [nestTo(6)] }, /Unrecognized key: "fields"/],
+      ['attribute without attribute', { baseSelector: '.product', fields: [{ name: 'u', selector: 'a', type: 'attribute' }] }, /needs "attribute"/],
+      ['too many fields', { baseSelector: '.product', fields: Array.from({ length: 51 }, (_, i) => ({ ...field, name: `f${i}` })) }, /fields/],
+    ];
+    const before = emu.requests.length;
+    for (const [what, schema, re] of cases) {
+      const r = await v1.callTool('extract', { url, schema });
+      expect(r.isError, what).toBe(true);
+      expect(textOf(r), what).toMatch(/validation/i);
+      expect(textOf(r), what).toMatch(re);
+    }
+    expect(emu.requests.length).toBe(before);
+    // four levels is the documented limit and passes
+    const ok4 = await v1.callTool('extract', { url, schema: { baseSelector: '.product', fields: [nestTo(4)] } });
+    expect(ok4.isError, textOf(ok4)).toBeFalsy();
+  });
+
   it('extract: prompt is refused with a hint when the deployment has no LLM', async () => {
     const r = await v1.callTool('extract', { url: emu.fixtures.docs.root, prompt: 'list the headings' });
     expect(r.isError).toBe(true);

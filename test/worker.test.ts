@@ -104,6 +104,32 @@ describe('HTTP surface', () => {
     expect(emu.requests.length).toBe(before);
   });
 
+  it('an internal failure answers a generic 500 with a correlation id; the detail goes to the log only', async () => {
+    let stderr = '';
+    const broken = await startWorker({ originUrl: emu.url, token: emu.token, keysWithoutSqlite: true, onStderr: (t) => (stderr += t) });
+    try {
+      const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
+      const r = await fetch(broken.mcpUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${broken.apiKey}` },
+        body,
+      });
+      expect(r.status).toBe(500);
+      const j = (await r.json()) as { error: { code: number; message: string; data: { correlation_id: string } } };
+      expect(j.error.code).toBe(-32603);
+      expect(j.error.message).toMatch(/^internal error \(correlation id [0-9a-f-]{36}\); the Worker log has the details$/);
+      expect(JSON.stringify(j)).not.toMatch(/sql|sqlite|durable|KeyRegistry|at \w+ \(/i);
+      const status = await fetch(`${broken.url}/status`, { headers: { authorization: `Bearer ${broken.apiKey}` } });
+      expect(status.status).toBe(500);
+      expect(((await status.json()) as { error: string }).error).toBe('internal_error');
+      for (let i = 0; i < 20 && !stderr.includes(j.error.data.correlation_id); i++) await new Promise((res) => setTimeout(res, 50));
+      expect(stderr).toContain(`internal error ${j.error.data.correlation_id}`);
+      expect(stderr).toMatch(/sql/i);
+    } finally {
+      await broken.close();
+    }
+  });
+
   it('the official clients fail to connect without a valid key', async () => {
     await expect(connectV1(worker.mcpUrl, undefined)).rejects.toThrow();
     await expect(connectV1(worker.mcpUrl, 'c4m_' + 'B'.repeat(43))).rejects.toThrow();

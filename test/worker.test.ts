@@ -584,6 +584,14 @@ describe('origin errors become isError results with hints', () => {
     expect(textOf(r)).toMatch(/500, correlation_id [0-9a-f]{12}/);
   });
 
+  it('an answer of an unexpected shape → a generic error with a correlation id, never the exception text', async () => {
+    emu.failNext('/crawl', 200, { success: true, results: { not: 'a list' } });
+    const r = await scrapeDocs();
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toMatch(/^Error: unexpected error \(correlation id [0-9a-f-]{36}\)\nHint: retry once/);
+    expect(textOf(r)).not.toMatch(/is not a function|TypeError|find/);
+  });
+
   it('origin 401 → token mismatch', async () => {
     const wrong = await startWorker({ originUrl: emu.url, token: 'not-the-token' });
     try {

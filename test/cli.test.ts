@@ -7,7 +7,8 @@ import { newDeploymentState } from '../src/state/schema.js';
 import { openSecretStore } from '../src/secrets/store.js';
 import { deploymentSecret } from '../src/secrets/keys.js';
 import { EXIT_CODE_TABLE } from '../src/ground/errors.js';
-import { ROOT } from './helpers/cli.js';
+import { CLI, ROOT } from './helpers/cli.js';
+import { execFileSync } from 'node:child_process';
 
 const PASS = 'correct horse battery staple';
 
@@ -156,12 +157,45 @@ describe('connect', () => {
     expect(vs).toEqual({ type: 'http', url, headers: { Authorization: `Bearer ${apiKey}` } });
 
     const code = await runCli(['--name', 'work', 'connect', '--client', 'claude-code'], { env });
-    expect(code.stdout.trim()).toBe(`claude mcp add --transport http crawl4ai-work ${url} --header "Authorization: Bearer ${apiKey}"`);
+    expect(code.stdout.trim()).toBe(
+      [
+        'CRAWL4AI_MCP_KEY="$(crawl4ai-mcp connect --name work --key-only)"',
+        `claude mcp add --transport http crawl4ai-work ${url} --header "Authorization: Bearer $CRAWL4AI_MCP_KEY"`,
+      ].join('\n'),
+    );
+    expect(code.stdout).not.toContain(apiKey);
 
     const all = await runCli(['--name', 'work', 'connect', '--json'], { env });
     const doc = JSON.parse(all.stdout);
     expect(doc.url).toBe(url);
     expect(Object.keys(doc.clients).sort()).toEqual(['claude-code', 'claude-desktop', 'cursor', 'vscode']);
+  });
+
+  it('the Claude Code snippet, run in bash, gives claude the key while history and the screen never show it', async () => {
+    const h = tempHome();
+    const env = await seedDeployment(h, 'work', apiKey);
+    const snippet = (await runCli(['--name', 'work', 'connect', '--client', 'claude-code'], { env })).stdout;
+    // a bin dir with `crawl4ai-mcp` (this checkout) and a stand-in `claude` that records its argv
+    const bin = path.join(h, 'bin');
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, 'crawl4ai-mcp'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, 'claude'), `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done > "${path.join(h, 'claude-argv')}"\n`, { mode: 0o755 });
+    const histfile = path.join(h, 'bash_history');
+    // an interactive bash with history on, as a user would paste it
+    const out = execFileSync('bash', ['--norc', '-i'], {
+      input: `set -o history\nHISTFILE=${histfile}\n${snippet}\nhistory -w\nexit\n`,
+      env: { ...env, PATH: `${bin}:${env.PATH ?? ''}` },
+      encoding: 'utf8',
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const argv = fs.readFileSync(path.join(h, 'claude-argv'), 'utf8').split('\n');
+    expect(argv.slice(0, 7)).toEqual(['mcp', 'add', '--transport', 'http', 'crawl4ai-work', 'https://crawl4ai-mcp-work.me.workers.dev/mcp', '--header']);
+    expect(argv[7]).toBe(`Authorization: Bearer ${apiKey}`);
+    expect(fs.readFileSync(histfile, 'utf8')).toContain('claude mcp add');
+    expect(fs.readFileSync(histfile, 'utf8')).not.toContain(apiKey);
+    expect(out).not.toContain(apiKey);
+    const keyOnly = await runCli(['--name', 'work', 'connect', '--key-only'], { env });
+    expect(keyOnly.stdout).toBe(`${apiKey}\n`);
   });
 
   it('rejects an unknown --client with exit 2', async () => {

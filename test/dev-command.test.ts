@@ -4,6 +4,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import { bundleWorker, ROOT } from './helpers/mcp-worker.ts';
 import { connectV1, connectV2, textOf } from './helpers/mcp-clients.ts';
 
 const CLI = path.join(ROOT, 'bin', 'crawl4ai-mcp.js');
+const CONFORMANCE = path.join(ROOT, 'node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
 const TOKEN = 'dev-test-token-3a9f1c7e5b20';
 
 let emu: Crawl4aiEmulator;
@@ -98,6 +100,31 @@ afterAll(async () => {
   if (home) fs.rmSync(home, { recursive: true, force: true });
 });
 
+/**
+ * The conformance suite's client sends no Authorization header, and our server needs a key. This
+ * loopback hop adds the key and otherwise passes the request as is, except that its own address
+ * (the URL the suite was given) is spelled as the dev server's, as a port forward would: so the
+ * suite's "valid localhost Host/Origin" request stays valid and its foreign Host/Origin stay foreign.
+ */
+async function keyAddingProxy(devPort: number, key: string): Promise<{ url: string; close(): Promise<void> }> {
+  let self = '';
+  const server = http.createServer((req, res) => {
+    const headers: http.OutgoingHttpHeaders = { ...req.headers, authorization: `Bearer ${key}` };
+    const swap = (v: string | undefined) => (v === undefined ? undefined : v.split(self).join(`127.0.0.1:${devPort}`));
+    headers.host = swap(req.headers.host);
+    if (req.headers.origin !== undefined) headers.origin = swap(req.headers.origin);
+    const up = http.request({ host: '127.0.0.1', port: devPort, method: req.method, path: req.url, headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
+  self = `127.0.0.1:${port}`;
+  return { url: `http://${self}/mcp`, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+}
+
 describe('crawl4ai-mcp dev', () => {
   it('runs the Worker in workerd, prints a working URL and key, and stops cleanly on Ctrl-C', async () => {
     const port = await freePort();
@@ -153,6 +180,61 @@ describe('crawl4ai-mcp dev', () => {
     expect(await portOpen(port)).toBe(false);
     expect(processesWith(`--port ${port}`)).toEqual([]);
   }, 150_000);
+
+  it('refuses a foreign Host or Origin (DNS rebinding) and passes the official MCP conformance scenarios', async () => {
+    const port = await freePort();
+    const key = 'c4m_' + 'r'.repeat(43);
+    const run = startDev(port, { CRAWL4AI_MCP_DEV_KEY: key });
+    await waitFor(() => /API key:\s+c4m_\S+/.test(run.stdout()) || run.child.exitCode !== null, 90_000, () => run.stdout() + run.stderr());
+    const initialize = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    /** a raw POST with the given Host and Origin (fetch cannot set Host) */
+    const post = (headers: Record<string, string>) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request(
+          { host: '127.0.0.1', port, method: 'POST', path: '/mcp', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${key}`, ...headers } },
+          (res) => {
+            let body = '';
+            res.on('data', (d) => (body += d));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on('error', reject);
+        req.end(initialize);
+      });
+    const before = emu.requests.length;
+    // a valid key does not help a rebound or cross-site request
+    const rebound = await post({ host: 'evil.example.com', origin: 'http://evil.example.com' });
+    expect(rebound.status).toBe(403);
+    expect(JSON.parse(rebound.body)).toMatchObject({ error: 'forbidden_host' });
+    expect((await post({ host: `evil.example.com:${port}` })).status).toBe(403);
+    const crossSite = await post({ host: `127.0.0.1:${port}`, origin: 'https://evil.example.com' });
+    expect(crossSite.status).toBe(403);
+    expect(JSON.parse(crossSite.body)).toMatchObject({ error: 'forbidden_origin' });
+    expect((await post({ host: `127.0.0.1:${port}`, origin: 'null' })).status).toBe(403);
+    // the server's own names, with or without a browser Origin
+    expect((await post({ host: `127.0.0.1:${port}` })).status).toBe(200);
+    expect((await post({ host: `localhost:${port}`, origin: `http://localhost:${port}` })).status).toBe(200);
+    expect((await post({ host: `127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}` })).status).toBe(200);
+    expect(emu.requests.length).toBe(before);
+
+    const proxy = await keyAddingProxy(port, key);
+    try {
+      for (const scenario of ['server-initialize', 'ping', 'tools-list', 'dns-rebinding-protection']) {
+        // not spawnSync: the proxy lives in this process's event loop
+        const c = spawn(process.execPath, [CONFORMANCE, 'server', '--url', proxy.url, '--scenario', scenario], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        c.stdout.on('data', (d) => (out += d));
+        c.stderr.on('data', (d) => (out += d));
+        const r = await new Promise<{ status: number | null }>((resolve) => c.on('exit', (status) => resolve({ status })));
+        expect(r.status, `${scenario}:\n${out}`).toBe(0);
+        expect(out, scenario).toMatch(/Passed: ([1-9]\d*)\/\1, 0 failed, 0 warnings/);
+      }
+    } finally {
+      await proxy.close();
+    }
+    run.child.kill('SIGINT');
+    await run.exit;
+  }, 240_000);
 
   it('refuses a port that is already in use and a malformed preset key', async () => {
     const busy = net.createServer();

@@ -124,7 +124,12 @@ describe('templates/policies/cloudflare-token.json', () => {
     const labels = (mode: 'tunnel' | 'public') => cloudflarePermissionsFor(mode).map(permissionLabel);
     const workers = ['Account › Workers Scripts › Edit', 'Account › Account Settings › Read'];
     expect(labels('public')).toEqual(workers);
-    expect(labels('tunnel')).toEqual([...workers, 'Account › Cloudflare Tunnel › Edit', 'Account › Connectivity Directory › Admin']);
+    expect(labels('tunnel')).toEqual([
+      ...workers,
+      'Account › Cloudflare Tunnel › Edit',
+      'Account › Connectivity Directory › Admin',
+      'Account › Connectivity Directory › Bind',
+    ]);
     expect(cloudflarePermissionsFor('public', { includeOptional: true }).map(permissionLabel)).toEqual([
       ...workers,
       'User › User Details › Read',
@@ -132,14 +137,18 @@ describe('templates/policies/cloudflare-token.json', () => {
     ]);
   });
 
-  it('says which permission-group name is unconfirmed, and every permission has a read-only probe', () => {
-    const unconfirmed = CLOUDFLARE_TOKEN_PERMISSIONS.filter((p) => !p.nameConfirmed).map((p) => p.name);
-    expect(unconfirmed).toEqual(['Connectivity Directory']);
-    expect(doc.notes.some((n) => /unconfirmed/i.test(n) && n.includes('Connectivity Directory'))).toBe(true);
+  it('names are confirmed; every permission but Bind has a read-only probe, Bind is checked by its API group', () => {
+    expect(CLOUDFLARE_TOKEN_PERMISSIONS.filter((p) => !p.nameConfirmed)).toEqual([]);
+    expect(doc.notes.some((n) => n.includes('#15704') && n.includes('Connectivity Directory - Bind'))).toBe(true);
     for (const p of CLOUDFLARE_TOKEN_PERMISSIONS) {
-      expect(p.probe.method).toBe('GET');
-      expect(p.probe.path).toMatch(/^\/(accounts\/\{account_id\}|user|memberships)/);
+      expect(p.apiGroup).toBe(`${p.name} ${p.access === 'Edit' ? 'Write' : p.access}`);
       expect(p.why.length).toBeGreaterThan(20);
+      if (p.access === 'Bind') {
+        expect(p.probe).toBeNull();
+        continue;
+      }
+      expect(p.probe!.method).toBe('GET');
+      expect(p.probe!.path).toMatch(/^\/(accounts\/\{account_id\}|user|memberships)/);
     }
   });
 });

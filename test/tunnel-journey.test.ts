@@ -5,11 +5,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startEc2Emulator, type Ec2Emulator } from './emulators/ec2/index.ts';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
+import { ALL_PERMISSION_GROUPS } from './emulators/cloudflare/token-permissions.ts';
 import { runCli } from './helpers/cli.js';
 import { startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
 import { AWS_ACCESS_KEY as ACCESS_KEY, ec2Instances, journeyEnv, userDataAsTheCloudShowsIt } from './helpers/journey.js';
 const CF_TOKEN = 'cf-token-' + 't'.repeat(32);
 const CF_ACCOUNT = 'acc0000000000000000000000000000b';
+/** a token with everything but the Workers VPC (Connectivity Directory) permission groups */
+const CF_TOKEN_NO_VPC = 'cf-token-no-vpc-' + 'v'.repeat(32);
 
 describe('tunnel mode (the default): a VM with zero inbound ports, reached through Cloudflare Tunnel and Workers VPC', () => {
   let ec2: Ec2Emulator;
@@ -19,7 +22,11 @@ describe('tunnel mode (the default): a VM with zero inbound ports, reached throu
 
   beforeAll(async () => {
     ec2 = await startEc2Emulator({ transitionMs: 200, accessKeyId: ACCESS_KEY });
-    cf = await startCloudflareEmulator({ accountId: CF_ACCOUNT, apiToken: CF_TOKEN });
+    cf = await startCloudflareEmulator({
+      accountId: CF_ACCOUNT,
+      apiToken: CF_TOKEN,
+      extraTokens: { [CF_TOKEN_NO_VPC]: ALL_PERMISSION_GROUPS.filter((g) => !g.startsWith('Connectivity Directory')) },
+    });
     sim = startVmSimulator(ec2Instances(ec2, 'tun'), cf);
     env = journeyEnv(ec2, cf, CF_TOKEN, 'c4m-tunnel-');
   }, 120_000);
@@ -98,16 +105,16 @@ describe('tunnel mode (the default): a VM with zero inbound ports, reached throu
   }, 400_000);
 
   it('doctor and init name a missing Cloudflare token permission before anything is created', async () => {
-    cf.failNext('GET', /connectivity\/directory\/services/, 403, 10000);
-    const doctor = await runCli(['doctor', '--json'], { env });
+    const noVpc = { ...env, CLOUDFLARE_API_TOKEN: CF_TOKEN_NO_VPC };
+    const doctor = await runCli(['doctor', '--json'], { env: noVpc });
     const check = JSON.parse(doctor.stdout).checks.find((c: { id: string }) => c.id === 'cloudflare');
     expect(check.status).toBe('warn');
     expect(check.detail).toContain('Account › Connectivity Directory › Admin');
+    expect(check.detail).toContain('Account › Connectivity Directory › Bind');
     expect(check.detail).toContain('enough for --network public only');
 
-    cf.failNext('GET', /connectivity\/directory\/services/, 403, 10000);
     const before = cf.requests.length;
-    const init = await runCli(['--name', 'noperm', 'init', '--yes', '--provider', 'aws', '--region', 'us-east-1', '--size', 'small'], { env });
+    const init = await runCli(['--name', 'noperm', 'init', '--yes', '--provider', 'aws', '--region', 'us-east-1', '--size', 'small'], { env: noVpc });
     expect(init.code).toBe(3);
     expect(init.stderr).toMatch(/error: the Cloudflare API token lacks Account › Connectivity Directory › Admin/);
     expect(cf.requests.slice(before).filter((r) => r.method !== 'GET')).toEqual([]); // nothing created on Cloudflare

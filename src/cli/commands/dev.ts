@@ -111,7 +111,12 @@ async function runDev(c: import('../context.js').CommandContext, o: DevRun): Pro
   let pgid: number | undefined;
   try {
     const configPath = writeWranglerConfig(dir, { scriptName: 'crawl4ai-mcp-dev', mainPath: WORKER_MAIN_PATH, originUrl: o.origin, llmEnabled: o.llm });
-    const vars = [`CRAWL4AI_API_TOKEN=${dotenvValue(token)}`, `BOOTSTRAP_KEY_SHA256=${await hashApiKey(apiKey)}`].join('\n') + '\n';
+    // ALLOWED_HOSTS: the Worker refuses any other Host (a DNS-rebound page on evil.example.com reaching 127.0.0.1)
+    const vars = [
+      `CRAWL4AI_API_TOKEN=${dotenvValue(token)}`,
+      `BOOTSTRAP_KEY_SHA256=${await hashApiKey(apiKey)}`,
+      `ALLOWED_HOSTS=${dotenvValue(`127.0.0.1:${o.port},localhost:${o.port}`)}`,
+    ].join('\n') + '\n';
     fs.writeFileSync(path.join(dir, '.dev.vars'), vars, { mode: 0o600 });
     fs.mkdirSync(path.join(dir, 'xdg'), { mode: 0o700 });
 

@@ -17,6 +17,7 @@ import { Router } from './router.js';
 import { registerSecretRoutes } from './secrets.js';
 import { ScriptStore } from './scripts.js';
 import { API_PREFIX, WORKERS_PREFIX, createEmulatorServer, type FaultRule, type RecordedRequest } from './server.js';
+import { ALL_PERMISSION_GROUPS, TokenRegistry, withTokenPermissions } from './token-permissions.js';
 import { TunnelStore } from './tunnels.js';
 import { VPC_ERROR_HEADER, VpcServiceStore } from './vpc-services.js';
 import { WorkerRuntime, WorkerStartupError, WorkerThrewError, type WorkerLogEntry } from './worker-runtime.js';
@@ -31,11 +32,14 @@ export interface CloudflareEmulatorOptions {
   /** workers.dev subdomain, default 'test-user' */
   subdomain?: string;
   /**
-   * Permission group names the token has. Returned as `policies[].permission_groups[].name` by GET /user/tokens/:id
-   * and /accounts/:a/tokens/:id (the real places), and also by the token verify endpoints (an emulator extra).
-   * Not enforced yet.
+   * Permission group names (API spelling, e.g. "Workers Scripts Write") `apiToken` has; default: every group the
+   * emulator knows. Enforced on every API path (token-permissions.ts): a missing group is 403 code 10000. Also
+   * returned as `policies[].permission_groups[].name` by GET /user/tokens/:id and /accounts/:a/tokens/:id (the real
+   * places) and by the token verify endpoints (an emulator extra).
    */
   tokenPermissions?: string[];
+  /** more tokens, each with its own permission groups (e.g. one lacking "Connectivity Directory Bind") */
+  extraTokens?: Record<string, string[]>;
   /**
    * hostname (or hostname:port) -> loopback base URL: the deployed Worker's outbound fetch to https://<hostname>/… is
    * sent there, as the public internet would reach the VM. `{url, untrustedCert: true}` makes https fetches get 526.
@@ -86,8 +90,7 @@ export async function startCloudflareEmulator(opts: CloudflareEmulatorOptions = 
     accountId,
     accountName: "Test User's Account",
     email: 'user@example.com',
-    tokenId: hexId(),
-    tokenPermissions: [...(opts.tokenPermissions ?? [])],
+    tokens: new TokenRegistry(opts.apiToken, opts.tokenPermissions ?? ALL_PERMISSION_GROUPS, opts.extraTokens),
     subdomain: opts.subdomain ?? 'test-user',
   };
   const tmp = await mkdtemp(join(tmpdir(), 'cf-emulator-'));
@@ -152,9 +155,10 @@ export async function startCloudflareEmulator(opts: CloudflareEmulatorOptions = 
   vpc.register(router);
 
   const server = createEmulatorServer({
-    router,
+    router: withTokenPermissions(router, info.tokens),
     accountId,
-    ...(opts.apiToken !== undefined ? { apiToken: opts.apiToken } : {}),
+    // with several tokens the registry tells them apart; the server's single-token check would refuse the others
+    ...(opts.apiToken !== undefined && !info.tokens.hasExtraTokens ? { apiToken: opts.apiToken } : {}),
     requests,
     unhandled,
     faults,

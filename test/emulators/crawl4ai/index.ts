@@ -79,8 +79,12 @@ export interface Crawl4aiEmulator {
   setDown(down: boolean): void;
   /** the deterministic fixture sites, for test expectations */
   fixtures: FixtureSites;
-  /** add or replace a fixture page (absolute URL) for this emulator instance */
-  addPage(url: string, page: { html: string; status?: number; contentType?: string; title?: string }): FixturePage;
+  /**
+   * add or replace a fixture page (absolute URL) for this emulator instance. `redirectTo` makes it a 301 to that
+   * absolute URL, which the "browser" follows wherever it points (private addresses included: Crawl4AI's SSRF check
+   * judges only the submitted URL); add a page at the target for it to have content.
+   */
+  addPage(url: string, page: { html: string; status?: number; contentType?: string; title?: string; redirectTo?: string }): FixturePage;
   /** raw/fit markdown of a fixture URL exactly as /crawl would produce it (fit = PruningContentFilter) */
   expectedMarkdown(url: string): { raw: string; fit: string; title: string | null };
   setSlowMs(ms: number): void;
@@ -735,6 +739,10 @@ export async function startCrawl4aiEmulator(opts: Crawl4aiEmulatorOptions = {}):
         body: p.html,
         links: [],
       };
+      if (p.redirectTo) {
+        page.redirectTo = new URL(p.redirectTo, origin).href;
+        page.status = p.status ?? 301;
+      }
       site.pages = site.pages.filter((x) => x.url !== page.url).concat(page);
       world.pages.set(page.url, page);
       fixtures.byUrl[page.url] = page;

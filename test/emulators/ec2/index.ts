@@ -36,8 +36,12 @@ export const DEPLOYMENT_TAG = 'crawl4ai-mcp:deployment';
 export interface Ec2EmulatorOptions {
   /** default '123456789012' */
   accountId?: string;
-  /** if set, requests signed with another key id get 401 AuthFailure (STS: 403 InvalidClientTokenId) */
-  accessKeyId?: string;
+  /**
+   * if set, requests signed with another key id get 401 AuthFailure (STS: 403 InvalidClientTokenId);
+   * a list accepts each (the request log says which one signed). An ASIA… (temporary) key id is
+   * refused the same way without an X-Amz-Security-Token header.
+   */
+  accessKeyId?: string | string[];
   /** if set, the SigV4 signature is recomputed and checked (403 SignatureDoesNotMatch) */
   secretAccessKey?: string;
   /** pending→running, stopping→stopped, shutting-down→terminated delay; default 300 */
@@ -100,7 +104,10 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
   const server = createEc2Server({
     state: model,
     controls,
-    credentials: { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey },
+    credentials: {
+      accessKeyIds: opts.accessKeyId === undefined ? undefined : [opts.accessKeyId].flat(),
+      secretAccessKey: opts.secretAccessKey,
+    },
     requests,
     throttle,
   });

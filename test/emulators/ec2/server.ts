@@ -23,12 +23,14 @@ export interface RequestLogEntry {
   error?: string;
   /** region of the SigV4 credential scope */
   region?: string;
+  /** the access key id that signed the request (which credentials the client used) */
+  accessKeyId?: string;
 }
 
 export interface ServerDeps {
   state: EmulatorState;
   controls: EmulatorControls;
-  credentials: { accessKeyId?: string; secretAccessKey?: string };
+  credentials: { accessKeyIds?: string[]; secretAccessKey?: string };
   requests: RequestLogEntry[];
   throttle: { remaining: number };
 }
@@ -68,7 +70,7 @@ export function createEc2Server(deps: ServerDeps): http.Server {
     if (req.method === 'POST') for (const [k, v] of new URLSearchParams(body.toString('utf8'))) raw[k] = v;
     const action = raw.Action ?? '';
     const auth = parseAuthorization(req.headers.authorization);
-    const entry: RequestLogEntry = { action, params: raw, region: auth?.region };
+    const entry: RequestLogEntry = { action, params: raw, region: auth?.region, accessKeyId: auth?.accessKeyId };
     requests.push(entry);
     const sts = action === 'GetCallerIdentity' || raw.Version === '2011-06-15' || auth?.service === 'sts';
 
@@ -93,7 +95,9 @@ export function createEc2Server(deps: ServerDeps): http.Server {
           ? new Ec2Error('MissingAuthenticationToken', 'Request is missing Authentication Token', 403)
           : new Ec2Error('AuthFailure', AUTH_FAILURE, 401);
       }
-      if (credentials.accessKeyId !== undefined && auth.accessKeyId !== credentials.accessKeyId) {
+      // Temporary credentials (ASIA… key ids, from STS) are valid only with their session token.
+      const temporaryWithoutToken = auth.accessKeyId.startsWith('ASIA') && !req.headers['x-amz-security-token'];
+      if ((credentials.accessKeyIds !== undefined && !credentials.accessKeyIds.includes(auth.accessKeyId)) || temporaryWithoutToken) {
         throw sts ? new Ec2Error('InvalidClientTokenId', 'The security token included in the request is invalid.', 403) : new Ec2Error('AuthFailure', AUTH_FAILURE, 401);
       }
       if (credentials.secretAccessKey !== undefined && !verifySignature(req.method ?? 'POST', url, req.headers, body, auth, credentials.secretAccessKey)) {

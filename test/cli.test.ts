@@ -186,7 +186,7 @@ describe('cloud credentials: init stores them, day-2 commands only read them', (
 
   beforeAll(async () => {
     // The emulator accepts all three keys and logs which one signed each call.
-    ec2 = await startEc2Emulator({ transitionMs: 100, accessKeyId: [AWS_ACCESS_KEY, ADMIN_KEY, TEMP_KEY] });
+    ec2 = await startEc2Emulator({ transitionMs: 100, accessKeyId: [AWS_ACCESS_KEY, ADMIN_KEY, TEMP_KEY], iamPolicy: 'template' });
     cf = await startCloudflareEmulator({ accountId: 'acc0000000000000000000000000000c', apiToken: CF_TOKEN });
     env = journeyEnv(ec2, cf, CF_TOKEN, 'c4m-creds-');
   }, 120_000);

@@ -25,11 +25,13 @@ import type { EmulatorControls } from './context.js';
 import { EmulatorState } from './model.js';
 import { createEc2Server, type RequestLogEntry } from './server.js';
 import { taggableResources } from './actions-tags.js';
+import { loadPolicy, type PolicyDocument } from './iam-policy.js';
 
 export { EmulatorState } from './model.js';
 export type { Address, Image, Instance, InstanceStateName, SecurityGroup, SgRule, Subnet, Volume, Vpc } from './model.js';
 export type { RequestLogEntry } from './server.js';
 export { CANONICAL_OWNER, INSTANCE_TYPES, REGIONS } from './catalog.js';
+export { loadPolicy, type PolicyDocument } from './iam-policy.js';
 
 export const DEPLOYMENT_TAG = 'crawl4ai-mcp:deployment';
 
@@ -58,6 +60,13 @@ export interface Ec2EmulatorOptions {
   addressLimit?: number;
   /** time source (epoch ms); default Date.now */
   clock?: () => number;
+  /**
+   * The identity policy of the caller: every EC2 call (DryRun too) is judged by it, with the
+   * resource ARNs and condition keys EC2 supplies, and refused with 403 UnauthorizedOperation when
+   * no statement allows it. `'template'` loads templates/policies/aws-iam-policy.json. Default: none
+   * (everything allowed, except `denyActions`).
+   */
+  iamPolicy?: PolicyDocument | 'template';
 }
 
 export interface Ec2Emulator {
@@ -72,6 +81,8 @@ export interface Ec2Emulator {
   throttleNext(n: number): void;
   /** these actions ('RunInstances' or 'ec2:RunInstances') answer 403 UnauthorizedOperation, DryRun or not; replaces the previous list */
   denyActions(actions: string[]): void;
+  /** replaces the identity policy (null: everything allowed again) */
+  useIamPolicy(policy: PolicyDocument | 'template' | null): void;
   /** RunInstances/StartInstances with these types → 500 InsufficientInstanceCapacity; replaces the previous list */
   insufficientCapacity(instanceTypes: string[]): void;
   /** deletes the default VPC (with its subnets and default group) in every region, now and for regions seeded later */
@@ -98,6 +109,7 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
     addressLimit: opts.addressLimit ?? 5,
     deniedActions: new Set(),
     insufficientCapacity: new Set(),
+    ...(opts.iamPolicy ? { iamPolicy: opts.iamPolicy === 'template' ? loadPolicy() : opts.iamPolicy } : {}),
   };
   const requests: RequestLogEntry[] = [];
   const throttle = { remaining: 0 };
@@ -139,6 +151,9 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
     },
     denyActions(actions) {
       controls.deniedActions = new Set(actions);
+    },
+    useIamPolicy(policy) {
+      controls.iamPolicy = policy === null ? undefined : policy === 'template' ? loadPolicy() : policy;
     },
     insufficientCapacity(types) {
       controls.insufficientCapacity = new Set(types);

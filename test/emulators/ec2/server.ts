@@ -10,6 +10,8 @@ import { Ec2Error } from './errors.js';
 import type { EmulatorState } from './model.js';
 import { Params } from './params.js';
 import { parseAuthorization, verifySignature } from './sigv4.js';
+import { isAllowed } from './iam-policy.js';
+import { authorizationRequests } from './iam-requests.js';
 import { ec2ErrorXml, ec2Response, el, stsErrorXml, stsResponse } from './xml.js';
 
 export const ACTIONS: Record<string, ActionDef> = { ...catalogActions, ...instanceActions, ...networkActions, ...tagActions };
@@ -45,7 +47,7 @@ function resourceArn(action: string, region: string, account: string): string {
   return kind ? `arn:aws:ec2:${region}:${account}:${kind}/*` : '*';
 }
 
-function unauthorized(action: string, region: string, account: string): Ec2Error {
+function unauthorized(action: string, region: string, account: string, resource = resourceArn(action, region, account)): Ec2Error {
   const user = `arn:aws:iam::${account}:user/test`;
   if (isReadOnly(action)) {
     return new Ec2Error('UnauthorizedOperation', `You are not authorized to perform this operation. User: ${user} is not authorized to perform: ec2:${action} because no identity-based policy allows the ec2:${action} action`, 403);
@@ -53,7 +55,7 @@ function unauthorized(action: string, region: string, account: string): Ec2Error
   const encoded = Buffer.from(createHash('sha256').update(`${action}/${region}`).digest()).toString('base64url').repeat(3);
   return new Ec2Error(
     'UnauthorizedOperation',
-    `You are not authorized to perform this operation. User: ${user} is not authorized to perform: ec2:${action} on resource: ${resourceArn(action, region, account)} because no identity-based policy allows the ec2:${action} action. Encoded authorization failure message: ${encoded}`,
+    `You are not authorized to perform this operation. User: ${user} is not authorized to perform: ec2:${action} on resource: ${resource} because no identity-based policy allows the ec2:${action} action. Encoded authorization failure message: ${encoded}`,
     403,
   );
 }
@@ -138,6 +140,11 @@ export function createEc2Server(deps: ServerDeps): http.Server {
       const dryRun = p.bool('DryRun') ?? false;
       if (controls.deniedActions.has(action) || controls.deniedActions.has(`ec2:${action}`)) throw unauthorized(action, auth.region, controls.accountId);
       const ctx: Ctx = { state, controls, region: auth.region, action, p, now: state.now(), dryRun };
+      if (controls.iamPolicy) {
+        // IAM judges the request before EC2 runs it (DryRun too): the first resource no statement allows is named.
+        const refused = authorizationRequests(ctx).find((r) => !isAllowed(controls.iamPolicy!, r));
+        if (refused) throw unauthorized(refused.action.slice('ec2:'.length), auth.region, controls.accountId, refused.resource);
+      }
       if (dryRun) {
         // Like EC2, a dry run still validates the request (unknown AMI, wrong state, …): execute it, then roll back.
         const rollback = state.snapshot();

@@ -245,3 +245,40 @@ describe('cloud credentials: init stores them, day-2 commands only read them', (
     expect(ec2.resourcesOf('temp')).toEqual([]);
   }, 300_000);
 });
+
+describe('a resumed init', () => {
+  /** A state file as an init that stopped half-way leaves it. */
+  async function halfDone(home: string, name: string, region: string, network: 'tunnel' | 'public') {
+    const env = cliEnv(home, {
+      CRAWL4AI_MCP_SECRET_BACKEND: 'file',
+      CRAWL4AI_MCP_PASSPHRASE: PASS,
+      AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'resume-secret-' + 'r'.repeat(26),
+      CLOUDFLARE_ACCOUNT_ID: 'acc0000000000000000000000000000r',
+      CLOUDFLARE_API_TOKEN: 'cf-token-' + 'r'.repeat(32),
+      // nothing answers here: a refusal must come before any cloud call
+      AWS_ENDPOINT_URL_EC2: 'http://127.0.0.1:9',
+      AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:9',
+      CLOUDFLARE_API_BASE_URL: 'http://127.0.0.1:9/client/v4',
+    });
+    const state = newDeploymentState(name);
+    Object.assign(state, { status: 'provisioning', provider: 'aws', region, network, size: 'small', profile: 'default', credentials: 'keychain' });
+    await new StateStore(path.join(env.CRAWL4AI_MCP_HOME!, 'deployments')).write(state);
+    return env;
+  }
+
+  it('in another region or network mode is refused (exit 2), naming where it began and how to destroy it', async () => {
+    const env = await halfDone(tempHome(), 'half', 'us-east-1', 'tunnel');
+    const init = (region: string, network: string) =>
+      runCli(['--name', 'half', 'init', '--yes', '--provider', 'aws', '--region', region, '--size', 'small', '--network', network], { env });
+    for (const [region, network] of [['eu-west-1', 'tunnel'], ['us-east-1', 'public']] as const) {
+      const r = await init(region, network);
+      expect(r.code, r.stderr).toBe(2);
+      const err = lines(r.stderr).filter((l) => !l.startsWith('›'));
+      expect(err[0]).toBe(`error: deployment "half" was started in us-east-1 with the tunnel network; this run asks for ${region} with the ${network} network`);
+      expect(err[1]).toContain('--region us-east-1 --network tunnel');
+      expect(err[1]).toContain('crawl4ai-mcp destroy --name half');
+      expect(err).toHaveLength(2);
+    }
+  });
+});

@@ -18,7 +18,7 @@ export const initCommand: CommandModule = {
     ).action(async (opts: SpecOptions) => {
       const c = ctx();
       const { resolveCloudCredentials, resolveCloudflareAccount } = await import('../../conductor/credentials.js');
-      const [{ initDeployment }, { planDeployment }] = await Promise.all([import('../../conductor/init.js'), import('../../conductor/plan.js')]);
+      const [{ initDeployment, checkResumable }, { planDeployment }] = await Promise.all([import('../../conductor/init.js'), import('../../conductor/plan.js')]);
       const prompter = prompterFor(c);
       await withSession(c, async (session) => {
         // init is the one command that stores credentials (day-2 commands only read them)
@@ -27,6 +27,7 @@ export const initCommand: CommandModule = {
           resolveCloudCredentials(provider, source, opts.profile, session.secrets, c.env, prompter, stores),
         );
         const cloudflare = await resolveCloudflareAccount(spec.profile, session.secrets, c.env, prompter, stores);
+        await checkResumable(spec, c.env);
 
         const { plan } = await planDeployment(spec, credentials, session);
         session.reporter.pause();

@@ -351,7 +351,7 @@ describe('withDeploymentLock', () => {
     fs.mkdirSync(dir, { recursive: true });
     const lockFile = path.join(dir, 'race.lock');
     const log = path.join(dir, 'race.log');
-    for (let round = 0; round < 4; round++) {
+    for (let round = 0; round < 6; round++) {
       fs.writeFileSync(lockFile, JSON.stringify({ pid: await deadPid(), hostname: os.hostname(), command: 'up', startedAt: new Date().toISOString(), token: 'f'.repeat(32) }));
       fs.writeFileSync(log, '');
       const startAt = Date.now() + 400;
@@ -373,6 +373,7 @@ describe('withDeploymentLock', () => {
       }
       expect(events.length).toBeGreaterThanOrEqual(2);
       expect(fs.existsSync(lockFile)).toBe(false);
+      expect(fs.existsSync(`${lockFile}.takeover`)).toBe(false);
     }
   }, 60_000);
 

@@ -33,8 +33,8 @@ export function lockPath(dir: string, name: string): string {
 /**
  * Runs `fn` holding the per-deployment lock `<dir>/<name>.lock`, so two commands never mutate
  * one deployment at the same time. Busy → CliError exit 6 naming the holder. A lock whose process
- * is dead (same host), or an unreadable lock file older than a minute, is stale: it is removed and
- * acquisition retried once. The lock is released when `fn` settles, on process exit, and on
+ * is dead (same host), or an unreadable lock file older than a minute, is stale: it is removed
+ * (see takeOverStale) and acquisition retried. The lock is released when `fn` settles, on process exit, and on
  * SIGINT/SIGTERM/SIGHUP when nothing else handles the signal (if the CLI installs its own signal
  * handler, that handler decides when to exit; the lock then goes with `finally` or process exit).
  */
@@ -71,9 +71,9 @@ export async function readLock(dir: string, name: string): Promise<LockInfo | nu
 }
 
 async function acquire(file: string, name: string, command: string): Promise<LockInfo> {
-  let removedStale = false;
-  // A few rounds only to survive the holder releasing between our open() and our read().
-  for (let round = 0; round < 5; round++) {
+  // A few rounds only: to survive the holder releasing between our open() and our read(), and
+  // another process taking over the same stale lock at the same moment.
+  for (let round = 0; round < 10; round++) {
     const info: LockInfo = { pid: process.pid, hostname: os.hostname(), command, startedAt: new Date().toISOString(), token: randomBytes(16).toString('hex') };
     try {
       const fh = await fsp.open(file, 'wx', 0o600);
@@ -94,9 +94,8 @@ async function acquire(file: string, name: string, command: string): Promise<Loc
     }
     const verdict = await inspect(file);
     if (verdict.kind === 'gone') continue;
-    if (verdict.kind === 'stale' && !removedStale) {
-      removedStale = true;
-      await removeStaleLock(file, verdict.text);
+    if (verdict.kind === 'stale') {
+      await takeOverStale(file, verdict.text);
       continue;
     }
     throw busyError(file, name, verdict.kind === 'busy' ? verdict.holder : null);
@@ -136,10 +135,41 @@ async function inspect(file: string): Promise<Verdict> {
   return isProcessAlive(holder.pid) ? { kind: 'busy', holder } : { kind: 'stale', text };
 }
 
+/** A takeover mutex older than this belongs to a process that died during its few milliseconds. */
+const TAKEOVER_STALE_MS = 10_000;
+
+/**
+ * Removes a stale lock, one process at a time: under `<lock>.takeover` (created exclusively) the
+ * lock is read again and unlinked only if it still holds the judged text. Without the mutex, two
+ * processes that both judged the same lock stale could interleave read and unlink, and the slower
+ * one would unlink the fresh lock the faster one had just taken. Every other path that unlinks a
+ * lock is its owner releasing it.
+ */
+async function takeOverStale(file: string, judged: string): Promise<void> {
+  const mutex = `${file}.takeover`;
+  try {
+    await (await fsp.open(mutex, 'wx', 0o600)).close();
+  } catch (e) {
+    if (errCode(e) !== 'EEXIST') return;
+    try {
+      if (Date.now() - (await fsp.stat(mutex)).mtimeMs > TAKEOVER_STALE_MS) await fsp.unlink(mutex);
+    } catch {
+      // gone meanwhile: fine
+    }
+    await new Promise((r) => setTimeout(r, 10 + Math.random() * 20)); // another takeover is under way
+    return;
+  }
+  try {
+    await removeStaleLock(file, judged);
+  } finally {
+    await fsp.unlink(mutex).catch(() => undefined);
+  }
+}
+
 /**
  * Unlinks a stale lock only if the file still holds exactly the text judged stale: a lock another
  * process took meanwhile has its own token, so it differs even when it got the same inode number.
- * Exported for the test of that race.
+ * Called under the takeover mutex; exported for the test of that race.
  */
 export async function removeStaleLock(file: string, judged: string): Promise<boolean> {
   try {

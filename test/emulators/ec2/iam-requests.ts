@@ -50,7 +50,8 @@ export function authorizationRequests(ctx: Ctx): AuthorizationRequest[] {
   const instance = (id: string | undefined) => (id ? state.instances.get(id) : undefined);
   const address = (id: string | undefined) => (id ? state.addresses.get(id) : undefined);
 
-  if (action.startsWith('Describe') || action.startsWith('Get')) {
+  // Reads without resource-level permissions (Resource "*"); GetConsoleOutput has them (below).
+  if (action.startsWith('Describe') || (action.startsWith('Get') && action !== 'GetConsoleOutput')) {
     add('*');
     return out;
   }
@@ -109,6 +110,11 @@ export function authorizationRequests(ctx: Ctx): AuthorizationRequest[] {
     case 'RebootInstances':
       for (const i of p.list('InstanceId').map(instance)) if (i) add(arn('instance', i.instanceId), { ...resourceTags(i.tags), 'ec2:InstanceType': i.instanceType });
       return out;
+    case 'GetConsoleOutput': {
+      const i = instance(p.get('InstanceId'));
+      if (i) add(arn('instance', i.instanceId), { ...resourceTags(i.tags), 'ec2:InstanceType': i.instanceType });
+      return out;
+    }
     case 'ModifyInstanceAttribute': {
       const i = instance(p.get('InstanceId'));
       const newType = p.sub('InstanceType').get('Value') ?? (p.get('Attribute') === 'instanceType' ? p.get('Value') : undefined);

@@ -19,7 +19,8 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
   let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
-    ec2 = await startEc2Emulator({ transitionMs: 200, consistencyDelayMs: 300, accessKeyId: ACCESS_KEY });
+    // every EC2 call is judged by the real IAM policy template, as AWS would judge the user's key
+    ec2 = await startEc2Emulator({ transitionMs: 200, consistencyDelayMs: 300, accessKeyId: ACCESS_KEY, iamPolicy: 'template' });
     cf = await startCloudflareEmulator({ accountId: CF_ACCOUNT, apiToken: CF_TOKEN });
     sim = startVmSimulator(ec2Instances(ec2, 'journey'), cf);
     env = journeyEnv(ec2, cf, CF_TOKEN, 'c4m-journey-');

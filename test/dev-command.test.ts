@@ -12,6 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCrawl4aiEmulator, type Crawl4aiEmulator } from './emulators/crawl4ai/index.ts';
 import { bundleWorker, ROOT } from './helpers/mcp-worker.ts';
 import { connectV1, connectV2, textOf } from './helpers/mcp-clients.ts';
+import http from 'node:http';
+import { startCloudflareEmulator } from './emulators/cloudflare/index.ts';
+import { runWrangler } from '../src/cloudflare/wrangler.ts';
 
 const CLI = path.join(ROOT, 'bin', 'crawl4ai-mcp.js');
 const CONFORMANCE = path.join(ROOT, 'node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
@@ -250,4 +253,105 @@ describe('crawl4ai-mcp dev', () => {
     expect((await b.exit).code).toBe(2);
     expect(b.stderr()).toContain('CRAWL4AI_MCP_DEV_KEY is not a crawl4ai-mcp API key');
   });
+});
+
+/** The environment of a running process, from /proc (Linux). */
+function environOf(pid: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
+    const i = kv.indexOf('=');
+    if (i > 0) out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
+describe('the environment wrangler and workerd get', () => {
+  it('dev passes an allowlist: no cloud key or passphrase reaches wrangler/workerd, and --verbose output is redacted', async () => {
+    const secret = 'aws-secret-' + 'q'.repeat(29);
+    const passphrase = 'pass-phrase7'; // short: wrangler shows a binding's first 37 characters
+    const port = await freePort();
+    // The origin's path carries the passphrase, so wrangler prints it among the bindings in --verbose.
+    const env = { AWS_SECRET_ACCESS_KEY: secret, CRAWL4AI_MCP_PASSPHRASE: passphrase, UNRELATED_SETTING: 'x', HTTPS_PROXY: 'http://127.0.0.1:9', NO_PROXY: '127.0.0.1,localhost' };
+    const child = spawn(process.execPath, [CLI, '--verbose', 'dev', '--origin', `${emu.url}/${passphrase}`, '--port', String(port)], {
+      env: { PATH: process.env.PATH ?? '', HOME: home, XDG_CONFIG_HOME: path.join(home, 'xdg'), CRAWL4AI_MCP_HOME: path.join(home, 'config'), NO_COLOR: '1', CRAWL4AI_API_TOKEN: TOKEN, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exit = new Promise((resolve) => child.on('exit', resolve));
+    await waitFor(() => /API key:\s+c4m_\S+/.test(out) || child.exitCode !== null, 90_000, () => out);
+    expect(child.exitCode, out).toBeNull();
+
+    const tmp = /--config (\S+)\/wrangler\.json/.exec(processesWith(`--port ${port}`).join('\n'))?.[1];
+    const pids = processesWith(tmp!).map((l) => Number(l.trim().split(/\s+/)[0]));
+    expect(pids.length).toBeGreaterThanOrEqual(1);
+    for (const pid of pids) {
+      const e = environOf(pid);
+      const all = Object.values(e).join('\n');
+      expect(all).not.toContain(secret);
+      expect(all).not.toContain(passphrase);
+      expect(e.UNRELATED_SETTING).toBeUndefined();
+      expect(e.CRAWL4AI_API_TOKEN).toBeUndefined();
+      expect(e.NO_PROXY).toBe('127.0.0.1,localhost');
+    }
+    expect(out).toContain('****'); // the origin binding, masked
+    expect(out).not.toContain(passphrase);
+    expect(out).not.toContain(TOKEN);
+    child.kill('SIGINT');
+    await exit;
+  }, 150_000);
+
+  it('wrangler gets the proxy settings: a Cloudflare call goes through the proxy', async () => {
+    const cf = await startCloudflareEmulator({ accountId: 'acc0000000000000000000000000000p', apiToken: 'cf-token-' + 'p'.repeat(32) });
+    // A proxy, as in a company network, recording the hosts it is asked for; every name leads to
+    // the emulator. wrangler never proxies loopback addresses, so the API gets a name only the
+    // proxy knows: without the proxy the call cannot succeed.
+    const tunneled: string[] = [];
+    // Plain http targets may come as absolute-form requests instead: forwarded too.
+    const proxy = http.createServer((req, res) => {
+      const target = new URL(req.url ?? '');
+      tunneled.push(target.host);
+      const up = http.request({ host: '127.0.0.1', port: target.port, path: target.pathname + target.search, method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => res.writeHead(502).end());
+      req.pipe(up);
+    });
+    proxy.on('connect', (req: http.IncomingMessage, sock: net.Socket, head: Buffer) => {
+      tunneled.push(req.url ?? '');
+      const p = (req.url ?? '').split(':')[1];
+      const up = net.connect(Number(p), '127.0.0.1', () => {
+        sock.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        up.write(head);
+        up.pipe(sock);
+        sock.pipe(up);
+      });
+      up.on('error', () => sock.destroy());
+      sock.on('error', () => up.destroy());
+    });
+    const proxyPort = await new Promise<number>((resolve) => proxy.listen(0, '127.0.0.1', () => resolve((proxy.address() as net.AddressInfo).port)));
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-proxy-'));
+    try {
+      const api = new URL(cf.apiBaseUrl);
+      api.hostname = 'api.cloudflare.proxied.test';
+      // The emulator speaks http, so the http proxy variables apply (HTTPS_PROXY is passed the same way).
+      for (const name of ['HTTP_PROXY', 'http_proxy']) {
+        tunneled.length = 0;
+        const r = await runWrangler(['kv', 'namespace', 'list'], {
+          account: { accountId: cf.accountId, apiToken: 'cf-token-' + 'p'.repeat(32) },
+          env: { PATH: process.env.PATH, HOME: home, CLOUDFLARE_API_BASE_URL: api.href.replace(/\/$/, ''), [name]: `http://127.0.0.1:${proxyPort}` },
+          cwd,
+        });
+        expect(r.stdout).toContain('[');
+        expect(tunneled, name).toContain(`api.cloudflare.proxied.test:${api.port}`);
+      }
+    } finally {
+      proxy.close();
+      await cf.close();
+      fs.rmSync(cwd, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -18,6 +18,49 @@ export interface WranglerResult {
 }
 
 /**
+ * The variables of the user's environment a wrangler child may see: how to run programs and where
+ * home and temp are, the locale, and the proxy settings (both spellings; wrangler's fetches honour
+ * them, so deploys work behind a corporate proxy) and extra CA certificates (a TLS-inspecting
+ * proxy). An allowlist: nothing else of the user's shell (cloud keys, the secret-file passphrase)
+ * reaches wrangler or workerd.
+ */
+export const WRANGLER_PASSTHROUGH_ENV = [
+  'PATH',
+  'HOME',
+  'TMPDIR',
+  'TMP',
+  'TEMP',
+  'LANG',
+  'LC_ALL',
+  'TZ',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'NODE_EXTRA_CA_CERTS',
+  'CLOUDFLARE_API_BASE_URL',
+  // Windows: where programs, the user profile and app data are
+  'SystemRoot',
+  'SYSTEMROOT',
+  'ComSpec',
+  'PATHEXT',
+  'USERPROFILE',
+  'APPDATA',
+  'LOCALAPPDATA',
+] as const;
+
+export function wranglerBaseEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of WRANGLER_PASSTHROUGH_ENV) {
+    const v = env[k];
+    if (v !== undefined && v !== '') out[k] = v;
+  }
+  return out;
+}
+
+/**
  * Runs the bundled wrangler with execa. Secrets are passed only in the child's environment
  * (CLOUDFLARE_API_TOKEN) or on stdin (`secret bulk`), never in argv. wrangler keeps its own files
  * in a private temp dir (XDG_CONFIG_HOME) so a user's `wrangler login` is neither used nor touched.
@@ -29,8 +72,7 @@ export async function runWrangler(
   const { execa } = await import('execa');
   const outFile = path.join(opts.cwd, `wrangler-output-${process.pid}-${Date.now()}.ndjson`);
   const childEnv: NodeJS.ProcessEnv = {
-    PATH: opts.env.PATH,
-    HOME: opts.env.HOME,
+    ...wranglerBaseEnv(opts.env),
     XDG_CONFIG_HOME: path.join(opts.cwd, '.wrangler-home'),
     CLOUDFLARE_API_TOKEN: opts.account.apiToken,
     CLOUDFLARE_ACCOUNT_ID: opts.account.accountId,
@@ -38,8 +80,6 @@ export async function runWrangler(
     WRANGLER_OUTPUT_FILE_PATH: outFile,
     CI: 'true',
     NO_COLOR: '1',
-    ...(opts.env.CLOUDFLARE_API_BASE_URL ? { CLOUDFLARE_API_BASE_URL: opts.env.CLOUDFLARE_API_BASE_URL } : {}),
-    ...(opts.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: opts.env.NODE_EXTRA_CA_CERTS } : {}),
   };
   const r = await execa(process.execPath, [wranglerBin(), ...args], {
     cwd: opts.cwd,

@@ -44,6 +44,32 @@ export interface InitResult {
 }
 
 /**
+ * A resumed `init` must ask for what the first run began: its journaled resources live in that
+ * provider, region and network mode, and a run elsewhere would lose sight of them (exit 2).
+ */
+export function refuseForeignResume(existing: DeploymentState | null, spec: DeploymentSpec): void {
+  if (!existing) return;
+  if (existing.status === 'ready') {
+    throw usageError(`deployment "${spec.name}" already exists`, `see \`crawl4ai-mcp status --name ${spec.name}\`, or pick another --name`);
+  }
+  if (existing.provider && existing.provider !== spec.provider) {
+    throw usageError(`deployment "${spec.name}" was started on ${existing.provider}`, `resume it with --provider ${existing.provider}, or destroy it first`);
+  }
+  const began = { region: existing.region, network: existing.network };
+  if ((began.region && began.region !== spec.region) || (began.network && began.network !== spec.network)) {
+    throw usageError(
+      `deployment "${spec.name}" was started in ${began.region ?? spec.region} with the ${began.network ?? spec.network} network; this run asks for ${spec.region} with the ${spec.network} network`,
+      `resume it with --region ${began.region ?? spec.region} --network ${began.network ?? spec.network}, or remove what it made with \`crawl4ai-mcp destroy --name ${spec.name}\` first`,
+    );
+  }
+}
+
+/** Refuses a resume that does not match the first run, before any cloud call or question. */
+export async function checkResumable(spec: DeploymentSpec, env: NodeJS.ProcessEnv): Promise<void> {
+  refuseForeignResume(await stateStore(env).read(spec.name), spec);
+}
+
+/**
  * Creates a deployment, or resumes one whose earlier `init` stopped half-way (the journal and
  * the idempotency tokens make every step safe to repeat).
  */
@@ -57,12 +83,7 @@ export async function initDeployment(
   const store = stateStore(s.env);
   return withDeploymentLock(deploymentsDir(s.env), spec.name, 'init', async () => {
     const existing = await store.read(spec.name);
-    if (existing && existing.status === 'ready') {
-      throw usageError(`deployment "${spec.name}" already exists`, `see \`crawl4ai-mcp status --name ${spec.name}\`, or pick another --name`);
-    }
-    if (existing && existing.provider && existing.provider !== spec.provider) {
-      throw usageError(`deployment "${spec.name}" was started on ${existing.provider}`, `resume it with --provider ${existing.provider}, or destroy it first`);
-    }
+    refuseForeignResume(existing, spec);
     const journal = new Journal(store, existing ?? newDeploymentState(spec.name));
     const ctx = providerContext(spec, credentials, s);
     const provider = await loadProvider(spec.provider);

@@ -81,9 +81,10 @@ async function runDev(c: import('../context.js').CommandContext, o: DevRun): Pro
   const os = await import('node:os');
   const path = await import('node:path');
   const { wranglerBin } = await import('../../cloudflare/wrangler-bin.js');
+  const { wranglerBaseEnv } = await import('../../cloudflare/wrangler.js');
   const { generateApiKey, hashApiKey, isWellFormedApiKey } = await import('../../ground/api-key.js');
   const { writeWranglerConfig, WORKER_MAIN_PATH } = await import('../../cloudflare/wrangler-config.js');
-  const { registerSecret } = await import('../../ground/redact.js');
+  const { redact, registerSecret } = await import('../../ground/redact.js');
 
   if (!fs.existsSync(WORKER_MAIN_PATH)) {
     throw new CliError(`the Worker is not built (${WORKER_MAIN_PATH} is missing)`, { hint: 'run `npm run build` in the crawl4ai-mcp checkout' });
@@ -120,10 +121,9 @@ async function runDev(c: import('../context.js').CommandContext, o: DevRun): Pro
     fs.writeFileSync(path.join(dir, '.dev.vars'), vars, { mode: 0o600 });
     fs.mkdirSync(path.join(dir, 'xdg'), { mode: 0o700 });
 
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) {
-      if (v !== undefined && !/^(CRAWL4AI_API_TOKEN|CRAWL4AI_MCP_DEV_KEY|CLOUDFLARE_API_TOKEN|CLOUDFLARE_API_KEY)$/.test(k)) env[k] = v;
-    }
+    // An allowlist, not "everything minus a denylist": cloud keys and the secret-file passphrase
+    // in the user's shell never reach wrangler or workerd (secrets go in .dev.vars).
+    const env: Record<string, string> = wranglerBaseEnv(c.env);
     Object.assign(env, {
       CLOUDFLARE_CF_FETCH_ENABLED: 'false',
       WRANGLER_SEND_METRICS: 'false',
@@ -158,14 +158,21 @@ async function runDev(c: import('../context.js').CommandContext, o: DevRun): Pro
     const cp: import('node:child_process').ChildProcess = child.nodeChildProcess ?? child;
     pgid = cp.pid;
     const tail: string[] = [];
-    const onOutput = (chunk: Buffer | string) => {
-      const textOut = String(chunk);
-      for (const l of textOut.split('\n')) if (l.trim()) tail.push(l);
-      while (tail.length > 40) tail.shift();
-      if (c.verbose) process.stderr.write(textOut);
+    // Whole lines only, so a secret split across two chunks is still masked by redact().
+    const lineReader = () => {
+      let pending = '';
+      return (chunk: Buffer | string) => {
+        const parts = (pending + String(chunk)).split('\n');
+        pending = parts.pop() ?? '';
+        for (const l of parts) {
+          if (l.trim()) tail.push(l);
+          if (c.verbose) process.stderr.write(redact(l) + '\n'); // wrangler's output may echo a secret
+        }
+        while (tail.length > 40) tail.shift();
+      };
     };
-    child.stdout?.on('data', onOutput);
-    child.stderr?.on('data', onOutput);
+    child.stdout?.on('data', lineReader());
+    child.stderr?.on('data', lineReader());
     let exited = false;
     // the 'exit' event, not execa's promise: that one also waits for stdio pipes that workerd may hold
     const exitedPromise = new Promise<{ exitCode?: number; signal?: string }>((resolve) => {

@@ -18,13 +18,16 @@ export const initCommand: CommandModule = {
     ).action(async (opts: SpecOptions) => {
       const c = ctx();
       const { resolveCloudCredentials, resolveCloudflareAccount } = await import('../../conductor/credentials.js');
-      const [{ initDeployment }, { planDeployment }] = await Promise.all([import('../../conductor/init.js'), import('../../conductor/plan.js')]);
+      const [{ initDeployment, checkResumable }, { planDeployment }] = await Promise.all([import('../../conductor/init.js'), import('../../conductor/plan.js')]);
       const prompter = prompterFor(c);
       await withSession(c, async (session) => {
+        // init is the one command that stores credentials (day-2 commands only read them)
+        const stores = { persist: true, note: (m: string) => session.reporter.step(m) };
         const { spec, network, credentials } = await resolveSpec(c, opts, (provider, source) =>
-          resolveCloudCredentials(provider, source, opts.profile, session.secrets, c.env, prompter),
+          resolveCloudCredentials(provider, source, opts.profile, session.secrets, c.env, prompter, stores),
         );
-        const cloudflare = await resolveCloudflareAccount(spec.profile, session.secrets, c.env, prompter);
+        const cloudflare = await resolveCloudflareAccount(spec.profile, session.secrets, c.env, prompter, stores);
+        await checkResumable(spec, c.env);
 
         const { plan } = await planDeployment(spec, credentials, session);
         session.reporter.pause();

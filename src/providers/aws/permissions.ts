@@ -9,6 +9,15 @@
  * - Changes and deletes are allowed only on resources tagged managed-by=crawl4ai-mcp
  *   (ec2:ResourceTag). So the instance, its root volume and its network interface, the security
  *   group and the Elastic IP must all carry the tags from their create call.
+ * - A launch is allowed only of the offered instance types (ec2:InstanceType), with IMDSv2
+ *   required (ec2:MetadataHttpTokens), from an image Canonical owns (ec2:Owner 099720109477 on
+ *   the image): a leaked key cannot start a GPU fleet, a look-alike AMI, or an IMDSv1 instance.
+ *   A resize is limited the same way: the instance's current type (ec2:InstanceType) and the new
+ *   one (ec2:Attribute/InstanceType, under ForAllValues so a request without it is not refused
+ *   for the key's absence) must be offered types.
+ * - The security group a launch uses is not tag-conditioned: `init` proves the launch by a dry
+ *   run before creating anything, when the tool's own group does not exist yet (the dry run gets
+ *   the VPC's default group); the group's inbound rules can only be changed on tagged groups.
  * - Describe* calls do not support resource-level permissions or tag conditions (Resource "*").
  * - Root volumes are encrypted with the account's default EBS key. With the AWS managed key
  *   (aws/ebs) no KMS permission is needed; an account whose default is a customer managed key

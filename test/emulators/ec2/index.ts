@@ -26,19 +26,25 @@ import { EmulatorState } from './model.js';
 import { createEc2Server, type RequestLogEntry } from './server.js';
 import { taggableResources } from './actions-tags.js';
 import { CONSOLE_OUTPUT_MAX_BYTES } from './actions-instances.js';
+import { loadPolicy, type PolicyDocument } from './iam-policy.js';
 
 export { EmulatorState } from './model.js';
 export type { Address, Image, Instance, InstanceStateName, SecurityGroup, SgRule, Subnet, Volume, Vpc } from './model.js';
 export type { RequestLogEntry } from './server.js';
 export { CANONICAL_OWNER, INSTANCE_TYPES, REGIONS } from './catalog.js';
+export { loadPolicy, type PolicyDocument } from './iam-policy.js';
 
 export const DEPLOYMENT_TAG = 'crawl4ai-mcp:deployment';
 
 export interface Ec2EmulatorOptions {
   /** default '123456789012' */
   accountId?: string;
-  /** if set, requests signed with another key id get 401 AuthFailure (STS: 403 InvalidClientTokenId) */
-  accessKeyId?: string;
+  /**
+   * if set, requests signed with another key id get 401 AuthFailure (STS: 403 InvalidClientTokenId);
+   * a list accepts each (the request log says which one signed). An ASIA… (temporary) key id is
+   * refused the same way without an X-Amz-Security-Token header.
+   */
+  accessKeyId?: string | string[];
   /** if set, the SigV4 signature is recomputed and checked (403 SignatureDoesNotMatch) */
   secretAccessKey?: string;
   /** pending→running, stopping→stopped, shutting-down→terminated delay; default 300 */
@@ -55,6 +61,13 @@ export interface Ec2EmulatorOptions {
   addressLimit?: number;
   /** time source (epoch ms); default Date.now */
   clock?: () => number;
+  /**
+   * The identity policy of the caller: every EC2 call (DryRun too) is judged by it, with the
+   * resource ARNs and condition keys EC2 supplies, and refused with 403 UnauthorizedOperation when
+   * no statement allows it. `'template'` loads templates/policies/aws-iam-policy.json. Default: none
+   * (everything allowed, except `denyActions`).
+   */
+  iamPolicy?: PolicyDocument | 'template';
 }
 
 export interface Ec2Emulator {
@@ -69,6 +82,8 @@ export interface Ec2Emulator {
   throttleNext(n: number): void;
   /** these actions ('RunInstances' or 'ec2:RunInstances') answer 403 UnauthorizedOperation, DryRun or not; replaces the previous list */
   denyActions(actions: string[]): void;
+  /** replaces the identity policy (null: everything allowed again) */
+  useIamPolicy(policy: PolicyDocument | 'template' | null): void;
   /** RunInstances/StartInstances with these types → 500 InsufficientInstanceCapacity; replaces the previous list */
   insufficientCapacity(instanceTypes: string[]): void;
   /** deletes the default VPC (with its subnets and default group) in every region, now and for regions seeded later */
@@ -97,13 +112,17 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
     addressLimit: opts.addressLimit ?? 5,
     deniedActions: new Set(),
     insufficientCapacity: new Set(),
+    ...(opts.iamPolicy ? { iamPolicy: opts.iamPolicy === 'template' ? loadPolicy() : opts.iamPolicy } : {}),
   };
   const requests: RequestLogEntry[] = [];
   const throttle = { remaining: 0 };
   const server = createEc2Server({
     state: model,
     controls,
-    credentials: { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey },
+    credentials: {
+      accessKeyIds: opts.accessKeyId === undefined ? undefined : [opts.accessKeyId].flat(),
+      secretAccessKey: opts.secretAccessKey,
+    },
     requests,
     throttle,
   });
@@ -135,6 +154,9 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
     },
     denyActions(actions) {
       controls.deniedActions = new Set(actions);
+    },
+    useIamPolicy(policy) {
+      controls.iamPolicy = policy === null ? undefined : policy === 'template' ? loadPolicy() : policy;
     },
     insufficientCapacity(types) {
       controls.insufficientCapacity = new Set(types);

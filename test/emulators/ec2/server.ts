@@ -10,6 +10,8 @@ import { Ec2Error } from './errors.js';
 import type { EmulatorState } from './model.js';
 import { Params } from './params.js';
 import { parseAuthorization, verifySignature } from './sigv4.js';
+import { isAllowed } from './iam-policy.js';
+import { authorizationRequests } from './iam-requests.js';
 import { ec2ErrorXml, ec2Response, el, stsErrorXml, stsResponse } from './xml.js';
 
 export const ACTIONS: Record<string, ActionDef> = { ...catalogActions, ...instanceActions, ...networkActions, ...tagActions };
@@ -23,12 +25,14 @@ export interface RequestLogEntry {
   error?: string;
   /** region of the SigV4 credential scope */
   region?: string;
+  /** the access key id that signed the request (which credentials the client used) */
+  accessKeyId?: string;
 }
 
 export interface ServerDeps {
   state: EmulatorState;
   controls: EmulatorControls;
-  credentials: { accessKeyId?: string; secretAccessKey?: string };
+  credentials: { accessKeyIds?: string[]; secretAccessKey?: string };
   requests: RequestLogEntry[];
   throttle: { remaining: number };
 }
@@ -43,7 +47,7 @@ function resourceArn(action: string, region: string, account: string): string {
   return kind ? `arn:aws:ec2:${region}:${account}:${kind}/*` : '*';
 }
 
-function unauthorized(action: string, region: string, account: string): Ec2Error {
+function unauthorized(action: string, region: string, account: string, resource = resourceArn(action, region, account)): Ec2Error {
   const user = `arn:aws:iam::${account}:user/test`;
   if (isReadOnly(action)) {
     return new Ec2Error('UnauthorizedOperation', `You are not authorized to perform this operation. User: ${user} is not authorized to perform: ec2:${action} because no identity-based policy allows the ec2:${action} action`, 403);
@@ -51,7 +55,7 @@ function unauthorized(action: string, region: string, account: string): Ec2Error
   const encoded = Buffer.from(createHash('sha256').update(`${action}/${region}`).digest()).toString('base64url').repeat(3);
   return new Ec2Error(
     'UnauthorizedOperation',
-    `You are not authorized to perform this operation. User: ${user} is not authorized to perform: ec2:${action} on resource: ${resourceArn(action, region, account)} because no identity-based policy allows the ec2:${action} action. Encoded authorization failure message: ${encoded}`,
+    `You are not authorized to perform this operation. User: ${user} is not authorized to perform: ec2:${action} on resource: ${resource} because no identity-based policy allows the ec2:${action} action. Encoded authorization failure message: ${encoded}`,
     403,
   );
 }
@@ -68,7 +72,7 @@ export function createEc2Server(deps: ServerDeps): http.Server {
     if (req.method === 'POST') for (const [k, v] of new URLSearchParams(body.toString('utf8'))) raw[k] = v;
     const action = raw.Action ?? '';
     const auth = parseAuthorization(req.headers.authorization);
-    const entry: RequestLogEntry = { action, params: raw, region: auth?.region };
+    const entry: RequestLogEntry = { action, params: raw, region: auth?.region, accessKeyId: auth?.accessKeyId };
     requests.push(entry);
     const sts = action === 'GetCallerIdentity' || raw.Version === '2011-06-15' || auth?.service === 'sts';
 
@@ -93,7 +97,9 @@ export function createEc2Server(deps: ServerDeps): http.Server {
           ? new Ec2Error('MissingAuthenticationToken', 'Request is missing Authentication Token', 403)
           : new Ec2Error('AuthFailure', AUTH_FAILURE, 401);
       }
-      if (credentials.accessKeyId !== undefined && auth.accessKeyId !== credentials.accessKeyId) {
+      // Temporary credentials (ASIA… key ids, from STS) are valid only with their session token.
+      const temporaryWithoutToken = auth.accessKeyId.startsWith('ASIA') && !req.headers['x-amz-security-token'];
+      if ((credentials.accessKeyIds !== undefined && !credentials.accessKeyIds.includes(auth.accessKeyId)) || temporaryWithoutToken) {
         throw sts ? new Ec2Error('InvalidClientTokenId', 'The security token included in the request is invalid.', 403) : new Ec2Error('AuthFailure', AUTH_FAILURE, 401);
       }
       if (credentials.secretAccessKey !== undefined && !verifySignature(req.method ?? 'POST', url, req.headers, body, auth, credentials.secretAccessKey)) {
@@ -134,6 +140,11 @@ export function createEc2Server(deps: ServerDeps): http.Server {
       const dryRun = p.bool('DryRun') ?? false;
       if (controls.deniedActions.has(action) || controls.deniedActions.has(`ec2:${action}`)) throw unauthorized(action, auth.region, controls.accountId);
       const ctx: Ctx = { state, controls, region: auth.region, action, p, now: state.now(), dryRun };
+      if (controls.iamPolicy) {
+        // IAM judges the request before EC2 runs it (DryRun too): the first resource no statement allows is named.
+        const refused = authorizationRequests(ctx).find((r) => !isAllowed(controls.iamPolicy!, r));
+        if (refused) throw unauthorized(refused.action.slice('ec2:'.length), auth.region, controls.accountId, refused.resource);
+      }
       if (dryRun) {
         // Like EC2, a dry run still validates the request (unknown AMI, wrong state, …): execute it, then roll back.
         const rollback = state.snapshot();

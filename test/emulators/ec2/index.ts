@@ -42,7 +42,7 @@ export interface Ec2EmulatorOptions {
   secretAccessKey?: string;
   /** pending→running, stopping→stopped, shutting-down→terminated delay; default 300 */
   transitionMs?: number;
-  /** after RunInstances, lookups of the new instance by id answer InvalidInstanceID.NotFound this long; default 0 */
+  /** after RunInstances / CreateSecurityGroup / AllocateAddress, lookups of the new id answer …NotFound this long; default 0 */
   consistencyDelayMs?: number;
   /** max items per Describe page before NextToken (default 1000) */
   pageSize?: number;

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { Ec2Error, malformed } from './errors.js';
 import type { EmulatorState } from './model.js';
 import type { Params } from './params.js';
+import type { CapacityControls } from './capacity.js';
 
 export interface EmulatorControls {
   accountId: string;
@@ -13,6 +14,8 @@ export interface EmulatorControls {
   addressLimit: number;
   deniedActions: Set<string>;
   insufficientCapacity: Set<string>;
+  /** zone offerings and per-zone capacity (capacity.ts) */
+  capacity: CapacityControls;
 }
 
 export interface Ctx {

@@ -25,6 +25,7 @@ import type { EmulatorControls } from './context.js';
 import { EmulatorState } from './model.js';
 import { createEc2Server, type RequestLogEntry } from './server.js';
 import { taggableResources } from './actions-tags.js';
+import { defaultCapacityControls } from './capacity.js';
 
 export { EmulatorState } from './model.js';
 export type { Address, Image, Instance, InstanceStateName, SecurityGroup, SgRule, Subnet, Volume, Vpc } from './model.js';
@@ -70,6 +71,8 @@ export interface Ec2Emulator {
   denyActions(actions: string[]): void;
   /** RunInstances/StartInstances with these types → 500 InsufficientInstanceCapacity; replaces the previous list */
   insufficientCapacity(instanceTypes: string[]): void;
+  /** RunInstances/StartInstances of `instanceType` in these zones (e.g. us-east-1a) → 500 InsufficientInstanceCapacity naming the zones that have it; [] restores */
+  zoneWithoutCapacity(instanceType: string, zones: string[]): void;
   /** deletes the default VPC (with its subnets and default group) in every region, now and for regions seeded later */
   removeDefaultVpc(): void;
   /** every request received, in order */
@@ -94,6 +97,7 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
     addressLimit: opts.addressLimit ?? 5,
     deniedActions: new Set(),
     insufficientCapacity: new Set(),
+    capacity: defaultCapacityControls(),
   };
   const requests: RequestLogEntry[] = [];
   const throttle = { remaining: 0 };
@@ -135,6 +139,9 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
     },
     insufficientCapacity(types) {
       controls.insufficientCapacity = new Set(types);
+    },
+    zoneWithoutCapacity(type, zones) {
+      controls.capacity.noCapacity.set(type, new Set(zones));
     },
     removeDefaultVpc() {
       model.removeDefaultVpc();

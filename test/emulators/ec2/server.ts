@@ -2,6 +2,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { catalogActions } from './actions-catalog.js';
+import { offeringActions } from './capacity.js';
 import { instanceActions } from './actions-instances.js';
 import { networkActions } from './actions-network.js';
 import { tagActions } from './actions-tags.js';
@@ -12,7 +13,7 @@ import { Params } from './params.js';
 import { parseAuthorization, verifySignature } from './sigv4.js';
 import { ec2ErrorXml, ec2Response, el, stsErrorXml, stsResponse } from './xml.js';
 
-export const ACTIONS: Record<string, ActionDef> = { ...catalogActions, ...instanceActions, ...networkActions, ...tagActions };
+export const ACTIONS: Record<string, ActionDef> = { ...catalogActions, ...instanceActions, ...networkActions, ...tagActions, ...offeringActions };
 
 export interface RequestLogEntry {
   action: string;

@@ -38,7 +38,7 @@ describe('destroy when Cloudflare misbehaves', () => {
     const created = await init();
     expect(created.code, created.stderr).toBe(0);
     // wrangler delete answers 500 / code 10013 each of the 4 times destroy runs it
-    for (let i = 0; i < 4; i++) cf.failNext('DELETE', /\/workers\/services\/crawl4ai-mcp-rel$/, 500, 10013);
+    for (let i = 0; i < 4; i++) cf.failNext('DELETE', /\/workers\/services\/crawl4ai-mcp-rel$/, 500, 10002);
     const first = await cli(['destroy', '--yes']);
     expect(first.code).toBe(1);
     const err = lines(first.stderr).filter((l) => !l.startsWith('›'));
@@ -63,15 +63,15 @@ describe('destroy when Cloudflare misbehaves', () => {
   }, 400_000);
 
   it("init and destroy ride out 429s and 5xx on wrangler's deploy, secret and delete calls and on the tunnel API", async () => {
-    cf.failNext('PATCH', /\/workers\/scripts\/crawl4ai-mcp-rel\/secrets-bulk$/, 503, 10013);
+    cf.failNext('PATCH', /\/workers\/scripts\/crawl4ai-mcp-rel\/secrets-bulk$/, 503, 10002);
     cf.failNext('PUT', /\/workers\/scripts\/crawl4ai-mcp-rel$/, 429, 971, { retryAfter: 0 });
     const created = await init();
     expect(created.code, created.stderr).toBe(0);
     expect(cf.secretsOf('crawl4ai-mcp-rel').sort()).toEqual(['BOOTSTRAP_KEY_SHA256', 'CRAWL4AI_API_TOKEN']);
 
     cf.failNext('DELETE', /\/workers\/services\/crawl4ai-mcp-rel$/, 429, 971, { retryAfter: 0 });
-    cf.failNext('DELETE', /\/workers\/services\/crawl4ai-mcp-rel$/, 502, 10013);
-    cf.failNext('DELETE', /\/cfd_tunnel\/[^/]+$/, 503, 10013);
+    cf.failNext('DELETE', /\/workers\/services\/crawl4ai-mcp-rel$/, 502, 10002);
+    cf.failNext('DELETE', /\/cfd_tunnel\/[^/]+$/, 503, 10002);
     const destroyed = await cli(['destroy', '--yes']);
     expect(destroyed.code, destroyed.stderr).toBe(0);
     expect(cf.scripts()).toEqual([]);

@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CliError, ExitCode, credentialsError } from '../ground/errors.js';
+import { capacityError, CliError, ExitCode, credentialsError } from '../ground/errors.js';
+import { permissionForPath } from './api.js';
 import { retry } from '../ground/wait.js';
 import { wranglerBin } from './wrangler-bin.js';
 
@@ -93,16 +94,17 @@ async function runWranglerOnce(args: string[], opts: WranglerRunOptions): Promis
       hint: 'check your network and run the command again: it resumes where it stopped',
     });
   }
-  if (r.exitCode !== 0) throw wranglerError(args[0] ?? 'wrangler', r.stdout, r.stderr, events);
+  if (r.exitCode !== 0) throw wranglerError(args[0] ?? 'wrangler', r.stdout, r.stderr, events, opts.account.accountId);
   return { stdout: r.stdout, stderr: r.stderr, events };
 }
 
 /**
- * Cloudflare error codes that mean "try again later": 971 (rate limited) and 10013 (an unknown
- * error, what the API answers with its 5xx). wrangler prints them as `[code: N]`.
+ * Cloudflare error codes that mean "try again later": 971 (rate limited) and 10002 (unexpected
+ * internal server error); wrangler prints them as `[code: N]`. Other 5xx answers are known by
+ * their text (the API's "unknown error", an edge's Bad Gateway page wrangler cannot parse).
  */
-const TRANSIENT_CODES = [971, 10013];
-const TRANSIENT_TEXT = /rate limit|too many requests|internal server error|bad gateway|service unavailable|gateway time-?out|malformed response from the API|\bcode: (971|10013)\b/i;
+const TRANSIENT_CODES = [971, 10002];
+const TRANSIENT_TEXT = /rate limit|too many requests|internal server error|unknown error|bad gateway|service unavailable|gateway time-?out|malformed response from the API|\bcode: (971|10002)\b/i;
 
 /** A failed wrangler run; `transient` when running it again may succeed. */
 export class WranglerError extends CliError {
@@ -133,21 +135,18 @@ async function readEvents(file: string): Promise<Array<Record<string, unknown>>>
   }
 }
 
-function wranglerError(command: string, stdout: string, stderr: string, events: Array<Record<string, unknown>>): CliError {
-  const text = `${stderr}\n${stdout}`;
+function wranglerError(command: string, stdout: string, stderr: string, events: Array<Record<string, unknown>>, accountId: string): CliError {
+  // eslint-disable-next-line no-control-regex -- wrangler colours its output even with NO_COLOR
+  const text = `${stderr}\n${stdout}`.replace(/\x1b\[[0-9;]*m/g, '');
   const failed = events.find((e) => e.type === 'command-failed');
-  const code = typeof failed?.code === 'number' ? failed.code : undefined;
+  const code = typeof failed?.code === 'number' ? failed.code : numberIn(/\[code: (\d+)\]/.exec(text)?.[1]);
   const line =
     text
       .split('\n')
       .map((l) => l.replace(/^[✘X▲\s[\]A-Z]*ERROR\]?\s*/, '').trim())
       .find((l) => /error|failed|denied|not found|code:/i.test(l)) ?? `wrangler ${command} failed`;
-  if (/Authentication error|code: 10000|\b403\b|Invalid API Token|code: 9109/i.test(text)) {
-    return credentialsError(
-      `Cloudflare refused the API token during \`wrangler ${command}\`: ${line}`,
-      'check CLOUDFLARE_API_TOKEN has the permissions in templates/policies/cloudflare-token.json and CLOUDFLARE_ACCOUNT_ID is right',
-    );
-  }
+  const plain = plainWords(command, code, text, line, accountId);
+  if (plain) return plain;
   const retryAfterMs = typeof failed?.retry_after_ms === 'number' ? failed.retry_after_ms : undefined;
   const transient = (code !== undefined && TRANSIENT_CODES.includes(code)) || TRANSIENT_TEXT.test(text);
   const detail = transient ? (text.split('\n').map((l) => l.trim()).find((l) => TRANSIENT_TEXT.test(l)) ?? line) : line;
@@ -160,6 +159,52 @@ function wranglerError(command: string, stdout: string, stderr: string, events: 
       ? 'a Cloudflare-side error that did not clear after several tries; run the command again later: it resumes where it stopped'
       : "run again with --verbose for wrangler's full output",
   });
+}
+
+const numberIn = (s: string | undefined): number | undefined => (s === undefined ? undefined : Number(s));
+
+/**
+ * The failures a new user meets, in words that say what to do: no workers.dev subdomain yet, a
+ * token without a permission (named from the API path wrangler printed), an account id that is
+ * not one, and the Workers plan's limits. Codes: developers.cloudflare.com/workers/observability/errors.
+ */
+function plainWords(command: string, code: number | undefined, text: string, line: string, accountId: string): CliError | undefined {
+  const apiPath = /Cloudflare API \((\/[^)\s]+)\)/.exec(text)?.[1];
+  if (code === 7003 || /Could not route to \/accounts\/|Invalid account ID/i.test(text)) {
+    return credentialsError(
+      `CLOUDFLARE_ACCOUNT_ID "${accountId}" is not a Cloudflare account id (the API could not route \`wrangler ${command}\`'s request)`,
+      'copy the 32-character Account ID from the Cloudflare dashboard (Workers & Pages, right-hand column) into CLOUDFLARE_ACCOUNT_ID',
+    );
+  }
+  if (code === 10000 || code === 9109 || /Authentication error|Invalid API Token|\b403\b/i.test(text)) {
+    const permission = apiPath ? permissionForPath(apiPath) : undefined;
+    return credentialsError(
+      permission
+        ? `Cloudflare refused the API token during \`wrangler ${command}\`: the token needs ${permission}, or CLOUDFLARE_ACCOUNT_ID is not its account`
+        : `Cloudflare refused the API token during \`wrangler ${command}\`: ${line}`,
+      permission
+        ? `add ${permission} to the token (see templates/policies/cloudflare-token.json), and check CLOUDFLARE_ACCOUNT_ID (${accountId}) is the account the token was made for`
+        : 'check CLOUDFLARE_API_TOKEN has the permissions in templates/policies/cloudflare-token.json and CLOUDFLARE_ACCOUNT_ID is right',
+    );
+  }
+  if (/workers\.dev subdomain|workers\/onboarding|subdomain_not_found/i.test(text)) {
+    return new CliError('this Cloudflare account has no workers.dev subdomain yet, so the Worker cannot get a URL', {
+      hint: `register one (once per account) in the Cloudflare dashboard: https://dash.cloudflare.com/${accountId}/workers/onboarding (Workers & Pages asks for a subdomain), then run the command again`,
+    });
+  }
+  if (code === 10037) {
+    return capacityError(
+      'this Cloudflare account already has as many Workers as its plan allows (code 10037)',
+      'delete Workers you no longer use (Workers & Pages in the dashboard) or move to the Workers Paid plan, then run the command again',
+    );
+  }
+  if (code === 10075) {
+    return capacityError('this needs the Workers Paid plan, which the Cloudflare account does not have (code 10075)', 'upgrade the account to Workers Paid in the dashboard, then run the command again');
+  }
+  if (code === 10015) {
+    return credentialsError('this Cloudflare account is not entitled to use Workers (code 10015)', 'enable Workers for the account in the dashboard (Workers & Pages), then run the command again');
+  }
+  return undefined;
 }
 
 /** A private working directory for one wrangler session; removed by the caller with `dispose`. */

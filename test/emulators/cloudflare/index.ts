@@ -28,8 +28,8 @@ export interface CloudflareEmulatorOptions {
   accountId?: string;
   /** requests with another Bearer token -> 403 {success:false, errors:[{code:10000,message:"Authentication error"}]}; unset = any token */
   apiToken?: string;
-  /** workers.dev subdomain, default 'test-user' */
-  subdomain?: string;
+  /** workers.dev subdomain, default 'test-user'; null = a new account that has not registered one (GET answers 404 code 10007) */
+  subdomain?: string | null;
   /**
    * Permission group names the token has. Returned as `policies[].permission_groups[].name` by GET /user/tokens/:id
    * and /accounts/:a/tokens/:id (the real places), and also by the token verify endpoints (an emulator extra).
@@ -77,7 +77,7 @@ export interface CloudflareEmulator {
   /** Workers currently running in workerd */
   runningWorkers(): string[];
   /** the next request matching method ('*' = any) and path (below /client/v4) gets this error; e.g. 429 / 971 */
-  failNext(method: string, pathPattern: RegExp, status: number, code: number, opts?: { retryAfter?: number }): void;
+  failNext(method: string, pathPattern: RegExp, status: number, code: number, opts?: { retryAfter?: number; message?: string }): void;
 }
 
 export async function startCloudflareEmulator(opts: CloudflareEmulatorOptions = {}): Promise<CloudflareEmulator> {
@@ -88,7 +88,7 @@ export async function startCloudflareEmulator(opts: CloudflareEmulatorOptions = 
     email: 'user@example.com',
     tokenId: hexId(),
     tokenPermissions: [...(opts.tokenPermissions ?? [])],
-    subdomain: opts.subdomain ?? 'test-user',
+    subdomain: opts.subdomain === null ? '' : (opts.subdomain ?? 'test-user'),
   };
   const tmp = await mkdtemp(join(tmpdir(), 'cf-emulator-'));
   const persistDir = join(tmp, 'persist');
@@ -239,7 +239,14 @@ export async function startCloudflareEmulator(opts: CloudflareEmulatorOptions = 
     workerLogs: runtime.logs,
     runningWorkers: () => runtime.running(),
     failNext(method, pathPattern, status, code, failOpts) {
-      faults.push({ method, pathPattern, status, code, ...(failOpts?.retryAfter !== undefined ? { retryAfter: failOpts.retryAfter } : {}) });
+      faults.push({
+        method,
+        pathPattern,
+        status,
+        code,
+        ...(failOpts?.retryAfter !== undefined ? { retryAfter: failOpts.retryAfter } : {}),
+        ...(failOpts?.message !== undefined ? { message: failOpts.message } : {}),
+      });
     },
   };
 }

@@ -14,6 +14,8 @@ export interface FaultRule {
   status: number;
   code: number;
   retryAfter?: number;
+  /** the error's message; default: the API's text for a 429 or a 5xx */
+  message?: string;
 }
 
 export interface RecordedRequest {
@@ -98,7 +100,7 @@ export function createEmulatorServer(deps: ServerDeps): http.Server {
     const faultIndex = deps.faults.findIndex((f) => (f.method === '*' || f.method.toUpperCase() === method) && f.pathPattern.test(path));
     if (faultIndex !== -1) {
       const [fault] = deps.faults.splice(faultIndex, 1);
-      const message = fault!.status === 429 ? 'Rate limited. Please wait and consider throttling your request speed' : 'Internal server error';
+      const message = fault!.message ?? (fault!.status === 429 ? 'Rate limited. Please wait and consider throttling your request speed' : 'Internal server error');
       reply(fault!.status, errorEnvelope([{ code: fault!.code, message }]), fault!.retryAfter !== undefined ? { 'retry-after': String(fault!.retryAfter) } : {});
       return;
     }
@@ -114,6 +116,11 @@ export function createEmulatorServer(deps: ServerDeps): http.Server {
       return;
     }
     const accountMatch = /^\/accounts\/([^/]+)/.exec(path);
+    if (accountMatch && !/^[0-9a-f]{32}$/.test(accountMatch[1]!)) {
+      // not an account id at all (a typo, an email, a zone name): the API cannot route it
+      reply(404, errorEnvelope([{ code: ErrorCodes.noRoute, message: `Could not route to ${path}, perhaps your object identifier is invalid?` }]));
+      return;
+    }
     if (accountMatch && accountMatch[1] !== deps.accountId) {
       reply(403, errorEnvelope([{ code: ErrorCodes.authentication, message: 'Authentication error' }]));
       return;

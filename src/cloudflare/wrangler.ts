@@ -101,10 +101,11 @@ async function runWranglerOnce(args: string[], opts: WranglerRunOptions): Promis
 /**
  * Cloudflare error codes that mean "try again later": 971 (rate limited) and 10002 (unexpected
  * internal server error); wrangler prints them as `[code: N]`. Other 5xx answers are known by
- * their text (the API's "unknown error", an edge's Bad Gateway page wrangler cannot parse).
+ * their text (the API's "unknown error", an edge's Bad Gateway page wrangler cannot parse), and
+ * so is a connection dropped before the answer (fetch failed, ECONNRESET).
  */
 const TRANSIENT_CODES = [971, 10002];
-const TRANSIENT_TEXT = /rate limit|too many requests|internal server error|unknown error|bad gateway|service unavailable|gateway time-?out|malformed response from the API|\bcode: (971|10002)\b/i;
+const TRANSIENT_TEXT = /rate limit|too many requests|internal server error|unknown error|bad gateway|service unavailable|gateway time-?out|malformed response from the API|fetch failed|ECONNRESET|socket hang up|other side closed|\bcode: (971|10002)\b/i;
 
 /** A failed wrangler run; `transient` when running it again may succeed. */
 export class WranglerError extends CliError {

@@ -18,6 +18,7 @@ import { registerSecretRoutes } from './secrets.js';
 import { ScriptStore } from './scripts.js';
 import { API_PREFIX, WORKERS_PREFIX, createEmulatorServer, type FaultRule, type RecordedRequest } from './server.js';
 import { TunnelStore } from './tunnels.js';
+import { FaultInjector } from '../faults/injector.js';
 import { VPC_ERROR_HEADER, VpcServiceStore } from './vpc-services.js';
 import { WorkerRuntime, WorkerStartupError, WorkerThrewError, type WorkerLogEntry } from './worker-runtime.js';
 
@@ -76,6 +77,8 @@ export interface CloudflareEmulator {
   workerLogs: WorkerLogEntry[];
   /** Workers currently running in workerd */
   runningWorkers(): string[];
+  /** fault injection: `faults.failCall(/^DELETE \/accounts\/[^/]+\/cfd_tunnel\//, 1, 'lost')`; calls are "METHOD /path below /client/v4" */
+  faults: FaultInjector;
   /** the next request matching method ('*' = any) and path (below /client/v4) gets this error; e.g. 429 / 971 */
   failNext(method: string, pathPattern: RegExp, status: number, code: number, opts?: { retryAfter?: number; message?: string }): void;
 }
@@ -96,6 +99,7 @@ export async function startCloudflareEmulator(opts: CloudflareEmulatorOptions = 
   const requests: RecordedRequest[] = [];
   const unhandled: RecordedRequest[] = [];
   const faults: FaultRule[] = [];
+  const injector = new FaultInjector();
   const edge = new EdgeOutbound(opts.hosts ?? {});
   const tunnels = new TunnelStore(accountId);
   const vpc = new VpcServiceStore(tunnels);
@@ -158,6 +162,7 @@ export async function startCloudflareEmulator(opts: CloudflareEmulatorOptions = 
     requests,
     unhandled,
     faults,
+    injector,
     scriptForHost: (host) => {
       const suffix = `.${info.subdomain}.workers.dev`;
       const name = host.replace(/:\d+$/, '');
@@ -238,6 +243,7 @@ export async function startCloudflareEmulator(opts: CloudflareEmulatorOptions = 
     unhandledRequests: unhandled,
     workerLogs: runtime.logs,
     runningWorkers: () => runtime.running(),
+    faults: injector,
     failNext(method, pathPattern, status, code, failOpts) {
       faults.push({
         method,

@@ -4,6 +4,7 @@ import http from 'node:http';
 import { once } from 'node:events';
 import { CfApiError, ErrorCodes, errorEnvelope, okEnvelope, type Envelope } from './envelope.js';
 import type { ApiReply, Router } from './router.js';
+import type { FaultInjector } from '../faults/injector.js';
 
 export const API_PREFIX = '/client/v4';
 export const WORKERS_PREFIX = '/__workers/';
@@ -33,6 +34,8 @@ export interface ServerDeps {
   requests: RecordedRequest[];
   unhandled: RecordedRequest[];
   faults: FaultRule[];
+  /** Nth-call faults; calls are named "METHOD /path" (path below /client/v4) */
+  injector: FaultInjector;
   /** script name for a `Host` header, if it is a workers.dev name of a deployed Worker */
   scriptForHost(host: string): string | undefined;
   /** answers a request to a deployed Worker, given the path below the Worker's root */
@@ -92,10 +95,25 @@ export function createEmulatorServer(deps: ServerDeps): http.Server {
     const record: RecordedRequest = { method, path, query: url.search };
     deps.requests.push(record);
     const body = await readBody(req);
+    const injected = deps.injector.take(`${method} ${path}`);
+    if (injected === 'hang') {
+      setTimeout(() => res.destroy(), deps.injector.hangMs);
+      return;
+    }
     const reply = (status: number, envelope: Envelope, headers?: Record<string, string>): void => {
       record.status = status;
-      sendJson(res, status, envelope, headers);
+      // 'lost': the call took effect, but its answer never arrives
+      if (injected === 'lost') res.destroy();
+      else sendJson(res, status, envelope, headers);
     };
+    if (injected === '5xx') {
+      reply(500, errorEnvelope([{ code: 10002, message: 'Internal server error' }]));
+      return;
+    }
+    if (injected === 'throttle') {
+      reply(429, errorEnvelope([{ code: 971, message: 'Please wait and consider throttling your request speed' }]), { 'retry-after': '0' });
+      return;
+    }
 
     const faultIndex = deps.faults.findIndex((f) => (f.method === '*' || f.method.toUpperCase() === method) && f.pathPattern.test(path));
     if (faultIndex !== -1) {
@@ -136,6 +154,10 @@ export function createEmulatorServer(deps: ServerDeps): http.Server {
       const result: ApiReply = await route.handler({ method, path, query: url.searchParams, params: route.params, headers: req.headers, body });
       if (result.raw) {
         record.status = result.status ?? 200;
+        if (injected === 'lost') {
+          res.destroy();
+          return;
+        }
         res.writeHead(record.status, { 'content-type': result.contentType ?? 'application/octet-stream', 'content-length': result.raw.length });
         res.end(result.raw);
         return;

@@ -26,6 +26,7 @@ import { EmulatorState } from './model.js';
 import { createEc2Server, type RequestLogEntry } from './server.js';
 import { taggableResources } from './actions-tags.js';
 import { defaultCapacityControls } from './capacity.js';
+import { FaultInjector } from '../faults/injector.js';
 
 export { EmulatorState } from './model.js';
 export type { Address, Image, Instance, InstanceStateName, SecurityGroup, SgRule, Subnet, Volume, Vpc } from './model.js';
@@ -71,6 +72,8 @@ export interface Ec2Emulator {
   denyActions(actions: string[]): void;
   /** RunInstances/StartInstances with these types → 500 InsufficientInstanceCapacity; replaces the previous list */
   insufficientCapacity(instanceTypes: string[]): void;
+  /** fault injection: `faults.failCall('RunInstances', 2, 'lost')` makes the 2nd next RunInstances take effect but lose its answer */
+  faults: FaultInjector;
   /** RunInstances/StartInstances of `instanceType` in these zones (e.g. us-east-1a) → 500 InsufficientInstanceCapacity naming the zones that have it; [] restores */
   zoneWithoutCapacity(instanceType: string, zones: string[]): void;
   /** deletes the default VPC (with its subnets and default group) in every region, now and for regions seeded later */
@@ -101,12 +104,14 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
   };
   const requests: RequestLogEntry[] = [];
   const throttle = { remaining: 0 };
+  const faults = new FaultInjector();
   const server = createEc2Server({
     state: model,
     controls,
     credentials: { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey },
     requests,
     throttle,
+    faults,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -140,6 +145,7 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
     insufficientCapacity(types) {
       controls.insufficientCapacity = new Set(types);
     },
+    faults,
     zoneWithoutCapacity(type, zones) {
       controls.capacity.noCapacity.set(type, new Set(zones));
     },

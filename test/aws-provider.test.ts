@@ -481,6 +481,21 @@ describe('aws provider: the cloud pushing back', () => {
     emu.zoneWithoutCapacity(aws.sizes.small, []);
   });
 
+  it('a rerun right after an interrupted init waits out the read-after-create gap instead of launching a second VM', async () => {
+    const emu = await emulator({ consistencyDelayMs: 1500 });
+    const { ctx, journal } = deployment(emu);
+    // the first run stops right after RunInstances was journaled (its next call is refused)
+    emu.denyActions(['DescribeInstances']);
+    expect((await caught(aws.apply(ctx, journal, bootstrapFactory('tunnel')))).exitCode).toBe(3);
+    expect(journal.find('aws:instance')!.phase).toBe('created');
+    emu.denyActions([]);
+    // at once again: EC2 still answers InvalidInstanceID.NotFound for the new instance
+    const vm = await aws.apply(ctx, journal, bootstrapFactory('tunnel'));
+    expect(vm.state).toBe('running');
+    expect(emu.requests.filter((r) => r.action === 'RunInstances')).toHaveLength(1);
+    expect(instancesOf(emu, ctx.spec.name)).toHaveLength(1);
+  });
+
   it('throttling (RequestLimitExceeded) and read-after-write InvalidInstanceID.NotFound are survived', async () => {
     const emu = await emulator({ consistencyDelayMs: 300 });
     const { ctx, journal } = deployment(emu);

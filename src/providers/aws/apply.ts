@@ -10,6 +10,7 @@ import { describeFreshInstance, describeInstance, startInstance, toVmStatus } fr
 import { runInstance, type LaunchParams } from './launch.js';
 import { findDefaultNetwork, findLaunchSubnets, findUbuntuImage, type ImageChoice, type NetworkChoice } from './lookups.js';
 import { AWS_RESOURCE } from './resources.js';
+import { awsReadAfterWrite } from './read-after-write.js';
 import { resourceName } from './tags.js';
 import { createSecurityGroup, describeSecurityGroup, reconcileIngress } from './security-group.js';
 
@@ -46,7 +47,7 @@ export async function applyDeployment(
   //    and survives stop/start. Tunnel mode needs none: nothing connects in.
   let address: ResourceRecord | undefined;
   if (ctx.spec.network === 'public') {
-    address = await stillThere(journal, AWS_RESOURCE.address, (id) => describeAddress(aws, id));
+    address = await stillThere(aws, journal, AWS_RESOURCE.address, (id) => describeAddress(aws, id));
     if (!address) {
       ctx.progress('allocating an Elastic IP address');
       await journal.intend(AWS_RESOURCE.address, AWS_RESOURCE.address, { region: aws.region });
@@ -67,7 +68,7 @@ export async function applyDeployment(
   const bootstrap = bootstrapFor(publicIp ? { publicIp } : {});
 
   // 2. security group (network set-up first, as its own step)
-  let sg = await stillThere(journal, AWS_RESOURCE.securityGroup, (id) => describeSecurityGroup(aws, id));
+  let sg = await stillThere(aws, journal, AWS_RESOURCE.securityGroup, (id) => describeSecurityGroup(aws, id));
   if (!sg) {
     const net = await defaultNetwork();
     ctx.progress(`creating security group ${resourceName(deployment)} in ${net.vpcId}`);
@@ -81,11 +82,13 @@ export async function applyDeployment(
   await reconcileIngress(aws, groupId, bootstrap.inboundPorts);
 
   // 3. instance (RunInstances deduplicated by the journal's ClientToken)
-  let instance = await stillThere(journal, AWS_RESOURCE.instance, async (id) => {
-    const inst = await describeInstance(aws, id);
-    const state = inst?.State?.Name;
-    return state === 'terminated' || state === 'shutting-down' ? undefined : inst;
-  });
+  let instance = await stillThere(
+    aws,
+    journal,
+    AWS_RESOURCE.instance,
+    (id) => describeInstance(aws, id),
+    (inst) => inst.State?.Name !== 'terminated' && inst.State?.Name !== 'shutting-down',
+  );
   if (!instance) {
     await launchInSomeZone(aws, ctx, journal, { deployment, groupId, userData: bootstrap.userData, opts });
     instance = journal.find(AWS_RESOURCE.instance)!;
@@ -109,16 +112,31 @@ export async function applyDeployment(
 }
 
 /**
- * The journal's record for `key` if it is 'created' and the resource still exists. A created
- * record whose resource is gone (deleted by hand) is marked deleted, so the step creates anew.
+ * The journal's record for `key` if it is 'created' and the resource still exists (and is
+ * `usable`). A created record whose resource is gone (deleted by hand) is marked deleted, so the
+ * step creates anew. A record made in the last few minutes (a rerun right after Ctrl-C or a crash)
+ * may still be inside EC2's read-after-create gap: "not found" is then retried, not believed, or
+ * the rerun would launch a second VM.
  */
-async function stillThere(journal: Journal, key: string, exists: (id: string) => Promise<unknown>): Promise<ResourceRecord | undefined> {
+async function stillThere<T>(
+  aws: AwsClients,
+  journal: Journal,
+  key: string,
+  describe: (id: string) => Promise<T | undefined>,
+  usable: (found: T) => boolean = () => true,
+): Promise<ResourceRecord | undefined> {
   const rec = journal.find(key);
   if (rec?.phase !== 'created' || !rec.id) return undefined;
-  if (await exists(rec.id)) return rec;
+  const id = rec.id;
+  const young = Date.now() - Date.parse(rec.createdAt) < READ_AFTER_CREATE_WINDOW_MS;
+  const found = young ? await awsReadAfterWrite(aws, `${rec.kind} ${id}`, () => describe(id)) : await describe(id);
+  if (found !== undefined && usable(found)) return rec;
   await journal.deleted(key);
   return undefined;
 }
+
+/** How long after its create a resource's "not found" is treated as EC2's consistency gap. */
+const READ_AFTER_CREATE_WINDOW_MS = 5 * 60_000;
 
 /**
  * Launches the instance in the first default subnet whose zone offers the type; on a capacity

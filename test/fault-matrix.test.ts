@@ -42,20 +42,23 @@ const DESTROY_CALLS: Call[] = [
 ];
 /** A public-mode deployment has no tunnel or VPC service to delete. */
 const TUNNEL_ONLY = new Set(['delete VPC service', 'delete tunnel']);
-const destroyCallFor = (i: number, network: Call['network']): Call => {
-  const applicable = DESTROY_CALLS.filter((d) => network === 'tunnel' || !TUNNEL_ONLY.has(d.label));
-  return applicable[i % applicable.length]!;
-};
 
 /**
- * Sampled evenly: the i-th init call gets kind i mod 4, and the same run's destroy meets the
- * i-th (cyclically) destroy call that applies to its network mode with the next kind, so every
+ * Sampled evenly: the i-th init call gets kind i mod 4; each run's destroy meets the next destroy
+ * call (round robin, skipping those its network mode does not have) with the next kind, so every
  * call and every kind is met.
  */
+let cursor = 0;
+const nextDestroyCall = (network: Call['network']): Call => {
+  for (;;) {
+    const d = DESTROY_CALLS[cursor++ % DESTROY_CALLS.length]!;
+    if (network === 'tunnel' || !TUNNEL_ONLY.has(d.label)) return d;
+  }
+};
 const CASES = INIT_CALLS.map((call, i) => ({
   name: `fm${i}`,
   init: { call, kind: FAULT_KINDS[i % FAULT_KINDS.length]! },
-  destroy: { call: destroyCallFor(i, call.network), kind: FAULT_KINDS[(i + 1) % FAULT_KINDS.length]! },
+  destroy: { call: nextDestroyCall(call.network), kind: FAULT_KINDS[(i + 1) % FAULT_KINDS.length]! },
 }));
 
 describe('fault matrix: a fault on any mutating call, then init again or destroy', () => {

@@ -448,9 +448,54 @@ describe('aws provider: the cloud pushing back', () => {
     const e = await caught(aws.apply(ctx, journal, bootstrapFactory('tunnel')));
     expect(e.exitCode).toBe(4);
     expect(e.hint).toMatch(/--size medium/);
-    expect(emu.requests.filter((r) => r.action === 'RunInstances')).toHaveLength(1); // an answer, not retried
+    // an answer, not retried in the same zone: each zone that offers the type is asked once
+    const runs = emu.requests.filter((r) => r.action === 'RunInstances');
+    expect(runs.map((r) => r.params['NetworkInterface.1.SubnetId']).length).toBe(new Set(runs.map((r) => r.params['NetworkInterface.1.SubnetId'])).size);
+    expect(runs.length).toBeGreaterThan(1);
     expect(journal.find('aws:instance')!.phase).toBe('deleted'); // nothing was made: the token is dropped
     expect(instancesOf(emu, ctx.spec.name)).toEqual([]);
+  });
+
+  it('no capacity in one availability zone: the next zone that offers the type is tried with a new ClientToken; when none has it, the zones tried are named', async () => {
+    const emu = await emulator();
+    const { ctx, journal } = deployment(emu);
+    // us-east-1e does not offer t3 types at all; us-east-1a and -1b are out of capacity
+    emu.zoneWithoutCapacity(aws.sizes.small, [`${REGION}a`, `${REGION}b`]);
+    const vm = await aws.apply(ctx, journal, bootstrapFactory('tunnel'));
+    expect(vm.state).toBe('running');
+    const runs = emu.requests.filter((r) => r.action === 'RunInstances');
+    const zoneOf = (subnetId: string | undefined) => [...emu.state.subnets.values()].find((s) => s.subnetId === subnetId)?.az;
+    expect(runs.map((r) => zoneOf(r.params['NetworkInterface.1.SubnetId']))).toEqual([`${REGION}a`, `${REGION}b`, `${REGION}c`]);
+    expect(new Set(runs.map((r) => r.params.ClientToken)).size).toBe(3);
+    expect(emu.requests.some((r) => r.action === 'DescribeInstanceTypeOfferings')).toBe(true);
+    const [inst] = instancesOf(emu, ctx.spec.name);
+    expect(inst!.az).toBe(`${REGION}c`);
+    expect(journal.find('aws:instance')!.meta.availabilityZone).toBe(`${REGION}c`);
+    await aws.destroy(ctx, journal);
+
+    const other = deployment(emu, { name: 'nocap' });
+    emu.zoneWithoutCapacity(aws.sizes.small, ['a', 'b', 'c', 'd', 'f'].map((z) => `${REGION}${z}`));
+    const e = await caught(aws.apply(other.ctx, other.journal, bootstrapFactory('tunnel')));
+    expect(e.exitCode).toBe(4);
+    expect(e.message).toBe(`AWS has no capacity for ${aws.sizes.small} in ${REGION} right now: tried ${['a', 'b', 'c', 'd', 'f'].map((z) => `${REGION}${z}`).join(', ')} (InsufficientInstanceCapacity)`);
+    expect(e.hint).toMatch(/--size medium/);
+    expect(instancesOf(emu, 'nocap')).toEqual([]);
+    emu.zoneWithoutCapacity(aws.sizes.small, []);
+  });
+
+  it('a rerun right after an interrupted init waits out the read-after-create gap instead of launching a second VM', async () => {
+    const emu = await emulator({ consistencyDelayMs: 1500 });
+    const { ctx, journal } = deployment(emu);
+    // the first run stops right after RunInstances was journaled (its next call is refused)
+    emu.denyActions(['DescribeInstances']);
+    expect((await caught(aws.apply(ctx, journal, bootstrapFactory('tunnel')))).exitCode).toBe(3);
+    expect(journal.find('aws:instance')!.phase).toBe('created');
+    emu.denyActions([]);
+    // at once again: EC2 still answers InvalidInstanceID.NotFound for the new instance
+    const vm = await aws.apply(ctx, journal, bootstrapFactory('tunnel'));
+    expect(vm.state).toBe('running');
+    expect(emu.requests.filter((r) => r.action === 'RunInstances')).toHaveLength(1);
+    expect(instancesOf(emu, ctx.spec.name)).toHaveLength(1);
   });
 
   it('throttling (RequestLimitExceeded) and read-after-write InvalidInstanceID.NotFound are survived', async () => {

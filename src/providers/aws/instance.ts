@@ -9,11 +9,12 @@ import {
   type InstanceStateName,
 } from '@aws-sdk/client-ec2';
 import { CliError, ExitCode } from '../../ground/errors.js';
-import { retry, waitFor } from '../../ground/wait.js';
+import { waitFor } from '../../ground/wait.js';
 import type { VmState, VmStatus } from '../../model/deployment.js';
 import { runningImageFromConsole } from '../../bootstrap/cloud-init.js';
 import type { AwsClients } from './clients.js';
 import { awsCall, isNotFound, toCliError, type AwsErrorContext } from './errors.js';
+import { awsReadAfterWrite } from './read-after-write.js';
 
 /**
  * One EC2 instance: look it up, wait for a state, stop, start, change its type, terminate.
@@ -36,36 +37,10 @@ export async function describeInstance(aws: AwsClients, instanceId: string): Pro
 
 /**
  * Describe of an instance just created: InvalidInstanceID.NotFound is retried with backoff
- * (EC2's read-after-write gap) until `timeoutMs`, then reported as a failure.
+ * (EC2's read-after-write gap), bounded, then reported as a failure.
  */
 export async function describeFreshInstance(aws: AwsClients, instanceId: string): Promise<Instance> {
-  return retry(
-    async () => {
-      const inst = await describeInstance(aws, instanceId);
-      if (!inst) throw new InstanceNotVisibleYet(instanceId);
-      return inst;
-    },
-    {
-      retryIf: (e) => e instanceof InstanceNotVisibleYet,
-      attempts: 1000,
-      deadlineMs: Math.min(aws.timing.waitTimeoutMs, 5 * 60_000),
-      baseMs: aws.timing.pollMs,
-      maxMs: aws.timing.maxPollMs,
-    },
-  ).catch((e: unknown) => {
-    if (e instanceof InstanceNotVisibleYet) {
-      throw new CliError(`instance ${instanceId} was created but EC2 still does not show it`, {
-        hint: 'run the command again in a minute: it resumes with the same instance',
-      });
-    }
-    throw e;
-  });
-}
-
-class InstanceNotVisibleYet extends Error {
-  constructor(id: string) {
-    super(`instance ${id} not visible yet`);
-  }
+  return awsReadAfterWrite(aws, `instance ${instanceId}`, () => describeInstance(aws, instanceId));
 }
 
 export function toVmState(name: InstanceStateName | string | undefined): VmState {

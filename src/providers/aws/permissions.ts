@@ -33,6 +33,8 @@ export const AWS_DESCRIBE_ACTIONS = [
   'ec2:DescribeVpcs',
   'ec2:DescribeSubnets',
   'ec2:DescribeInstanceTypes',
+  // which availability zones offer the instance type (launch tries those, one after another)
+  'ec2:DescribeInstanceTypeOfferings',
   'ec2:DescribeInstances',
   'ec2:DescribeSecurityGroups',
   'ec2:DescribeAddresses',

@@ -85,7 +85,11 @@ export function registerAccountRoutes(router: Router, info: AccountInfo): void {
     return { result, resultInfo };
   });
 
-  router.on('GET', '/accounts/:account/workers/subdomain', () => ({ result: { subdomain: info.subdomain } }));
+  router.on('GET', '/accounts/:account/workers/subdomain', () => {
+    // a new account has none until it is registered (dashboard onboarding, or the PUT below)
+    if (!info.subdomain) throw new CfApiError(404, ErrorCodes.scriptNotFound, 'workers.api.error.subdomain_not_found');
+    return { result: { subdomain: info.subdomain } };
+  });
   router.on('PUT', '/accounts/:account/workers/subdomain', (req) => {
     const subdomain = String(jsonBody<{ subdomain?: string }>(req).subdomain ?? '');
     if (!/^[a-z0-9-]{1,63}$/.test(subdomain)) throw new CfApiError(400, ErrorCodes.badRequest, 'Invalid subdomain');

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { INSTANCE_TYPES, type InstanceTypeInfo } from './catalog.js';
 import { checkId, inRegion, paginate, uniq, type ActionDef, type Ctx } from './context.js';
+import { checkZoneCapacity } from './capacity.js';
 import { Ec2Error, invalidValue, missing, notFoundList } from './errors.js';
 import { STATE_CODES, hexId, type Instance, type InstanceStateName, type MetadataOptions, type Subnet, type Volume } from './model.js';
 import { applyFilters, readFilters, readTagSpecs, type Params } from './params.js';
@@ -49,6 +50,7 @@ function vcpusInUse(ctx: Ctx, exclude?: string): number {
 
 function checkCapacity(ctx: Ctx, type: InstanceTypeInfo, count: number, az: string, exclude?: string): void {
   if (ctx.dryRun) return; // a dry run checks permissions and parameters, not capacity
+  checkZoneCapacity(ctx, ctx.controls.capacity, type.name, az);
   if (ctx.controls.insufficientCapacity.has(type.name)) {
     const others = ctx.state.regionInfo(ctx.region)!.zones.map((z) => ctx.region + z).filter((z) => z !== az);
     throw new Ec2Error(

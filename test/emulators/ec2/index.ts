@@ -27,6 +27,8 @@ import { createEc2Server, type RequestLogEntry } from './server.js';
 import { taggableResources } from './actions-tags.js';
 import { CONSOLE_OUTPUT_MAX_BYTES } from './actions-instances.js';
 import { loadPolicy, type PolicyDocument } from './iam-policy.js';
+import { defaultCapacityControls } from './capacity.js';
+import { FaultInjector } from '../faults/injector.js';
 
 export { EmulatorState } from './model.js';
 export type { Address, Image, Instance, InstanceStateName, SecurityGroup, SgRule, Subnet, Volume, Vpc } from './model.js';
@@ -49,7 +51,7 @@ export interface Ec2EmulatorOptions {
   secretAccessKey?: string;
   /** pending→running, stopping→stopped, shutting-down→terminated delay; default 300 */
   transitionMs?: number;
-  /** after RunInstances, lookups of the new instance by id answer InvalidInstanceID.NotFound this long; default 0 */
+  /** after RunInstances / CreateSecurityGroup / AllocateAddress, lookups of the new id answer …NotFound this long; default 0 */
   consistencyDelayMs?: number;
   /** max items per Describe page before NextToken (default 1000) */
   pageSize?: number;
@@ -86,6 +88,10 @@ export interface Ec2Emulator {
   useIamPolicy(policy: PolicyDocument | 'template' | null): void;
   /** RunInstances/StartInstances with these types → 500 InsufficientInstanceCapacity; replaces the previous list */
   insufficientCapacity(instanceTypes: string[]): void;
+  /** fault injection: `faults.failCall('RunInstances', 2, 'lost')` makes the 2nd next RunInstances take effect but lose its answer */
+  faults: FaultInjector;
+  /** RunInstances/StartInstances of `instanceType` in these zones (e.g. us-east-1a) → 500 InsufficientInstanceCapacity naming the zones that have it; [] restores */
+  zoneWithoutCapacity(instanceType: string, zones: string[]): void;
   /** deletes the default VPC (with its subnets and default group) in every region, now and for regions seeded later */
   removeDefaultVpc(): void;
   /** the VM writes `text` to its serial console (what GetConsoleOutput returns; the last 64 KB are kept) */
@@ -113,9 +119,11 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
     deniedActions: new Set(),
     insufficientCapacity: new Set(),
     ...(opts.iamPolicy ? { iamPolicy: opts.iamPolicy === 'template' ? loadPolicy() : opts.iamPolicy } : {}),
+    capacity: defaultCapacityControls(),
   };
   const requests: RequestLogEntry[] = [];
   const throttle = { remaining: 0 };
+  const faults = new FaultInjector();
   const server = createEc2Server({
     state: model,
     controls,
@@ -125,6 +133,7 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
     },
     requests,
     throttle,
+    faults,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -160,6 +169,10 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
     },
     insufficientCapacity(types) {
       controls.insufficientCapacity = new Set(types);
+    },
+    faults,
+    zoneWithoutCapacity(type, zones) {
+      controls.capacity.noCapacity.set(type, new Set(zones));
     },
     removeDefaultVpc() {
       model.removeDefaultVpc();

@@ -2,6 +2,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { catalogActions } from './actions-catalog.js';
+import { offeringActions } from './capacity.js';
 import { instanceActions } from './actions-instances.js';
 import { networkActions } from './actions-network.js';
 import { tagActions } from './actions-tags.js';
@@ -12,9 +13,10 @@ import { Params } from './params.js';
 import { parseAuthorization, verifySignature } from './sigv4.js';
 import { isAllowed } from './iam-policy.js';
 import { authorizationRequests } from './iam-requests.js';
+import type { FaultInjector } from '../faults/injector.js';
 import { ec2ErrorXml, ec2Response, el, stsErrorXml, stsResponse } from './xml.js';
 
-export const ACTIONS: Record<string, ActionDef> = { ...catalogActions, ...instanceActions, ...networkActions, ...tagActions };
+export const ACTIONS: Record<string, ActionDef> = { ...catalogActions, ...instanceActions, ...networkActions, ...tagActions, ...offeringActions };
 
 export interface RequestLogEntry {
   action: string;
@@ -35,6 +37,7 @@ export interface ServerDeps {
   credentials: { accessKeyIds?: string[]; secretAccessKey?: string };
   requests: RequestLogEntry[];
   throttle: { remaining: number };
+  faults: FaultInjector;
 }
 
 const AUTH_FAILURE = 'AWS was not able to validate the provided access credentials';
@@ -63,7 +66,7 @@ function unauthorized(action: string, region: string, account: string, resource 
 export function createEc2Server(deps: ServerDeps): http.Server {
   const { state, controls, credentials, requests, throttle } = deps;
 
-  function handle(req: http.IncomingMessage, body: Buffer): { status: number; body: string; requestId: string } {
+  function handle(req: http.IncomingMessage, body: Buffer, injected?: 'throttle' | '5xx'): { status: number; body: string; requestId: string } {
     const requestId = randomUUID();
     const url = req.url ?? '/';
     const raw: Record<string, string> = {};
@@ -87,6 +90,8 @@ export function createEc2Server(deps: ServerDeps): http.Server {
     };
 
     try {
+      if (injected === 'throttle') throw sts ? new Ec2Error('Throttling', 'Rate exceeded', 400) : new Ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503);
+      if (injected === '5xx') throw new Ec2Error('InternalError', 'An internal error has occurred', 500);
       if (throttle.remaining > 0) {
         throttle.remaining--;
         throw sts ? new Ec2Error('Throttling', 'Rate exceeded', 400) : new Ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503);
@@ -167,7 +172,19 @@ export function createEc2Server(deps: ServerDeps): http.Server {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const out = handle(req, Buffer.concat(chunks));
+      const body = Buffer.concat(chunks);
+      // injected faults count real calls only (a DryRun is a permission check)
+      const params = new URLSearchParams(req.method === 'POST' ? body.toString('utf8') : (req.url ?? '').split('?')[1] ?? '');
+      const fault = params.get('DryRun') === 'true' ? undefined : deps.faults.take(params.get('Action') ?? '');
+      if (fault === 'hang') {
+        setTimeout(() => res.destroy(), deps.faults.hangMs);
+        return;
+      }
+      const out = handle(req, body, fault === 'lost' ? undefined : fault);
+      if (fault === 'lost') {
+        res.destroy();
+        return;
+      }
       res.writeHead(out.status, {
         'content-type': 'text/xml;charset=UTF-8',
         'x-amzn-requestid': out.requestId,

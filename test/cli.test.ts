@@ -246,7 +246,7 @@ describe('cloud credentials: init stores them, day-2 commands only read them', (
     const before = fs.readFileSync(secretFile());
 
     const from = ec2.requests.length;
-    const admin = { AWS_ACCESS_KEY_ID: ADMIN_KEY, AWS_SECRET_ACCESS_KEY: 'admin-secret-' + 'a'.repeat(27) };
+    const admin = { AWS_ACCESS_KEY_ID: ADMIN_KEY, AWS_SECRET_ACCESS_KEY: 'adminSecret' + 'a'.repeat(29) };
     const status = await cli('creds', ['status'], admin);
     expect(status.code, status.stderr).toBe(0);
     expect(keysSince(from)).toEqual(new Set([AWS_ACCESS_KEY]));
@@ -264,7 +264,7 @@ describe('cloud credentials: init stores them, day-2 commands only read them', (
   }, 300_000);
 
   it('init with temporary credentials (AWS_SESSION_TOKEN) works and stores nothing of them', async () => {
-    const temp = { CRAWL4AI_MCP_HOME: path.join(tempHome('c4m-temp-'), 'config'), AWS_ACCESS_KEY_ID: TEMP_KEY, AWS_SECRET_ACCESS_KEY: 'temp-secret-' + 't'.repeat(28), AWS_SESSION_TOKEN: 'IQoJb3JpZ2luX2VjE' + 's'.repeat(60) };
+    const temp = { CRAWL4AI_MCP_HOME: path.join(tempHome('c4m-temp-'), 'config'), AWS_ACCESS_KEY_ID: TEMP_KEY, AWS_SECRET_ACCESS_KEY: 'tempSecret' + 't'.repeat(30), AWS_SESSION_TOKEN: 'IQoJb3JpZ2luX2VjE' + 's'.repeat(60) };
     const from = ec2.requests.length;
     const r = await init('temp', temp);
     expect(r.code, r.stderr).toBe(0);
@@ -287,8 +287,8 @@ describe('a resumed init', () => {
       CRAWL4AI_MCP_SECRET_BACKEND: 'file',
       CRAWL4AI_MCP_PASSPHRASE: PASS,
       AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
-      AWS_SECRET_ACCESS_KEY: 'resume-secret-' + 'r'.repeat(26),
-      CLOUDFLARE_ACCOUNT_ID: 'acc0000000000000000000000000000r',
+      AWS_SECRET_ACCESS_KEY: 'resumeSecret' + 'r'.repeat(28),
+      CLOUDFLARE_ACCOUNT_ID: 'acc0000000000000000000000000000f',
       CLOUDFLARE_API_TOKEN: 'cf-token-' + 'r'.repeat(32),
       // nothing answers here: a refusal must come before any cloud call
       AWS_ENDPOINT_URL_EC2: 'http://127.0.0.1:9',

@@ -12,7 +12,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCrawl4aiEmulator, type Crawl4aiEmulator } from './emulators/crawl4ai/index.ts';
 import { bundleWorker, ROOT } from './helpers/mcp-worker.ts';
 import { connectV1, connectV2, textOf } from './helpers/mcp-clients.ts';
-import http from 'node:http';
 import { startCloudflareEmulator } from './emulators/cloudflare/index.ts';
 import { runWrangler } from '../src/cloudflare/wrangler.ts';
 
@@ -304,7 +303,7 @@ describe('the environment wrangler and workerd get', () => {
   }, 150_000);
 
   it('wrangler gets the proxy settings: a Cloudflare call goes through the proxy', async () => {
-    const cf = await startCloudflareEmulator({ accountId: 'acc0000000000000000000000000000p', apiToken: 'cf-token-' + 'p'.repeat(32) });
+    const cf = await startCloudflareEmulator({ accountId: 'acc0000000000000000000000000000e', apiToken: 'cf-token-' + 'p'.repeat(32) });
     // A proxy, as in a company network, recording the hosts it is asked for; every name leads to
     // the emulator. wrangler never proxies loopback addresses, so the API gets a name only the
     // proxy knows: without the proxy the call cannot succeed.

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { startEc2Emulator, type Ec2Emulator } from './emulators/ec2/index.ts';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
 import { CLI, cliEnv, tempHome } from './helpers/cli.js';
-import { readBootstrap, startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
+import { startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
 import { ec2Instances } from './helpers/journey.js';
 
 // Recognisable secret values: none may appear anywhere a user, a log or another process could read.
@@ -125,7 +125,9 @@ describe('secret-leak scan: a whole life of a deployment with recognisable secre
     }
     // secrets the tool made itself: the VM's Crawl4AI token and the tunnel's connector token
     const inst = [...ec2.state.instances.values()].find((i) => i.tags['crawl4ai-mcp:deployment'] === 'leak')!;
-    const made = [readBootstrap(inst.userData!).token, /TUNNEL_TOKEN=(\S+)/.exec(inst.userData!)![1]!];
+    // (init clears them from the user data after the first boot; the VM's disk keeps them)
+    const disk = sim.disk(inst.instanceId)!;
+    const made = [disk.token, disk.tunnelToken!];
     expect(await run(['destroy', '--yes', '--verbose'])).toBe(0);
     const all = [...secrets, ...made];
 

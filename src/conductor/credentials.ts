@@ -178,6 +178,11 @@ export async function resolveCloudCredentials(
   return { kind: 'static', values: await resolveFields(provider, profile, CLOUD_FIELDS[provider], store, env, prompter, opts) };
 }
 
+/** The Cloudflare values set in the environment, checked for shape before anything else is stored. */
+export function checkCloudflareEnvShapes(env: NodeJS.ProcessEnv): void {
+  for (const f of CLOUDFLARE_FIELDS.fields) if (env[f.env]) checkCredentialShape(f.env, env[f.env]!);
+}
+
 export async function resolveCloudflareAccount(
   profile: string,
   store: SecretStore,

@@ -127,3 +127,14 @@ export function isAllowed(policy: PolicyDocument, r: AuthorizationRequest): bool
   if (policy.Statement.some((s) => s.Effect === 'Deny' && statementMatches(s, r))) return false;
   return policy.Statement.some((s) => s.Effect === 'Allow' && statementMatches(s, r));
 }
+
+/**
+ * A second identity every emulator knows: a curious cloud reader with AWS's ReadOnlyAccess for EC2
+ * (every Describe and Get, nothing else). Tests use it to look at what such a reader can see, e.g.
+ * the user data of the deployment's instance.
+ */
+export const READER_ACCESS_KEY_ID = 'AKIAREADONLYAUDITOR1';
+export const READ_ONLY_POLICY: PolicyDocument = {
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Action: ['ec2:Describe*', 'ec2:Get*'], Resource: '*' }],
+};

@@ -11,7 +11,7 @@ import { Ec2Error } from './errors.js';
 import type { EmulatorState } from './model.js';
 import { Params } from './params.js';
 import { parseAuthorization, verifySignature } from './sigv4.js';
-import { isAllowed } from './iam-policy.js';
+import { isAllowed, READER_ACCESS_KEY_ID, READ_ONLY_POLICY } from './iam-policy.js';
 import { authorizationRequests } from './iam-requests.js';
 import type { FaultInjector } from '../faults/injector.js';
 import { ec2ErrorXml, ec2Response, el, stsErrorXml, stsResponse } from './xml.js';
@@ -104,7 +104,8 @@ export function createEc2Server(deps: ServerDeps): http.Server {
       }
       // Temporary credentials (ASIA… key ids, from STS) are valid only with their session token.
       const temporaryWithoutToken = auth.accessKeyId.startsWith('ASIA') && !req.headers['x-amz-security-token'];
-      if ((credentials.accessKeyIds !== undefined && !credentials.accessKeyIds.includes(auth.accessKeyId)) || temporaryWithoutToken) {
+      const known = credentials.accessKeyIds === undefined || credentials.accessKeyIds.includes(auth.accessKeyId) || auth.accessKeyId === READER_ACCESS_KEY_ID;
+      if (!known || temporaryWithoutToken) {
         throw sts ? new Ec2Error('InvalidClientTokenId', 'The security token included in the request is invalid.', 403) : new Ec2Error('AuthFailure', AUTH_FAILURE, 401);
       }
       if (credentials.secretAccessKey !== undefined && !verifySignature(req.method ?? 'POST', url, req.headers, body, auth, credentials.secretAccessKey)) {
@@ -145,9 +146,10 @@ export function createEc2Server(deps: ServerDeps): http.Server {
       const dryRun = p.bool('DryRun') ?? false;
       if (controls.deniedActions.has(action) || controls.deniedActions.has(`ec2:${action}`)) throw unauthorized(action, auth.region, controls.accountId);
       const ctx: Ctx = { state, controls, region: auth.region, action, p, now: state.now(), dryRun };
-      if (controls.iamPolicy) {
+      const policy = auth.accessKeyId === READER_ACCESS_KEY_ID ? READ_ONLY_POLICY : controls.iamPolicy;
+      if (policy) {
         // IAM judges the request before EC2 runs it (DryRun too): the first resource no statement allows is named.
-        const refused = authorizationRequests(ctx).find((r) => !isAllowed(controls.iamPolicy!, r));
+        const refused = authorizationRequests(ctx).find((r) => !isAllowed(policy, r));
         if (refused) throw unauthorized(refused.action.slice('ec2:'.length), auth.region, controls.accountId, refused.resource);
       }
       if (dryRun) {

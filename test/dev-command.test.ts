@@ -23,15 +23,21 @@ let emu: Crawl4aiEmulator;
 let home: string;
 const children: ChildProcess[] = [];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
+/**
+ * A free port below Linux's ephemeral range (32768-60999): a port the kernel handed out with
+ * listen(0) is also handed to outgoing connections, so on a busy machine another process can take
+ * it between this check and wrangler's bind.
+ */
+async function freePort(): Promise<number> {
+  for (;;) {
+    const p = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(p, '127.0.0.1', () => s.close(() => resolve(true)));
     });
-  });
+    if (free) return p;
+  }
 }
 
 function portOpen(port: number): Promise<boolean> {

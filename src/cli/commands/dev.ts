@@ -58,17 +58,21 @@ async function assertPortFree(port: number): Promise<void> {
   });
 }
 
+/**
+ * A free port for wrangler's inspector, below Linux's ephemeral range (32768-60999): a port from
+ * listen(0) is also handed to outgoing connections, which can take it before wrangler binds.
+ */
 async function freePort(): Promise<number> {
   const net = await import('node:net');
-  return new Promise<number>((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const p = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(p));
+  for (let i = 0; ; i++) {
+    const p = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(p, '127.0.0.1', () => srv.close(() => resolve(true)));
     });
-  });
+    if (free || i > 50) return p;
+  }
 }
 
 /** dotenv double-quoted value (wrangler's .dev.vars parser understands \n, \" and \\). */

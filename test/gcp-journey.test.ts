@@ -9,7 +9,8 @@ import path from 'node:path';
 import { startGceEmulator, type GceEmulator } from './emulators/gce/index.ts';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
 import { runCli } from './helpers/cli.js';
-import { readBootstrap, startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
+import { startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
+import { SCRUBBED_USER_DATA } from '../src/bootstrap/cloud-init.js';
 import { gceInstances, gcpJourneyEnv } from './helpers/journey.js';
 
 const CF_TOKEN = 'cf-token-' + 'g'.repeat(32);
@@ -62,11 +63,12 @@ describe('GCP journey through the built CLI: init -> status -> MCP call -> scale
     for (const port of [22, 443, 11235]) expect(gce.state.reachable(inst, port), `port ${port}`).toBe(false);
     expect([...gce.state.addresses.values()]).toEqual([]);
 
-    // the connector token reached the VM's user-data, and neither the output nor the state file
-    const userData = inst.metadata.items.find((m) => m.key === 'user-data')!.value!;
+    // the connector token reached the VM (its disk), and then neither its metadata, the output nor the state file
+    const disk = sim.disk(inst.id)!;
     const tunnel = cf.tunnels().find((t) => !t.deleted)!;
-    expect(readBootstrap(userData).tunnelId).toBe(tunnel.id);
-    const tunnelToken = /TUNNEL_TOKEN=(\S+)/.exec(userData)![1]!;
+    expect(disk.tunnelId).toBe(tunnel.id);
+    const tunnelToken = disk.tunnelToken!;
+    expect(inst.metadata.items.find((m) => m.key === 'user-data')!.value).toBe(SCRUBBED_USER_DATA);
     expect(init.stdout + init.stderr).not.toContain(tunnelToken);
     const stateText = fs.readFileSync(path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', 'gtun.json'), 'utf8');
     expect(stateText).not.toContain(tunnelToken);
@@ -115,8 +117,8 @@ describe('GCP journey through the built CLI: init -> status -> MCP call -> scale
     const inst = instance('gpub');
     const address = [...gce.state.addresses.values()].find((a) => a.labels['crawl4ai-mcp-deployment'] === 'gpub')!;
     expect(inst.natIP).toBe(address.address);
-    const userData = inst.metadata.items.find((m) => m.key === 'user-data')!.value!;
-    expect(readBootstrap(userData).hostname).toBe(`${address.address.replaceAll('.', '-')}.sslip.io`);
+    expect(sim.disk(inst.id)!.hostname).toBe(`${address.address.replaceAll('.', '-')}.sslip.io`);
+    expect(inst.metadata.items.find((m) => m.key === 'user-data')!.value).not.toContain(sim.disk(inst.id)!.token);
     expect(gce.state.reachable(inst, 443)).toBe(true);
     expect(gce.state.reachable(inst, 22)).toBe(false);
 

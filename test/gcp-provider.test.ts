@@ -3,6 +3,7 @@
 // (CRAWL4AI_MCP_GCP_ENDPOINT); this process trusts each emulator's throwaway certificate.
 // The cloud-agnostic cases run through ./conformance/provider-conformance.ts; this file keeps what
 // only GCP has (zones and stockouts, the default network's allow rules, requestId, fingerprints).
+import { SCRUBBED_USER_DATA } from '../src/bootstrap/cloud-init.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -306,14 +307,14 @@ describe('gcp provider: the cloud pushing back', () => {
     expect(emu.requests.filter((r) => r.reason === 'rateLimitExceeded')).toHaveLength(5);
   });
 
-  it('scrubBootstrap removes user-data with the current fingerprint, reading again after a 412, and keeps the other metadata', async () => {
+  it('scrubBootstrap replaces user-data with the secret-free one, with the current fingerprint, reading again after a 412, and keeps the other metadata', async () => {
     const emu = await emulator();
     const { ctx, journal } = deployment(emu);
     await gcp.apply(ctx, journal, bootstrapFactory('tunnel'));
     emu.raceMetadataNext(2);
     await gcp.scrubBootstrap(ctx, journal);
     const [inst] = instancesOf(emu, ctx.spec.name);
-    expect(metadataOf(inst!, 'user-data')).toBeUndefined();
+    expect(metadataOf(inst!, 'user-data')).toBe(SCRUBBED_USER_DATA);
     expect(metadataOf(inst!, 'block-project-ssh-keys')).toBe('true');
     expect(metadataOf(inst!, 'disable-legacy-endpoints')).toBe('true');
     expect(emu.requests.filter((r) => r.reason === 'conditionNotMet')).toHaveLength(2);

@@ -226,7 +226,10 @@ export function describeProviderConformance(name: string, harness: () => Provide
         expect(countOf(h, d.name, h.resourceTypes.address)).toBe(0);
         expect(h.staticAddress(d.name)).toBeUndefined();
         expectJournalMatchesCloud(expect, h, d.journal, d.name);
-        expect(await h.provider.status(d.ctx, d.journal)).toMatchObject({ state: 'running', instanceType: h.provider.sizes.small });
+        const status = await h.provider.status(d.ctx, d.journal);
+        expect(status).toMatchObject({ state: 'running', instanceType: h.provider.sizes.small });
+        // the VM here never boots, so it has reported no image: status says why instead of failing
+        expect(status.image).toEqual({ unknown: expect.stringMatching(/still booting|not reported/) });
       }),
     );
 
@@ -327,6 +330,34 @@ export function describeProviderConformance(name: string, harness: () => Provide
         for (const r of resources) {
           expect(r.tags, `${r.type} ${r.id}`).toMatchObject({ [TAG_DEPLOYMENT]: d.name, [TAG_MANAGED_BY]: MANAGED_BY });
         }
+      }),
+    );
+
+    it(
+      'scrubBootstrap leaves the VM running with secret-free user data (same VM, same address); a second scrub is harmless',
+      withHarness(async (h, expect) => {
+        const d = deployment(h, { network: 'public' });
+        const secret = `secret-${'s'.repeat(40)}`;
+        const withSecret: BootstrapFactory = (address) => {
+          const b = d.bootstrap()(address);
+          return { ...b, userData: `${b.userData}write_files: [{path: /etc/x.env, permissions: '0600', content: "T=${secret}"}]\n` };
+        };
+        await h.provider.apply(d.ctx, d.journal, withSecret);
+        const before = h.vm(d.name)!;
+        expect(before.userData).toContain(secret);
+
+        const vm = await h.provider.scrubBootstrap(d.ctx, d.journal);
+        expect(vm.state).toBe('running');
+        const after = h.vm(d.name)!;
+        expect(after.state).toBe('running');
+        expect(after.userData).toMatch(/^#cloud-config\n/);
+        expect(after.userData).not.toContain(secret);
+        expect(after.publicIp).toBe(h.staticAddress(d.name));
+        expect(countOf(h, d.name, h.resourceTypes.vm)).toBe(1);
+
+        await h.provider.scrubBootstrap(d.ctx, d.journal);
+        expect(h.vm(d.name)).toMatchObject({ state: 'running', userData: after.userData });
+        expectJournalMatchesCloud(expect, h, d.journal, d.name);
       }),
     );
 

@@ -1,5 +1,7 @@
+import { DescribeInstanceAttributeCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { Ec2Emulator } from '../emulators/ec2/index.ts';
 import type { GceEmulator } from '../emulators/gce/index.ts';
+import { READER_ACCESS_KEY_ID } from '../emulators/ec2/iam-policy.ts';
 import type { CloudflareEmulator } from '../emulators/cloudflare/index.ts';
 import { cliEnv, tempHome } from './cli.js';
 import type { SimulatedInstance } from './vm-simulator.js';
@@ -62,5 +64,25 @@ export function ec2Instances(emu: Ec2Emulator, deployment: string): () => Simula
   return () =>
     [...emu.state.instances.values()]
       .filter((i) => i.tags['crawl4ai-mcp:deployment'] === deployment)
-      .map((i) => ({ id: i.instanceId, running: emu.state.instanceState(i) === 'running', userData: i.userData, publicIp: emu.state.publicIpOf(i) }));
+      .map((i) => ({
+        id: i.instanceId,
+        running: emu.state.instanceState(i) === 'running',
+        userData: i.userData,
+        publicIp: emu.state.publicIpOf(i),
+        console: (text: string) => emu.writeConsole(i.instanceId, text),
+      }));
+}
+
+/**
+ * The instance's user data as a cloud reader with read-only access (AWS's ReadOnlyAccess includes
+ * ec2:DescribeInstanceAttribute) reads it: through the real SDK, decoded from base64 ('' when none).
+ */
+export async function userDataAsTheCloudShowsIt(emu: Ec2Emulator, instanceId: string, region = 'us-east-1'): Promise<string> {
+  const ec2 = new EC2Client({ endpoint: emu.url, region, credentials: { accessKeyId: READER_ACCESS_KEY_ID, secretAccessKey: AWS_SECRET_KEY } });
+  try {
+    const out = await ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: instanceId, Attribute: 'userData' }));
+    return Buffer.from(out.UserData?.Value ?? '', 'base64').toString('utf8');
+  } finally {
+    ec2.destroy();
+  }
 }

@@ -17,14 +17,18 @@ export const initCommand: CommandModule = {
         ),
     ).action(async (opts: SpecOptions) => {
       const c = ctx();
-      const { resolveCloudCredentials, resolveCloudflareAccount } = await import('../../conductor/credentials.js');
-      const [{ initDeployment }, { planDeployment }] = await Promise.all([import('../../conductor/init.js'), import('../../conductor/plan.js')]);
+      const { checkCloudflareEnvShapes, resolveCloudCredentials, resolveCloudflareAccount } = await import('../../conductor/credentials.js');
+      const [{ initDeployment, checkResumable }, { planDeployment }] = await Promise.all([import('../../conductor/init.js'), import('../../conductor/plan.js')]);
       const prompter = prompterFor(c);
       await withSession(c, async (session) => {
-        const { spec, network, credentials } = await resolveSpec(c, opts, (provider, source) =>
-          resolveCloudCredentials(provider, source, opts.profile, session.secrets, c.env, prompter),
-        );
-        const cloudflare = await resolveCloudflareAccount(spec.profile, session.secrets, c.env, prompter);
+        // init is the one command that stores credentials (day-2 commands only read them)
+        const stores = { persist: true, note: (m: string) => session.reporter.step(m) };
+        const { spec, network, credentials } = await resolveSpec(c, opts, (provider, source) => {
+          checkCloudflareEnvShapes(c.env); // a bad Cloudflare value must fail before the cloud key is stored
+          return resolveCloudCredentials(provider, source, opts.profile, session.secrets, c.env, prompter, stores);
+        });
+        const cloudflare = await resolveCloudflareAccount(spec.profile, session.secrets, c.env, prompter, stores);
+        await checkResumable(spec, c.env);
 
         const { plan } = await planDeployment(spec, credentials, session);
         session.reporter.pause();

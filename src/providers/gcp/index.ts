@@ -1,11 +1,12 @@
 import { capacityError, ExitCode, isCliError, notFoundError } from '../../ground/errors.js';
 import type { SizeName, VmStatus } from '../../model/deployment.js';
 import type { Journal } from '../../state/journal.js';
-import type { Provider, ProviderContext } from '../provider.js';
+import { IMAGE_NOT_READ, type Provider, type ProviderContext } from '../provider.js';
 import { applyDeployment } from './apply.js';
 import { createGcpClients, type GcpClients } from './clients.js';
 import { destroyDeployment } from './destroy.js';
 import { discoverResources } from './discover.js';
+import { SCRUBBED_USER_DATA } from '../../bootstrap/cloud-init.js';
 import { getInstance, setMachineType, setUserData, startInstance, stopInstance, toVmStatus, type InstanceRef } from './instance.js';
 import { checkResourceName, lastSegment, splitInstanceId } from './names.js';
 import { GCP_POLICY_FILE } from './permissions.js';
@@ -37,7 +38,8 @@ export function createGcpProvider(): Provider {
     status: (ctx, journal) =>
       withGcp(ctx, async (gcp) => {
         const ref = await findInstance(gcp, ctx, journal);
-        return ref ? toVmStatus(await getInstance(gcp, ref)) : { state: 'missing' };
+        // The VM prints the image it runs to its serial console; reading that on GCP is not built yet.
+        return ref ? { ...toVmStatus(await getInstance(gcp, ref)), image: { unknown: IMAGE_NOT_READ } } : { state: 'missing' };
       }),
 
     stop: (ctx, journal) =>
@@ -64,7 +66,8 @@ export function createGcpProvider(): Provider {
       withGcp(ctx, async (gcp) => {
         const ref = await requireInstance(gcp, ctx, journal);
         // Compute changes metadata while the VM runs: no stop/start needed
-        if (await setUserData(gcp, ref, undefined)) ctx.progress(`removed the bootstrap (user-data) from the metadata of instance ${ref.name}`);
+        if (await setUserData(gcp, ref, SCRUBBED_USER_DATA)) ctx.progress(`replaced the bootstrap (user-data) in the metadata of instance ${ref.name} with a secret-free one`);
+        return toVmStatus(await getInstance(gcp, ref));
       }),
   };
 }

@@ -52,7 +52,7 @@ const CLI_CASES: CliCase[] = [
   { name: 'CRAWL4AI_MCP_NAME with a space', args: ['status'], env: { CRAWL4AI_MCP_NAME: 'my crawler' }, code: 2, error: /invalid deployment name "my crawler"/ },
   // init / plan answers, checked before any credential is needed
   { name: 'unknown provider', args: ['init', '--yes', '--provider', 'mars'], code: 2, error: /option '--provider <cloud>' argument 'mars' is invalid/ },
-  { name: 'provider not available yet', args: ['init', '--yes', '--provider', 'gcp'], code: 2, error: /provider "gcp" is not available/ },
+  { name: 'provider not available yet', args: ['init', '--yes', '--provider', 'azure'], code: 2, error: /provider "azure" is not available/ },
   { name: 'unknown region, before credentials', args: [...INIT, '--region', 'mars-1'], code: 2, error: /unknown aws region "mars-1"/, hint: /us-east-1/ },
   { name: 'unknown region from the environment', args: INIT, env: { CRAWL4AI_MCP_REGION: 'moon-2' }, code: 2, error: /unknown aws region "moon-2"/ },
   { name: 'unknown size', args: [...INIT, ...R, '--size', 'huge'], code: 2, error: /option '--size <size>' argument 'huge' is invalid/ },

@@ -18,8 +18,21 @@ import { createProgress, type Progress } from './progress.js';
 export const SIZE_NAMES: readonly SizeName[] = ['small', 'medium', 'large'];
 export const NETWORK_MODES: readonly NetworkMode[] = ['tunnel', 'public'];
 
+/** The wizard's credential-source choices, in each cloud's own words. */
+const CREDENTIAL_CHOICES: Record<ProviderName, Array<{ value: CredentialSource; name: string }>> = {
+  aws: [
+    { value: 'keychain', name: 'An access key for a least-privilege user (stored in your keychain)' },
+    { value: 'chain', name: 'My existing AWS configuration (profile, SSO, environment)' },
+  ],
+  gcp: [
+    { value: 'keychain', name: 'A key of a least-privilege service account (stored in your keychain)' },
+    { value: 'chain', name: 'My Application Default Credentials (gcloud auth application-default login)' },
+  ],
+  azure: [],
+};
+
 export function sizeHelp(): string {
-  return (['aws'] as ProviderName[])
+  return AVAILABLE_PROVIDERS
     .map((p) => `${p}: ` + SIZE_NAMES.map((s) => `${s}=${SIZES[p][s].instanceType} (${SIZES[p][s].vcpus} vCPU, ${SIZES[p][s].memoryGiB} GiB)`).join(', '))
     .join('; ');
 }
@@ -33,7 +46,7 @@ export function addSpecOptions(cmd: Command): Command {
     .addOption(new Option('--hostname <host>', 'public mode: your own hostname (an A record to the VM address); default <ip>.sslip.io').env('CRAWL4AI_MCP_HOSTNAME'))
     .addOption(new Option('--wildcard-domain <domain>', 'public mode without --hostname: wildcard DNS service').choices(['sslip.io', 'nip.io']).env('CRAWL4AI_MCP_WILDCARD_DOMAIN'))
     .addOption(new Option('--acme-email <email>', 'public mode: email for ZeroSSL, the fallback certificate issuer').env('CRAWL4AI_MCP_ACME_EMAIL'))
-    .addOption(new Option('--credentials <source>', 'keychain: an access key stored in the secret store; chain: the cloud SDK\'s own chain (profile, SSO, env)').choices(['keychain', 'chain']).env('CRAWL4AI_MCP_CREDENTIALS'))
+    .addOption(new Option('--credentials <source>', 'keychain: an access key (AWS) or service-account key (GCP) stored in the secret store; chain: the cloud SDK\'s own chain (AWS profile/SSO/env, GCP Application Default Credentials)').choices(['keychain', 'chain']).env('CRAWL4AI_MCP_CREDENTIALS'))
     .addOption(new Option('--profile <name>', 'credential profile in the secret store').env('CRAWL4AI_MCP_PROFILE').default('default'));
 }
 
@@ -110,10 +123,7 @@ export async function resolveSpec<C>(
   if (!AVAILABLE_PROVIDERS.includes(provider)) throw usageError(`provider "${provider}" is not available in this version yet`, `use --provider ${AVAILABLE_PROVIDERS.join('|')}`);
   checkGivenAnswers(provider, o);
   const source = await ask(o.credentials, 'the credential source', '--credentials', 'CRAWL4AI_MCP_CREDENTIALS', (q) =>
-    q.select<CredentialSource>('Which credentials?', [
-      { value: 'keychain', name: 'An access key for a least-privilege user (stored in your keychain)' },
-      { value: 'chain', name: 'My existing AWS configuration (profile, SSO, environment)' },
-    ]), 'keychain');
+    q.select<CredentialSource>('Which credentials?', CREDENTIAL_CHOICES[provider]), 'keychain');
   const credentials = await credentialsStep(provider, source);
   const regions = Object.keys(REGIONS[provider]);
   const region = await ask(o.region, 'the region', '--region', 'CRAWL4AI_MCP_REGION', (q) =>

@@ -16,6 +16,8 @@ const SHAPES: Readonly<Record<string, Shape>> = {
   AWS_ACCESS_KEY_ID: { re: /^[A-Z0-9]{16,128}$/, what: 'an AWS access key id (16-128 characters A-Z and 0-9, e.g. AKIA…)' },
   AWS_SECRET_ACCESS_KEY: { re: /^[A-Za-z0-9/+=]{16,128}$/, what: 'an AWS secret access key (40 characters of A-Z, a-z, 0-9, / and +)' },
   AWS_SESSION_TOKEN: { re: /^[A-Za-z0-9/+=]{16,4096}$/, what: 'an AWS session token (base64 characters)' },
+  // a service-account key file's JSON (one line or several), never a path to it
+  CRAWL4AI_MCP_GCP_KEY: { re: /^\s*\{[\s\S]*"type"\s*:\s*"service_account"[\s\S]*\}\s*$/, what: 'a GCP service-account key (the JSON content of the key file, not its path)' },
   CLOUDFLARE_ACCOUNT_ID: { re: /^[0-9a-f]{32}$/, what: 'a Cloudflare account id (32 lower-case hex characters, shown on the dashboard\'s account home)' },
   CLOUDFLARE_API_TOKEN: { re: /^[A-Za-z0-9_-]{20,200}$/, what: 'a Cloudflare API token (letters, digits, "-" and "_", no spaces)' },
 };

@@ -9,7 +9,8 @@ import type { Prompter } from './prompter.js';
 
 /**
  * Where credentials come from. `keychain`: an access key kept in the secret store under a
- * profile; `chain`: the cloud SDK's own credential chain (profiles, SSO, instance roles).
+ * profile; `chain`: the cloud SDK's own credential chain (AWS: profiles, SSO, instance roles; GCP:
+ * Application Default Credentials from gcloud, GOOGLE_APPLICATION_CREDENTIALS or the metadata server).
  *
  * Only `init` writes a profile (`persist`), and says so in one line: a day-2 command (status,
  * stop, destroy, plan) reads the stored least-privilege key and never replaces it with whatever
@@ -49,7 +50,11 @@ const CLOUD_FIELDS: Record<ProviderName, FieldSet> = {
     ],
     temporary: { name: 'sessionToken', env: 'AWS_SESSION_TOKEN', prompt: 'AWS session token', secret: true },
   },
-  gcp: { label: 'GCP credentials', fields: [] },
+  gcp: {
+    label: 'GCP service-account key',
+    // the key file's JSON itself (not its path), so the secret store holds the key and nothing else does
+    fields: [{ name: 'serviceAccountKey', env: 'CRAWL4AI_MCP_GCP_KEY', prompt: 'GCP service-account key (the key file\'s JSON on one line: jq -c . key.json)', secret: true }],
+  },
   azure: { label: 'Azure credentials', fields: [] },
 };
 
@@ -149,7 +154,7 @@ async function ask(cloud: string, set: FieldSet, prompter: Prompter | null): Pro
     if (!prompter) {
       throw usageError(
         `the ${f.prompt} is not in the secret store and there is no terminal to ask for it`,
-        `set ${f.env}${cloud === 'aws' ? ', or use --credentials chain for your existing AWS configuration' : ''}; \`init\` keeps it in the secret store for later commands`,
+        `set ${f.env}${cloud === 'aws' ? ', or use --credentials chain for your existing AWS configuration' : cloud === 'gcp' ? ', or use --credentials chain for Application Default Credentials' : ''}; \`init\` keeps it in the secret store for later commands`,
       );
     }
     const v = f.secret ? await prompter.secret(f.prompt) : await prompter.text(f.prompt);

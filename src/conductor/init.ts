@@ -93,7 +93,7 @@ export async function initDeployment(
     if (v.missing.length) {
       throw credentialsError(
         `the ${spec.provider.toUpperCase()} credentials lack ${v.missing.join(', ')}`,
-        `grant the policy in templates/policies/${spec.provider}-iam-policy.json to ${v.identity}`,
+        `grant the policy in ${provider.policyFile} to ${v.identity}`,
       );
     }
     s.reporter.debug(`cloud identity: ${v.identity}`);

@@ -4,7 +4,7 @@ import type { Provider } from '../providers/provider.js';
 
 export const PROVIDER_NAMES: readonly ProviderName[] = ['aws', 'gcp', 'azure'];
 /** Providers implemented so far; the others are planned and refused with a clear message. */
-export const AVAILABLE_PROVIDERS: readonly ProviderName[] = ['aws'];
+export const AVAILABLE_PROVIDERS: readonly ProviderName[] = ['aws', 'gcp'];
 
 /** Loads one provider's module (and so its SDK) on demand: using AWS never loads GCP or Azure. */
 export async function loadProvider(name: string): Promise<Provider> {
@@ -12,6 +12,7 @@ export async function loadProvider(name: string): Promise<Provider> {
     case 'aws':
       return (await import('../providers/aws/index.js')).createAwsProvider();
     case 'gcp':
+      return (await import('../providers/gcp/index.js')).createGcpProvider();
     case 'azure':
       throw usageError(`provider "${name}" is not available in this version yet`, `use --provider ${AVAILABLE_PROVIDERS.join('|')}`);
     default:

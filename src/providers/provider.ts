@@ -44,6 +44,8 @@ export interface Provider {
   /** Sizes this provider maps to machine types (all with >= 4 GiB RAM). */
   readonly sizes: Readonly<Record<SizeName, string>>;
   readonly defaultRegion: string;
+  /** The least-privilege policy / role file (in the package) named when a permission is missing. */
+  readonly policyFile: string;
 
   /** PreCreateCheck: identity + dry runs of the real create calls. Creates nothing. */
   validateCredentials(ctx: ProviderContext): Promise<ValidationResult>;
@@ -73,3 +75,5 @@ export interface Provider {
   discover(ctx: ProviderContext): Promise<DiscoveredResource[]>;
 }
 
+/** What `status` says where a provider does not read the VM's console for the image it runs (yet). */
+export const IMAGE_NOT_READ = 'not reported: crawl4ai-mcp does not read this cloud\'s serial console yet';

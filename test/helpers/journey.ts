@@ -1,5 +1,6 @@
 import { DescribeInstanceAttributeCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { Ec2Emulator } from '../emulators/ec2/index.ts';
+import type { GceEmulator } from '../emulators/gce/index.ts';
 import { READER_ACCESS_KEY_ID } from '../emulators/ec2/iam-policy.ts';
 import type { CloudflareEmulator } from '../emulators/cloudflare/index.ts';
 import { cliEnv, tempHome } from './cli.js';
@@ -10,18 +11,15 @@ export const AWS_ACCESS_KEY = 'AKIAIOSFODNN7EXAMPLE';
 export const AWS_SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 
 /**
- * The environment of a user running the CLI against the emulators: AWS and Cloudflare endpoints
- * overridden with their tools' own variables, a fresh config home, the encrypted-file secret
- * store, and short poll intervals so a journey takes seconds instead of minutes.
+ * The environment of a user running the CLI against the emulators: the cloud's and Cloudflare's
+ * endpoints overridden with their tools' own variables, a fresh config home, the encrypted-file
+ * secret store, and short poll intervals so a journey takes seconds instead of minutes.
  */
-export function journeyEnv(ec2: Ec2Emulator, cf: CloudflareEmulator, cfToken: string, prefix: string): NodeJS.ProcessEnv {
+function emulatedEnv(cloud: Record<string, string>, cf: CloudflareEmulator, cfToken: string, prefix: string): NodeJS.ProcessEnv {
   return cliEnv(tempHome(prefix), {
     CRAWL4AI_MCP_SECRET_BACKEND: 'file',
     CRAWL4AI_MCP_PASSPHRASE: `${prefix} passphrase`,
-    AWS_ENDPOINT_URL_EC2: ec2.url,
-    AWS_ENDPOINT_URL_STS: ec2.url,
-    AWS_ACCESS_KEY_ID: AWS_ACCESS_KEY,
-    AWS_SECRET_ACCESS_KEY: AWS_SECRET_KEY,
+    ...cloud,
     CLOUDFLARE_API_BASE_URL: cf.apiBaseUrl,
     CLOUDFLARE_ACCOUNT_ID: cf.accountId,
     CLOUDFLARE_API_TOKEN: cfToken,
@@ -30,6 +28,35 @@ export function journeyEnv(ec2: Ec2Emulator, cf: CloudflareEmulator, cfToken: st
     CRAWL4AI_MCP_HEALTH_INTERVAL_MS: '300',
     CRAWL4AI_MCP_HEALTH_TIMEOUT_MS: '60000',
   });
+}
+
+export function journeyEnv(ec2: Ec2Emulator, cf: CloudflareEmulator, cfToken: string, prefix: string): NodeJS.ProcessEnv {
+  return emulatedEnv(
+    { AWS_ENDPOINT_URL_EC2: ec2.url, AWS_ENDPOINT_URL_STS: ec2.url, AWS_ACCESS_KEY_ID: AWS_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: AWS_SECRET_KEY },
+    cf,
+    cfToken,
+    prefix,
+  );
+}
+
+/** GCP: the Compute endpoint, its certificate (trusted through NODE_EXTRA_CA_CERTS) and a service-account key it accepts. */
+export function gcpJourneyEnv(gce: GceEmulator, cf: CloudflareEmulator, cfToken: string, prefix: string): NodeJS.ProcessEnv {
+  return emulatedEnv({ CRAWL4AI_MCP_GCP_ENDPOINT: gce.url, NODE_EXTRA_CA_CERTS: gce.caFile, CRAWL4AI_MCP_GCP_KEY: gce.serviceAccountKey }, cf, cfToken, prefix);
+}
+
+/** A deployment's Compute instances as the simulated VM sees them. */
+export function gceInstances(gce: GceEmulator, deployment: string): () => SimulatedInstance[] {
+  return () => {
+    gce.state.tick();
+    return [...gce.state.instances.values()]
+      .filter((i) => i.labels['crawl4ai-mcp-deployment'] === deployment)
+      .map((i) => ({
+        id: i.id,
+        running: i.status === 'RUNNING',
+        userData: i.metadata.items.find((m) => m.key === 'user-data')?.value,
+        publicIp: gce.state.externalIpOf(i),
+      }));
+  };
 }
 
 /** A deployment's EC2 instances as the simulated VM sees them. */

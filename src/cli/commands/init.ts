@@ -13,7 +13,7 @@ export const initCommand: CommandModule = {
         .description('wizard: cloud + credentials -> plan and cost -> provision the VM -> deploy the Worker -> print client config')
         .addHelpText(
           'after',
-          '\nExamples:\n  npx crawl4ai-mcp init\n  crawl4ai-mcp init --yes --provider aws --region us-east-1 --size medium   # credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, CLOUDFLARE_ACCOUNT_ID/CLOUDFLARE_API_TOKEN\n\nRe-running init after a failure resumes where it stopped.',
+          '\nExamples:\n  npx crawl4ai-mcp init\n  crawl4ai-mcp init --yes --provider aws --region us-east-1 --size medium   # credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, CLOUDFLARE_ACCOUNT_ID/CLOUDFLARE_API_TOKEN\n  crawl4ai-mcp init --yes --provider gcp --region us-central1   # the service-account key from CRAWL4AI_MCP_GCP_KEY (the key file\'s JSON)\n\nRe-running init after a failure resumes where it stopped.',
         ),
     ).action(async (opts: SpecOptions) => {
       const c = ctx();

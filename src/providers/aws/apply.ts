@@ -1,4 +1,5 @@
-import { capacityError, CliError } from '../../ground/errors.js';
+import { capacityError } from '../../ground/errors.js';
+import { refuseAfterInterruptedDestroy, stillThere as journaledStillThere } from '../journal-steps.js';
 import type { Journal } from '../../state/journal.js';
 import type { ResourceRecord } from '../../state/schema.js';
 import type { VmStatus } from '../../model/deployment.js';
@@ -34,12 +35,7 @@ export async function applyDeployment(
   opts: ApplyOptions,
 ): Promise<VmStatus> {
   const deployment = ctx.spec.name;
-  const interrupted = journal.live().find((r) => r.kind.startsWith('aws:') && r.phase === 'deleting');
-  if (interrupted) {
-    throw new CliError(`a destroy of deployment ${deployment} was interrupted (${interrupted.kind} ${interrupted.id ?? ''})`.trim(), {
-      hint: `run crawl4ai-mcp destroy --name ${deployment} to finish it, then init again`,
-    });
-  }
+  refuseAfterInterruptedDestroy(journal, 'aws:', deployment);
   let network: Promise<NetworkChoice> | undefined;
   const defaultNetwork = () => (network ??= findDefaultNetwork(aws));
 
@@ -111,32 +107,10 @@ export async function applyDeployment(
   return status;
 }
 
-/**
- * The journal's record for `key` if it is 'created' and the resource still exists (and is
- * `usable`). A created record whose resource is gone (deleted by hand) is marked deleted, so the
- * step creates anew. A record made in the last few minutes (a rerun right after Ctrl-C or a crash)
- * may still be inside EC2's read-after-create gap: "not found" is then retried, not believed, or
- * the rerun would launch a second VM.
- */
-async function stillThere<T>(
-  aws: AwsClients,
-  journal: Journal,
-  key: string,
-  describe: (id: string) => Promise<T | undefined>,
-  usable: (found: T) => boolean = () => true,
-): Promise<ResourceRecord | undefined> {
-  const rec = journal.find(key);
-  if (rec?.phase !== 'created' || !rec.id) return undefined;
-  const id = rec.id;
-  const young = Date.now() - Date.parse(rec.createdAt) < READ_AFTER_CREATE_WINDOW_MS;
-  const found = young ? await awsReadAfterWrite(aws, `${rec.kind} ${id}`, () => describe(id)) : await describe(id);
-  if (found !== undefined && usable(found)) return rec;
-  await journal.deleted(key);
-  return undefined;
+/** The shared journal step, with EC2's read-after-create retry for records made in the last minutes. */
+function stillThere<T>(aws: AwsClients, journal: Journal, key: string, describe: (id: string) => Promise<T | undefined>, usable?: (found: T) => boolean) {
+  return journaledStillThere(journal, key, describe, { ...(usable ? { usable } : {}), freshRead: (what, read) => awsReadAfterWrite(aws, what, read) });
 }
-
-/** How long after its create a resource's "not found" is treated as EC2's consistency gap. */
-const READ_AFTER_CREATE_WINDOW_MS = 5 * 60_000;
 
 /**
  * Launches the instance in the first default subnet whose zone offers the type; on a capacity

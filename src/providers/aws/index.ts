@@ -1,4 +1,5 @@
 import { capacityError, ExitCode, isCliError, notFoundError } from '../../ground/errors.js';
+import { AWS_POLICY_FILE } from './permissions.js';
 import type { Journal } from '../../state/journal.js';
 import type { SizeName, VmStatus } from '../../model/deployment.js';
 import type { Provider, ProviderContext } from '../provider.js';
@@ -25,6 +26,7 @@ export function createAwsProvider(): Provider {
       return awsInstanceTypes();
     },
     defaultRegion: 'us-east-1',
+    policyFile: AWS_POLICY_FILE,
 
     validateCredentials: (ctx) => withAws(ctx, (aws) => validateAwsCredentials(aws, ctx, instanceTypeOf(ctx.spec.size))),
     plan: (ctx) => withAws(ctx, (aws) => planDeployment(aws, ctx)),

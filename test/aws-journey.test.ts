@@ -6,8 +6,8 @@ import path from 'node:path';
 import { startEc2Emulator, type Ec2Emulator } from './emulators/ec2/index.ts';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
 import { lines, runCli } from './helpers/cli.js';
-import { startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
-import { AWS_ACCESS_KEY as ACCESS_KEY, AWS_SECRET_KEY as SECRET_KEY, ec2Instances, journeyEnv } from './helpers/journey.js';
+import { simulatedDigest, startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
+import { AWS_ACCESS_KEY as ACCESS_KEY, AWS_SECRET_KEY as SECRET_KEY, ec2Instances, journeyEnv, userDataAsTheCloudShowsIt } from './helpers/journey.js';
 
 const CF_TOKEN = 'cf-token-' + 'x'.repeat(32);
 const CF_ACCOUNT = 'acc0000000000000000000000000000a';
@@ -19,7 +19,8 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
   let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
-    ec2 = await startEc2Emulator({ transitionMs: 200, consistencyDelayMs: 300, accessKeyId: ACCESS_KEY });
+    // every EC2 call is judged by the real IAM policy template, as AWS would judge the user's key
+    ec2 = await startEc2Emulator({ transitionMs: 200, consistencyDelayMs: 300, accessKeyId: ACCESS_KEY, iamPolicy: 'template' });
     cf = await startCloudflareEmulator({ accountId: CF_ACCOUNT, apiToken: CF_TOKEN });
     sim = startVmSimulator(ec2Instances(ec2, 'journey'), cf);
     env = journeyEnv(ec2, cf, CF_TOKEN, 'c4m-journey-');
@@ -54,6 +55,14 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
     expect(inst.keyName).toBeUndefined();
     expect(inst.iamInstanceProfile).toBeUndefined();
     expect(inst.instanceType).toBe('t3.large');
+    // After init the cloud's copy of the user data holds no secret; the VM kept its own (first boot).
+    const disk = sim.disk(inst.instanceId)!;
+    expect(disk.token).toMatch(/^[0-9a-f]{64}$/);
+    const userData = await userDataAsTheCloudShowsIt(ec2, inst.instanceId);
+    expect(userData).toMatch(/^#cloud-config\n/);
+    expect(userData).not.toContain(disk.token);
+    expect(userData).not.toMatch(/CRAWL4AI_API_TOKEN|TUNNEL_TOKEN/);
+    expect(sim.boots).toBeGreaterThanOrEqual(2);
     expect(cf.scripts()).toContain('crawl4ai-mcp-journey');
     expect(cf.secretsOf('crawl4ai-mcp-journey').sort()).toEqual(['BOOTSTRAP_KEY_SHA256', 'CRAWL4AI_API_TOKEN']);
 
@@ -67,7 +76,21 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
     const st = JSON.parse(status.stdout);
     expect(st.vm.state).toBe('running');
     expect(st.crawl4ai.ok).toBe(true);
-    expect(st.crawl4ai.version).toBe('0.9.2');
+    expect(st.crawl4ai.version).toBe('0.9.4');
+    // the image the VM reported on its serial console, read with GetConsoleOutput
+    expect(st.vm.image).toEqual({ ref: `unclecode/crawl4ai:0.9.4@${simulatedDigest('unclecode/crawl4ai:0.9.4')}` });
+    const human = await cli(['status']);
+    expect(human.stdout).toContain(`  image: unclecode/crawl4ai:0.9.4@${simulatedDigest('unclecode/crawl4ai:0.9.4')}\n`);
+    expect(ec2.requests.some((r) => r.action === 'GetConsoleOutput')).toBe(true);
+    // credentials without ec2:GetConsoleOutput (an older policy): status still answers, and says why
+    ec2.denyActions(['GetConsoleOutput']);
+    try {
+      const denied = await cli(['status', '--json']);
+      expect(denied.code, denied.stderr).toBe(0);
+      expect(JSON.parse(denied.stdout).vm.image).toEqual({ unknown: 'AWS denied ec2:GetConsoleOutput: the credentials lack this permission' });
+    } finally {
+      ec2.denyActions([]);
+    }
     expect(st.worker.ok).toBe(true);
     expect(st.drift).toEqual({ missing: [], unexpected: [] });
 
@@ -173,6 +196,40 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/small=t3\.medium.*medium=t3\.large.*large=t3\.xlarge/s);
   });
+
+  it('an init cut off while clearing the secrets from the user data finishes that on the next run', async () => {
+    const scrub = (args: string[]) => runCli(['--name', 'scrub', ...args], { env, timeoutMs: 240_000 });
+    const scrubSim = startVmSimulator(ec2Instances(ec2, 'scrub'), cf);
+    try {
+      // The VM booted healthy and was stopped; then replacing its user data fails (as a crash would leave it).
+      ec2.denyActions(['ModifyInstanceAttribute']);
+      const first = await scrub(['init', '--yes', '--provider', 'aws', '--region', 'us-east-1', '--size', 'small', '--network', 'public']);
+      ec2.denyActions([]);
+      expect(first.code).toBe(3);
+      const state = JSON.parse(fs.readFileSync(path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', 'scrub.json'), 'utf8'));
+      expect(state.status).toBe('provisioning');
+      expect(state.outputs.bootstrapScrub).toBe('started');
+      const inst = [...ec2.state.instances.values()].find((i) => i.tags['crawl4ai-mcp:deployment'] === 'scrub')!;
+      expect(ec2.state.instanceState(inst)).toBe('stopped');
+      expect(await userDataAsTheCloudShowsIt(ec2, inst.instanceId)).toContain('CRAWL4AI_API_TOKEN=');
+
+      const second = await scrub(['init', '--yes', '--provider', 'aws', '--region', 'us-east-1', '--size', 'small', '--network', 'public', '--json']);
+      expect(second.code, second.stderr).toBe(0);
+      expect(JSON.parse(second.stdout).status).toBe('ready');
+      const userData = await userDataAsTheCloudShowsIt(ec2, inst.instanceId);
+      expect(userData).toMatch(/^#cloud-config\n/);
+      expect(userData).not.toContain(scrubSim.disk(inst.instanceId)!.token);
+      const done = JSON.parse(fs.readFileSync(path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', 'scrub.json'), 'utf8'));
+      expect(done.outputs.bootstrapScrub).toBe('done');
+      expect(ec2.resourcesOf('scrub').filter((r) => r.type === 'instance')).toHaveLength(1);
+
+      const destroy = await scrub(['destroy', '--yes']);
+      expect(destroy.code, destroy.stderr).toBe(0);
+    } finally {
+      ec2.denyActions([]);
+      await scrubSim.stop();
+    }
+  }, 300_000);
 
   it('an init that fails at the Worker deploy resumes on the next run without a second VM', async () => {
     const resume = (args: string[]) => runCli(['--name', 'resume', ...args], { env, timeoutMs: 240_000 });

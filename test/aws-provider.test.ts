@@ -3,7 +3,7 @@
 // The cloud-agnostic cases live in ./conformance/provider-conformance.ts and run here through the
 // AWS harness below; this file keeps what only AWS has (ClientToken, IMDSv2 hop limit, gp3, Elastic
 // IPs, DependencyViolation, the InvalidInstanceID.NotFound window, paging, exact messages).
-import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateTagsCommand, DescribeImagesCommand, ModifyInstanceAttributeCommand, RunInstancesCommand, StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,7 +18,8 @@ import { Journal } from '../src/state/journal.js';
 import { newDeploymentState, type DeploymentState } from '../src/state/schema.js';
 import { StateStore } from '../src/state/store.js';
 import { caught, describeProviderConformance, type ProviderHarness } from './conformance/provider-conformance.js';
-import { startEc2Emulator, type Ec2Emulator, type Instance } from './emulators/ec2/index.js';
+import { loadPolicy, startEc2Emulator, type Ec2Emulator, type Instance } from './emulators/ec2/index.js';
+import { findDefaultNetwork, findUbuntuImage } from '../src/providers/aws/lookups.js';
 
 const REGION = 'us-east-1';
 const CREDS = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
@@ -35,7 +36,8 @@ afterEach(async () => {
   for (const e of emulators.splice(0)) await e.close();
 });
 async function emulator(opts: Parameters<typeof startEc2Emulator>[0] = {}): Promise<Ec2Emulator> {
-  const emu = await startEc2Emulator({ transitionMs: 100, ...CREDS, ...opts }) // SigV4 signatures are checked;
+  // SigV4 signatures are checked, and every call is judged by the real IAM policy template.
+  const emu = await startEc2Emulator({ transitionMs: 100, ...CREDS, iamPolicy: 'template', ...opts });
   emulators.push(emu);
   return emu;
 }
@@ -105,7 +107,7 @@ function awsHarness(): ProviderHarness {
     },
     resourceTypes: { vm: 'instance', disk: 'volume', firewall: 'security-group', address: 'elastic-ip' },
     async setup() {
-      current = await startEc2Emulator({ transitionMs: 100, ...CREDS }); // SigV4 signatures are checked
+      current = await startEc2Emulator({ transitionMs: 100, ...CREDS, iamPolicy: 'template' }); // SigV4 checked; calls judged by the real policy
     },
     async teardown() {
       await current?.close();
@@ -446,9 +448,54 @@ describe('aws provider: the cloud pushing back', () => {
     const e = await caught(aws.apply(ctx, journal, bootstrapFactory('tunnel')));
     expect(e.exitCode).toBe(4);
     expect(e.hint).toMatch(/--size medium/);
-    expect(emu.requests.filter((r) => r.action === 'RunInstances')).toHaveLength(1); // an answer, not retried
+    // an answer, not retried in the same zone: each zone that offers the type is asked once
+    const runs = emu.requests.filter((r) => r.action === 'RunInstances');
+    expect(runs.map((r) => r.params['NetworkInterface.1.SubnetId']).length).toBe(new Set(runs.map((r) => r.params['NetworkInterface.1.SubnetId'])).size);
+    expect(runs.length).toBeGreaterThan(1);
     expect(journal.find('aws:instance')!.phase).toBe('deleted'); // nothing was made: the token is dropped
     expect(instancesOf(emu, ctx.spec.name)).toEqual([]);
+  });
+
+  it('no capacity in one availability zone: the next zone that offers the type is tried with a new ClientToken; when none has it, the zones tried are named', async () => {
+    const emu = await emulator();
+    const { ctx, journal } = deployment(emu);
+    // us-east-1e does not offer t3 types at all; us-east-1a and -1b are out of capacity
+    emu.zoneWithoutCapacity(aws.sizes.small, [`${REGION}a`, `${REGION}b`]);
+    const vm = await aws.apply(ctx, journal, bootstrapFactory('tunnel'));
+    expect(vm.state).toBe('running');
+    const runs = emu.requests.filter((r) => r.action === 'RunInstances');
+    const zoneOf = (subnetId: string | undefined) => [...emu.state.subnets.values()].find((s) => s.subnetId === subnetId)?.az;
+    expect(runs.map((r) => zoneOf(r.params['NetworkInterface.1.SubnetId']))).toEqual([`${REGION}a`, `${REGION}b`, `${REGION}c`]);
+    expect(new Set(runs.map((r) => r.params.ClientToken)).size).toBe(3);
+    expect(emu.requests.some((r) => r.action === 'DescribeInstanceTypeOfferings')).toBe(true);
+    const [inst] = instancesOf(emu, ctx.spec.name);
+    expect(inst!.az).toBe(`${REGION}c`);
+    expect(journal.find('aws:instance')!.meta.availabilityZone).toBe(`${REGION}c`);
+    await aws.destroy(ctx, journal);
+
+    const other = deployment(emu, { name: 'nocap' });
+    emu.zoneWithoutCapacity(aws.sizes.small, ['a', 'b', 'c', 'd', 'f'].map((z) => `${REGION}${z}`));
+    const e = await caught(aws.apply(other.ctx, other.journal, bootstrapFactory('tunnel')));
+    expect(e.exitCode).toBe(4);
+    expect(e.message).toBe(`AWS has no capacity for ${aws.sizes.small} in ${REGION} right now: tried ${['a', 'b', 'c', 'd', 'f'].map((z) => `${REGION}${z}`).join(', ')} (InsufficientInstanceCapacity)`);
+    expect(e.hint).toMatch(/--size medium/);
+    expect(instancesOf(emu, 'nocap')).toEqual([]);
+    emu.zoneWithoutCapacity(aws.sizes.small, []);
+  });
+
+  it('a rerun right after an interrupted init waits out the read-after-create gap instead of launching a second VM', async () => {
+    const emu = await emulator({ consistencyDelayMs: 1500 });
+    const { ctx, journal } = deployment(emu);
+    // the first run stops right after RunInstances was journaled (its next call is refused)
+    emu.denyActions(['DescribeInstances']);
+    expect((await caught(aws.apply(ctx, journal, bootstrapFactory('tunnel')))).exitCode).toBe(3);
+    expect(journal.find('aws:instance')!.phase).toBe('created');
+    emu.denyActions([]);
+    // at once again: EC2 still answers InvalidInstanceID.NotFound for the new instance
+    const vm = await aws.apply(ctx, journal, bootstrapFactory('tunnel'));
+    expect(vm.state).toBe('running');
+    expect(emu.requests.filter((r) => r.action === 'RunInstances')).toHaveLength(1);
+    expect(instancesOf(emu, ctx.spec.name)).toHaveLength(1);
   });
 
   it('throttling (RequestLimitExceeded) and read-after-write InvalidInstanceID.NotFound are survived', async () => {
@@ -460,5 +507,99 @@ describe('aws provider: the cloud pushing back', () => {
     expect(emu.requests.filter((r) => r.error === 'RequestLimitExceeded')).toHaveLength(4);
     expect(emu.requests.some((r) => r.error === 'InvalidInstanceID.NotFound')).toBe(true);
     expect(instancesOf(emu, ctx.spec.name)).toHaveLength(1);
+  });
+});
+
+/** The error an AWS SDK call ends with (its name is EC2's error code). */
+async function sdkError(p: Promise<unknown>): Promise<Error & { name: string }> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error & { name: string };
+  }
+  throw new Error('the call succeeded');
+}
+
+describe('aws provider: the IAM policy template, as the EC2 emulator evaluates it', () => {
+  /** The real launch request of `init`, with one part changed; answered as a dry run. */
+  async function dryRunLaunch(change: (input: ReturnType<typeof runInstancesInput>) => void = () => {}) {
+    const emu = await emulator();
+    const { ctx } = deployment(emu);
+    const clients = createAwsClients(ctx);
+    const [image, net] = await Promise.all([findUbuntuImage(clients), findDefaultNetwork(clients)]);
+    const groupId = await createSecurityGroup(clients, ctx.spec.name, net.vpcId);
+    const input = runInstancesInput({ deployment: ctx.spec.name, imageId: image.id, rootDeviceName: image.rootDeviceName, instanceType: aws.sizes.small, subnetId: net.subnetId, securityGroupId: groupId }, '#cloud-config\n');
+    change(input);
+    const e = await sdkError(clients.ec2.send(new RunInstancesCommand({ ...input, DryRun: true })));
+    return { code: e.name, message: e.message, emu, clients, ctx };
+  }
+
+  it('allows the launch init makes (the dry run says it would succeed)', async () => {
+    expect((await dryRunLaunch()).code).toBe('DryRunOperation');
+  });
+
+  it('refuses a launch of an instance type crawl4ai-mcp does not offer', async () => {
+    const r = await dryRunLaunch((i) => (i.InstanceType = 'p5.48xlarge'));
+    expect(r.code).toBe('UnauthorizedOperation');
+    expect(r.message).toMatch(/ec2:RunInstances on resource: arn:aws:ec2:us-east-1:\d{12}:instance\/\*/);
+  });
+
+  it('refuses a launch from an image Canonical does not own, even one named like Ubuntu', async () => {
+    const r = await dryRunLaunch();
+    const impostor = await r.clients.ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['ubuntu/images/*'] }] }));
+    const foreign = impostor.Images!.find((i) => i.OwnerId !== '099720109477')!;
+    expect(foreign).toBeDefined();
+    const refused = await dryRunLaunch((i) => (i.ImageId = foreign.ImageId));
+    expect(refused.code).toBe('UnauthorizedOperation');
+    expect(refused.message).toContain(`image/${foreign.ImageId}`);
+  });
+
+  it('refuses a launch with IMDSv1 allowed', async () => {
+    const r = await dryRunLaunch((i) => (i.MetadataOptions = { ...i.MetadataOptions, HttpTokens: 'optional' }));
+    expect(r.code).toBe('UnauthorizedOperation');
+  });
+
+  it('refuses an untagged launch, or one tagged for another owner', async () => {
+    expect((await dryRunLaunch((i) => delete i.TagSpecifications)).code).toBe('UnauthorizedOperation');
+    const foreign = await dryRunLaunch((i) => {
+      i.TagSpecifications = i.TagSpecifications!.map((t) => ({ ...t, Tags: t.Tags!.map((x) => (x.Key === 'managed-by' ? { ...x, Value: 'someone-else' } : x)) }));
+    });
+    expect(foreign.code).toBe('UnauthorizedOperation');
+  });
+
+  it('refuses tagging outside a create, resizing to an unoffered type, and touching resources it did not make', async () => {
+    const emu = await emulator({ iamPolicy: undefined }); // set the scene as the account's admin would
+    const { ctx } = deployment(emu, { network: 'public' });
+    await aws.apply(ctx, deployment(emu).journal, bootstrapFactory('public'));
+    const [own] = instancesOf(emu, ctx.spec.name);
+    const clients = createAwsClients(ctx);
+    const foreign = (await clients.ec2.send(new RunInstancesCommand({ ImageId: own!.imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }))).Instances![0]!.InstanceId!;
+    await clients.ec2.send(new StopInstancesCommand({ InstanceIds: [own!.instanceId] }));
+    while (emu.state.instances.get(own!.instanceId)!.state !== 'stopped') await new Promise((r) => setTimeout(r, 20)); // a type changes only when stopped
+    emu.useIamPolicy('template');
+
+    const code = async (p: Promise<unknown>) => (await sdkError(p)).name;
+    expect(await code(clients.ec2.send(new CreateTagsCommand({ Resources: [foreign], Tags: [{ Key: 'managed-by', Value: 'crawl4ai-mcp' }] })))).toBe('UnauthorizedOperation');
+    expect(await code(clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [foreign], DryRun: true })))).toBe('UnauthorizedOperation');
+    expect(await code(clients.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: own!.instanceId, InstanceType: { Value: 'p5.48xlarge' }, DryRun: true })))).toBe('UnauthorizedOperation');
+    expect(await code(clients.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: own!.instanceId, InstanceType: { Value: aws.sizes.large }, DryRun: true })))).toBe('DryRunOperation');
+    expect(await code(clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [own!.instanceId], DryRun: true })))).toBe('DryRunOperation');
+  });
+
+  it('validateCredentials proves what init needs: all allowed under the template, the launch missing without its image statement', async () => {
+    const emu = await emulator();
+    const { ctx } = deployment(emu, { network: 'public' });
+    expect((await aws.validateCredentials(ctx)).missing).toEqual([]);
+    const policy = loadPolicy();
+    emu.useIamPolicy({ ...policy, Statement: policy.Statement.filter((s) => s.Sid !== 'LaunchFromCanonicalImagesOnly') });
+    expect((await aws.validateCredentials(ctx)).missing).toEqual(['ec2:RunInstances']);
+    expect(emu.resourcesOf(ctx.spec.name)).toEqual([]);
+  });
+
+  it('lists exactly the instance types the catalog offers', () => {
+    const offered = Object.values(aws.sizes).sort();
+    const typeLists = loadPolicy().Statement.flatMap((s) => Object.values(s.Condition ?? {}).flatMap((c) => Object.entries(c).filter(([k]) => /InstanceType$/.test(k)).map(([, v]) => [v].flat().sort())));
+    expect(typeLists.length).toBeGreaterThanOrEqual(3);
+    for (const l of typeLists) expect(l).toEqual(offered);
   });
 });

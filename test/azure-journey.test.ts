@@ -170,7 +170,7 @@ describe('Azure journey through the built CLI', () => {
     expect(r.code).toBe(2);
     const [error, hint] = lines(r.stderr).filter((l) => !l.startsWith('›'));
     expect(error).toMatch(/^error: the Azure tenant \(directory\) ID is not in the secret store/);
-    expect(hint).toBe('hint: set AZURE_TENANT_ID, or use --credentials chain for your Azure CLI login (az login); it is kept in the secret store for later commands');
+    expect(hint).toBe('hint: set AZURE_TENANT_ID, or use --credentials chain for your Azure CLI login (az login); `init` keeps it in the secret store for later commands');
     expect(az.requests.length).toBe(before);
   });
 

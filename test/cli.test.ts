@@ -1,4 +1,4 @@
-import { describe, expect, it, beforeAll } from 'vitest';
+import { afterAll, describe, expect, it, beforeAll } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { cliEnv, lines, runCli, tempHome } from './helpers/cli.js';
@@ -7,7 +7,12 @@ import { newDeploymentState } from '../src/state/schema.js';
 import { openSecretStore } from '../src/secrets/store.js';
 import { deploymentSecret } from '../src/secrets/keys.js';
 import { EXIT_CODE_TABLE } from '../src/ground/errors.js';
-import { ROOT } from './helpers/cli.js';
+import { CLI, ROOT } from './helpers/cli.js';
+import { execFileSync } from 'node:child_process';
+import { startEc2Emulator, type Ec2Emulator } from './emulators/ec2/index.ts';
+import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
+import { startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
+import { AWS_ACCESS_KEY, ec2Instances, journeyEnv } from './helpers/journey.js';
 
 const PASS = 'correct horse battery staple';
 
@@ -156,7 +161,13 @@ describe('connect', () => {
     expect(vs).toEqual({ type: 'http', url, headers: { Authorization: `Bearer ${apiKey}` } });
 
     const code = await runCli(['--name', 'work', 'connect', '--client', 'claude-code'], { env });
-    expect(code.stdout.trim()).toBe(`claude mcp add --transport http crawl4ai-work ${url} --header "Authorization: Bearer ${apiKey}"`);
+    expect(code.stdout.trim()).toBe(
+      [
+        'CRAWL4AI_MCP_KEY="$(crawl4ai-mcp connect --name work --key-only)"',
+        `claude mcp add --transport http crawl4ai-work ${url} --header "Authorization: Bearer $CRAWL4AI_MCP_KEY"`,
+      ].join('\n'),
+    );
+    expect(code.stdout).not.toContain(apiKey);
 
     const all = await runCli(['--name', 'work', 'connect', '--json'], { env });
     const doc = JSON.parse(all.stdout);
@@ -164,9 +175,144 @@ describe('connect', () => {
     expect(Object.keys(doc.clients).sort()).toEqual(['claude-code', 'claude-desktop', 'cursor', 'vscode']);
   });
 
+  it('the Claude Code snippet, run in bash, gives claude the key while history and the screen never show it', async () => {
+    const h = tempHome();
+    const env = await seedDeployment(h, 'work', apiKey);
+    const snippet = (await runCli(['--name', 'work', 'connect', '--client', 'claude-code'], { env })).stdout;
+    // a bin dir with `crawl4ai-mcp` (this checkout) and a stand-in `claude` that records its argv
+    const bin = path.join(h, 'bin');
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, 'crawl4ai-mcp'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, 'claude'), `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done > "${path.join(h, 'claude-argv')}"\n`, { mode: 0o755 });
+    const histfile = path.join(h, 'bash_history');
+    // an interactive bash with history on, as a user would paste it
+    const out = execFileSync('bash', ['--norc', '-i'], {
+      input: `set -o history\nHISTFILE=${histfile}\n${snippet}\nhistory -w\nexit\n`,
+      env: { ...env, PATH: `${bin}:${env.PATH ?? ''}` },
+      encoding: 'utf8',
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const argv = fs.readFileSync(path.join(h, 'claude-argv'), 'utf8').split('\n');
+    expect(argv.slice(0, 7)).toEqual(['mcp', 'add', '--transport', 'http', 'crawl4ai-work', 'https://crawl4ai-mcp-work.me.workers.dev/mcp', '--header']);
+    expect(argv[7]).toBe(`Authorization: Bearer ${apiKey}`);
+    expect(fs.readFileSync(histfile, 'utf8')).toContain('claude mcp add');
+    expect(fs.readFileSync(histfile, 'utf8')).not.toContain(apiKey);
+    expect(out).not.toContain(apiKey);
+    const keyOnly = await runCli(['--name', 'work', 'connect', '--key-only'], { env });
+    expect(keyOnly.stdout).toBe(`${apiKey}\n`);
+  });
+
   it('rejects an unknown --client with exit 2', async () => {
     const r = await runCli(['connect', '--client', 'emacs'], { env: cliEnv(tempHome()) });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/emacs/);
+  });
+});
+
+describe('cloud credentials: init stores them, day-2 commands only read them', () => {
+  const ADMIN_KEY = 'AKIAADMINADMINADMIN0';
+  const TEMP_KEY = 'ASIATEMPORARYKEY0001';
+  const CF_TOKEN = 'cf-token-' + 'c'.repeat(32);
+  let ec2: Ec2Emulator;
+  let cf: CloudflareEmulator;
+  let env: NodeJS.ProcessEnv;
+  const sims: VmSimulator[] = [];
+
+  beforeAll(async () => {
+    // The emulator accepts all three keys and logs which one signed each call.
+    ec2 = await startEc2Emulator({ transitionMs: 100, accessKeyId: [AWS_ACCESS_KEY, ADMIN_KEY, TEMP_KEY], iamPolicy: 'template' });
+    cf = await startCloudflareEmulator({ accountId: 'acc0000000000000000000000000000c', apiToken: CF_TOKEN });
+    env = journeyEnv(ec2, cf, CF_TOKEN, 'c4m-creds-');
+  }, 120_000);
+  afterAll(async () => {
+    for (const s of sims) await s.stop();
+    await cf?.close();
+    await ec2?.close();
+  });
+
+  const cli = (name: string, args: string[], extra: Record<string, string | undefined> = {}) =>
+    runCli(['--name', name, ...args], { env: { ...env, ...extra }, timeoutMs: 240_000 });
+  const init = (name: string, extra: Record<string, string | undefined> = {}) => {
+    sims.push(startVmSimulator(ec2Instances(ec2, name), cf));
+    return cli(name, ['init', '--yes', '--provider', 'aws', '--region', 'us-east-1', '--size', 'small', '--network', 'public'], extra);
+  };
+  const secretFile = () => path.join(env.CRAWL4AI_MCP_HOME!, 'secrets.enc.json');
+  const keysSince = (from: number) => new Set(ec2.requests.slice(from).map((r) => r.accessKeyId));
+
+  it('status with other credentials exported uses the stored least-privilege key and leaves the store unchanged', async () => {
+    const first = await init('creds');
+    expect(first.code, first.stderr).toBe(0);
+    expect(lines(first.stderr).filter((l) => l.includes('stored the AWS access key'))).toHaveLength(1);
+    const before = fs.readFileSync(secretFile());
+
+    const from = ec2.requests.length;
+    const admin = { AWS_ACCESS_KEY_ID: ADMIN_KEY, AWS_SECRET_ACCESS_KEY: 'adminSecret' + 'a'.repeat(29) };
+    const status = await cli('creds', ['status'], admin);
+    expect(status.code, status.stderr).toBe(0);
+    expect(keysSince(from)).toEqual(new Set([AWS_ACCESS_KEY]));
+    expect(status.stderr).toMatch(/using the AWS access key stored as profile "default"; the one in AWS_ACCESS_KEY_ID is ignored/);
+    expect(fs.readFileSync(secretFile()).equals(before)).toBe(true);
+    const store = await openSecretStore({ env, interactive: false });
+    expect(await store.get('profile/aws/default/accessKeyId')).toBe(AWS_ACCESS_KEY);
+
+    const stop = await cli('creds', ['stop'], admin);
+    expect(stop.code, stop.stderr).toBe(0);
+    const destroy = await cli('creds', ['destroy', '--yes'], admin);
+    expect(destroy.code, destroy.stderr).toBe(0);
+    expect(keysSince(from)).toEqual(new Set([AWS_ACCESS_KEY]));
+    expect(ec2.resourcesOf('creds')).toEqual([]);
+  }, 300_000);
+
+  it('init with temporary credentials (AWS_SESSION_TOKEN) works and stores nothing of them', async () => {
+    const temp = { CRAWL4AI_MCP_HOME: path.join(tempHome('c4m-temp-'), 'config'), AWS_ACCESS_KEY_ID: TEMP_KEY, AWS_SECRET_ACCESS_KEY: 'tempSecret' + 't'.repeat(30), AWS_SESSION_TOKEN: 'IQoJb3JpZ2luX2VjE' + 's'.repeat(60) };
+    const from = ec2.requests.length;
+    const r = await init('temp', temp);
+    expect(r.code, r.stderr).toBe(0);
+    expect(keysSince(from)).toEqual(new Set([TEMP_KEY]));
+    expect(r.stderr).toContain('for this run only; nothing is stored');
+    expect(r.stderr + r.stdout).not.toContain(temp.AWS_SESSION_TOKEN);
+    const secrets = fs.readFileSync(path.join(temp.CRAWL4AI_MCP_HOME, 'secrets.enc.json'), 'utf8');
+    expect(secrets).not.toContain('profile/aws/');
+    expect(secrets).toContain('profile/cloudflare/');
+    const destroy = await cli('temp', ['destroy', '--yes'], temp);
+    expect(destroy.code, destroy.stderr).toBe(0);
+    expect(ec2.resourcesOf('temp')).toEqual([]);
+  }, 300_000);
+});
+
+describe('a resumed init', () => {
+  /** A state file as an init that stopped half-way leaves it. */
+  async function halfDone(home: string, name: string, region: string, network: 'tunnel' | 'public') {
+    const env = cliEnv(home, {
+      CRAWL4AI_MCP_SECRET_BACKEND: 'file',
+      CRAWL4AI_MCP_PASSPHRASE: PASS,
+      AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'resumeSecret' + 'r'.repeat(28),
+      CLOUDFLARE_ACCOUNT_ID: 'acc0000000000000000000000000000f',
+      CLOUDFLARE_API_TOKEN: 'cf-token-' + 'r'.repeat(32),
+      // nothing answers here: a refusal must come before any cloud call
+      AWS_ENDPOINT_URL_EC2: 'http://127.0.0.1:9',
+      AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:9',
+      CLOUDFLARE_API_BASE_URL: 'http://127.0.0.1:9/client/v4',
+    });
+    const state = newDeploymentState(name);
+    Object.assign(state, { status: 'provisioning', provider: 'aws', region, network, size: 'small', profile: 'default', credentials: 'keychain' });
+    await new StateStore(path.join(env.CRAWL4AI_MCP_HOME!, 'deployments')).write(state);
+    return env;
+  }
+
+  it('in another region or network mode is refused (exit 2), naming where it began and how to destroy it', async () => {
+    const env = await halfDone(tempHome(), 'half', 'us-east-1', 'tunnel');
+    const init = (region: string, network: string) =>
+      runCli(['--name', 'half', 'init', '--yes', '--provider', 'aws', '--region', region, '--size', 'small', '--network', network], { env });
+    for (const [region, network] of [['eu-west-1', 'tunnel'], ['us-east-1', 'public']] as const) {
+      const r = await init(region, network);
+      expect(r.code, r.stderr).toBe(2);
+      const err = lines(r.stderr).filter((l) => !l.startsWith('›'));
+      expect(err[0]).toBe(`error: deployment "half" was started in us-east-1 with the tunnel network; this run asks for ${region} with the ${network} network`);
+      expect(err[1]).toContain('--region us-east-1 --network tunnel');
+      expect(err[1]).toContain('crawl4ai-mcp destroy --name half');
+      expect(err).toHaveLength(2);
+    }
   });
 });

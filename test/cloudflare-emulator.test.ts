@@ -7,11 +7,16 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.js';
+import { ALL_PERMISSION_GROUPS } from './emulators/cloudflare/token-permissions.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const WRANGLER = join(ROOT, 'node_modules/wrangler/bin/wrangler.js');
 const FIXTURE = join(ROOT, 'test/fixtures/cf-worker/worker.js');
 const TOKEN = 'test-token-0123456789';
+/** a token with every permission group but Connectivity Directory Bind */
+const NO_BIND_TOKEN = 'test-token-no-bind-0123456789';
+/** a token that may only read Workers scripts */
+const READ_ONLY_TOKEN = 'test-token-read-only-0123456789';
 const WORKER = 'fixture-worker';
 
 interface RunResult {
@@ -108,7 +113,13 @@ beforeAll(async () => {
   closedPortUrl = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
   await new Promise<void>((r) => probe.close(() => r()));
 
-  cf = await startCloudflareEmulator({ apiToken: TOKEN, hosts: { 'vm.example.com': originUrl, 'down.example.com': closedPortUrl } });
+  cf = await startCloudflareEmulator({
+    apiToken: TOKEN,
+    extraTokens: {
+      [NO_BIND_TOKEN]: ALL_PERMISSION_GROUPS.filter((g) => g !== 'Connectivity Directory Bind'),
+      [READ_ONLY_TOKEN]: ['Workers Scripts Read'],
+    },
+    hosts: { 'vm.example.com': originUrl, 'down.example.com': closedPortUrl } });
   home = await mkdtemp(join(tmpdir(), 'cf-emu-test-home-'));
   project = await mkdtemp(join(tmpdir(), 'cf-emu-test-project-'));
   await copyFile(FIXTURE, join(project, 'worker.js'));
@@ -263,6 +274,12 @@ describe('Cloudflare emulator driven by the real wrangler', () => {
       migrations: [{ tag: 'v1', new_sqlite_classes: ['Counter'] }],
       vpc_services: [{ binding: 'CRAWL4AI', service_id: serviceId }],
     });
+    // deploying a vpc_services binding needs Connectivity Directory Bind (wrangler#15704), not only Admin
+    const noBind = await wrangler(['deploy'], { token: NO_BIND_TOKEN });
+    expect(noBind.code).not.toBe(0);
+    expect(`${noBind.stdout}${noBind.stderr}`).toContain('Authentication error [code: 10000]');
+    expect(cf.requests.some((r) => r.status === 403 && /\/workers\/scripts\/fixture-worker(\/versions)?$/.test(r.path))).toBe(true);
+    expect((await getJson('/')).body.marker).not.toBe('fixture-v3'); // the old version still serves
     await mustSucceed(['deploy']);
 
     const offline = await getJson('/vpc?path=/health');
@@ -304,6 +321,40 @@ describe('Cloudflare emulator driven by the real wrangler', () => {
     expect((await fetch(cf.workerUrl(WORKER))).status).toBe(404);
     expect(cf.kvNamespaces()).toEqual([]);
     expect(cf.unhandledRequests).toEqual([]);
+  });
+
+  it('enforces each token\'s permission groups on every API path (403, code 10000)', async () => {
+    const call = async (token: string, method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${cf.apiBaseUrl}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+      return { status: res.status, code: ((await res.json()) as { errors: Array<{ code: number }> }).errors[0]?.code };
+    };
+    const a = `/accounts/${cf.accountId}`;
+    expect((await call(READ_ONLY_TOKEN, 'GET', `${a}/workers/scripts`)).status).toBe(200);
+    expect((await call(READ_ONLY_TOKEN, 'GET', '/user/tokens/verify')).status).toBe(200);
+    for (const [method, path, body] of [
+      ['DELETE', `${a}/workers/scripts/${WORKER}`],
+      ['GET', `${a}/storage/kv/namespaces`],
+      ['GET', `${a}/cfd_tunnel`],
+      ['GET', `${a}/connectivity/directory/services`],
+      ['POST', `${a}/connectivity/directory/services`, { name: 'x', type: 'http', host: { ipv4: '127.0.0.1', network: { tunnel_id: '00000000-0000-4000-8000-000000000000' } } }],
+      ['GET', `${a}`],
+      ['GET', '/user'],
+      ['GET', '/memberships'],
+    ] as const) {
+      expect(await call(READ_ONLY_TOKEN, method, path, body), `${method} ${path}`).toEqual({ status: 403, code: 10000 });
+    }
+    // the no-Bind token can read and manage VPC services (Admin) but not bind them
+    expect((await call(NO_BIND_TOKEN, 'GET', `${a}/connectivity/directory/services`)).status).toBe(200);
+    const verify = await fetch(`${cf.apiBaseUrl}/user/tokens/verify`, { headers: { authorization: `Bearer ${NO_BIND_TOKEN}` } });
+    const id = ((await verify.json()) as { result: { id: string } }).result.id;
+    const details = await fetch(`${cf.apiBaseUrl}/user/tokens/${id}`, { headers: { authorization: `Bearer ${NO_BIND_TOKEN}` } });
+    const groups = ((await details.json()) as { result: { policies: Array<{ permission_groups: Array<{ name: string }> }> } }).result.policies[0]!.permission_groups.map((g) => g.name);
+    expect(groups).toContain('Connectivity Directory Admin');
+    expect(groups).not.toContain('Connectivity Directory Bind');
   });
 
   it('a wrong API token makes wrangler fail with an authentication error', async () => {

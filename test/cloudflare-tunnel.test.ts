@@ -18,6 +18,7 @@ import { CliError } from '../src/ground/errors.js';
 import { containsKnownSecret } from '../src/ground/redact.js';
 import { Journal, StateStore, newDeploymentState } from '../src/state/index.js';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.js';
+import { ALL_PERMISSION_GROUPS } from './emulators/cloudflare/token-permissions.js';
 
 const API_TOKEN = 'cf-test-token-0123456789abcdef';
 
@@ -342,18 +343,42 @@ describe('checkTokenPermissions', () => {
     expect(result.missing).toEqual([]);
     expect(result.checked).toContain('Account › Cloudflare Tunnel › Edit');
     expect(result.checked).toContain('Account › Connectivity Directory › Admin');
+    expect(result.checked).toContain('Account › Connectivity Directory › Bind');
+    expect(result.unchecked).toEqual([]);
     expect(calls[0]?.path).toBe('/user/tokens/verify');
     expect(calls.some((c) => c.path === `/accounts/${cf.accountId}/cfd_tunnel` && c.search === '?per_page=1')).toBe(true);
     const publicMode = await checkTokenPermissions(api, 'public');
     expect(publicMode.checked).not.toContain('Account › Cloudflare Tunnel › Edit');
   });
 
-  it('names the permission whose probe is refused with 403', async () => {
-    // The emulator records tokenPermissions but does not enforce them, so the refusal a token
-    // without "Connectivity Directory" would get is injected on that permission's probe.
-    const api = apiFor();
-    cf.failNext('GET', /\/connectivity\/directory\/services$/, 403, 10000);
+  /** an emulator whose token lacks `lacking`; the API client uses that token */
+  async function tokenWithout(...lacking: string[]): Promise<CloudflareApi> {
+    await cf.close();
+    cf = await startCloudflareEmulator({ apiToken: API_TOKEN, tokenPermissions: ALL_PERMISSION_GROUPS.filter((g) => !lacking.includes(g)) });
+    return apiFor();
+  }
+
+  it('names the permission a token lacks: its probe is refused with 403 by the emulator', async () => {
+    const api = await tokenWithout('Connectivity Directory Read', 'Connectivity Directory Bind', 'Connectivity Directory Admin');
     const result = await checkTokenPermissions(api, 'tunnel');
-    expect(result.missing).toEqual(['Account › Connectivity Directory › Admin']);
+    expect(result.missing).toEqual(['Account › Connectivity Directory › Admin', 'Account › Connectivity Directory › Bind']);
+    expect(calls.some((c) => c.path.endsWith('/connectivity/directory/services') && c.status === 403)).toBe(true);
+    expect((await checkTokenPermissions(api, 'public')).missing).toEqual([]);
   });
+
+  it('finds a missing Connectivity Directory › Bind in the token\'s own policies (no read-only call needs Bind)', async () => {
+    const api = await tokenWithout('Connectivity Directory Bind');
+    const result = await checkTokenPermissions(api, 'tunnel');
+    expect(result.missing).toEqual(['Account › Connectivity Directory › Bind']);
+    expect(calls.some((c) => /^\/user\/tokens\/[0-9a-f]+$/.test(c.path) && c.status === 200)).toBe(true);
+  });
+
+  it('says Bind could not be checked when the token may not read its own policies', async () => {
+    const api = await tokenWithout('API Tokens Read');
+    const result = await checkTokenPermissions(api, 'tunnel');
+    expect(result.missing).toEqual([]);
+    expect(result.unchecked).toEqual(['Account › Connectivity Directory › Bind']);
+    expect(result.checked).not.toContain('Account › Connectivity Directory › Bind');
+  });
+
 });

@@ -46,7 +46,7 @@ describe('health and auth', () => {
   it('GET /health is public', async () => {
     const { status, json } = await get('/health', {});
     expect(status).toBe(200);
-    expect(json).toEqual({ status: 'ok', timestamp: expect.any(Number), version: '0.9.2' });
+    expect(json).toEqual({ status: 'ok', timestamp: expect.any(Number), version: '0.9.4' });
     expect(Math.abs(json.timestamp - Date.now() / 1000)).toBeLessThan(5);
   });
 

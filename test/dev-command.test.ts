@@ -4,6 +4,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,23 +12,32 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCrawl4aiEmulator, type Crawl4aiEmulator } from './emulators/crawl4ai/index.ts';
 import { bundleWorker, ROOT } from './helpers/mcp-worker.ts';
 import { connectV1, connectV2, textOf } from './helpers/mcp-clients.ts';
+import { startCloudflareEmulator } from './emulators/cloudflare/index.ts';
+import { runWrangler } from '../src/cloudflare/wrangler.ts';
 
 const CLI = path.join(ROOT, 'bin', 'crawl4ai-mcp.js');
+const CONFORMANCE = path.join(ROOT, 'node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
 const TOKEN = 'dev-test-token-3a9f1c7e5b20';
 
 let emu: Crawl4aiEmulator;
 let home: string;
 const children: ChildProcess[] = [];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
+/**
+ * A free port below Linux's ephemeral range (32768-60999): a port the kernel handed out with
+ * listen(0) is also handed to outgoing connections, so on a busy machine another process can take
+ * it between this check and wrangler's bind.
+ */
+async function freePort(): Promise<number> {
+  for (;;) {
+    const p = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(p, '127.0.0.1', () => s.close(() => resolve(true)));
     });
-  });
+    if (free) return p;
+  }
 }
 
 function portOpen(port: number): Promise<boolean> {
@@ -98,6 +108,31 @@ afterAll(async () => {
   if (home) fs.rmSync(home, { recursive: true, force: true });
 });
 
+/**
+ * The conformance suite's client sends no Authorization header, and our server needs a key. This
+ * loopback hop adds the key and otherwise passes the request as is, except that its own address
+ * (the URL the suite was given) is spelled as the dev server's, as a port forward would: so the
+ * suite's "valid localhost Host/Origin" request stays valid and its foreign Host/Origin stay foreign.
+ */
+async function keyAddingProxy(devPort: number, key: string): Promise<{ url: string; close(): Promise<void> }> {
+  let self = '';
+  const server = http.createServer((req, res) => {
+    const headers: http.OutgoingHttpHeaders = { ...req.headers, authorization: `Bearer ${key}` };
+    const swap = (v: string | undefined) => (v === undefined ? undefined : v.split(self).join(`127.0.0.1:${devPort}`));
+    headers.host = swap(req.headers.host);
+    if (req.headers.origin !== undefined) headers.origin = swap(req.headers.origin);
+    const up = http.request({ host: '127.0.0.1', port: devPort, method: req.method, path: req.url, headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
+  self = `127.0.0.1:${port}`;
+  return { url: `http://${self}/mcp`, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+}
+
 describe('crawl4ai-mcp dev', () => {
   it('runs the Worker in workerd, prints a working URL and key, and stops cleanly on Ctrl-C', async () => {
     const port = await freePort();
@@ -154,6 +189,61 @@ describe('crawl4ai-mcp dev', () => {
     expect(processesWith(`--port ${port}`)).toEqual([]);
   }, 150_000);
 
+  it('refuses a foreign Host or Origin (DNS rebinding) and passes the official MCP conformance scenarios', async () => {
+    const port = await freePort();
+    const key = 'c4m_' + 'r'.repeat(43);
+    const run = startDev(port, { CRAWL4AI_MCP_DEV_KEY: key });
+    await waitFor(() => /API key:\s+c4m_\S+/.test(run.stdout()) || run.child.exitCode !== null, 90_000, () => run.stdout() + run.stderr());
+    const initialize = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    /** a raw POST with the given Host and Origin (fetch cannot set Host) */
+    const post = (headers: Record<string, string>) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request(
+          { host: '127.0.0.1', port, method: 'POST', path: '/mcp', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${key}`, ...headers } },
+          (res) => {
+            let body = '';
+            res.on('data', (d) => (body += d));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on('error', reject);
+        req.end(initialize);
+      });
+    const before = emu.requests.length;
+    // a valid key does not help a rebound or cross-site request
+    const rebound = await post({ host: 'evil.example.com', origin: 'http://evil.example.com' });
+    expect(rebound.status).toBe(403);
+    expect(JSON.parse(rebound.body)).toMatchObject({ error: 'forbidden_host' });
+    expect((await post({ host: `evil.example.com:${port}` })).status).toBe(403);
+    const crossSite = await post({ host: `127.0.0.1:${port}`, origin: 'https://evil.example.com' });
+    expect(crossSite.status).toBe(403);
+    expect(JSON.parse(crossSite.body)).toMatchObject({ error: 'forbidden_origin' });
+    expect((await post({ host: `127.0.0.1:${port}`, origin: 'null' })).status).toBe(403);
+    // the server's own names, with or without a browser Origin
+    expect((await post({ host: `127.0.0.1:${port}` })).status).toBe(200);
+    expect((await post({ host: `localhost:${port}`, origin: `http://localhost:${port}` })).status).toBe(200);
+    expect((await post({ host: `127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}` })).status).toBe(200);
+    expect(emu.requests.length).toBe(before);
+
+    const proxy = await keyAddingProxy(port, key);
+    try {
+      for (const scenario of ['server-initialize', 'ping', 'tools-list', 'dns-rebinding-protection']) {
+        // not spawnSync: the proxy lives in this process's event loop
+        const c = spawn(process.execPath, [CONFORMANCE, 'server', '--url', proxy.url, '--scenario', scenario], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        c.stdout.on('data', (d) => (out += d));
+        c.stderr.on('data', (d) => (out += d));
+        const r = await new Promise<{ status: number | null }>((resolve) => c.on('exit', (status) => resolve({ status })));
+        expect(r.status, `${scenario}:\n${out}`).toBe(0);
+        expect(out, scenario).toMatch(/Passed: ([1-9]\d*)\/\1, 0 failed, 0 warnings/);
+      }
+    } finally {
+      await proxy.close();
+    }
+    run.child.kill('SIGINT');
+    await run.exit;
+  }, 240_000);
+
   it('refuses a port that is already in use and a malformed preset key', async () => {
     const busy = net.createServer();
     const port = await new Promise<number>((resolve) => busy.listen(0, '127.0.0.1', () => resolve((busy.address() as net.AddressInfo).port)));
@@ -168,4 +258,105 @@ describe('crawl4ai-mcp dev', () => {
     expect((await b.exit).code).toBe(2);
     expect(b.stderr()).toContain('CRAWL4AI_MCP_DEV_KEY is not a crawl4ai-mcp API key');
   });
+});
+
+/** The environment of a running process, from /proc (Linux). */
+function environOf(pid: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
+    const i = kv.indexOf('=');
+    if (i > 0) out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
+describe('the environment wrangler and workerd get', () => {
+  it('dev passes an allowlist: no cloud key or passphrase reaches wrangler/workerd, and --verbose output is redacted', async () => {
+    const secret = 'aws-secret-' + 'q'.repeat(29);
+    const passphrase = 'pass-phrase7'; // short: wrangler shows a binding's first 37 characters
+    const port = await freePort();
+    // The origin's path carries the passphrase, so wrangler prints it among the bindings in --verbose.
+    const env = { AWS_SECRET_ACCESS_KEY: secret, CRAWL4AI_MCP_PASSPHRASE: passphrase, UNRELATED_SETTING: 'x', HTTPS_PROXY: 'http://127.0.0.1:9', NO_PROXY: '127.0.0.1,localhost' };
+    const child = spawn(process.execPath, [CLI, '--verbose', 'dev', '--origin', `${emu.url}/${passphrase}`, '--port', String(port)], {
+      env: { PATH: process.env.PATH ?? '', HOME: home, XDG_CONFIG_HOME: path.join(home, 'xdg'), CRAWL4AI_MCP_HOME: path.join(home, 'config'), NO_COLOR: '1', CRAWL4AI_API_TOKEN: TOKEN, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exit = new Promise((resolve) => child.on('exit', resolve));
+    await waitFor(() => /API key:\s+c4m_\S+/.test(out) || child.exitCode !== null, 90_000, () => out);
+    expect(child.exitCode, out).toBeNull();
+
+    const tmp = /--config (\S+)\/wrangler\.json/.exec(processesWith(`--port ${port}`).join('\n'))?.[1];
+    const pids = processesWith(tmp!).map((l) => Number(l.trim().split(/\s+/)[0]));
+    expect(pids.length).toBeGreaterThanOrEqual(1);
+    for (const pid of pids) {
+      const e = environOf(pid);
+      const all = Object.values(e).join('\n');
+      expect(all).not.toContain(secret);
+      expect(all).not.toContain(passphrase);
+      expect(e.UNRELATED_SETTING).toBeUndefined();
+      expect(e.CRAWL4AI_API_TOKEN).toBeUndefined();
+      expect(e.NO_PROXY).toBe('127.0.0.1,localhost');
+    }
+    expect(out).toContain('****'); // the origin binding, masked
+    expect(out).not.toContain(passphrase);
+    expect(out).not.toContain(TOKEN);
+    child.kill('SIGINT');
+    await exit;
+  }, 150_000);
+
+  it('wrangler gets the proxy settings: a Cloudflare call goes through the proxy', async () => {
+    const cf = await startCloudflareEmulator({ accountId: 'acc0000000000000000000000000000e', apiToken: 'cf-token-' + 'p'.repeat(32) });
+    // A proxy, as in a company network, recording the hosts it is asked for; every name leads to
+    // the emulator. wrangler never proxies loopback addresses, so the API gets a name only the
+    // proxy knows: without the proxy the call cannot succeed.
+    const tunneled: string[] = [];
+    // Plain http targets may come as absolute-form requests instead: forwarded too.
+    const proxy = http.createServer((req, res) => {
+      const target = new URL(req.url ?? '');
+      tunneled.push(target.host);
+      const up = http.request({ host: '127.0.0.1', port: target.port, path: target.pathname + target.search, method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => res.writeHead(502).end());
+      req.pipe(up);
+    });
+    proxy.on('connect', (req: http.IncomingMessage, sock: net.Socket, head: Buffer) => {
+      tunneled.push(req.url ?? '');
+      const p = (req.url ?? '').split(':')[1];
+      const up = net.connect(Number(p), '127.0.0.1', () => {
+        sock.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        up.write(head);
+        up.pipe(sock);
+        sock.pipe(up);
+      });
+      up.on('error', () => sock.destroy());
+      sock.on('error', () => up.destroy());
+    });
+    const proxyPort = await new Promise<number>((resolve) => proxy.listen(0, '127.0.0.1', () => resolve((proxy.address() as net.AddressInfo).port)));
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-proxy-'));
+    try {
+      const api = new URL(cf.apiBaseUrl);
+      api.hostname = 'api.cloudflare.proxied.test';
+      // The emulator speaks http, so the http proxy variables apply (HTTPS_PROXY is passed the same way).
+      for (const name of ['HTTP_PROXY', 'http_proxy']) {
+        tunneled.length = 0;
+        const r = await runWrangler(['kv', 'namespace', 'list'], {
+          account: { accountId: cf.accountId, apiToken: 'cf-token-' + 'p'.repeat(32) },
+          env: { PATH: process.env.PATH, HOME: home, CLOUDFLARE_API_BASE_URL: api.href.replace(/\/$/, ''), [name]: `http://127.0.0.1:${proxyPort}` },
+          cwd,
+        });
+        expect(r.stdout).toContain('[');
+        expect(tunneled, name).toContain(`api.cloudflare.proxied.test:${api.port}`);
+      }
+    } finally {
+      proxy.close();
+      await cf.close();
+      fs.rmSync(cwd, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -14,6 +14,7 @@ import {
   DescribeAddressesCommand,
   DescribeAvailabilityZonesCommand,
   DescribeImagesCommand,
+  DescribeInstanceAttributeCommand,
   DescribeInstancesCommand,
   DescribeInstanceTypesCommand,
   DescribeRegionsCommand,
@@ -24,6 +25,7 @@ import {
   DescribeVpcsCommand,
   DisassociateAddressCommand,
   EC2Client,
+  GetConsoleOutputCommand,
   ModifyInstanceAttributeCommand,
   paginateDescribeInstances,
   ReleaseAddressCommand,
@@ -516,5 +518,60 @@ describe('EC2 emulator: identity and authentication', () => {
     } finally {
       await open.close();
     }
+  });
+});
+
+describe('EC2 emulator: user data and console output, as anyone with the permission reads them', () => {
+  let emu: Ec2Emulator;
+  let client: EC2Client;
+  beforeAll(async () => {
+    emu = await startEc2Emulator({ transitionMs: 0 });
+    client = ec2(emu);
+  });
+  afterAll(() => emu.close());
+
+  it('DescribeInstanceAttribute returns the user data base64-encoded; it changes only while stopped', async () => {
+    const imageId = (await latestUbuntu(client)).ImageId!;
+    const secret = '#cloud-config\nwrite_files: [{path: /etc/t, content: "T=secret-value"}]\n';
+    const run = await client.send(new RunInstancesCommand({ ImageId: imageId, InstanceType: 't3.medium', MinCount: 1, MaxCount: 1, UserData: Buffer.from(secret).toString('base64') }));
+    const InstanceId = run.Instances![0]!.InstanceId!;
+    await waitUntilInstanceRunning({ client, ...W }, { InstanceIds: [InstanceId] });
+    const read = async () => (await client.send(new DescribeInstanceAttributeCommand({ InstanceId, Attribute: 'userData' }))).UserData?.Value;
+    expect(Buffer.from((await read())!, 'base64').toString()).toBe(secret);
+    expect((await client.send(new DescribeInstanceAttributeCommand({ InstanceId, Attribute: 'instanceType' }))).InstanceType?.Value).toBe('t3.medium');
+    const unknown = await caught(client.send(new DescribeInstanceAttributeCommand({ InstanceId, Attribute: 'bogus' as never })));
+    expect(unknown.name).toBe('InvalidParameterValue');
+
+    const clean = '#cloud-config\n# nothing\n';
+    const running = await caught(client.send(new ModifyInstanceAttributeCommand({ InstanceId, UserData: { Value: Buffer.from(clean) } })));
+    expect(running.name).toBe('IncorrectInstanceState');
+    await client.send(new StopInstancesCommand({ InstanceIds: [InstanceId] }));
+    await waitUntilInstanceStopped({ client, ...W }, { InstanceIds: [InstanceId] });
+    await client.send(new ModifyInstanceAttributeCommand({ InstanceId, UserData: { Value: Buffer.from(clean) } }));
+    expect(Buffer.from((await read())!, 'base64').toString()).toBe(clean);
+    expect(emu.state.instances.get(InstanceId)!.userData).toBe(clean);
+
+    // an instance launched without user data answers an empty attribute
+    const bare = await client.send(new RunInstancesCommand({ ImageId: imageId, InstanceType: 't3.medium', MinCount: 1, MaxCount: 1 }));
+    const bareId = bare.Instances![0]!.InstanceId!;
+    expect((await client.send(new DescribeInstanceAttributeCommand({ InstanceId: bareId, Attribute: 'userData' }))).UserData?.Value).toBeUndefined();
+  });
+
+  it('GetConsoleOutput has no output until the VM writes some, then the last 64 KB, base64-encoded', async () => {
+    const imageId = (await latestUbuntu(client)).ImageId!;
+    const run = await client.send(new RunInstancesCommand({ ImageId: imageId, InstanceType: 't3.medium', MinCount: 1, MaxCount: 1 }));
+    const InstanceId = run.Instances![0]!.InstanceId!;
+    const first = await client.send(new GetConsoleOutputCommand({ InstanceId }));
+    expect(first.InstanceId).toBe(InstanceId);
+    expect(first.Output).toBeUndefined();
+    emu.writeConsole(InstanceId, 'x'.repeat(70 * 1024));
+    emu.writeConsole(InstanceId, 'crawl4ai-mcp: image a digest b\r\n');
+    const out = await client.send(new GetConsoleOutputCommand({ InstanceId }));
+    const text = Buffer.from(out.Output!, 'base64').toString();
+    expect(text.length).toBe(64 * 1024);
+    expect(text.endsWith('crawl4ai-mcp: image a digest b\r\n')).toBe(true);
+    expect(out.Timestamp).toBeInstanceOf(Date);
+    const missing = await caught(client.send(new GetConsoleOutputCommand({ InstanceId: 'i-0123456789abcdef0' })));
+    expect(missing.name).toBe('InvalidInstanceID.NotFound');
   });
 });

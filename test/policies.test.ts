@@ -16,6 +16,8 @@ import {
   AWS_REQUIRED_ACTIONS,
 } from '../src/providers/aws/permissions.js';
 import { MANAGED_BY, TAG_DEPLOYMENT, TAG_MANAGED_BY } from '../src/model/deployment.js';
+import { CANONICAL_OWNER_ID } from '../src/providers/aws/lookups.js';
+import { isAllowed, type AuthorizationRequest, type PolicyDocument } from './emulators/ec2/iam-policy.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -102,6 +104,16 @@ describe('templates/policies/aws-iam-policy.json', () => {
     }
   });
 
+  it('launches only from Canonical images, with IMDSv2 required (the image owner is the one the lookup asks for)', () => {
+    const launch = policy.Statement.filter((s) => actionsOf(s).includes('ec2:RunInstances'));
+    const image = launch.filter((s) => resourcesOf(s).some((r) => r.includes(':image/')));
+    expect(image).toHaveLength(1);
+    expect(image[0]!.Condition?.StringEquals?.['ec2:Owner']).toBe(CANONICAL_OWNER_ID);
+    const instance = launch.filter((s) => resourcesOf(s).some((r) => r.endsWith(':instance/*')));
+    expect(instance).toHaveLength(1);
+    expect(instance[0]!.Condition?.StringEquals?.['ec2:MetadataHttpTokens']).toBe('required');
+  });
+
   it('grants nothing for key pairs, instance profiles or other services', () => {
     expect(raw).not.toMatch(/iam:|PassRole|KeyPair|key-pair|ssm:|s3:/);
   });
@@ -124,7 +136,12 @@ describe('templates/policies/cloudflare-token.json', () => {
     const labels = (mode: 'tunnel' | 'public') => cloudflarePermissionsFor(mode).map(permissionLabel);
     const workers = ['Account › Workers Scripts › Edit', 'Account › Account Settings › Read'];
     expect(labels('public')).toEqual(workers);
-    expect(labels('tunnel')).toEqual([...workers, 'Account › Cloudflare Tunnel › Edit', 'Account › Connectivity Directory › Admin']);
+    expect(labels('tunnel')).toEqual([
+      ...workers,
+      'Account › Cloudflare Tunnel › Edit',
+      'Account › Connectivity Directory › Admin',
+      'Account › Connectivity Directory › Bind',
+    ]);
     expect(cloudflarePermissionsFor('public', { includeOptional: true }).map(permissionLabel)).toEqual([
       ...workers,
       'User › User Details › Read',
@@ -132,14 +149,63 @@ describe('templates/policies/cloudflare-token.json', () => {
     ]);
   });
 
-  it('says which permission-group name is unconfirmed, and every permission has a read-only probe', () => {
-    const unconfirmed = CLOUDFLARE_TOKEN_PERMISSIONS.filter((p) => !p.nameConfirmed).map((p) => p.name);
-    expect(unconfirmed).toEqual(['Connectivity Directory']);
-    expect(doc.notes.some((n) => /unconfirmed/i.test(n) && n.includes('Connectivity Directory'))).toBe(true);
+  it('names are confirmed; every permission but Bind has a read-only probe, Bind is checked by its API group', () => {
+    expect(CLOUDFLARE_TOKEN_PERMISSIONS.filter((p) => !p.nameConfirmed)).toEqual([]);
+    expect(doc.notes.some((n) => n.includes('#15704') && n.includes('Connectivity Directory - Bind'))).toBe(true);
     for (const p of CLOUDFLARE_TOKEN_PERMISSIONS) {
-      expect(p.probe.method).toBe('GET');
-      expect(p.probe.path).toMatch(/^\/(accounts\/\{account_id\}|user|memberships)/);
+      expect(p.apiGroup).toBe(`${p.name} ${p.access === 'Edit' ? 'Write' : p.access}`);
       expect(p.why.length).toBeGreaterThan(20);
+      if (p.access === 'Bind') {
+        expect(p.probe).toBeNull();
+        continue;
+      }
+      expect(p.probe!.method).toBe('GET');
+      expect(p.probe!.path).toMatch(/^\/(accounts\/\{account_id\}|user|memberships)/);
     }
+  });
+});
+
+describe('the IAM evaluator of the EC2 emulator', () => {
+  const req = (context: AuthorizationRequest['context'], action = 'ec2:RunInstances', resource = 'arn:aws:ec2:us-east-1:123456789012:instance/*'): AuthorizationRequest => ({ action, resource, context });
+  const doc = (Condition: Record<string, Record<string, string | string[]>>, extra: Partial<Statement> = {}): PolicyDocument => ({
+    Version: '2012-10-17',
+    Statement: [{ Sid: 'S', Effect: 'Allow', Action: 'ec2:Run*', Resource: 'arn:aws:ec2:*:*:instance/*', Condition, ...extra }],
+  });
+
+  it('matches actions case-insensitively with wildcards, and resources segment by segment', () => {
+    expect(isAllowed(doc({}), req({}, 'EC2:runinstances'))).toBe(true);
+    expect(isAllowed(doc({}), req({}, 'ec2:StartInstances'))).toBe(false);
+    expect(isAllowed(doc({}), req({}, 'ec2:RunInstances', 'arn:aws:ec2:us-east-1::image/ami-12345678'))).toBe(false);
+    expect(isAllowed(doc({}, { Resource: 'arn:aws:ec2:*::image/*' }), req({}, 'ec2:RunInstances', 'arn:aws:ec2:us-east-1::image/ami-12345678'))).toBe(true);
+  });
+
+  it('StringEquals needs the key present and one value to match; key names are case-insensitive, tag keys are not', () => {
+    const p = doc({ StringEquals: { 'ec2:InstanceType': ['t3.medium', 't3.large'], 'aws:RequestTag/managed-by': 'crawl4ai-mcp' } });
+    expect(isAllowed(p, req({ 'EC2:instancetype': 't3.large', 'aws:RequestTag/managed-by': 'crawl4ai-mcp' }))).toBe(true);
+    expect(isAllowed(p, req({ 'ec2:InstanceType': 'p5.48xlarge', 'aws:RequestTag/managed-by': 'crawl4ai-mcp' }))).toBe(false);
+    expect(isAllowed(p, req({ 'ec2:InstanceType': 't3.large' }))).toBe(false);
+    expect(isAllowed(p, req({ 'ec2:InstanceType': 't3.large', 'aws:RequestTag/Managed-By': 'crawl4ai-mcp' }))).toBe(false);
+  });
+
+  it('Null, StringLike, ForAllValues/ForAnyValue and IfExists follow IAM', () => {
+    expect(isAllowed(doc({ Null: { 'aws:RequestTag/x': 'false' } }), req({ 'aws:RequestTag/x': 'a' }))).toBe(true);
+    expect(isAllowed(doc({ Null: { 'aws:RequestTag/x': 'false' } }), req({}))).toBe(false);
+    expect(isAllowed(doc({ Null: { 'aws:RequestTag/x': 'true' } }), req({}))).toBe(true);
+    expect(isAllowed(doc({ StringLike: { 'ec2:InstanceType': 't3.*' } }), req({ 'ec2:InstanceType': 't3.nano' }))).toBe(true);
+    expect(isAllowed(doc({ StringLike: { 'ec2:InstanceType': 't3.*' } }), req({ 'ec2:InstanceType': 'm5.large' }))).toBe(false);
+    const all = doc({ 'ForAllValues:StringEquals': { 'aws:TagKeys': ['a', 'b'] } });
+    expect(isAllowed(all, req({ 'aws:TagKeys': ['a'] }))).toBe(true);
+    expect(isAllowed(all, req({ 'aws:TagKeys': ['a', 'c'] }))).toBe(false);
+    expect(isAllowed(all, req({}))).toBe(true); // over no values at all: true, as in IAM
+    const any = doc({ 'ForAnyValue:StringEquals': { 'aws:TagKeys': ['a'] } });
+    expect(isAllowed(any, req({ 'aws:TagKeys': ['c', 'a'] }))).toBe(true);
+    expect(isAllowed(any, req({}))).toBe(false);
+    expect(isAllowed(doc({ StringEqualsIfExists: { 'ec2:InstanceType': 't3.large' } }), req({}))).toBe(true);
+  });
+
+  it('an explicit Deny wins, and an unknown operator is an error rather than ignored', () => {
+    const p: PolicyDocument = { Version: '2012-10-17', Statement: [...doc({}).Statement, { Sid: 'D', Effect: 'Deny', Action: '*', Resource: '*' }] };
+    expect(isAllowed(p, req({}))).toBe(false);
+    expect(() => isAllowed(doc({ NumericLessThan: { 'ec2:VolumeSize': '30' } }), req({}))).toThrow(/not supported/);
   });
 });

@@ -1,4 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -148,7 +149,7 @@ describe('encrypted file backend', () => {
     for (const needle of [value, Buffer.from(value).toString('base64'), Buffer.from(value).toString('hex'), PASSPHRASE, 'CANARY']) {
       expect(raw).not.toContain(needle);
     }
-    expect(doc).toMatchObject({ version: 1, kdf: { name: 'scrypt', N: 32768, r: 8, p: 1 } });
+    expect(doc).toMatchObject({ version: 1, kdf: { name: 'scrypt', N: 2 ** 17, r: 8, p: 1 } });
     expect(Buffer.from(doc.kdf.salt, 'base64')).toHaveLength(16);
     expect(Buffer.from(doc.entries[account].iv, 'base64')).toHaveLength(12);
     expect(doc.entries[account].iv).not.toBe(first.entries[account].iv);
@@ -210,6 +211,59 @@ describe('encrypted file backend', () => {
     );
     expect(await s.list('deployment/')).toHaveLength(12);
     expect(await t.get(deploymentSecret('d7', 'mcp-api-key'))).toBe('c4m_race_value_7_xyz');
+  });
+
+  it('a new file needs a passphrase of 12 characters or more, from the environment or typed; nothing is written otherwise', async () => {
+    const env = fileEnv({ CRAWL4AI_MCP_PASSPHRASE: 'eleven-char' });
+    const short = await rejection((await openSecretStore({ env, interactive: false })).set(deploymentSecret('alpha', 'mcp-api-key'), 'c4m_value_1234567'));
+    expect(short.exitCode).toBe(2);
+    expect(short.message).toBe('the passphrase for a new encrypted secret file must be at least 12 characters (it has 11)');
+    expect(short.hint).toContain('CRAWL4AI_MCP_PASSPHRASE');
+    expect(fs.existsSync(secretsFile(env))).toBe(false);
+
+    resetSecretStoreCaches();
+    const typedEnv = fileEnv({ CRAWL4AI_MCP_PASSPHRASE: undefined });
+    const typed = await openSecretStore({ env: typedEnv, interactive: true, promptPassphrase: async () => 'hunter2' });
+    const err = await rejection(typed.set(deploymentSecret('alpha', 'mcp-api-key'), 'c4m_value_1234567'));
+    expect(err.message).toContain('at least 12 characters (it has 7)');
+    expect(fs.existsSync(secretsFile(typedEnv))).toBe(false);
+  });
+
+  it('a file made with scrypt N=2^15 still opens, and the next write re-encrypts it with N=2^17', async () => {
+    const env = fileEnv();
+    // The file as the previous release wrote it (same format, N=2^15).
+    const N = 2 ** 15;
+    const salt = crypto.randomBytes(16);
+    const key = crypto.scryptSync(PASSPHRASE, salt, 32, { N, r: 8, p: 1, maxmem: 256 * N * 8 });
+    const seal = (plaintext: string, aad: string) => {
+      const iv = crypto.randomBytes(12);
+      const c = crypto.createCipheriv('aes-256-gcm', key, iv);
+      c.setAAD(Buffer.from(aad));
+      const ct = Buffer.concat([c.update(plaintext, 'utf8'), c.final()]);
+      return { iv: iv.toString('base64'), tag: c.getAuthTag().toString('base64'), ct: ct.toString('base64') };
+    };
+    const old = deploymentSecret('alpha', 'mcp-api-key');
+    const legacy = {
+      version: 1,
+      kdf: { name: 'scrypt', N, r: 8, p: 1, salt: salt.toString('base64') },
+      verifier: seal('crawl4ai-mcp secret file', 'crawl4ai-mcp:v1:verifier'),
+      entries: { [old]: seal('c4m_legacy_value_123', `crawl4ai-mcp:v1:entry:${old}`) },
+    };
+    fs.mkdirSync(path.dirname(secretsFile(env)), { recursive: true });
+    fs.writeFileSync(secretsFile(env), JSON.stringify(legacy), { mode: 0o600 });
+
+    const s = await openSecretStore({ env, interactive: false });
+    expect(await s.get(old)).toBe('c4m_legacy_value_123');
+    expect(JSON.parse(fs.readFileSync(secretsFile(env), 'utf8')).kdf.N).toBe(N); // reading changes nothing
+
+    await s.set(deploymentSecret('alpha', 'crawl4ai-token'), 'new-token-value-1');
+    const upgraded = JSON.parse(fs.readFileSync(secretsFile(env), 'utf8'));
+    expect(upgraded.kdf).toMatchObject({ N: 2 ** 17, r: 8, p: 1 });
+    expect(upgraded.kdf.salt).not.toBe(legacy.kdf.salt);
+    resetSecretStoreCaches(); // a new process derives the key from the file's new parameters
+    const again = await openSecretStore({ env, interactive: false });
+    expect(await again.get(old)).toBe('c4m_legacy_value_123');
+    expect(await again.get(deploymentSecret('alpha', 'crawl4ai-token'))).toBe('new-token-value-1');
   });
 
   it('without a passphrase and without a terminal: a usage error that says what to set', async () => {

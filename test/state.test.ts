@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { CliError } from '../src/ground/errors.js';
 import { registerSecret } from '../src/ground/redact.js';
 import { Journal } from '../src/state/journal.js';
-import { withDeploymentLock } from '../src/state/lock.js';
+import { removeStaleLock, withDeploymentLock } from '../src/state/lock.js';
 import { DeploymentState, newDeploymentState } from '../src/state/schema.js';
 import { StateStore } from '../src/state/store.js';
 
@@ -329,6 +329,53 @@ describe('withDeploymentLock', () => {
     expect(seen).toMatchObject({ pid: process.pid, command: 'destroy' });
     expect(fs.existsSync(lockFile)).toBe(false);
   });
+
+  it('never removes a fresh lock that took the stale one\'s place, even under the same inode number', async () => {
+    fs.mkdirSync(dir, { recursive: true });
+    const lockFile = path.join(dir, 'reuse.lock');
+    const stale = JSON.stringify({ pid: await deadPid(), hostname: os.hostname(), command: 'up', startedAt: new Date().toISOString(), token: 'a'.repeat(32) });
+    fs.writeFileSync(lockFile, stale);
+    const ino = fs.statSync(lockFile).ino;
+    // Between our verdict "stale" and our unlink, another process removed it and took the lock;
+    // ext4 gave its new file the freed inode number. Written in place here, so the number is surely the same.
+    const fresh = JSON.stringify({ pid: process.pid, hostname: os.hostname(), command: 'destroy', startedAt: new Date().toISOString(), token: 'b'.repeat(32) });
+    fs.writeFileSync(lockFile, fresh);
+    expect(fs.statSync(lockFile).ino).toBe(ino);
+    expect(await removeStaleLock(lockFile, stale)).toBe(false);
+    expect(fs.readFileSync(lockFile, 'utf8')).toBe(fresh);
+    expect(await removeStaleLock(lockFile, fresh)).toBe(true);
+    expect(fs.existsSync(lockFile)).toBe(false);
+  });
+
+  it('lets exactly one of many processes take over a stale lock at once (ext4 reuses inode numbers)', async () => {
+    fs.mkdirSync(dir, { recursive: true });
+    const lockFile = path.join(dir, 'race.lock');
+    const log = path.join(dir, 'race.log');
+    for (let round = 0; round < 6; round++) {
+      fs.writeFileSync(lockFile, JSON.stringify({ pid: await deadPid(), hostname: os.hostname(), command: 'up', startedAt: new Date().toISOString(), token: 'f'.repeat(32) }));
+      fs.writeFileSync(log, '');
+      const startAt = Date.now() + 400;
+      const racers = Array.from({ length: 8 }, () => spawnFixture('race-lock.mjs', [bundle, dir, 'race', log, String(startAt)]));
+      const outcomes = await Promise.all(
+        racers.map(async (c) => {
+          let out = '';
+          c.stdout!.on('data', (d) => (out += d));
+          await waitForExit(c);
+          return out.trim();
+        }),
+      );
+      expect(outcomes.every((o) => o === 'held' || o === 'busy'), outcomes.join(',')).toBe(true);
+      // Every "in" is followed by its own "out" before anyone else's "in": never two holders.
+      const events = fs.readFileSync(log, 'utf8').trim().split('\n');
+      for (let i = 0; i < events.length; i += 2) {
+        expect(events[i]!.startsWith('in '), events.join(' | ')).toBe(true);
+        expect(events[i + 1], events.join(' | ')).toBe(events[i]!.replace('in ', 'out '));
+      }
+      expect(events.length).toBeGreaterThanOrEqual(2);
+      expect(fs.existsSync(lockFile)).toBe(false);
+      expect(fs.existsSync(`${lockFile}.takeover`)).toBe(false);
+    }
+  }, 60_000);
 
   it('treats a fresh unreadable lock as busy and an old one as stale', async () => {
     fs.mkdirSync(dir, { recursive: true });

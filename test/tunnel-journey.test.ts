@@ -5,11 +5,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startEc2Emulator, type Ec2Emulator } from './emulators/ec2/index.ts';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
+import { ALL_PERMISSION_GROUPS } from './emulators/cloudflare/token-permissions.ts';
 import { runCli } from './helpers/cli.js';
-import { readBootstrap, startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
-import { AWS_ACCESS_KEY as ACCESS_KEY, ec2Instances, journeyEnv } from './helpers/journey.js';
+import { startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
+import { AWS_ACCESS_KEY as ACCESS_KEY, ec2Instances, journeyEnv, userDataAsTheCloudShowsIt } from './helpers/journey.js';
 const CF_TOKEN = 'cf-token-' + 't'.repeat(32);
 const CF_ACCOUNT = 'acc0000000000000000000000000000b';
+/** a token with everything but the Workers VPC (Connectivity Directory) permission groups */
+const CF_TOKEN_NO_VPC = 'cf-token-no-vpc-' + 'v'.repeat(32);
 
 describe('tunnel mode (the default): a VM with zero inbound ports, reached through Cloudflare Tunnel and Workers VPC', () => {
   let ec2: Ec2Emulator;
@@ -19,7 +22,11 @@ describe('tunnel mode (the default): a VM with zero inbound ports, reached throu
 
   beforeAll(async () => {
     ec2 = await startEc2Emulator({ transitionMs: 200, accessKeyId: ACCESS_KEY });
-    cf = await startCloudflareEmulator({ accountId: CF_ACCOUNT, apiToken: CF_TOKEN });
+    cf = await startCloudflareEmulator({
+      accountId: CF_ACCOUNT,
+      apiToken: CF_TOKEN,
+      extraTokens: { [CF_TOKEN_NO_VPC]: ALL_PERMISSION_GROUPS.filter((g) => !g.startsWith('Connectivity Directory')) },
+    });
     sim = startVmSimulator(ec2Instances(ec2, 'tun'), cf);
     env = journeyEnv(ec2, cf, CF_TOKEN, 'c4m-tunnel-');
   }, 120_000);
@@ -46,12 +53,19 @@ describe('tunnel mode (the default): a VM with zero inbound ports, reached throu
     expect(tunnels.map((t) => t.name)).toEqual(['crawl4ai-mcp-tun']);
     expect(cf.vpcServices()).toEqual([expect.objectContaining({ name: 'crawl4ai-mcp-tun', tunnel_id: tunnels[0]!.id, ipv4: '127.0.0.1', http_port: 11235 })]);
 
-    // The connector token reached the VM's user data (its 0600 env file) and nothing else.
+    // The connector token reached the VM on its first boot (its 0600 env file) and nothing else:
+    // after init the cloud's copy of the user data holds neither secret.
     const inst = [...ec2.state.instances.values()].find((i) => i.tags['crawl4ai-mcp:deployment'] === 'tun')!;
-    const boot = readBootstrap(inst.userData!);
+    const boot = sim.disk(inst.instanceId)!;
     expect(boot.tunnelId).toBe(tunnels[0]!.id);
-    const tunnelToken = /TUNNEL_TOKEN=(\S+)/.exec(inst.userData!)![1]!;
-    expect(inst.userData).not.toMatch(/caddy/i);
+    const tunnelToken = boot.tunnelToken!;
+    expect(tunnelToken).toBeTruthy();
+    const userData = await userDataAsTheCloudShowsIt(ec2, inst.instanceId);
+    expect(userData).toMatch(/^#cloud-config\n/);
+    expect(userData).not.toContain(tunnelToken);
+    expect(userData).not.toContain(boot.token);
+    expect(userData).not.toMatch(/TUNNEL_TOKEN|CRAWL4AI_API_TOKEN|caddy/i);
+    expect(sim.boots).toBeGreaterThanOrEqual(2); // it restarted with the scrubbed user data and kept its secrets
     expect(init.stdout + init.stderr).not.toContain(tunnelToken);
     const stateText = fs.readFileSync(path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', 'tun.json'), 'utf8');
     expect(stateText).not.toContain(tunnelToken);
@@ -91,16 +105,16 @@ describe('tunnel mode (the default): a VM with zero inbound ports, reached throu
   }, 400_000);
 
   it('doctor and init name a missing Cloudflare token permission before anything is created', async () => {
-    cf.failNext('GET', /connectivity\/directory\/services/, 403, 10000);
-    const doctor = await runCli(['doctor', '--json'], { env });
+    const noVpc = { ...env, CLOUDFLARE_API_TOKEN: CF_TOKEN_NO_VPC };
+    const doctor = await runCli(['doctor', '--json'], { env: noVpc });
     const check = JSON.parse(doctor.stdout).checks.find((c: { id: string }) => c.id === 'cloudflare');
     expect(check.status).toBe('warn');
     expect(check.detail).toContain('Account › Connectivity Directory › Admin');
+    expect(check.detail).toContain('Account › Connectivity Directory › Bind');
     expect(check.detail).toContain('enough for --network public only');
 
-    cf.failNext('GET', /connectivity\/directory\/services/, 403, 10000);
     const before = cf.requests.length;
-    const init = await runCli(['--name', 'noperm', 'init', '--yes', '--provider', 'aws', '--region', 'us-east-1', '--size', 'small'], { env });
+    const init = await runCli(['--name', 'noperm', 'init', '--yes', '--provider', 'aws', '--region', 'us-east-1', '--size', 'small'], { env: noVpc });
     expect(init.code).toBe(3);
     expect(init.stderr).toMatch(/error: the Cloudflare API token lacks Account › Connectivity Directory › Admin/);
     expect(cf.requests.slice(before).filter((r) => r.method !== 'GET')).toEqual([]); // nothing created on Cloudflare

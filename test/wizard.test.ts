@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEc2Emulator, type Ec2Emulator } from './emulators/ec2/index.ts';
+import { startGceEmulator } from './emulators/gce/index.ts';
 import { startCloudflareEmulator } from './emulators/cloudflare/index.ts';
 import { CLI, cliEnv, runCli, tempHome } from './helpers/cli.js';
 import { KEY, PtySession } from './helpers/pty.js';
@@ -55,6 +56,45 @@ describe('the wizard in a real terminal', () => {
       pty.kill();
     }
   });
+
+  it('offers GCP: a service-account key (masked), GCP regions and machine types, then the plan', async () => {
+    const gce = await startGceEmulator();
+    const env = cliEnv(tempHome('c4m-wizard-gcp-'), {
+      CRAWL4AI_MCP_SECRET_BACKEND: 'file',
+      CRAWL4AI_MCP_PASSPHRASE: 'wizard passphrase',
+      CRAWL4AI_MCP_GCP_ENDPOINT: gce.url,
+      NODE_EXTRA_CA_CERTS: gce.caFile,
+      CI: undefined,
+    });
+    const key = JSON.stringify(JSON.parse(gce.serviceAccountKey)); // the key file on one line, as `jq -c . key.json` prints it
+    const pty = new PtySession(`${process.execPath} ${CLI} plan`, env);
+    try {
+      await pty.waitFor('Which cloud should run your crawler VM?');
+      await pty.press(KEY.down, '❯ GCP');
+      pty.type(KEY.enter);
+      await pty.waitFor('A key of a least-privilege service account');
+      pty.type(KEY.enter);
+      await pty.waitFor('GCP service-account key');
+      pty.type(key + KEY.enter);
+      await pty.waitFor('? Region');
+      await pty.waitFor('❯ us-central1');
+      pty.type(KEY.enter);
+      await pty.waitFor('VM size');
+      pty.type(KEY.enter); // default: medium
+      await pty.waitFor('How should your Worker reach the VM?');
+      pty.type(KEY.enter);
+      await pty.waitFor(/total\s+\$[\d.]+\/month running/);
+      expect(await pty.exited).toBe(0);
+      const screen = pty.text;
+      expect(screen).toContain('Plan for GCP us-central1');
+      expect(screen).toContain('e2-standard-2');
+      expect(screen).toContain('ubuntu-2404-noble-amd64');
+      expect(screen).not.toContain('PRIVATE KEY'); // masked while typed
+    } finally {
+      pty.kill();
+      await gce.close();
+    }
+  }, 120_000);
 
   it('init: answers every question, confirms the plan, and ends with the client snippets', async () => {
     const cfToken = 'cf-wizard-' + 'w'.repeat(30);

@@ -82,6 +82,54 @@ describe('HTTP surface', () => {
     expect(bad.status).toBe(415);
   });
 
+  it('refuses a browser request from a foreign Origin with 403 even with a valid key; own or absent Origin works', async () => {
+    const before = emu.requests.length;
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
+    const post = (origin?: string) =>
+      fetch(worker.mcpUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${worker.apiKey}`, ...(origin ? { origin } : {}) },
+        body,
+      });
+    for (const origin of ['https://evil.example.com', 'null', `${worker.url}.evil.example.com`, 'http://localhost:1']) {
+      const r = await post(origin);
+      expect(r.status, origin).toBe(403);
+      expect(((await r.json()) as { error: string }).error).toBe('forbidden_origin');
+    }
+    // refused before the key is even looked at: a wrong key gets the same 403, not a 401
+    const noKey = await fetch(worker.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', origin: 'https://evil.example.com' }, body });
+    expect(noKey.status).toBe(403);
+    expect((await post(worker.url)).status).toBe(200);
+    expect((await post()).status).toBe(200);
+    expect(emu.requests.length).toBe(before);
+  });
+
+  it('an internal failure answers a generic 500 with a correlation id; the detail goes to the log only', async () => {
+    let stderr = '';
+    const broken = await startWorker({ originUrl: emu.url, token: emu.token, keysWithoutSqlite: true, onStderr: (t) => (stderr += t) });
+    try {
+      const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
+      const r = await fetch(broken.mcpUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${broken.apiKey}` },
+        body,
+      });
+      expect(r.status).toBe(500);
+      const j = (await r.json()) as { error: { code: number; message: string; data: { correlation_id: string } } };
+      expect(j.error.code).toBe(-32603);
+      expect(j.error.message).toMatch(/^internal error \(correlation id [0-9a-f-]{36}\); the Worker log has the details$/);
+      expect(JSON.stringify(j)).not.toMatch(/sql|sqlite|durable|KeyRegistry|at \w+ \(/i);
+      const status = await fetch(`${broken.url}/status`, { headers: { authorization: `Bearer ${broken.apiKey}` } });
+      expect(status.status).toBe(500);
+      expect(((await status.json()) as { error: string }).error).toBe('internal_error');
+      for (let i = 0; i < 20 && !stderr.includes(j.error.data.correlation_id); i++) await new Promise((res) => setTimeout(res, 50));
+      expect(stderr).toContain(`internal error ${j.error.data.correlation_id}`);
+      expect(stderr).toMatch(/sql/i);
+    } finally {
+      await broken.close();
+    }
+  });
+
   it('the official clients fail to connect without a valid key', async () => {
     await expect(connectV1(worker.mcpUrl, undefined)).rejects.toThrow();
     await expect(connectV1(worker.mcpUrl, 'c4m_' + 'B'.repeat(43))).rejects.toThrow();
@@ -174,6 +222,58 @@ describe('every tool', () => {
     expect(textOf(none)).toContain('matched nothing');
   });
 
+  it('extract: accepts the documented schema shapes (baseFields, nested, list, nested_list, regex, defaults)', async () => {
+    const shop = emu.fixtures.shop;
+    const schema = {
+      name: 'Products',
+      baseSelector: '.product',
+      baseFields: [{ name: 'sku', type: 'attribute', attribute: 'data-sku' }],
+      fields: [
+        { name: 'name', selector: 'h2.name', type: 'text' },
+        { name: 'price', selector: '.price', type: 'regex', pattern: '[0-9.]+' },
+        { name: 'link', type: 'nested', selector: 'a', fields: [{ name: 'href', type: 'attribute', attribute: 'href' }] },
+        { name: 'texts', type: 'list', selector: 'p' },
+        { name: 'parts', type: 'nested_list', selector: 'h2', fields: [{ name: 't', type: 'text', default: null }] },
+        { name: 'desc', selector: 'p.desc', type: 'html', default: 'n/a' },
+      ],
+    };
+    const r = await v1.callTool('extract', { url: shop.productsUrl, schema });
+    expect(r.isError, textOf(r)).toBeFalsy();
+    const json = JSON.parse(r.content![1]!.text!) as Array<Record<string, unknown>>;
+    expect(json.map((p) => p.name)).toEqual(shop.products.map((p) => p.name));
+    const sent = crawlCalls().at(-1)!.body as { crawler_config: { params: { extraction_strategy: { params: { schema: { value: unknown } } } } } };
+    expect(sent.crawler_config.params.extraction_strategy.params.schema.value).toEqual(schema);
+  });
+
+  it('extract: refuses unknown keys, typed objects and too-deep schemas before anything is sent', async () => {
+    const url = emu.fixtures.shop.productsUrl;
+    const field = { name: 'x', selector: 'h2', type: 'text' };
+    const nestTo = (levels: number): Record<string, unknown> =>
+      levels === 1 ? field : { name: `l${levels}`, selector: 'div', type: 'nested', fields: [nestTo(levels - 1)] };
+    const cases: Array<[string, unknown, RegExp]> = [
+      ['unknown key in the schema', { baseSelector: '.product', fields: [field], extra: 1 }, /extra/],
+      ['unknown key in a field', { baseSelector: '.product', fields: [{ ...field, transform: 'lowercase' }] }, /transform/],
+      ['a typed object as the schema', { type: 'SomeClass', params: {} }, /baseSelector|type|params/],
+      ['a typed object as a field type', { baseSelector: '.product', fields: [{ name: 'x', selector: 'h2', type: { type: 'SomeClass', params: {} } }] }, /type/],
+      ['a typed object as a default', { baseSelector: '.product', fields: [{ ...field, default: { type: 'SomeClass', params: { x: 1 } } }] }, /default/],
+      ['a typed object deep inside', { baseSelector: '.product', fields: [{ name: 'n', type: 'nested', selector: 'a', fields: [{ ...field, params: {} }] }] }, /params/],
+      ['too deep', { baseSelector: '.product', fields: [nestTo(6)] }, /Unrecognized key: "fields"/],
+      ['attribute without attribute', { baseSelector: '.product', fields: [{ name: 'u', selector: 'a', type: 'attribute' }] }, /needs "attribute"/],
+      ['too many fields', { baseSelector: '.product', fields: Array.from({ length: 51 }, (_, i) => ({ ...field, name: `f${i}` })) }, /fields/],
+    ];
+    const before = emu.requests.length;
+    for (const [what, schema, re] of cases) {
+      const r = await v1.callTool('extract', { url, schema });
+      expect(r.isError, what).toBe(true);
+      expect(textOf(r), what).toMatch(/validation/i);
+      expect(textOf(r), what).toMatch(re);
+    }
+    expect(emu.requests.length).toBe(before);
+    // four levels is the documented limit and passes
+    const ok4 = await v1.callTool('extract', { url, schema: { baseSelector: '.product', fields: [nestTo(4)] } });
+    expect(ok4.isError, textOf(ok4)).toBeFalsy();
+  });
+
   it('extract: prompt is refused with a hint when the deployment has no LLM', async () => {
     const r = await v1.callTool('extract', { url: emu.fixtures.docs.root, prompt: 'list the headings' });
     expect(r.isError).toBe(true);
@@ -232,7 +332,7 @@ describe('every tool', () => {
 
   it('health: origin version and token check', async () => {
     const t = textOf(await v2.callTool('health'));
-    expect(t).toContain('version 0.9.2');
+    expect(t).toContain('version 0.9.4');
     expect(t).toContain('token: accepted');
   });
 });
@@ -316,6 +416,70 @@ describe('SSRF guard', () => {
     expect(r.isError).toBeFalsy();
     expect(crawledUrls(since).some((u) => u.includes('169.254'))).toBe(false);
     expect(crawledUrls(since)).toContain('https://trap.example.com/ok');
+  });
+});
+
+describe('redirects to private addresses (Chromium on the VM follows them)', () => {
+  const SECRET = 'iam-role-secret-7f3a';
+  const setup = () => {
+    emu.addPage('http://169.254.169.254/latest/meta-data/', { html: `<html><head><title>meta</title></head><body><p>${SECRET}</p><a href="http://169.254.169.254/latest/user-data">ud</a></body></html>` });
+    emu.addPage('http://10.0.0.5/admin', { html: `<html><head><title>admin</title></head><body><p>${SECRET}</p></body></html>` });
+    emu.addPage('https://redir.example.com/meta', { html: '', redirectTo: 'http://169.254.169.254/latest/meta-data/' });
+    emu.addPage('https://redir.example.com/admin', { html: '', redirectTo: 'http://10.0.0.5/admin' });
+    emu.addPage('https://redir.example.com/', {
+      html: '<html><head><title>Redir home</title></head><body><a href="https://redir.example.com/meta">m</a><a href="https://redir.example.com/fine">f</a></body></html>',
+    });
+    emu.addPage('https://redir.example.com/fine', { html: '<html><head><title>Fine</title></head><body><p>public page</p></body></html>' });
+  };
+
+  it('scrape, map and extract refuse the result and name the redirect target and why', async () => {
+    setup();
+    const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+      ['scrape', { url: 'https://redir.example.com/meta' }, /169\.254\.169\.254[\s\S]*instance-metadata/],
+      ['scrape', { url: 'https://redir.example.com/admin', format: 'html' }, /10\.0\.0\.5[\s\S]*private address/],
+      ['map', { url: 'https://redir.example.com/meta' }, /169\.254\.169\.254/],
+      ['extract', { url: 'https://redir.example.com/admin', schema: { baseSelector: 'p', fields: [{ name: 't', type: 'text' }] } }, /10\.0\.0\.5/],
+    ];
+    for (const [tool, args, re] of cases) {
+      const r = await v1.callTool(tool, args);
+      expect(r.isError, tool).toBe(true);
+      expect(textOf(r), tool).toMatch(/^Error: refused the result of https:\/\/redir\.example\.com\/\w+: it redirected to/);
+      expect(textOf(r), tool).toMatch(re);
+      expect(textOf(r), tool).toContain('Hint:');
+      expect(textOf(r), tool).not.toContain(SECRET);
+    }
+    // a redirect that stays public is still followed
+    const fine = await v1.callTool('scrape', { url: 'https://docs.example.com/old-guide' });
+    expect(fine.isError, textOf(fine)).toBeFalsy();
+    expect(textOf(fine)).toContain('# Guide');
+  });
+
+  it('batch_scrape, crawl_site and jobs withhold only the pages that landed on a private address', async () => {
+    setup();
+    const batch = await v1.callTool('batch_scrape', { urls: ['https://redir.example.com/meta', 'https://redir.example.com/fine'] });
+    expect(batch.isError).toBeFalsy();
+    expect(textOf(batch)).toContain('Scraped 1 of 2 URLs (1 failed)');
+    expect(textOf(batch)).toMatch(/## \[1\] https:\/\/redir\.example\.com\/meta\nerror: refused: it redirected to 169\.254\.169\.254/);
+    expect(textOf(batch)).not.toContain(SECRET);
+
+    const since = crawlCalls().length;
+    const site = await v1.callTool('crawl_site', { url: 'https://redir.example.com/', max_depth: 2 });
+    expect(site.isError).toBeFalsy();
+    expect(textOf(site)).toMatch(/Refused \(1\): https:\/\/redir\.example\.com\/meta \(it redirected to 169\.254\.169\.254/);
+    expect(textOf(site)).toContain('## https://redir.example.com/fine');
+    expect(textOf(site)).not.toContain(SECRET);
+    expect(crawledUrls(since).some((u) => u.includes('user-data'))).toBe(false); // its links are not followed
+
+    const started = textOf(await v1.callTool('start_crawl_job', { urls: ['https://redir.example.com/admin'] }));
+    const id = /crawl_[0-9a-f]+/.exec(started)![0];
+    let status = await v1.callTool('get_job_status', { task_id: id });
+    for (let i = 0; i < 50 && !textOf(status).includes('completed'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = await v1.callTool('get_job_status', { task_id: id });
+    }
+    expect(status.isError).toBe(true);
+    expect(textOf(status)).toMatch(/0 of 1 URL crawled successfully[\s\S]*error: refused: it redirected to 10\.0\.0\.5/);
+    expect(textOf(status)).not.toContain(SECRET);
   });
 });
 
@@ -418,6 +582,14 @@ describe('origin errors become isError results with hints', () => {
     const r = await v1.callTool('scrape', { url: emu.fixtures.broken.url });
     expect(r.isError).toBe(true);
     expect(textOf(r)).toMatch(/500, correlation_id [0-9a-f]{12}/);
+  });
+
+  it('an answer of an unexpected shape → a generic error with a correlation id, never the exception text', async () => {
+    emu.failNext('/crawl', 200, { success: true, results: { not: 'a list' } });
+    const r = await scrapeDocs();
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toMatch(/^Error: unexpected error \(correlation id [0-9a-f-]{36}\)\nHint: retry once/);
+    expect(textOf(r)).not.toMatch(/is not a function|TypeError|find/);
   });
 
   it('origin 401 → token mismatch', async () => {

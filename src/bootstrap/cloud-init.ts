@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { isIPv4 } from 'node:net';
 import { usageError } from '../ground/errors.js';
 
@@ -13,6 +14,8 @@ import { usageError } from '../ground/errors.js';
  *                         (`public`, `tunnel`, `acmeEmail`)
  *   {{file:NAME}}         on a line of its own: the rendered template NAME, each line indented
  *                         like the placeholder (how scripts go into write_files block scalars)
+ *   {{gzfile:NAME}}       the same, gzipped and base64-encoded on one line, for a write_files
+ *                         entry with `encoding: gz+b64` (the shell scripts: EC2 allows 16 KB)
  * Every file but user-data.yaml loses its full-line comments when rendered (shebangs and
  * `# shellcheck` directives stay): EC2 allows 16 KB of user data, and the commented templates
  * in the repository are the documentation.
@@ -21,9 +24,32 @@ import { usageError } from '../ground/errors.js';
  */
 
 /** The Crawl4AI image every deployment runs: pinned to a 0.9.x release, never `latest`. */
-export const CRAWL4AI_IMAGE = 'unclecode/crawl4ai:0.9.2';
+export const CRAWL4AI_IMAGE = 'unclecode/crawl4ai:0.9.4';
 /** Where Crawl4AI listens on the VM (host loopback; the container publishes nothing else). */
 export const CRAWL4AI_PORT = 11235;
+/**
+ * The user data a VM keeps after its first healthy boot (see Provider.scrubBootstrap): valid
+ * cloud-config that does nothing and holds no secret. cloud-init's write_files ran once per
+ * instance, so the secrets stay only in the VM's 0600 files and nothing runs again on later boots.
+ */
+export const SCRUBBED_USER_DATA =
+  '#cloud-config\n' +
+  '# crawl4ai-mcp: the first-boot bootstrap of this VM ran and was cleared from its user data;\n' +
+  '# its secrets live only in root-owned 0600 files on the VM\'s disk.\n';
+/**
+ * crawl4ai-run.sh prints `crawl4ai-mcp: image <ref> digest sha256:<hex>` to the serial console at
+ * each start of Crawl4AI. The image the VM actually runs, pinned by digest, from the latest such
+ * line of a console output (`repo:tag@sha256:…`), or undefined when there is none yet.
+ */
+export function runningImageFromConsole(output: string): string | undefined {
+  let found: string | undefined;
+  for (const m of output.matchAll(/crawl4ai-mcp: image (\S+) digest (sha256:[0-9a-f]{64})\b/g)) {
+    const [, image, digest] = m as unknown as [string, string, string];
+    found = `${image.split('@')[0]}@${digest}`;
+  }
+  return found;
+}
+
 /** EC2 limits raw UserData to 16 KB (GCE metadata: 256 KB, Azure customData: 64 KB). */
 export const USER_DATA_MAX_BYTES = 16 * 1024;
 
@@ -67,7 +93,7 @@ function template(name: string): string {
 type Context = Readonly<Record<string, string | undefined>>;
 
 const SECTION_RE = /^[ \t]*\{\{([#/])([A-Za-z0-9_]+)\}\}[ \t]*$/;
-const INCLUDE_RE = /^([ \t]*)\{\{file:([A-Za-z0-9_.-]+)\}\}[ \t]*$/;
+const INCLUDE_RE = /^([ \t]*)\{\{(file|gzfile):([A-Za-z0-9_.-]+)\}\}[ \t]*$/;
 const VALUE_RE = /\{\{([A-Za-z0-9_]+)\}\}/g;
 
 const COMMENT_RE = /^[ \t]*#(?!!)(?![ \t]*shellcheck\b)/;
@@ -93,8 +119,14 @@ function render(name: string, ctx: Context, includeCtx: Context): string {
     if (!keeping() || (stripComments && COMMENT_RE.test(line))) continue;
     const include = INCLUDE_RE.exec(line);
     if (include) {
-      const [, indent, file] = include as unknown as [string, string, string];
-      for (const inner of render(file, includeCtx, includeCtx).split('\n').slice(0, -1)) {
+      const [, indent, how, file] = include as unknown as [string, string, string, string];
+      const text = render(file, includeCtx, includeCtx);
+      if (how === 'gzfile') {
+        // level 9 and no name or mtime in the header: the same input gives the same bytes (EC2 ClientToken)
+        out.push(indent + gzipSync(text, { level: 9 }).toString('base64'));
+        continue;
+      }
+      for (const inner of text.split('\n').slice(0, -1)) {
         out.push(inner === '' ? '' : indent + inner);
       }
       continue;

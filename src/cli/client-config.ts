@@ -26,6 +26,9 @@ export interface ClientSnippet {
   text: string;
 }
 
+/** The shell variable the Claude Code snippet passes the key through. */
+export const KEY_VARIABLE = 'CRAWL4AI_MCP_KEY';
+
 export function serverName(deployment: string): string {
   return deployment === 'default' ? 'crawl4ai' : `crawl4ai-${deployment}`;
 }
@@ -57,8 +60,15 @@ export function clientSnippet(client: ClientName, info: ConnectionInfo): ClientS
       };
     }
     case 'claude-code': {
-      const text = `claude mcp add --transport http ${name} ${info.mcpUrl} --header "Authorization: ${bearer}"`;
-      return { client, title: 'Claude Code', where: 'run in a terminal', format: 'shell', text };
+      // The key goes through a shell variable filled by `connect --key-only`, so it is in neither
+      // the shell history nor this snippet (nor the screen); `claude mcp add` stores it in
+      // Claude Code's own config, as every header it is given.
+      const nameFlag = info.deployment === 'default' ? '' : ` --name ${info.deployment}`;
+      const text = [
+        `${KEY_VARIABLE}="$(crawl4ai-mcp connect${nameFlag} --key-only)"`,
+        `claude mcp add --transport http ${name} ${info.mcpUrl} --header "Authorization: Bearer $${KEY_VARIABLE}"`,
+      ].join('\n');
+      return { client, title: 'Claude Code', where: 'run in a terminal (the key never appears on screen or in your shell history)', format: 'shell', text };
     }
     case 'cursor': {
       const config = { mcpServers: { [name]: { url: info.mcpUrl, headers: { Authorization: bearer } } } };

@@ -35,8 +35,8 @@ const CREDENTIAL_CHOICES: Record<ProviderName, Array<{ value: CredentialSource; 
     { value: 'chain', name: 'My Azure CLI login (az login) and AZURE_SUBSCRIPTION_ID' },
   ],
   gcp: [
-    { value: 'keychain', name: 'A service account key (stored in your keychain)' },
-    { value: 'chain', name: 'My existing gcloud configuration (application default credentials)' },
+    { value: 'keychain', name: 'A key of a least-privilege service account (stored in your keychain)' },
+    { value: 'chain', name: 'My Application Default Credentials (gcloud auth application-default login)' },
   ],
 };
 
@@ -49,7 +49,7 @@ export function addSpecOptions(cmd: Command): Command {
     .addOption(new Option('--hostname <host>', 'public mode: your own hostname (an A record to the VM address); default: the address\'s cloud DNS name on Azure, <ip>.sslip.io elsewhere').env('CRAWL4AI_MCP_HOSTNAME'))
     .addOption(new Option('--wildcard-domain <domain>', 'public mode without --hostname: wildcard DNS service').choices(['sslip.io', 'nip.io']).env('CRAWL4AI_MCP_WILDCARD_DOMAIN'))
     .addOption(new Option('--acme-email <email>', 'public mode: email for ZeroSSL, the fallback certificate issuer').env('CRAWL4AI_MCP_ACME_EMAIL'))
-    .addOption(new Option('--credentials <source>', 'keychain: an access key / service principal stored in the secret store; chain: the cloud\'s own login (AWS profile, SSO, env; Azure CLI az login)').choices(['keychain', 'chain']).env('CRAWL4AI_MCP_CREDENTIALS'))
+    .addOption(new Option('--credentials <source>', 'keychain: an access key (AWS), service-account key (GCP) or service principal (Azure) stored in the secret store; chain: the cloud\'s own login (AWS profile/SSO/env, GCP Application Default Credentials, Azure CLI az login)').choices(['keychain', 'chain']).env('CRAWL4AI_MCP_CREDENTIALS'))
     .addOption(new Option('--profile <name>', 'credential profile in the secret store').env('CRAWL4AI_MCP_PROFILE').default('default'));
 }
 

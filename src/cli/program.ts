@@ -47,11 +47,21 @@ export async function main(argv: string[]): Promise<number> {
   };
   capture(program);
   const verbose = argv.includes('--verbose') || process.env.CRAWL4AI_MCP_VERBOSE === '1';
+  let interrupted = false;
   const onSigint = () => {
-    process.stderr.write('\ninterrupted\n');
-    process.exit(ExitCode.interrupted);
+    // a second Ctrl-C does not wait
+    if (interrupted) process.exit(ExitCode.interrupted);
+    interrupted = true;
+    process.stderr.write('\ninterrupted: saving the state file\n');
+    // Every step is journaled before its cloud call and written atomically, so the state file is
+    // always at a point a rerun can resume from; the grace lets a write under way land. The call
+    // in flight is abandoned: create calls carry idempotency tokens, so a rerun does not repeat it.
+    setTimeout(() => {
+      for (const line of afterInterrupt(argv)) process.stderr.write(`${line}\n`);
+      process.exit(ExitCode.interrupted);
+    }, INTERRUPT_GRACE_MS).unref();
   };
-  process.once('SIGINT', onSigint);
+  process.on('SIGINT', onSigint);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return ExitCode.ok;
@@ -60,6 +70,27 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     process.removeListener('SIGINT', onSigint);
   }
+}
+
+/** How long Ctrl-C waits for a state write under way before exiting. */
+const INTERRUPT_GRACE_MS = 300;
+
+/** What to do after Ctrl-C: resume or clean up, for the commands that change a deployment. */
+function afterInterrupt(argv: string[]): string[] {
+  const command = argv.find((a) => ['init', 'destroy', 'scale', 'stop', 'start'].includes(a));
+  const i = argv.findIndex((a) => a === '--name' || a === '-n');
+  const nameArg = i >= 0 && argv[i + 1] ? ` --name ${argv[i + 1]}` : '';
+  if (command === 'init') {
+    return [
+      `error: init was interrupted; what it created so far is recorded in the state file`,
+      `hint: run \`crawl4ai-mcp init${nameArg}\` again to resume where it stopped, or \`crawl4ai-mcp destroy${nameArg}\` to remove what was created`,
+    ];
+  }
+  if (command === 'destroy') {
+    return ['error: destroy was interrupted; what is left is recorded in the state file', `hint: run \`crawl4ai-mcp destroy${nameArg}\` again to finish`];
+  }
+  if (command) return [`error: ${command} was interrupted`, `hint: run \`crawl4ai-mcp ${command}${nameArg}\` again, or \`crawl4ai-mcp status${nameArg}\` to see where things are`];
+  return ['interrupted'];
 }
 
 function reportError(e: unknown, verbose: boolean, commanderStderr: string): number {

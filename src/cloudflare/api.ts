@@ -81,9 +81,10 @@ export interface Envelope<T> {
 }
 
 /** Which permission a path needs, so a refusal can name it (the order matters: first match wins). */
-const PERMISSION_BY_PATH: ReadonlyArray<{ pattern: RegExp; name: string }> = [
+const PERMISSION_BY_PATH: ReadonlyArray<{ pattern: RegExp; name: string; access?: string }> = [
   { pattern: /^\/accounts\/[^/]+\/cfd_tunnel(?:[/?]|$)/, name: 'Cloudflare Tunnel' },
-  { pattern: /^\/accounts\/[^/]+\/connectivity\/directory(?:[/?]|$)/, name: 'Connectivity Directory' },
+  // the API calls crawl4ai-mcp makes there (create, list, delete services) need Admin; Bind is wrangler's
+  { pattern: /^\/accounts\/[^/]+\/connectivity\/directory(?:[/?]|$)/, name: 'Connectivity Directory', access: 'Admin' },
   { pattern: /^\/accounts\/[^/]+\/workers\/scripts(?:[/?]|$)/, name: 'Workers Scripts' },
   { pattern: /^\/accounts\/[^/]+\/storage\/kv(?:[/?]|$)/, name: 'Workers KV Storage' },
   { pattern: /^\/accounts\/[^/?]+\/?(?:\?|$)/, name: 'Account Settings' },
@@ -94,7 +95,7 @@ const PERMISSION_BY_PATH: ReadonlyArray<{ pattern: RegExp; name: string }> = [
 /** "Account › Cloudflare Tunnel › Edit" for a path under cfd_tunnel; undefined when the path does not tell. */
 export function permissionForPath(path: string): string | undefined {
   const hit = PERMISSION_BY_PATH.find((p) => p.pattern.test(path));
-  const perm = hit && CLOUDFLARE_TOKEN_PERMISSIONS.find((p) => p.name === hit.name);
+  const perm = hit && CLOUDFLARE_TOKEN_PERMISSIONS.find((p) => p.name === hit.name && (hit.access === undefined || p.access === hit.access));
   return perm ? permissionLabel(perm) : undefined;
 }
 

@@ -9,7 +9,7 @@ import type { NetworkMode } from '../model/deployment.js';
  * permission groups call Edit "Write" (e.g. "Workers Scripts Write").
  */
 export type PermissionScope = 'Account' | 'User';
-export type PermissionAccess = 'Read' | 'Edit' | 'Admin';
+export type PermissionAccess = 'Read' | 'Edit' | 'Bind' | 'Admin';
 
 export interface CloudflarePermission {
   /** permission group as the dashboard shows it */
@@ -24,11 +24,15 @@ export interface CloudflarePermission {
   required: boolean;
   /** false: the name of this permission group is not confirmed from a primary source */
   nameConfirmed: boolean;
+  /** the permission group's name in the API (token policies), e.g. "Workers Scripts Write" */
+  apiGroup: string;
   /**
    * a read-only call that fails without this permission group: how `doctor` can check it without
-   * creating anything. A read proves the group is granted, not that its access is Edit.
+   * creating anything. A read proves the group is granted, not that its access is Edit. null: no
+   * read tells (Bind); `doctor` then looks for `apiGroup` in the token's own policies, which only
+   * a token allowed to read itself (User › API Tokens › Read) can show.
    */
-  probe: { method: 'GET'; path: string };
+  probe: { method: 'GET'; path: string } | null;
 }
 
 export const CLOUDFLARE_TOKEN_PERMISSIONS: readonly CloudflarePermission[] = [
@@ -40,6 +44,7 @@ export const CLOUDFLARE_TOKEN_PERMISSIONS: readonly CloudflarePermission[] = [
     modes: ['tunnel', 'public'],
     required: true,
     nameConfirmed: true,
+    apiGroup: 'Workers Scripts Write',
     probe: { method: 'GET', path: '/accounts/{account_id}/workers/scripts' },
   },
   {
@@ -50,6 +55,7 @@ export const CLOUDFLARE_TOKEN_PERMISSIONS: readonly CloudflarePermission[] = [
     modes: ['tunnel', 'public'],
     required: true,
     nameConfirmed: true,
+    apiGroup: 'Account Settings Read',
     probe: { method: 'GET', path: '/accounts/{account_id}' },
   },
   {
@@ -60,17 +66,30 @@ export const CLOUDFLARE_TOKEN_PERMISSIONS: readonly CloudflarePermission[] = [
     modes: ['tunnel'],
     required: true,
     nameConfirmed: true,
+    apiGroup: 'Cloudflare Tunnel Write',
     probe: { method: 'GET', path: '/accounts/{account_id}/cfd_tunnel?per_page=1' },
   },
   {
     name: 'Connectivity Directory',
     scope: 'Account',
     access: 'Admin',
-    why: 'create the Workers VPC service for 127.0.0.1:11235 on the tunnel, bind it in the Worker (vpc_services), delete it on destroy',
+    why: 'create the Workers VPC service for 127.0.0.1:11235 on the tunnel and delete it on destroy',
     modes: ['tunnel'],
     required: true,
-    nameConfirmed: false,
+    nameConfirmed: true,
+    apiGroup: 'Connectivity Directory Admin',
     probe: { method: 'GET', path: '/accounts/{account_id}/connectivity/directory/services' },
+  },
+  {
+    name: 'Connectivity Directory',
+    scope: 'Account',
+    access: 'Bind',
+    why: "deploy the Worker with its vpc_services binding to that service (wrangler deploy); Cloudflare does not document that Admin includes Bind, so both are asked for",
+    modes: ['tunnel'],
+    required: true,
+    nameConfirmed: true,
+    apiGroup: 'Connectivity Directory Bind',
+    probe: null,
   },
   {
     name: 'User Details',
@@ -80,6 +99,7 @@ export const CLOUDFLARE_TOKEN_PERMISSIONS: readonly CloudflarePermission[] = [
     modes: ['tunnel', 'public'],
     required: false,
     nameConfirmed: true,
+    apiGroup: 'User Details Read',
     probe: { method: 'GET', path: '/user' },
   },
   {
@@ -90,6 +110,7 @@ export const CLOUDFLARE_TOKEN_PERMISSIONS: readonly CloudflarePermission[] = [
     modes: ['tunnel', 'public'],
     required: false,
     nameConfirmed: true,
+    apiGroup: 'Memberships Read',
     probe: { method: 'GET', path: '/memberships' },
   },
 ];
@@ -97,10 +118,11 @@ export const CLOUDFLARE_TOKEN_PERMISSIONS: readonly CloudflarePermission[] = [
 export const CLOUDFLARE_TOKEN_NOTES: readonly string[] = [
   'Create a custom API token (My Profile › API Tokens, or an account-owned token) with the permissions below and Account Resources: Include › the one account you deploy to.',
   'The dashboard labels access as Read/Edit; the API permission groups use Read/Write (e.g. "Workers Scripts Write").',
-  'Unconfirmed: the API-token permission-group name for Workers VPC services. Cloudflare documents the roles Connectivity Directory Read / Bind / Admin (Admin creates and deletes VPC services) and wrangler has the OAuth scopes connectivity:read|bind|admin, but the token permission-group names were not found in a primary source; "Connectivity Directory › Admin" is the expected name.',
+  'Workers VPC: the permission groups are Connectivity Directory Read / Bind / Admin. Admin creates and deletes VPC services; deploying a Worker with a vpc_services binding needs Bind (wrangler issue #15704, closed 2026-09-18: "Needed permissions are Connectivity Directory - Bind"). Cloudflare does not say Admin includes Bind, so crawl4ai-mcp asks for both.',
   'The tunnel permission is confirmed by Cloudflare\'s docs as Account › Cloudflare Tunnel › Edit; the API reference also accepts "Cloudflare One Connectors Write" or "Cloudflare One Connector: cloudflared Write". `wrangler login` (OAuth) does not include tunnel permissions, so tunnel mode needs an API token.',
   'Durable Objects need no permission of their own: they are part of the Worker upload (Workers Scripts).',
   'doctor checks each permission with its read-only probe; a read proves the group is granted but cannot prove Edit access, so a missing Edit shows up as a clear error on the first create.',
+  'No read-only call needs Connectivity Directory › Bind, so doctor checks it in the token\'s own policies; that works only when the token may read itself (User › API Tokens › Read, optional). Otherwise a missing Bind shows up as "Authentication error [code: 10000]" from wrangler deploy.',
 ];
 
 /** "Account › Workers Scripts › Edit" */

@@ -434,13 +434,15 @@ export async function destroyTunnelResources(
  * Checks the token before anything is created: GET /user/tokens/verify (an account-owned token
  * is verified at /accounts/{id}/tokens/verify instead), then each permission the network mode
  * needs with its read-only probe from permissions.ts. A probe refused with 401/403 names that
- * permission in `missing`. A token that is not valid or not active throws (exit 3).
+ * permission in `missing`. A permission no read can prove (Connectivity Directory › Bind) is looked
+ * up in the token's own policies; when the token may not read those, it is listed in `unchecked`.
+ * A token that is not valid or not active throws (exit 3).
  */
 export async function checkTokenPermissions(
   api: CloudflareApi,
   mode: NetworkMode,
   opts: { includeOptional?: boolean } = {},
-): Promise<{ missing: string[]; checked: string[] }> {
+): Promise<{ missing: string[]; checked: string[]; unchecked: string[] }> {
   let verified: { id?: string; status?: string };
   try {
     verified = await api.get<{ id?: string; status?: string }>('/user/tokens/verify');
@@ -465,8 +467,21 @@ export async function checkTokenPermissions(
   }
   const missing: string[] = [];
   const checked: string[] = [];
+  const unchecked: string[] = [];
+  let groups: Set<string> | null | undefined; // the token's own permission groups; null = it may not read them
   for (const p of cloudflarePermissionsFor(mode, opts)) {
     const label = permissionLabel(p);
+    if (p.probe === null) {
+      // no read-only call needs this group (Bind): look for it in the token's own policies
+      if (groups === undefined) groups = verified.id ? await tokenPermissionGroups(api, verified.id) : null;
+      if (groups === null) {
+        unchecked.push(label);
+        continue;
+      }
+      checked.push(label);
+      if (!groups.has(p.apiGroup)) missing.push(label);
+      continue;
+    }
     checked.push(label);
     try {
       await api.get<unknown>(p.probe.path);
@@ -475,5 +490,20 @@ export async function checkTokenPermissions(
       else throw e;
     }
   }
-  return { missing, checked };
+  return { missing, checked, unchecked };
+}
+
+/** The permission-group names of token `id`, or null when the token may not read its own details. */
+async function tokenPermissionGroups(api: CloudflareApi, id: string): Promise<Set<string> | null> {
+  type Details = { policies?: Array<{ effect?: string; permission_groups?: Array<{ name?: string }> }> };
+  for (const path of [`/user/tokens/${encodeURIComponent(id)}`, `/accounts/{account_id}/tokens/${encodeURIComponent(id)}`]) {
+    try {
+      const d = await api.get<Details>(path);
+      const names = (d.policies ?? []).filter((pol) => pol.effect !== 'deny').flatMap((pol) => (pol.permission_groups ?? []).map((g) => g.name ?? ''));
+      return new Set(names);
+    } catch (e) {
+      if (!(isCloudflareApiError(e) && (e.isAuth || e.status === 404))) throw e;
+    }
+  }
+  return null;
 }

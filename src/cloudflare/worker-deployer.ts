@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { renderWranglerConfig, WORKER_MAIN_PATH } from './wrangler-config.js';
-import { runWrangler, wranglerWorkdir, type CloudflareAccount } from './wrangler.js';
+import { runWrangler, WranglerError, wranglerWorkdir, type CloudflareAccount } from './wrangler.js';
 
 export function workerScriptName(deployment: string): string {
   return `crawl4ai-mcp-${deployment}`;
@@ -47,12 +47,13 @@ export class WorkerDeployer {
       });
       await fs.writeFile(configPath, JSON.stringify(config, null, 2), { mode: 0o600 });
       this.log(`deploying Worker ${scriptName}`);
-      const deployed = await runWrangler(['deploy', '--config', configPath], { account: this.account, env: this.env, cwd: work.dir });
+      const deployed = await runWrangler(['deploy', '--config', configPath], { account: this.account, env: this.env, cwd: work.dir, log: this.log });
       this.log('uploading Worker secrets');
       await runWrangler(['secret', 'bulk', '--config', configPath], {
         account: this.account,
         env: this.env,
         cwd: work.dir,
+        log: this.log,
         input: JSON.stringify(input.secrets),
       });
       return { scriptName, url: this.urlFor(scriptName, deployed.events) };
@@ -66,10 +67,12 @@ export class WorkerDeployer {
     const scriptName = workerScriptName(deployment);
     const work = await wranglerWorkdir();
     try {
-      await runWrangler(['delete', '--name', scriptName, '--force'], { account: this.account, env: this.env, cwd: work.dir });
+      await runWrangler(['delete', '--name', scriptName, '--force'], { account: this.account, env: this.env, cwd: work.dir, log: this.log });
       return true;
     } catch (e) {
-      if (/not found|10007|10090|does not exist/i.test((e as Error).message)) return false;
+      // 10007 / 10090: "This Worker does not exist on your account" (the script or its service)
+      if (e instanceof WranglerError && (e.code === 10007 || e.code === 10090)) return false;
+      if (/not found|does not exist/i.test((e as Error).message)) return false;
       throw e;
     } finally {
       await work.dispose();

@@ -16,6 +16,8 @@ const SHAPES: Readonly<Record<string, Shape>> = {
   AWS_ACCESS_KEY_ID: { re: /^[A-Z0-9]{16,128}$/, what: 'an AWS access key id (16-128 characters A-Z and 0-9, e.g. AKIA…)' },
   AWS_SECRET_ACCESS_KEY: { re: /^[A-Za-z0-9/+=]{16,128}$/, what: 'an AWS secret access key (40 characters of A-Z, a-z, 0-9, / and +)' },
   AWS_SESSION_TOKEN: { re: /^[A-Za-z0-9/+=]{16,4096}$/, what: 'an AWS session token (base64 characters)' },
+  // a service-account key file's JSON (one line or several), never a path to it
+  CRAWL4AI_MCP_GCP_KEY: { re: /^\s*\{[\s\S]*"type"\s*:\s*"service_account"[\s\S]*\}\s*$/, what: 'a GCP service-account key (the JSON content of the key file, not its path)' },
   AZURE_TENANT_ID: { re: /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, what: 'an Azure tenant id (a GUID, az account show --query tenantId)' },
   AZURE_CLIENT_ID: { re: /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, what: 'an Azure client (application) id (a GUID, the appId of the service principal)' },
   AZURE_SUBSCRIPTION_ID: { re: /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, what: 'an Azure subscription id (a GUID, az account show --query id)' },

@@ -33,11 +33,40 @@ async function ensureSecret(store: SecretStore, account: string, make: () => str
   return v;
 }
 
+/** Where the state's outputs record the user-data scrub: 'started', then 'done'. */
+const SCRUB_OUTPUT = 'bootstrapScrub';
+
 export interface InitResult {
   state: DeploymentState;
   plan: Plan;
   vm: VmStatus;
   health: WorkerHealth;
+}
+
+/**
+ * A resumed `init` must ask for what the first run began: its journaled resources live in that
+ * provider, region and network mode, and a run elsewhere would lose sight of them (exit 2).
+ */
+export function refuseForeignResume(existing: DeploymentState | null, spec: DeploymentSpec): void {
+  if (!existing) return;
+  if (existing.status === 'ready') {
+    throw usageError(`deployment "${spec.name}" already exists`, `see \`crawl4ai-mcp status --name ${spec.name}\`, or pick another --name`);
+  }
+  if (existing.provider && existing.provider !== spec.provider) {
+    throw usageError(`deployment "${spec.name}" was started on ${existing.provider}`, `resume it with --provider ${existing.provider}, or destroy it first`);
+  }
+  const began = { region: existing.region, network: existing.network };
+  if ((began.region && began.region !== spec.region) || (began.network && began.network !== spec.network)) {
+    throw usageError(
+      `deployment "${spec.name}" was started in ${began.region ?? spec.region} with the ${began.network ?? spec.network} network; this run asks for ${spec.region} with the ${spec.network} network`,
+      `resume it with --region ${began.region ?? spec.region} --network ${began.network ?? spec.network}, or remove what it made with \`crawl4ai-mcp destroy --name ${spec.name}\` first`,
+    );
+  }
+}
+
+/** Refuses a resume that does not match the first run, before any cloud call or question. */
+export async function checkResumable(spec: DeploymentSpec, env: NodeJS.ProcessEnv): Promise<void> {
+  refuseForeignResume(await stateStore(env).read(spec.name), spec);
 }
 
 /**
@@ -54,12 +83,7 @@ export async function initDeployment(
   const store = stateStore(s.env);
   return withDeploymentLock(deploymentsDir(s.env), spec.name, 'init', async () => {
     const existing = await store.read(spec.name);
-    if (existing && existing.status === 'ready') {
-      throw usageError(`deployment "${spec.name}" already exists`, `see \`crawl4ai-mcp status --name ${spec.name}\`, or pick another --name`);
-    }
-    if (existing && existing.provider && existing.provider !== spec.provider) {
-      throw usageError(`deployment "${spec.name}" was started on ${existing.provider}`, `resume it with --provider ${existing.provider}, or destroy it first`);
-    }
+    refuseForeignResume(existing, spec);
     const journal = new Journal(store, existing ?? newDeploymentState(spec.name));
     const ctx = providerContext(spec, credentials, s);
     const provider = await loadProvider(spec.provider);
@@ -150,12 +174,26 @@ export async function initDeployment(
     // The account id lives in the secret store with the token (it names where the token works), not here.
     await journal.update({ worker: { scriptName, url: worker.url } });
 
-    s.reporter.step('waiting for Crawl4AI to answer through the Worker (the VM is booting)');
-    const health = await waitHealthyThroughWorker(worker.url, apiKey, {
-      timeoutMs: s.healthTimeoutMs,
-      intervalMs: s.healthIntervalMs,
-      onWait: (h) => s.reporter.debug(`not healthy yet: ${h.origin.error ?? h.worker.error ?? ''}`),
-    });
+    const waitHealthy = (what: string) => {
+      s.reporter.step(what);
+      return waitHealthyThroughWorker(worker.url, apiKey, {
+        timeoutMs: s.healthTimeoutMs,
+        intervalMs: s.healthIntervalMs,
+        onWait: (h) => s.reporter.debug(`not healthy yet: ${h.origin.error ?? h.worker.error ?? ''}`),
+      });
+    };
+    // The user data carries the secrets. Once the VM answered healthy it has written them to its own
+    // 0600 files, so clear them from the cloud (stop, replace, start): afterwards no instance
+    // attribute or metadata read reveals them. Journaled, so a resumed init finishes a cut-off scrub.
+    const scrub = journal.state.outputs[SCRUB_OUTPUT];
+    if (scrub !== 'done') {
+      if (scrub !== 'started') await waitHealthy('waiting for Crawl4AI to answer through the Worker (the VM is booting)');
+      await journal.update({ outputs: { ...journal.state.outputs, [SCRUB_OUTPUT]: 'started' } });
+      s.reporter.step("clearing the secrets from the VM's user data (a restart, about a minute)");
+      await provider.scrubBootstrap(ctx, journal);
+      await journal.update({ outputs: { ...journal.state.outputs, [SCRUB_OUTPUT]: 'done' } });
+    }
+    const health = await waitHealthy('waiting for Crawl4AI to answer through the Worker again');
     await journal.update({ status: 'ready', outputs: { ...journal.state.outputs, crawl4aiVersion: health.origin.version ?? null } });
     return { state: journal.state, plan, vm, health };
   });

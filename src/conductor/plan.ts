@@ -4,6 +4,7 @@ import { workerScriptName } from '../cloudflare/worker-deployer.js';
 import { loadProvider } from './providers.js';
 import { providerContext, type Session } from './session.js';
 
+/** `plan` (and the plan screen of `init`): what the provider would create, plus the Cloudflare side. Creates nothing. */
 export async function planDeployment(spec: DeploymentSpec, credentials: ProviderCredentials, s: Session): Promise<{ provider: Provider; plan: Plan }> {
   const provider = await loadProvider(spec.provider);
   const plan = await provider.plan(providerContext(spec, credentials, s));

@@ -60,6 +60,33 @@ export function requirePublicUrl(input: string): URL {
   return r.url;
 }
 
+/**
+ * Why a crawl result must not be shown, or undefined when it may. Chromium on the VM follows
+ * redirects, so a public URL can end on a private address (the metadata service, the VM's own
+ * ports): the final address (`redirected_url`) passes the same guard as the requested one.
+ */
+export function privateRedirectReason(r: { url?: string | null; redirected_url?: string | null }): string | undefined {
+  const final = r.redirected_url;
+  if (typeof final !== 'string' || final === '' || final === r.url) return undefined;
+  const c = checkPublicUrl(final);
+  if (c.ok) return undefined;
+  let host = final;
+  try {
+    host = new URL(final).host;
+  } catch {
+    /* the reason says it is not a URL */
+  }
+  return `it redirected to ${host}, which is not a public address (${c.reason.replace(/^refused: /, '')})`;
+}
+
+export const PRIVATE_REDIRECT_HINT = 'the page sent the crawler to a private or internal address; its content is withheld. Crawl another URL';
+
+/** The redirect guard as a throw, for tools that return one page. */
+export function requirePublicFinalUrl(r: { url?: string | null; redirected_url?: string | null }, requested: string): void {
+  const why = privateRedirectReason(r);
+  if (why) throw new ToolError(`refused the result of ${requested}: ${why}`, PRIVATE_REDIRECT_HINT);
+}
+
 export function text(t: string): { type: 'text'; text: string } {
   return { type: 'text', text: t };
 }

@@ -160,8 +160,11 @@ export function errorResult(e: unknown): CallToolResult {
     message = 'the call ran out of time waiting for Crawl4AI';
     hint = TIMEOUT_HINT;
   } else {
-    message = `unexpected error: ${e instanceof Error ? e.message : String(e)}`;
-    hint = 'retry once; if it persists, report it with the message above';
+    // a bug or an answer of an unexpected shape: its message names code, not the user's problem
+    const correlationId = crypto.randomUUID();
+    console.error(`unexpected tool error ${correlationId}:`, e instanceof Error ? (e.stack ?? e.message) : String(e));
+    message = `unexpected error (correlation id ${correlationId})`;
+    hint = 'retry once; if it persists, report it with this correlation id (the server log has the details)';
   }
   const text = hint ? `Error: ${message}\nHint: ${hint}` : `Error: ${message}`;
   return { isError: true, content: [{ type: 'text', text }] };

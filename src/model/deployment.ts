@@ -9,7 +9,7 @@ export type ProviderName = (typeof PROVIDER_NAMES)[number];
 export type SizeName = 'small' | 'medium' | 'large';
 export type NetworkMode = 'tunnel' | 'public';
 
-/** What the user asked for. Secrets are not in here: they are passed separately (BootstrapSecrets). */
+/** What the user asked for. Secrets are not in here: they reach the VM only through its rendered bootstrap. */
 export interface DeploymentSpec {
   name: string;
   provider: ProviderName;
@@ -56,6 +56,8 @@ export interface VmStatus {
   launchedAt?: string;
   /** the cloud's own name for the state and what it bills in it (Azure: deallocated vs stopped) */
   detail?: string;
+  /** the Crawl4AI image the VM runs, as it reported it (`repo:tag@sha256:…`), or why that is unknown */
+  image?: { ref: string } | { unknown: string };
 }
 
 /** A resource found by tag (for destroy after the state file is gone, and drift checks). */

@@ -69,11 +69,18 @@ export interface Provider {
   resize(ctx: ProviderContext, journal: Journal, size: SizeName): Promise<VmStatus>;
   stop(ctx: ProviderContext, journal: Journal): Promise<VmStatus>;
   start(ctx: ProviderContext, journal: Journal): Promise<VmStatus>;
+  /**
+   * Replaces the VM's bootstrap (its user data, which carries the secrets) with a secret-free one,
+   * once the VM has booted and written the secrets to its own disk. Clouds that allow this only
+   * while the VM is stopped (EC2) stop it, replace it and start it again; the caller then waits for
+   * health. Safe to repeat (a resumed init finishes an interrupted scrub).
+   */
+  scrubBootstrap(ctx: ProviderContext, journal: Journal): Promise<VmStatus>;
   /** Deletes every resource in the journal and every resource tagged for the deployment. */
   destroy(ctx: ProviderContext, journal: Journal): Promise<void>;
   /** Every live resource tagged crawl4ai-mcp:deployment=<name>, found without the state file. */
   discover(ctx: ProviderContext): Promise<DiscoveredResource[]>;
-  /** Removes the secrets from where the cloud keeps the VM's bootstrap, once the VM has booted with them. */
-  scrubBootstrap(ctx: ProviderContext, journal: Journal): Promise<void>;
 }
 
+/** What `status` says where a provider does not read the VM's console for the image it runs (yet). */
+export const IMAGE_NOT_READ = 'not reported: crawl4ai-mcp does not read this cloud\'s serial console yet';

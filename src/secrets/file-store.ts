@@ -21,7 +21,14 @@ import { assertAccount, assertPrefix } from './validate.js';
  */
 
 export const PASSPHRASE_ENV = 'CRAWL4AI_MCP_PASSPHRASE';
-export const KDF_DEFAULTS = { N: 2 ** 15, r: 8, p: 1 } as const;
+/**
+ * scrypt cost for new files and re-encryption: N=2^17 (current guidance; ~350 ms and ~180 MB per
+ * unlock). Files written with a lower N (2^15 before) still open, since the file records its N, and
+ * are re-encrypted with these parameters on the next write.
+ */
+export const KDF_DEFAULTS = { N: 2 ** 17, r: 8, p: 1 } as const;
+/** The shortest passphrase accepted for a new file (typed or CRAWL4AI_MCP_PASSPHRASE). */
+export const MIN_PASSPHRASE_LENGTH = 12;
 const VERIFIER_PLAINTEXT = 'crawl4ai-mcp secret file';
 const VERIFIER_AAD = 'crawl4ai-mcp:v1:verifier';
 const entryAad = (account: string) => `crawl4ai-mcp:v1:entry:${account}`;
@@ -94,6 +101,9 @@ function open(key: Buffer, sealed: Sealed, aad: string): string | null {
     return null;
   }
 }
+
+/** Written with weaker scrypt parameters than today's: re-encrypted on the next write. */
+const outdated = (k: Kdf) => k.N < KDF_DEFAULTS.N || k.r < KDF_DEFAULTS.r || k.p < KDF_DEFAULTS.p;
 
 // ---- file I/O -------------------------------------------------------------------------------------
 
@@ -294,6 +304,12 @@ export class FileStore implements SecretStore {
     if (!pending) {
       pending = (async () => {
         const pass = await this.passphrase(true);
+        if ([...pass.value].length < MIN_PASSPHRASE_LENGTH) {
+          throw usageError(
+            `the passphrase for a new encrypted secret file must be at least ${MIN_PASSPHRASE_LENGTH} characters (it has ${[...pass.value].length})`,
+            pass.typed ? 'type a longer one, e.g. four random words' : `set ${PASSPHRASE_ENV} to a longer one, e.g. four random words`,
+          );
+        }
         const kdf: Kdf = { name: 'scrypt', ...KDF_DEFAULTS, salt: randomBytes(16).toString('base64') };
         const key = await deriveKey(pass.value, kdf);
         if (pass.typed) typedPassphrases.set(this.file, pass.value);
@@ -303,6 +319,24 @@ export class FileStore implements SecretStore {
       pending.catch(() => creating.delete(this.file));
     }
     return pending;
+  }
+
+  /**
+   * The file under a fresh salt and today's scrypt parameters: every entry decrypted with the old
+   * key and sealed again with the new one. Runs under the file lock, with the passphrase that
+   * just unlocked the file (from the environment, or typed and cached).
+   */
+  private async reencrypt(old: SecretFileV1, oldKey: Buffer): Promise<{ doc: SecretFileV1; key: Buffer }> {
+    const pass = await this.passphrase(false);
+    const kdf: Kdf = { name: 'scrypt', ...KDF_DEFAULTS, salt: randomBytes(16).toString('base64') };
+    const key = await deriveKey(pass.value, kdf);
+    const entries: Record<string, Sealed> = {};
+    for (const [account, sealed] of Object.entries(old.entries)) {
+      const value = open(oldKey, sealed, entryAad(account));
+      if (value === null) throw corrupt(this.file, `entry "${account}" fails authentication (altered?)`);
+      entries[account] = seal(key, value, entryAad(account));
+    }
+    return { doc: { version: 1, kdf, verifier: seal(key, VERIFIER_PLAINTEXT, VERIFIER_AAD), entries }, key };
   }
 
   /** True when the file holds an entry of that name (needs no passphrase). */
@@ -339,6 +373,7 @@ export class FileStore implements SecretStore {
         key = made.key;
         doc = { version: 1, kdf: made.kdf, verifier: seal(key, VERIFIER_PLAINTEXT, VERIFIER_AAD), entries: {} };
       }
+      if (outdated(doc.kdf)) ({ doc, key } = await this.reencrypt(doc, key));
       doc.entries[account] = seal(key, value, entryAad(account));
       await writeDoc(this.file, doc);
     });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs, { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,12 @@ export interface LockInfo {
   hostname: string;
   command: string;
   startedAt: string;
+  /**
+   * Random, unique to this acquisition. A stale lock is removed only if the file still holds the
+   * very text judged stale (token included): comparing inode numbers is not enough, as ext4 hands
+   * a just-freed inode number to the next file created, e.g. a fresh lock another process took.
+   */
+  token?: string;
 }
 
 /** An unreadable lock file younger than this may be one another process is writing right now. */
@@ -26,8 +33,8 @@ export function lockPath(dir: string, name: string): string {
 /**
  * Runs `fn` holding the per-deployment lock `<dir>/<name>.lock`, so two commands never mutate
  * one deployment at the same time. Busy → CliError exit 6 naming the holder. A lock whose process
- * is dead (same host), or an unreadable lock file older than a minute, is stale: it is removed and
- * acquisition retried once. The lock is released when `fn` settles, on process exit, and on
+ * is dead (same host), or an unreadable lock file older than a minute, is stale: it is removed
+ * (see takeOverStale) and acquisition retried. The lock is released when `fn` settles, on process exit, and on
  * SIGINT/SIGTERM/SIGHUP when nothing else handles the signal (if the CLI installs its own signal
  * handler, that handler decides when to exit; the lock then goes with `finally` or process exit).
  */
@@ -64,10 +71,10 @@ export async function readLock(dir: string, name: string): Promise<LockInfo | nu
 }
 
 async function acquire(file: string, name: string, command: string): Promise<LockInfo> {
-  let removedStale = false;
-  // A few rounds only to survive the holder releasing between our open() and our read().
-  for (let round = 0; round < 5; round++) {
-    const info: LockInfo = { pid: process.pid, hostname: os.hostname(), command, startedAt: new Date().toISOString() };
+  // A few rounds only: to survive the holder releasing between our open() and our read(), and
+  // another process taking over the same stale lock at the same moment.
+  for (let round = 0; round < 10; round++) {
+    const info: LockInfo = { pid: process.pid, hostname: os.hostname(), command, startedAt: new Date().toISOString(), token: randomBytes(16).toString('hex') };
     try {
       const fh = await fsp.open(file, 'wx', 0o600);
       try {
@@ -87,9 +94,8 @@ async function acquire(file: string, name: string, command: string): Promise<Loc
     }
     const verdict = await inspect(file);
     if (verdict.kind === 'gone') continue;
-    if (verdict.kind === 'stale' && !removedStale) {
-      removedStale = true;
-      await removeIfSame(file, verdict.ino);
+    if (verdict.kind === 'stale') {
+      await takeOverStale(file, verdict.text);
       continue;
     }
     throw busyError(file, name, verdict.kind === 'busy' ? verdict.holder : null);
@@ -97,17 +103,15 @@ async function acquire(file: string, name: string, command: string): Promise<Loc
   throw busyError(file, name, null);
 }
 
-type Verdict = { kind: 'gone' } | { kind: 'stale'; ino: number } | { kind: 'busy'; holder: LockInfo | null };
+type Verdict = { kind: 'gone' } | { kind: 'stale'; text: string } | { kind: 'busy'; holder: LockInfo | null };
 
 async function inspect(file: string): Promise<Verdict> {
   let text: string;
-  let ino: number;
   let mtimeMs: number;
   try {
     const fh = await fsp.open(file, 'r');
     try {
       const st = await fh.stat();
-      ino = st.ino;
       mtimeMs = st.mtimeMs;
       text = await fh.readFile('utf8');
     } finally {
@@ -119,25 +123,61 @@ async function inspect(file: string): Promise<Verdict> {
   }
   const holder = parseLockInfo(text);
   if (!holder) {
-    return Date.now() - mtimeMs > GARBAGE_GRACE_MS ? { kind: 'stale', ino } : { kind: 'busy', holder: null };
+    return Date.now() - mtimeMs > GARBAGE_GRACE_MS ? { kind: 'stale', text } : { kind: 'busy', holder: null };
   }
   // A pid on another host (shared home directory) cannot be checked: assume it is alive.
   if (holder.hostname !== os.hostname()) return { kind: 'busy', holder };
   if (holder.pid === process.pid) {
     // Ours only if we really hold it; otherwise a dead process that had our pid left it behind.
     const mine = held.get(file);
-    return mine && mine.startedAt === holder.startedAt ? { kind: 'busy', holder } : { kind: 'stale', ino };
+    return mine && mine.token === holder.token ? { kind: 'busy', holder } : { kind: 'stale', text };
   }
-  return isProcessAlive(holder.pid) ? { kind: 'busy', holder } : { kind: 'stale', ino };
+  return isProcessAlive(holder.pid) ? { kind: 'busy', holder } : { kind: 'stale', text };
 }
 
-/** Unlinks the stale lock only if it is still the file we judged (not a fresh lock someone just took). */
-async function removeIfSame(file: string, ino: number): Promise<void> {
+/** A takeover mutex older than this belongs to a process that died during its few milliseconds. */
+const TAKEOVER_STALE_MS = 10_000;
+
+/**
+ * Removes a stale lock, one process at a time: under `<lock>.takeover` (created exclusively) the
+ * lock is read again and unlinked only if it still holds the judged text. Without the mutex, two
+ * processes that both judged the same lock stale could interleave read and unlink, and the slower
+ * one would unlink the fresh lock the faster one had just taken. Every other path that unlinks a
+ * lock is its owner releasing it.
+ */
+async function takeOverStale(file: string, judged: string): Promise<void> {
+  const mutex = `${file}.takeover`;
   try {
-    const st = await fsp.lstat(file);
-    if (st.ino === ino) await fsp.unlink(file);
+    await (await fsp.open(mutex, 'wx', 0o600)).close();
+  } catch (e) {
+    if (errCode(e) !== 'EEXIST') return;
+    try {
+      if (Date.now() - (await fsp.stat(mutex)).mtimeMs > TAKEOVER_STALE_MS) await fsp.unlink(mutex);
+    } catch {
+      // gone meanwhile: fine
+    }
+    await new Promise((r) => setTimeout(r, 10 + Math.random() * 20)); // another takeover is under way
+    return;
+  }
+  try {
+    await removeStaleLock(file, judged);
+  } finally {
+    await fsp.unlink(mutex).catch(() => undefined);
+  }
+}
+
+/**
+ * Unlinks a stale lock only if the file still holds exactly the text judged stale: a lock another
+ * process took meanwhile has its own token, so it differs even when it got the same inode number.
+ * Called under the takeover mutex; exported for the test of that race.
+ */
+export async function removeStaleLock(file: string, judged: string): Promise<boolean> {
+  try {
+    if ((await fsp.readFile(file, 'utf8')) !== judged) return false;
+    await fsp.unlink(file);
+    return true;
   } catch {
-    // gone already: fine
+    return false; // gone already: fine
   }
 }
 
@@ -168,7 +208,7 @@ function parseLockInfo(text: string): LockInfo | null {
       typeof v.command === 'string' &&
       typeof v.startedAt === 'string'
     ) {
-      return { pid: v.pid as number, hostname: v.hostname, command: v.command, startedAt: v.startedAt };
+      return { pid: v.pid as number, hostname: v.hostname, command: v.command, startedAt: v.startedAt, ...(typeof v.token === 'string' ? { token: v.token } : {}) };
     }
   } catch {
     // not JSON
@@ -180,7 +220,7 @@ function parseLockInfo(text: string): LockInfo | null {
 function releaseSync(file: string, info: LockInfo): void {
   try {
     const current = parseLockInfo(fs.readFileSync(file, 'utf8'));
-    if (current && current.pid === info.pid && current.startedAt === info.startedAt) fs.unlinkSync(file);
+    if (current && current.token === info.token) fs.unlinkSync(file);
   } catch {
     // already gone, or unreadable: nothing of ours to remove
   }

@@ -18,6 +18,7 @@ import { bindingOrigin, OriginUnreachableError, urlOrigin, type Crawl4aiOrigin, 
 import { Crawl4aiClient } from '../mcp/crawl4ai.js';
 import { createMcpServer, SERVER_NAME } from '../mcp/server.js';
 import { KeyRegistry } from './key-registry.js';
+import { refuseForeignRequest } from './request-guard.js';
 
 export { KeyRegistry };
 
@@ -29,6 +30,8 @@ export interface WorkerEnv {
   LLM_ENABLED?: string;
   CRAWL4AI_MCP_VERSION?: string;
   SCREENSHOT_MAX_BYTES?: string;
+  /** `dev` only: the Host values this Worker answers (DNS-rebinding guard, see request-guard.ts) */
+  ALLOWED_HOSTS?: string;
   KEYS: DurableObjectNamespace<KeyRegistry>;
   /** A vpc_service (tunnel) or other fetcher binding to Crawl4AI; wins over ORIGIN_URL. */
   CRAWL4AI?: FetcherLike;
@@ -121,36 +124,55 @@ async function authenticate(request: Request, env: WorkerEnv): Promise<{ id: str
   return { id: check.id ?? 'unknown', name: check.name ?? 'unknown' };
 }
 
+/**
+ * Anything that escapes a route (a Durable Object that cannot start, a bug): the message may name
+ * internals (bindings, SQL, stack frames), so the log gets it and the client only an id to quote.
+ */
+function internalError(e: unknown, path: string): Response {
+  const correlationId = crypto.randomUUID();
+  console.error(`internal error ${correlationId}:`, e instanceof Error ? (e.stack ?? e.message) : String(e));
+  const message = `internal error (correlation id ${correlationId}); the Worker log has the details`;
+  if (path === '/mcp') return json({ jsonrpc: '2.0', id: null, error: { code: -32603, message, data: { correlation_id: correlationId } } }, 500);
+  return json({ error: 'internal_error', message, correlation_id: correlationId }, 500);
+}
+
+async function route(request: Request, env: WorkerEnv, url: URL, path: string): Promise<Response> {
+  // before auth, so a rebound or cross-site request learns nothing, not even whether a key is valid
+  const foreign = refuseForeignRequest(request, env);
+  if (foreign) return json(foreign, 403);
+
+  if (path === '/health') {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return json({ error: 'method_not_allowed' }, 405, { allow: 'GET, HEAD' });
+    return json({ status: 'ok', name: SERVER_NAME, version: versionOf(env) });
+  }
+
+  if (path === '/status') {
+    if (request.method !== 'GET') return json({ error: 'method_not_allowed' }, 405, { allow: 'GET' });
+    const who = await authenticate(request, env);
+    if (who instanceof Response) return who;
+    return json({ worker: { version: versionOf(env) }, origin: await originStatus(env) });
+  }
+
+  if (path === '/mcp') {
+    const who = await authenticate(request, env);
+    if (who instanceof Response) return who;
+    // The SDK answers protocol errors itself; anything else is caught below (never an opaque 1101).
+    return await handlerFor(env).fetch(request, {
+      authInfo: { token: `key:${who.id}`, clientId: who.name, scopes: [] },
+    });
+  }
+
+  return json({ error: 'not_found', message: `no route for ${request.method} ${url.pathname}; the MCP endpoint is POST /mcp` }, 404);
+}
+
 export default {
   async fetch(request: Request, env: WorkerEnv): Promise<Response> {
     const url = new URL(request.url);
     const path = url.pathname.replace(/\/+$/, '') || '/';
-
-    if (path === '/health') {
-      if (request.method !== 'GET' && request.method !== 'HEAD') return json({ error: 'method_not_allowed' }, 405, { allow: 'GET, HEAD' });
-      return json({ status: 'ok', name: SERVER_NAME, version: versionOf(env) });
+    try {
+      return await route(request, env, url, path);
+    } catch (e) {
+      return internalError(e, path);
     }
-
-    if (path === '/status') {
-      if (request.method !== 'GET') return json({ error: 'method_not_allowed' }, 405, { allow: 'GET' });
-      const who = await authenticate(request, env);
-      if (who instanceof Response) return who;
-      return json({ worker: { version: versionOf(env) }, origin: await originStatus(env) });
-    }
-
-    if (path === '/mcp') {
-      const who = await authenticate(request, env);
-      if (who instanceof Response) return who;
-      try {
-        return await handlerFor(env).fetch(request, {
-          authInfo: { token: `key:${who.id}`, clientId: who.name, scopes: [] },
-        });
-      } catch (e) {
-        // The SDK answers protocol errors itself; anything else must not become an opaque 1101.
-        return json({ jsonrpc: '2.0', id: null, error: { code: -32603, message: `internal error: ${e instanceof Error ? e.message : String(e)}` } }, 500);
-      }
-    }
-
-    return json({ error: 'not_found', message: `no route for ${request.method} ${url.pathname}; the MCP endpoint is POST /mcp` }, 404);
   },
 };

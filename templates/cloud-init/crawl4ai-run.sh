@@ -20,7 +20,13 @@ if ! docker image inspect "$CRAWL4AI_IMAGE" >/dev/null 2>&1; then
   docker pull -q "$CRAWL4AI_IMAGE"
 fi
 
-# GUNICORN_BIND: with a token set, the 0.9.2 entrypoint binds [::], which fails where IPv6 is off.
+# The image actually run, by digest, on the serial console at each start: `crawl4ai-mcp status`
+# reads it through the cloud's console-output API (EC2 GetConsoleOutput). Never fatal.
+digest=$(docker image inspect --format '{{index .RepoDigests 0}}' "$CRAWL4AI_IMAGE" 2>/dev/null || true)
+[ -n "$digest" ] || digest=unknown
+echo "crawl4ai-mcp: image $CRAWL4AI_IMAGE digest ${digest##*@}" >/dev/console 2>/dev/null || true
+
+# GUNICORN_BIND: with a token set, the 0.9.x entrypoint binds [::], which fails where IPv6 is off.
 # Published on the host's loopback only: the reverse proxy (public mode) or cloudflared (tunnel
 # mode) reaches it there.
 # --cap-drop, no-new-privileges and --pids-limit follow the upstream hardened docker-compose.yml.

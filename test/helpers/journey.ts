@@ -1,4 +1,7 @@
+import { DescribeInstanceAttributeCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { Ec2Emulator } from '../emulators/ec2/index.ts';
+import type { GceEmulator } from '../emulators/gce/index.ts';
+import { READER_ACCESS_KEY_ID } from '../emulators/ec2/iam-policy.ts';
 import type { CloudflareEmulator } from '../emulators/cloudflare/index.ts';
 import { TYPES, type AzureEmulator } from '../emulators/azure/index.ts';
 import { cliEnv, tempHome } from './cli.js';
@@ -9,21 +12,11 @@ export const AWS_ACCESS_KEY = 'AKIAIOSFODNN7EXAMPLE';
 export const AWS_SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 
 /**
- * The environment of a user running the CLI against the emulators: AWS and Cloudflare endpoints
- * overridden with their tools' own variables, a fresh config home, the encrypted-file secret
- * store, and short poll intervals so a journey takes seconds instead of minutes.
+ * The environment of a user running the CLI against the emulators: the cloud's and Cloudflare's
+ * endpoints overridden with their tools' own variables, a fresh config home, the encrypted-file
+ * secret store, and short poll intervals so a journey takes seconds instead of minutes.
  */
-export function journeyEnv(ec2: Ec2Emulator, cf: CloudflareEmulator, cfToken: string, prefix: string): NodeJS.ProcessEnv {
-  return userEnv(cf, cfToken, prefix, {
-    AWS_ENDPOINT_URL_EC2: ec2.url,
-    AWS_ENDPOINT_URL_STS: ec2.url,
-    AWS_ACCESS_KEY_ID: AWS_ACCESS_KEY,
-    AWS_SECRET_ACCESS_KEY: AWS_SECRET_KEY,
-  });
-}
-
-/** What every journey's user has: a fresh home, the file secret store, Cloudflare, short polls. */
-function userEnv(cf: CloudflareEmulator, cfToken: string, prefix: string, cloud: Record<string, string>): NodeJS.ProcessEnv {
+function emulatedEnv(cloud: Record<string, string>, cf: CloudflareEmulator, cfToken: string, prefix: string): NodeJS.ProcessEnv {
   return cliEnv(tempHome(prefix), {
     CRAWL4AI_MCP_SECRET_BACKEND: 'file',
     CRAWL4AI_MCP_PASSPHRASE: `${prefix} passphrase`,
@@ -38,12 +31,61 @@ function userEnv(cf: CloudflareEmulator, cfToken: string, prefix: string, cloud:
   });
 }
 
+export function journeyEnv(ec2: Ec2Emulator, cf: CloudflareEmulator, cfToken: string, prefix: string): NodeJS.ProcessEnv {
+  return emulatedEnv(
+    { AWS_ENDPOINT_URL_EC2: ec2.url, AWS_ENDPOINT_URL_STS: ec2.url, AWS_ACCESS_KEY_ID: AWS_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: AWS_SECRET_KEY },
+    cf,
+    cfToken,
+    prefix,
+  );
+}
+
+/** GCP: the Compute endpoint, its certificate (trusted through NODE_EXTRA_CA_CERTS) and a service-account key it accepts. */
+export function gcpJourneyEnv(gce: GceEmulator, cf: CloudflareEmulator, cfToken: string, prefix: string): NodeJS.ProcessEnv {
+  return emulatedEnv({ CRAWL4AI_MCP_GCP_ENDPOINT: gce.url, NODE_EXTRA_CA_CERTS: gce.caFile, CRAWL4AI_MCP_GCP_KEY: gce.serviceAccountKey }, cf, cfToken, prefix);
+}
+
+/** A deployment's Compute instances as the simulated VM sees them. */
+export function gceInstances(gce: GceEmulator, deployment: string): () => SimulatedInstance[] {
+  return () => {
+    gce.state.tick();
+    return [...gce.state.instances.values()]
+      .filter((i) => i.labels['crawl4ai-mcp-deployment'] === deployment)
+      .map((i) => ({
+        id: i.id,
+        running: i.status === 'RUNNING',
+        userData: i.metadata.items.find((m) => m.key === 'user-data')?.value,
+        publicIp: gce.state.externalIpOf(i),
+      }));
+  };
+}
+
 /** A deployment's EC2 instances as the simulated VM sees them. */
 export function ec2Instances(emu: Ec2Emulator, deployment: string): () => SimulatedInstance[] {
   return () =>
     [...emu.state.instances.values()]
       .filter((i) => i.tags['crawl4ai-mcp:deployment'] === deployment)
-      .map((i) => ({ id: i.instanceId, running: emu.state.instanceState(i) === 'running', userData: i.userData, publicIp: emu.state.publicIpOf(i) }));
+      .map((i) => ({
+        id: i.instanceId,
+        running: emu.state.instanceState(i) === 'running',
+        userData: i.userData,
+        publicIp: emu.state.publicIpOf(i),
+        console: (text: string) => emu.writeConsole(i.instanceId, text),
+      }));
+}
+
+/**
+ * The instance's user data as a cloud reader with read-only access (AWS's ReadOnlyAccess includes
+ * ec2:DescribeInstanceAttribute) reads it: through the real SDK, decoded from base64 ('' when none).
+ */
+export async function userDataAsTheCloudShowsIt(emu: Ec2Emulator, instanceId: string, region = 'us-east-1'): Promise<string> {
+  const ec2 = new EC2Client({ endpoint: emu.url, region, credentials: { accessKeyId: READER_ACCESS_KEY_ID, secretAccessKey: AWS_SECRET_KEY } });
+  try {
+    const out = await ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: instanceId, Attribute: 'userData' }));
+    return Buffer.from(out.UserData?.Value ?? '', 'base64').toString('utf8');
+  } finally {
+    ec2.destroy();
+  }
 }
 
 /**
@@ -52,7 +94,7 @@ export function ec2Instances(emu: Ec2Emulator, deployment: string): () => Simula
  * trusted through NODE_EXTRA_CA_CERTS (the Azure SDK refuses http).
  */
 export function azureJourneyEnv(az: AzureEmulator, cf: CloudflareEmulator, cfToken: string, prefix: string): NodeJS.ProcessEnv {
-  return userEnv(cf, cfToken, prefix, {
+  return emulatedEnv({
     CRAWL4AI_MCP_AZURE_ENDPOINT: az.url,
     CRAWL4AI_MCP_AZURE_AUTHORITY_HOST: az.url,
     NODE_EXTRA_CA_CERTS: az.caFile,
@@ -60,7 +102,7 @@ export function azureJourneyEnv(az: AzureEmulator, cf: CloudflareEmulator, cfTok
     AZURE_CLIENT_ID: az.clientId,
     AZURE_CLIENT_SECRET: az.clientSecret,
     AZURE_SUBSCRIPTION_ID: az.subscriptionId,
-  });
+  }, cf, cfToken, prefix);
 }
 
 /** A deployment's Azure VM as the simulated VM sees it (customData decoded, as cloud-init reads it). */

@@ -126,6 +126,10 @@ export interface StartWorkerOptions {
    * or 'down' for a binding whose fetch() throws, as a VPC service does when the tunnel is down.
    */
   crawl4aiBinding?: ((request: Request) => Promise<Response> | Response) | 'down';
+  /** KEYS without SQLite storage, as a deploy without the new_sqlite_classes migration leaves it: the registry throws */
+  keysWithoutSqlite?: boolean;
+  /** receives the Worker's console.error / console.warn output */
+  onStderr?: (text: string) => void;
 }
 
 export interface RunningWorker {
@@ -157,7 +161,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Runnin
     compatibilityDate: bundle.config.compatibility_date,
     compatibilityFlags: bundle.config.compatibility_flags,
     bindings,
-    durableObjects: { KEYS: { className: 'KeyRegistry', useSQLite: true } },
+    durableObjects: { KEYS: { className: 'KeyRegistry', useSQLite: !opts.keysWithoutSqlite } },
   };
   const workers: Array<Record<string, unknown>> = [workerOptions];
   const binding = opts.crawl4aiBinding;
@@ -174,7 +178,16 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Runnin
     workerOptions.serviceBindings = { CRAWL4AI: async (req: Request) => binding(req) };
   }
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const mf = new Miniflare(convertV4MiniflareOptions({ host: '127.0.0.1', port: 0, workers } as any));
+  const shared: Record<string, unknown> = { host: '127.0.0.1', port: 0, workers };
+  if (opts.onStderr) {
+    const onStderr = opts.onStderr;
+    // workerd reports console output as structured logs (level + message)
+    shared.handleStructuredLogs = (log: { level?: string; message?: string }) => {
+      if (log.level === 'error' || log.level === 'warn') onStderr(`${log.message ?? ''}\n`);
+    };
+  }
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const mf = new Miniflare(convertV4MiniflareOptions(shared as any));
   const url = (await mf.ready).href.replace(/\/$/, '');
   return {
     url,

@@ -11,8 +11,9 @@ export const connectCommand: CommandModule = {
       .command('connect')
       .description('print ready-to-paste MCP configuration for Claude Desktop, Claude Code, Cursor and VS Code')
       .addOption(new Option('--client <client>', 'only this client').choices(CLIENTS as unknown as string[]))
-      .addHelpText('after', '\nExample:\n  crawl4ai-mcp connect --client claude-code\n  crawl4ai-mcp connect --name work --json')
-      .action(async (opts: { client?: ClientName }) => {
+      .option('--key-only', 'print only the API key, for $(...) in a script; nothing else')
+      .addHelpText('after', '\nExample:\n  crawl4ai-mcp connect --client claude-code\n  crawl4ai-mcp connect --name work --json\n  CRAWL4AI_MCP_KEY="$(crawl4ai-mcp connect --key-only)"')
+      .action(async (opts: { client?: ClientName; keyOnly?: boolean }) => {
         const c = ctx();
         const { StateStore } = await import('../../state/store.js');
         const state = await new StateStore(deploymentsDir(c.env)).read(c.name);
@@ -30,6 +31,10 @@ export const connectCommand: CommandModule = {
             `the API key of deployment "${c.name}" is not in the ${secrets.description}`,
             'the key cannot be recovered (only its hash is stored); create a new one with `crawl4ai-mcp init` on this machine',
           );
+        }
+        if (opts.keyOnly) {
+          c.out.reveal(apiKey + '\n', [apiKey]);
+          return;
         }
         const info = { deployment: c.name, mcpUrl: mcpEndpoint(state.worker.url), apiKey };
         const chosen = opts.client ? [opts.client] : [...CLIENTS];

@@ -58,17 +58,21 @@ async function assertPortFree(port: number): Promise<void> {
   });
 }
 
+/**
+ * A free port for wrangler's inspector, below Linux's ephemeral range (32768-60999): a port from
+ * listen(0) is also handed to outgoing connections, which can take it before wrangler binds.
+ */
 async function freePort(): Promise<number> {
   const net = await import('node:net');
-  return new Promise<number>((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const p = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(p));
+  for (let i = 0; ; i++) {
+    const p = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(p, '127.0.0.1', () => srv.close(() => resolve(true)));
     });
-  });
+    if (free || i > 50) return p;
+  }
 }
 
 /** dotenv double-quoted value (wrangler's .dev.vars parser understands \n, \" and \\). */
@@ -81,9 +85,10 @@ async function runDev(c: import('../context.js').CommandContext, o: DevRun): Pro
   const os = await import('node:os');
   const path = await import('node:path');
   const { wranglerBin } = await import('../../cloudflare/wrangler-bin.js');
+  const { wranglerBaseEnv } = await import('../../cloudflare/wrangler.js');
   const { generateApiKey, hashApiKey, isWellFormedApiKey } = await import('../../ground/api-key.js');
   const { writeWranglerConfig, WORKER_MAIN_PATH } = await import('../../cloudflare/wrangler-config.js');
-  const { registerSecret } = await import('../../ground/redact.js');
+  const { redact, registerSecret } = await import('../../ground/redact.js');
 
   if (!fs.existsSync(WORKER_MAIN_PATH)) {
     throw new CliError(`the Worker is not built (${WORKER_MAIN_PATH} is missing)`, { hint: 'run `npm run build` in the crawl4ai-mcp checkout' });
@@ -111,14 +116,18 @@ async function runDev(c: import('../context.js').CommandContext, o: DevRun): Pro
   let pgid: number | undefined;
   try {
     const configPath = writeWranglerConfig(dir, { scriptName: 'crawl4ai-mcp-dev', mainPath: WORKER_MAIN_PATH, originUrl: o.origin, llmEnabled: o.llm });
-    const vars = [`CRAWL4AI_API_TOKEN=${dotenvValue(token)}`, `BOOTSTRAP_KEY_SHA256=${await hashApiKey(apiKey)}`].join('\n') + '\n';
+    // ALLOWED_HOSTS: the Worker refuses any other Host (a DNS-rebound page on evil.example.com reaching 127.0.0.1)
+    const vars = [
+      `CRAWL4AI_API_TOKEN=${dotenvValue(token)}`,
+      `BOOTSTRAP_KEY_SHA256=${await hashApiKey(apiKey)}`,
+      `ALLOWED_HOSTS=${dotenvValue(`127.0.0.1:${o.port},localhost:${o.port}`)}`,
+    ].join('\n') + '\n';
     fs.writeFileSync(path.join(dir, '.dev.vars'), vars, { mode: 0o600 });
     fs.mkdirSync(path.join(dir, 'xdg'), { mode: 0o700 });
 
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) {
-      if (v !== undefined && !/^(CRAWL4AI_API_TOKEN|CRAWL4AI_MCP_DEV_KEY|CLOUDFLARE_API_TOKEN|CLOUDFLARE_API_KEY)$/.test(k)) env[k] = v;
-    }
+    // An allowlist, not "everything minus a denylist": cloud keys and the secret-file passphrase
+    // in the user's shell never reach wrangler or workerd (secrets go in .dev.vars).
+    const env: Record<string, string> = wranglerBaseEnv(c.env);
     Object.assign(env, {
       CLOUDFLARE_CF_FETCH_ENABLED: 'false',
       WRANGLER_SEND_METRICS: 'false',
@@ -153,14 +162,21 @@ async function runDev(c: import('../context.js').CommandContext, o: DevRun): Pro
     const cp: import('node:child_process').ChildProcess = child.nodeChildProcess ?? child;
     pgid = cp.pid;
     const tail: string[] = [];
-    const onOutput = (chunk: Buffer | string) => {
-      const textOut = String(chunk);
-      for (const l of textOut.split('\n')) if (l.trim()) tail.push(l);
-      while (tail.length > 40) tail.shift();
-      if (c.verbose) process.stderr.write(textOut);
+    // Whole lines only, so a secret split across two chunks is still masked by redact().
+    const lineReader = () => {
+      let pending = '';
+      return (chunk: Buffer | string) => {
+        const parts = (pending + String(chunk)).split('\n');
+        pending = parts.pop() ?? '';
+        for (const l of parts) {
+          if (l.trim()) tail.push(l);
+          if (c.verbose) process.stderr.write(redact(l) + '\n'); // wrangler's output may echo a secret
+        }
+        while (tail.length > 40) tail.shift();
+      };
     };
-    child.stdout?.on('data', onOutput);
-    child.stderr?.on('data', onOutput);
+    child.stdout?.on('data', lineReader());
+    child.stderr?.on('data', lineReader());
     let exited = false;
     // the 'exit' event, not execa's promise: that one also waits for stdio pipes that workerd may hold
     const exitedPromise = new Promise<{ exitCode?: number; signal?: string }>((resolve) => {

@@ -13,18 +13,22 @@ export const initCommand: CommandModule = {
         .description('wizard: cloud + credentials -> plan and cost -> provision the VM -> deploy the Worker -> print client config')
         .addHelpText(
           'after',
-          '\nExamples:\n  npx crawl4ai-mcp init\n  crawl4ai-mcp init --yes --provider aws --region us-east-1 --size medium   # credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, CLOUDFLARE_ACCOUNT_ID/CLOUDFLARE_API_TOKEN\n\nRe-running init after a failure resumes where it stopped.',
+          '\nExamples:\n  npx crawl4ai-mcp init\n  crawl4ai-mcp init --yes --provider aws --region us-east-1 --size medium   # credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, CLOUDFLARE_ACCOUNT_ID/CLOUDFLARE_API_TOKEN\n  crawl4ai-mcp init --yes --provider gcp --region us-central1   # the service-account key from CRAWL4AI_MCP_GCP_KEY (the key file\'s JSON)\n\nRe-running init after a failure resumes where it stopped.',
         ),
     ).action(async (opts: SpecOptions) => {
       const c = ctx();
-      const { resolveCloudCredentials, resolveCloudflareAccount } = await import('../../conductor/credentials.js');
-      const [{ initDeployment }, { planDeployment }] = await Promise.all([import('../../conductor/init.js'), import('../../conductor/plan.js')]);
+      const { checkCloudflareEnvShapes, resolveCloudCredentials, resolveCloudflareAccount } = await import('../../conductor/credentials.js');
+      const [{ initDeployment, checkResumable }, { planDeployment }] = await Promise.all([import('../../conductor/init.js'), import('../../conductor/plan.js')]);
       const prompter = prompterFor(c);
       await withSession(c, async (session) => {
-        const { spec, network, credentials } = await resolveSpec(c, opts, (provider, source) =>
-          resolveCloudCredentials(provider, source, opts.profile, session.secrets, c.env, prompter),
-        );
-        const cloudflare = await resolveCloudflareAccount(spec.profile, session.secrets, c.env, prompter);
+        // init is the one command that stores credentials (day-2 commands only read them)
+        const stores = { persist: true, note: (m: string) => session.reporter.step(m) };
+        const { spec, network, credentials } = await resolveSpec(c, opts, (provider, source) => {
+          checkCloudflareEnvShapes(c.env); // a bad Cloudflare value must fail before the cloud key is stored
+          return resolveCloudCredentials(provider, source, opts.profile, session.secrets, c.env, prompter, stores);
+        });
+        const cloudflare = await resolveCloudflareAccount(spec.profile, session.secrets, c.env, prompter, stores);
+        await checkResumable(spec, c.env);
 
         const { plan } = await planDeployment(spec, credentials, session);
         session.reporter.pause();

@@ -24,6 +24,7 @@ export const statusCommand: CommandModule = {
           c.out.line(c.out.style('bold', `${report.name}`) + ` — ${report.provider?.toUpperCase()} ${report.region ?? ''}, size ${report.size ?? '?'}, ${report.network ?? ''} network`);
           c.out.line(`${mark(report.vm.state === 'running')} VM: ${report.vm.state}${report.vm.instanceType ? ` (${report.vm.instanceType})` : ''}${report.vm.detail ? ` — ${report.vm.detail}` : ''}`);
           c.out.line(`  address: ${report.address.publicIp ?? '-'}${report.address.hostname ? ` (${report.address.hostname})` : ''}`);
+          if (report.vm.image) c.out.line(`  image: ${'ref' in report.vm.image ? report.vm.image.ref : `unknown — ${report.vm.image.unknown}`}`);
           if (report.tunnel) {
             const t = report.tunnel;
             const say = t.status === 'healthy' ? `healthy, ${t.connectors} connector${t.connectors === 1 ? '' : 's'}` : t.status === 'inactive' ? 'inactive (cloudflared on the VM has not connected yet)' : t.status === 'down' ? 'down (cloudflared on the VM is not connected)' : `${t.status}${t.error ? ` — ${t.error}` : ''}`;

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { CallToolResult } from '@modelcontextprotocol/server';
-import { clientFor, normalizeUrl, requirePublicUrl, text } from '../context.js';
+import { clientFor, normalizeUrl, privateRedirectReason, requirePublicUrl, text } from '../context.js';
 import { crawlerConfig, markdownOf, type CrawlResult } from '../crawl4ai.js';
 import { isAbortError, OriginHttpError } from '../errors.js';
 import { passesFilters } from '../glob.js';
@@ -83,6 +83,7 @@ export const crawlSiteTool = defineTool({
     const pages: PageOut[] = [];
     const robots: string[] = [];
     const failed: Array<{ url: string; why: string }> = [];
+    const refused: string[] = [];
     const notFollowed: string[] = [];
     let filtered = 0;
     let redirects = 0;
@@ -106,6 +107,12 @@ export const crawlSiteTool = defineTool({
       if (!r.success) {
         if (isRobotsBlocked(r)) robots.push(v.url);
         else failed.push({ url: v.url, why: `${(r.error_message ?? 'failed').slice(0, 160)}${r.status_code ? ` (HTTP ${r.status_code})` : ''}` });
+        return;
+      }
+      const redirect = privateRedirectReason(r);
+      if (redirect) {
+        // neither its content nor its links: they come from the private address
+        refused.push(`${v.url} (${redirect})`);
         return;
       }
       const final = r.redirected_url ? normalizeUrl(r.redirected_url) : v.url;
@@ -195,6 +202,7 @@ export const crawlSiteTool = defineTool({
       `Crawled ${pages.length} page${pages.length === 1 ? '' : 's'} of ${seed.host} starting at ${seedUrl} in ${secs} s (max_depth ${args.max_depth}, max_pages ${args.max_pages}; depth reached ${depthReached}).`,
       `Stopped: ${stopReason}.`,
     ];
+    if (refused.length) summary.push(`Refused (${refused.length}): ${refused.slice(0, 10).join('; ')}${refused.length > 10 ? '; …' : ''}`);
     if (robots.length) summary.push(`Skipped by robots.txt (${robots.length}): ${robots.slice(0, 10).join(', ')}${robots.length > 10 ? ', …' : ''}`);
     if (failed.length) summary.push(`Failed (${failed.length}): ${failed.slice(0, 10).map((f) => `${f.url} (${f.why})`).join('; ')}${failed.length > 10 ? '; …' : ''}`);
     if (redirects) summary.push(`${redirects} URL${redirects === 1 ? '' : 's'} redirected to pages already crawled.`);

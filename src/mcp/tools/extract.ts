@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { sleep } from '../../ground/wait.js';
-import { clientFor, ok, requirePublicUrl, text } from '../context.js';
+import { clientFor, ok, requirePublicFinalUrl, requirePublicUrl, text } from '../context.js';
 import { crawlerConfig } from '../crawl4ai.js';
 import { ToolError } from '../errors.js';
 import { pageText, pagingNotice } from '../paging.js';
@@ -9,27 +9,89 @@ import { failedResultError, pickResult } from './render.js';
 import { bypassCacheField, maxCharsField, offsetField, urlField, waitForField, waitForParam } from './scrape.js';
 import { defineTool } from './types.js';
 
-const fieldSchema = z
-  .looseObject({
-    name: z.string().min(1).max(100).describe('Key of this field in each extracted item'),
-    selector: z.string().max(500).optional().describe('CSS selector, relative to the item (baseSelector)'),
-    type: z
-      .enum(['text', 'attribute', 'html', 'regex', 'nested', 'list', 'nested_list'])
-      .describe('text (inner text), attribute (needs "attribute"), html, regex (needs "pattern"), nested/list/nested_list (need "fields")'),
-    attribute: z.string().max(100).optional().describe('Attribute to read when type is "attribute", e.g. "href"'),
-    pattern: z.string().max(500).optional().describe('Regular expression when type is "regex"'),
-    fields: z.array(z.record(z.string(), z.unknown())).max(50).optional().describe('Sub-fields for nested, list and nested_list types (same shape as this field)'),
-    default: z.unknown().optional(),
-  })
-  .describe('One field of an extracted item');
+/**
+ * The extraction schema, strictly: Crawl4AI deserialises typed objects (`{"type": "SomeClass",
+ * "params": {...}}`) anywhere inside the config it is sent, so only the documented
+ * JsonCssExtractionStrategy shape gets through: known keys, scalar values, bounded depth and size.
+ * Nesting is spelled out level by level (no recursive $ref in the JSON Schema clients see).
+ */
+export const EXTRACT_MAX_DEPTH = 4;
+export const EXTRACT_MAX_FIELDS_PER_LEVEL = 50;
+export const EXTRACT_MAX_FIELDS_TOTAL = 200;
+
+const FIELD_TYPES = ['text', 'attribute', 'html', 'regex', 'nested', 'list', 'nested_list'] as const;
+const CONTAINER_TYPES = new Set(['nested', 'list', 'nested_list']);
+
+interface FieldShape {
+  name: string;
+  selector?: string | undefined;
+  type: (typeof FIELD_TYPES)[number];
+  attribute?: string | undefined;
+  pattern?: string | undefined;
+  default?: string | number | boolean | null | undefined;
+  fields?: FieldShape[] | undefined;
+}
+
+const fieldProps = {
+  name: z.string().min(1).max(100),
+  selector: z.string().min(1).max(500).optional(),
+  type: z.enum(FIELD_TYPES),
+  attribute: z.string().min(1).max(100).optional(),
+  pattern: z.string().min(1).max(500).optional(),
+  default: z.union([z.string().max(500), z.number(), z.boolean(), z.null()]).optional(),
+};
+/** Level 1 carries the descriptions; deeper levels repeat the shape only (tools/list stays small). */
+const describedFieldProps = {
+  name: fieldProps.name.describe('Key of this field in each extracted item'),
+  selector: fieldProps.selector.describe('CSS selector, relative to the item (baseSelector)'),
+  type: fieldProps.type.describe('text (inner text), attribute (needs "attribute"), html, regex (needs "pattern"), nested/list/nested_list (need "fields"; list alone gives texts)'),
+  attribute: fieldProps.attribute.describe('Attribute to read when type is "attribute", e.g. "href"'),
+  pattern: fieldProps.pattern.describe('Regular expression when type is "regex"'),
+  default: fieldProps.default.describe('Value when the selector matches nothing'),
+};
+
+/** A field at `level` (1 = directly under the schema); the deepest level has no `fields`. */
+function fieldAt(level: number): z.ZodType<FieldShape> {
+  const props = level === 1 ? describedFieldProps : fieldProps;
+  if (level >= EXTRACT_MAX_DEPTH) return z.strictObject(props) as z.ZodType<FieldShape>;
+  const sub = z.array(fieldAt(level + 1)).min(1).max(EXTRACT_MAX_FIELDS_PER_LEVEL).optional();
+  return z.strictObject({
+    ...props,
+    fields: level === 1 ? sub.describe(`Sub-fields for nested, list and nested_list types (same shape; at most ${EXTRACT_MAX_DEPTH} levels in all)`) : sub,
+  }) as z.ZodType<FieldShape>;
+}
+
+const topLevelField = fieldAt(1);
+
+/** What the shape alone cannot say: which keys each type needs, and the total size. */
+function checkFields(fields: FieldShape[] | undefined, path: (string | number)[], ctx: z.core.$RefinementCtx, count: { n: number }): void {
+  fields?.forEach((f, i) => {
+    const at = [...path, i];
+    count.n++;
+    if (f.type === 'attribute' && !f.attribute) ctx.addIssue({ code: 'custom', path: [...at, 'attribute'], message: 'type "attribute" needs "attribute" (e.g. "href")' });
+    if (f.type === 'regex' && !f.pattern) ctx.addIssue({ code: 'custom', path: [...at, 'pattern'], message: 'type "regex" needs "pattern"' });
+    if (f.type !== 'list' && CONTAINER_TYPES.has(f.type) && !f.fields) ctx.addIssue({ code: 'custom', path: [...at, 'fields'], message: `type "${f.type}" needs "fields"` });
+    if (f.fields && !CONTAINER_TYPES.has(f.type)) ctx.addIssue({ code: 'custom', path: [...at, 'fields'], message: `"fields" is only for nested, list and nested_list, not "${f.type}"` });
+    checkFields(f.fields, [...at, 'fields'], ctx, count);
+  });
+}
 
 export const cssSchemaField = z
-  .looseObject({
-    name: z.string().max(100).optional().describe('A name for the schema, e.g. "Products"'),
+  .strictObject({
+    name: z.string().min(1).max(100).optional().describe('A name for the schema, e.g. "Products"'),
     baseSelector: z.string().min(1).max(500).describe('CSS selector matching each item, e.g. ".product"'),
-    fields: z.array(fieldSchema).min(1).max(50),
+    baseFields: z.array(topLevelField).min(1).max(EXTRACT_MAX_FIELDS_PER_LEVEL).optional().describe('Fields read from the matched element itself (usually type "attribute" without selector)'),
+    fields: z.array(topLevelField).min(1).max(EXTRACT_MAX_FIELDS_PER_LEVEL),
   })
-  .describe('Crawl4AI JsonCssExtractionStrategy schema: one item per element matching baseSelector, with the listed fields');
+  .superRefine((schema, ctx) => {
+    const count = { n: 0 };
+    checkFields(schema.baseFields, ['baseFields'], ctx, count);
+    checkFields(schema.fields, ['fields'], ctx, count);
+    if (count.n > EXTRACT_MAX_FIELDS_TOTAL) ctx.addIssue({ code: 'custom', path: ['fields'], message: `the schema has ${count.n} fields; at most ${EXTRACT_MAX_FIELDS_TOTAL} in all` });
+  })
+  .describe(
+    `Crawl4AI JsonCssExtractionStrategy schema: one item per element matching baseSelector, with the listed fields. Only these keys are accepted; nesting up to ${EXTRACT_MAX_DEPTH} levels`,
+  );
 
 const DESCRIPTION_HEAD_LLM =
   'Pull structured data (a JSON list of items) out of one web page with CSS selectors: give a schema with baseSelector (one item per match) and fields (CSS selectors inside each item). Or give prompt (and optionally output_schema) to have an LLM extract it: slower and costs tokens on your LLM key.';
@@ -109,6 +171,7 @@ export const extractTool = defineTool({
     const r = pickResult(res.results ?? [], url, 0);
     if (!r) throw new ToolError(`Crawl4AI returned no result for ${url}`, 'retry once');
     if (!r.success) throw failedResultError(r, url);
+    requirePublicFinalUrl(r, url);
     let items: unknown = [];
     if (r.extracted_content) {
       try {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { CallToolResult } from '@modelcontextprotocol/server';
-import { clientFor, ok, requirePublicUrl, text } from '../context.js';
+import { clientFor, ok, privateRedirectReason, requirePublicUrl, text } from '../context.js';
 import { crawlerConfig, markdownOf, type CrawlResponse } from '../crawl4ai.js';
 import { ToolError } from '../errors.js';
 import { pageText, pagingNotice } from '../paging.js';
@@ -43,21 +43,28 @@ export const startCrawlJobTool = defineTool({
   },
 });
 
-function renderCrawlResult(result: unknown, preferFit = true): string {
+/** The job's results as markdown; `refusedAll` when every page was withheld (private redirect). */
+function renderCrawlResult(result: unknown, preferFit = true): { body: string; refusedAll: boolean } {
   const r = result as Partial<CrawlResponse> | null;
   const list = Array.isArray(r?.results) ? r.results : [];
-  if (!list.length) return JSON.stringify(result ?? null, null, 2);
-  const okCount = list.filter((x) => x?.success).length;
+  if (!list.length) return { body: JSON.stringify(result ?? null, null, 2), refusedAll: false };
+  const refusal = (x: (typeof list)[number]) => (x?.success ? privateRedirectReason(x) : undefined);
+  const okCount = list.filter((x) => x?.success && !refusal(x)).length;
   const parts = [`${okCount} of ${list.length} URL${list.length === 1 ? '' : 's'} crawled successfully.`];
   for (const x of list) {
     if (!x?.success) {
       parts.push(`\n## ${x?.url ?? '?'}\nerror: ${isRobotsBlocked(x) ? 'disallowed by robots.txt' : (x?.error_message ?? 'failed')}${x?.status_code ? ` (HTTP ${x.status_code})` : ''}`);
       continue;
     }
+    const redirect = refusal(x);
+    if (redirect) {
+      parts.push(`\n## ${x.url}\nerror: refused: ${redirect}`);
+      continue;
+    }
     const t = titleOf(x);
     parts.push(`\n## ${x.url}${t ? ` — ${t}` : ''}\n\n${markdownOf(x, preferFit)}`);
   }
-  return parts.join('\n');
+  return { body: parts.join('\n'), refusedAll: list.every((x) => refusal(x)) };
 }
 
 export const getJobStatusTool = defineTool({
@@ -86,12 +93,15 @@ export const getJobStatusTool = defineTool({
     if (st.status !== 'completed') {
       return ok(text(`Job ${args.task_id} is ${st.status}${st.created_at ? ` (created ${st.created_at})` : ''}. Check again in ~10 s.`));
     }
-    const body = args.task_id.startsWith('llm_') ? JSON.stringify(st.result ?? null, null, 2) : renderCrawlResult(st.result);
+    const rendered = args.task_id.startsWith('llm_') ? { body: JSON.stringify(st.result ?? null, null, 2), refusedAll: false } : renderCrawlResult(st.result);
+    const body = rendered.body;
     const page = pageText(body, args.offset, args.max_chars);
     if (args.offset > 0 && page.start >= page.total) {
       return ok(text(`Job ${args.task_id} is completed; offset ${args.offset} is past the end (${page.total} characters).`));
     }
     const notice = pagingNotice(page, `get_job_status with task_id="${args.task_id}"`);
-    return ok(text(`Job ${args.task_id} is completed.`), text(page.chunk), ...(notice ? [text(notice)] : []));
+    const result = ok(text(`Job ${args.task_id} is completed.`), text(page.chunk), ...(notice ? [text(notice)] : []));
+    if (rendered.refusedAll) result.isError = true;
+    return result;
   },
 });

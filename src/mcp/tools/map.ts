@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { clientFor, normalizeUrl, ok, requirePublicUrl, text } from '../context.js';
+import { clientFor, normalizeUrl, ok, privateRedirectReason, requirePublicFinalUrl, requirePublicUrl, text } from '../context.js';
 import { crawlerConfig, type CrawlLink, type CrawlResponse } from '../crawl4ai.js';
 import { ToolError } from '../errors.js';
 import { clip } from '../paging.js';
@@ -80,6 +80,7 @@ export const mapTool = defineTool({
     const r = pickResult(pageRes.results ?? [], url, 0);
     if (!r) throw new ToolError(`Crawl4AI returned no result for ${url}`, 'retry once');
     if (!r.success) throw failedResultError(r, url);
+    requirePublicFinalUrl(r, url);
 
     const internal = new Map<string, Entry>();
     const external = new Map<string, Entry>();
@@ -92,7 +93,9 @@ export const mapTool = defineTool({
       if (sitemapRes instanceof Error) sitemapNote = `sitemap.xml: not read (${sitemapRes.message})`;
       else {
         const sr = pickResult((sitemapRes as CrawlResponse | undefined)?.results ?? [], sitemapUrl, 0);
+        const redirect = sr?.success ? privateRedirectReason(sr) : undefined;
         if (!sr || !sr.success) sitemapNote = `sitemap.xml: not available${sr?.status_code ? ` (HTTP ${sr.status_code})` : ''}`;
+        else if (redirect) sitemapNote = `sitemap.xml: refused, ${redirect}`;
         else {
           const body = `${sr.html ?? ''}\n${sr.cleaned_html ?? ''}\n${typeof sr.markdown === 'string' ? sr.markdown : (sr.markdown?.raw_markdown ?? '')}`;
           for (const loc of sitemapLocs(body)) {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { CallToolResult } from '@modelcontextprotocol/server';
-import { clientFor, ok, requirePublicUrl, text } from '../context.js';
+import { clientFor, ok, PRIVATE_REDIRECT_HINT, privateRedirectReason, requirePublicFinalUrl, requirePublicUrl, text } from '../context.js';
 import { crawlerConfig, type CrawlResult } from '../crawl4ai.js';
 import { OriginHttpError, ToolError } from '../errors.js';
 import { clip, MAX_MAX_CHARS, pageText, pagingNotice } from '../paging.js';
@@ -86,6 +86,7 @@ export const scrapeTool = defineTool({
     const r = pickResult(res.results ?? [], url, 0);
     if (!r) throw new ToolError(`Crawl4AI returned no result for ${url}`, 'retry once');
     if (!r.success) throw failedResultError(r, url);
+    requirePublicFinalUrl(r, url);
     const doc = documentOf(r, format, fit);
     const header = scrapeHeader(r, url);
     if (!doc.trim()) {
@@ -167,6 +168,8 @@ export const batchScrapeTool = defineTool({
         const e = failedResultError(r, c.url);
         return `${head}\nerror: ${e.message}\nhint: ${e.hint}`;
       }
+      const redirect = privateRedirectReason(r);
+      if (redirect) return `${head}\nerror: refused: ${redirect}\nhint: ${PRIVATE_REDIRECT_HINT}`;
       okCount++;
       const doc = documentOf(r, format, fit);
       const t = titleOf(r);

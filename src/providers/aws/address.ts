@@ -10,6 +10,7 @@ import { CliError } from '../../ground/errors.js';
 import { retry } from '../../ground/wait.js';
 import type { AwsClients } from './clients.js';
 import { awsCall, isAwsError, isNotFound, toCliError } from './errors.js';
+import { awsReadAfterWrite } from './read-after-write.js';
 import { deploymentFilters, tagSpecifications } from './tags.js';
 
 /**
@@ -54,12 +55,13 @@ export async function allocateAddress(aws: AwsClients, deployment: string): Prom
  * instance is kept). Retries InvalidInstanceID.NotFound, which a just-created instance can give.
  */
 export async function associateAddress(aws: AwsClients, allocationId: string, instanceId: string): Promise<string> {
-  const current = await describeAddress(aws, allocationId);
-  if (current?.InstanceId === instanceId && current.AssociationId) return current.AssociationId;
+  // called right after AllocateAddress (and RunInstances): either may not be visible yet
+  const current = await awsReadAfterWrite(aws, `Elastic IP ${allocationId}`, () => describeAddress(aws, allocationId));
+  if (current.InstanceId === instanceId && current.AssociationId) return current.AssociationId;
   const out = await retry(
     () => aws.ec2.send(new AssociateAddressCommand({ AllocationId: allocationId, InstanceId: instanceId, AllowReassociation: false })),
     {
-      retryIf: (e) => isAwsError(e, 'InvalidInstanceID.NotFound', 'IncorrectInstanceState'),
+      retryIf: (e) => isAwsError(e, 'InvalidInstanceID.NotFound', 'InvalidAllocationID.NotFound', 'IncorrectInstanceState'),
       attempts: 30,
       baseMs: aws.timing.pollMs,
       maxMs: aws.timing.maxPollMs,

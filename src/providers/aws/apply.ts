@@ -1,16 +1,17 @@
-import { CliError } from '../../ground/errors.js';
+import { capacityError } from '../../ground/errors.js';
+import { refuseAfterInterruptedDestroy, stillThere as journaledStillThere } from '../journal-steps.js';
 import type { Journal } from '../../state/journal.js';
 import type { ResourceRecord } from '../../state/schema.js';
 import type { VmStatus } from '../../model/deployment.js';
 import type { BootstrapFactory, ProviderContext } from '../provider.js';
-import { stillThere } from '../journal-steps.js';
 import { allocateAddress, associateAddress, describeAddress, releaseAddress } from './address.js';
 import type { AwsClients } from './clients.js';
-import { isDefiniteFailure, toCliError } from './errors.js';
+import { awsErrorCode, isAwsError, isDefiniteFailure, toCliError } from './errors.js';
 import { describeFreshInstance, describeInstance, startInstance, toVmStatus } from './instance.js';
 import { runInstance, type LaunchParams } from './launch.js';
-import { findDefaultNetwork, findUbuntuImage, type NetworkChoice } from './lookups.js';
+import { findDefaultNetwork, findLaunchSubnets, findUbuntuImage, type ImageChoice, type NetworkChoice } from './lookups.js';
 import { AWS_RESOURCE } from './resources.js';
+import { awsReadAfterWrite } from './read-after-write.js';
 import { resourceName } from './tags.js';
 import { createSecurityGroup, describeSecurityGroup, reconcileIngress } from './security-group.js';
 
@@ -34,12 +35,7 @@ export async function applyDeployment(
   opts: ApplyOptions,
 ): Promise<VmStatus> {
   const deployment = ctx.spec.name;
-  const interrupted = journal.live().find((r) => r.kind.startsWith('aws:') && r.phase === 'deleting');
-  if (interrupted) {
-    throw new CliError(`a destroy of deployment ${deployment} was interrupted (${interrupted.kind} ${interrupted.id ?? ''})`.trim(), {
-      hint: `run crawl4ai-mcp destroy --name ${deployment} to finish it, then init again`,
-    });
-  }
+  refuseAfterInterruptedDestroy(journal, 'aws:', deployment);
   let network: Promise<NetworkChoice> | undefined;
   const defaultNetwork = () => (network ??= findDefaultNetwork(aws));
 
@@ -47,7 +43,7 @@ export async function applyDeployment(
   //    and survives stop/start. Tunnel mode needs none: nothing connects in.
   let address: ResourceRecord | undefined;
   if (ctx.spec.network === 'public') {
-    address = await stillThere(journal, AWS_RESOURCE.address, (id) => describeAddress(aws, id));
+    address = await stillThere(aws, journal, AWS_RESOURCE.address, (id) => describeAddress(aws, id));
     if (!address) {
       ctx.progress('allocating an Elastic IP address');
       await journal.intend(AWS_RESOURCE.address, AWS_RESOURCE.address, { region: aws.region });
@@ -68,7 +64,7 @@ export async function applyDeployment(
   const bootstrap = bootstrapFor(publicIp ? { publicIp } : {});
 
   // 2. security group (network set-up first, as its own step)
-  let sg = await stillThere(journal, AWS_RESOURCE.securityGroup, (id) => describeSecurityGroup(aws, id));
+  let sg = await stillThere(aws, journal, AWS_RESOURCE.securityGroup, (id) => describeSecurityGroup(aws, id));
   if (!sg) {
     const net = await defaultNetwork();
     ctx.progress(`creating security group ${resourceName(deployment)} in ${net.vpcId}`);
@@ -82,26 +78,15 @@ export async function applyDeployment(
   await reconcileIngress(aws, groupId, bootstrap.inboundPorts);
 
   // 3. instance (RunInstances deduplicated by the journal's ClientToken)
-  let instance = await stillThere(journal, AWS_RESOURCE.instance, async (id) => {
-    const inst = await describeInstance(aws, id);
-    const state = inst?.State?.Name;
-    return state === 'terminated' || state === 'shutting-down' ? undefined : inst;
-  });
+  let instance = await stillThere(
+    aws,
+    journal,
+    AWS_RESOURCE.instance,
+    (id) => describeInstance(aws, id),
+    (inst) => inst.State?.Name !== 'terminated' && inst.State?.Name !== 'shutting-down',
+  );
   if (!instance) {
-    const launch = await launchParams(aws, journal, deployment, groupId, opts.instanceType, defaultNetwork);
-    const { deployment: _d, securityGroupId: _g, ...recorded } = launch;
-    const rec = await journal.intend(AWS_RESOURCE.instance, AWS_RESOURCE.instance, { region: aws.region, meta: recorded });
-    ctx.progress(`launching ${launch.instanceType} instance (image ${launch.imageId})`);
-    let instanceId: string;
-    try {
-      instanceId = await runInstance(aws, launch, bootstrap.userData, rec.token!);
-    } catch (e) {
-      // A definite "no" from EC2 created nothing: forget the token, so the next run (perhaps with
-      // another --size) starts clean. After a timeout the token is kept: the retry is deduplicated.
-      if (isDefiniteFailure(e)) await journal.deleted(AWS_RESOURCE.instance);
-      throw toCliError(e, { action: 'RunInstances', region: aws.region, otherSizes: opts.otherSizes });
-    }
-    await journal.created(AWS_RESOURCE.instance, instanceId);
+    await launchInSomeZone(aws, ctx, journal, { deployment, groupId, userData: bootstrap.userData, opts });
     instance = journal.find(AWS_RESOURCE.instance)!;
   }
   const instanceId = instance.id!;
@@ -122,22 +107,83 @@ export async function applyDeployment(
   return status;
 }
 
+/** The shared journal step, with EC2's read-after-create retry for records made in the last minutes. */
+function stillThere<T>(aws: AwsClients, journal: Journal, key: string, describe: (id: string) => Promise<T | undefined>, usable?: (found: T) => boolean) {
+  return journaledStillThere(journal, key, describe, { ...(usable ? { usable } : {}), freshRead: (what, read) => awsReadAfterWrite(aws, what, read) });
+}
+
 /**
- * RunInstances arguments. A resumed intent reuses the ones recorded with its token (image and
- * subnet chosen then), so the retried call is the same request and EC2 deduplicates it.
+ * Launches the instance in the first default subnet whose zone offers the type; on a capacity
+ * error (InsufficientInstanceCapacity, or the zone does not take the type) the next zone is
+ * tried, each with its own journaled intent and ClientToken. A resumed intent (the run stopped
+ * after RunInstances was sent) is retried first with its recorded arguments and token, so EC2
+ * deduplicates it. When every zone says no, the error names the zones tried.
  */
-async function launchParams(
+async function launchInSomeZone(
   aws: AwsClients,
+  ctx: ProviderContext,
   journal: Journal,
-  deployment: string,
-  securityGroupId: string,
-  instanceType: string,
-  defaultNetwork: () => Promise<NetworkChoice>,
-): Promise<LaunchParams> {
-  const m = journal.find(AWS_RESOURCE.instance)?.phase === 'intent' ? journal.find(AWS_RESOURCE.instance)!.meta : {};
-  if (typeof m.imageId === 'string' && typeof m.subnetId === 'string' && typeof m.rootDeviceName === 'string' && typeof m.instanceType === 'string') {
-    return { deployment, imageId: m.imageId, rootDeviceName: m.rootDeviceName, subnetId: m.subnetId, instanceType: m.instanceType, securityGroupId };
+  l: { deployment: string; groupId: string; userData: string; opts: ApplyOptions },
+): Promise<void> {
+  const resumed = resumedLaunch(journal, l.deployment, l.groupId);
+  const tried: string[] = [];
+  let candidates: NetworkChoice[] | undefined;
+  let image: ImageChoice | undefined;
+  let lastCapacityError: unknown;
+  for (;;) {
+    let launch: LaunchParams;
+    let zone: string;
+    if (resumed && tried.length === 0) {
+      ({ launch, zone } = resumed);
+    } else {
+      candidates ??= await findLaunchSubnets(aws, l.opts.instanceType);
+      const next = candidates.find((c) => !tried.includes(c.availabilityZone));
+      if (!next) break;
+      image ??= await findUbuntuImage(aws);
+      zone = next.availabilityZone;
+      launch = { deployment: l.deployment, imageId: image.id, rootDeviceName: image.rootDeviceName, subnetId: next.subnetId, instanceType: l.opts.instanceType, securityGroupId: l.groupId };
+    }
+    const { deployment: _d, securityGroupId: _g, ...recorded } = launch;
+    const rec = await journal.intend(AWS_RESOURCE.instance, AWS_RESOURCE.instance, { region: aws.region, meta: { ...recorded, availabilityZone: zone } });
+    ctx.progress(`launching ${launch.instanceType} instance in ${zone || aws.region} (image ${launch.imageId})`);
+    try {
+      const instanceId = await runInstance(aws, launch, l.userData, rec.token!);
+      await journal.created(AWS_RESOURCE.instance, instanceId);
+      return;
+    } catch (e) {
+      // A definite "no" from EC2 created nothing: forget the token, so the next try (another
+      // zone, or a later run perhaps with another --size) starts clean. After a timeout the
+      // token is kept: the retry is deduplicated.
+      if (isDefiniteFailure(e)) await journal.deleted(AWS_RESOURCE.instance);
+      if (!isAwsError(e, ...ZONE_CAPACITY_CODES)) throw toCliError(e, { action: 'RunInstances', region: aws.region, otherSizes: l.opts.otherSizes });
+      ctx.progress(`no ${launch.instanceType} capacity in ${zone}; trying another availability zone`);
+      tried.push(zone);
+      lastCapacityError = e;
+    }
   }
-  const [image, net] = await Promise.all([findUbuntuImage(aws), defaultNetwork()]);
-  return { deployment, imageId: image.id, rootDeviceName: image.rootDeviceName, subnetId: net.subnetId, instanceType, securityGroupId };
+  const sizes = l.opts.otherSizes.length ? `try --size ${l.opts.otherSizes.join(' or --size ')} or another --region` : 'try another --region';
+  throw capacityError(
+    `AWS has no capacity for ${l.opts.instanceType} in ${aws.region} right now: tried ${tried.join(', ')} (${awsErrorCode(lastCapacityError) ?? 'InsufficientInstanceCapacity'})`,
+    `${sizes}, or run init again later`,
+    lastCapacityError,
+  );
+}
+
+/** EC2's "not here": no capacity in the zone, or the zone does not take the instance type. */
+const ZONE_CAPACITY_CODES = ['InsufficientInstanceCapacity', 'Unsupported'];
+
+/**
+ * The arguments of a launch intent left by an earlier run (image and subnet chosen then), so the
+ * retried call is the same request and EC2 deduplicates it.
+ */
+function resumedLaunch(journal: Journal, deployment: string, securityGroupId: string): { launch: LaunchParams; zone: string } | undefined {
+  const rec = journal.find(AWS_RESOURCE.instance);
+  const m = rec?.phase === 'intent' ? rec.meta : {};
+  if (typeof m.imageId === 'string' && typeof m.subnetId === 'string' && typeof m.rootDeviceName === 'string' && typeof m.instanceType === 'string') {
+    return {
+      launch: { deployment, imageId: m.imageId, rootDeviceName: m.rootDeviceName, subnetId: m.subnetId, instanceType: m.instanceType, securityGroupId },
+      zone: typeof m.availabilityZone === 'string' ? m.availabilityZone : '',
+    };
+  }
+  return undefined;
 }

@@ -3,26 +3,11 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { credentialsError } from '../../ground/errors.js';
 import { registerSecret } from '../../ground/redact.js';
 import type { ProviderContext } from '../provider.js';
+import { providerTiming, type ProviderTiming } from '../timing.js';
 import { backoffRetryStrategy } from './retry-strategy.js';
 
-/**
- * How long to wait and how fast to retry. Real EC2 is polled every few seconds; tests pass a
- * small `ctx.pollMs`, which also shrinks the retry backoff so throttling tests stay quick.
- */
-export interface AwsTiming {
-  /** first pause between state checks */
-  pollMs: number;
-  /** largest pause between state checks */
-  maxPollMs: number;
-  /** backoff base for retried calls (throttling, eventual consistency, DependencyViolation) */
-  retryBaseMs: number;
-  /** backoff ceiling for retried calls */
-  retryMaxMs: number;
-  /** give up waiting for an instance state after this long */
-  waitTimeoutMs: number;
-  /** give up retrying a security group still in use after this long */
-  dependencyTimeoutMs: number;
-}
+/** How long to wait and how fast to retry: shared by every provider (src/providers/timing.ts). */
+export type AwsTiming = ProviderTiming;
 
 export interface AwsClients {
   ec2: EC2Client;
@@ -34,17 +19,7 @@ export interface AwsClients {
 /** Attempts per SDK call (the SDK retries throttling, 5xx and network errors with our backoff). */
 const MAX_ATTEMPTS = 6;
 
-export function awsTiming(ctx: Pick<ProviderContext, 'pollMs'>): AwsTiming {
-  const pollMs = ctx.pollMs ?? 5_000;
-  return {
-    pollMs,
-    maxPollMs: Math.max(pollMs, Math.min(15_000, pollMs * 4)),
-    retryBaseMs: Math.min(500, pollMs),
-    retryMaxMs: Math.min(20_000, Math.max(pollMs * 10, 100)),
-    waitTimeoutMs: ctx.pollMs === undefined ? 10 * 60_000 : Math.max(30_000, pollMs * 600),
-    dependencyTimeoutMs: ctx.pollMs === undefined ? 5 * 60_000 : Math.max(20_000, pollMs * 400),
-  };
-}
+export const awsTiming = providerTiming;
 
 /**
  * Endpoint overrides use the SDK's own variables, read from ctx.env (not process.env) so a test or

@@ -1,4 +1,4 @@
-import { capacityError, CliError, ExitCode, isCliError, notFoundError } from '../../ground/errors.js';
+import { capacityError, ExitCode, isCliError, notFoundError } from '../../ground/errors.js';
 import { AWS_POLICY_FILE } from './permissions.js';
 import type { Journal } from '../../state/journal.js';
 import type { SizeName, VmStatus } from '../../model/deployment.js';
@@ -7,7 +7,8 @@ import { applyDeployment } from './apply.js';
 import { createAwsClients, type AwsClients } from './clients.js';
 import { destroyDeployment } from './destroy.js';
 import { discoverResources } from './discover.js';
-import { describeInstance, setInstanceType, startInstance, stopInstance, toVmStatus } from './instance.js';
+import { SCRUBBED_USER_DATA } from '../../bootstrap/cloud-init.js';
+import { describeInstance, runningImage, setInstanceType, setUserData, startInstance, stopInstance, toVmStatus } from './instance.js';
 import { planDeployment } from './plan.js';
 import { AWS_RESOURCE } from './resources.js';
 import { awsInstanceTypes, instanceTypeOf, otherSizes } from './sizes.js';
@@ -37,7 +38,9 @@ export function createAwsProvider(): Provider {
     status: (ctx, journal) =>
       withAws(ctx, async (aws) => {
         const id = await findInstanceId(aws, ctx, journal);
-        return id ? toVmStatus(await describeInstance(aws, id)) : { state: 'missing' };
+        if (!id) return { state: 'missing' };
+        const vm = toVmStatus(await describeInstance(aws, id));
+        return vm.state === 'running' ? { ...vm, image: await runningImage(aws, id) } : vm;
       }),
 
     stop: (ctx, journal) =>
@@ -54,17 +57,22 @@ export function createAwsProvider(): Provider {
         return remember(journal, toVmStatus(await startInstance(aws, id, otherSizes(ctx.spec.size))));
       }),
 
+    // EC2 changes user data only while the instance is stopped: stop, replace, start.
+    scrubBootstrap: (ctx, journal) =>
+      withAws(ctx, async (aws) => {
+        const id = await requireInstanceId(aws, ctx, journal);
+        ctx.progress(`stopping instance ${id} to clear the secrets from its user data`);
+        await stopInstance(aws, id);
+        await setUserData(aws, id, SCRUBBED_USER_DATA);
+        ctx.progress(`starting instance ${id} with secret-free user data`);
+        return remember(journal, toVmStatus(await startInstance(aws, id, otherSizes(ctx.spec.size))));
+      }),
+
     resize: (ctx, journal, size) => withAws(ctx, (aws) => resizeInstance(aws, ctx, journal, size)),
 
     destroy: (ctx, journal) => withAws(ctx, (aws) => destroyDeployment(aws, ctx, journal)),
 
     discover: (ctx) => withAws(ctx, (aws) => discoverResources(aws, ctx.spec.name)),
-
-    // Implemented on the scrub-bootstrap branch (user data cleared while stopped); this line only
-    // keeps the interface complete on this branch, and nothing here calls it. The merge takes theirs.
-    scrubBootstrap: async () => {
-      throw new CliError('scrubBootstrap for AWS is not in this build', { exitCode: ExitCode.failed });
-    },
   };
 }
 

@@ -1,5 +1,6 @@
 import {
   DescribeInstancesCommand,
+  GetConsoleOutputCommand,
   ModifyInstanceAttributeCommand,
   StartInstancesCommand,
   StopInstancesCommand,
@@ -8,10 +9,12 @@ import {
   type InstanceStateName,
 } from '@aws-sdk/client-ec2';
 import { CliError, ExitCode } from '../../ground/errors.js';
-import { retry, waitFor } from '../../ground/wait.js';
+import { waitFor } from '../../ground/wait.js';
 import type { VmState, VmStatus } from '../../model/deployment.js';
+import { runningImageFromConsole } from '../../bootstrap/cloud-init.js';
 import type { AwsClients } from './clients.js';
 import { awsCall, isNotFound, toCliError, type AwsErrorContext } from './errors.js';
+import { awsReadAfterWrite } from './read-after-write.js';
 
 /**
  * One EC2 instance: look it up, wait for a state, stop, start, change its type, terminate.
@@ -34,36 +37,10 @@ export async function describeInstance(aws: AwsClients, instanceId: string): Pro
 
 /**
  * Describe of an instance just created: InvalidInstanceID.NotFound is retried with backoff
- * (EC2's read-after-write gap) until `timeoutMs`, then reported as a failure.
+ * (EC2's read-after-write gap), bounded, then reported as a failure.
  */
 export async function describeFreshInstance(aws: AwsClients, instanceId: string): Promise<Instance> {
-  return retry(
-    async () => {
-      const inst = await describeInstance(aws, instanceId);
-      if (!inst) throw new InstanceNotVisibleYet(instanceId);
-      return inst;
-    },
-    {
-      retryIf: (e) => e instanceof InstanceNotVisibleYet,
-      attempts: 1000,
-      deadlineMs: Math.min(aws.timing.waitTimeoutMs, 5 * 60_000),
-      baseMs: aws.timing.pollMs,
-      maxMs: aws.timing.maxPollMs,
-    },
-  ).catch((e: unknown) => {
-    if (e instanceof InstanceNotVisibleYet) {
-      throw new CliError(`instance ${instanceId} was created but EC2 still does not show it`, {
-        hint: 'run the command again in a minute: it resumes with the same instance',
-      });
-    }
-    throw e;
-  });
-}
-
-class InstanceNotVisibleYet extends Error {
-  constructor(id: string) {
-    super(`instance ${id} not visible yet`);
-  }
+  return awsReadAfterWrite(aws, `instance ${instanceId}`, () => describeInstance(aws, instanceId));
 }
 
 export function toVmState(name: InstanceStateName | string | undefined): VmState {
@@ -159,6 +136,35 @@ export async function startInstance(aws: AwsClients, instanceId: string, otherSi
 export async function setInstanceType(aws: AwsClients, instanceId: string, instanceType: string): Promise<void> {
   await awsCall(ctxFor(aws, 'ModifyInstanceAttribute'), () =>
     aws.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: instanceId, InstanceType: { Value: instanceType } })),
+  );
+}
+
+/**
+ * The Crawl4AI image the VM runs, from the line crawl4ai-run.sh prints to the serial console at
+ * each start. EC2 posts console output some minutes after boot, so it is often absent at first:
+ * then, or when the call is refused, the answer says why instead of failing `status`.
+ */
+export async function runningImage(aws: AwsClients, instanceId: string): Promise<NonNullable<VmStatus['image']>> {
+  let text: string;
+  try {
+    const out = await aws.ec2.send(new GetConsoleOutputCommand({ InstanceId: instanceId }));
+    text = out.Output ? Buffer.from(out.Output, 'base64').toString('utf8') : '';
+  } catch (e) {
+    return { unknown: toCliError(e, ctxFor(aws, 'GetConsoleOutput')).message };
+  }
+  const ref = runningImageFromConsole(text);
+  if (ref) return { ref };
+  return {
+    unknown: text
+      ? 'the VM has not reported its image yet (Crawl4AI is still starting)'
+      : 'no console output yet (the VM is still booting; EC2 posts it a few minutes after boot)',
+  };
+}
+
+/** Replaces the user data of a stopped instance (EC2 refuses it otherwise: IncorrectInstanceState). */
+export async function setUserData(aws: AwsClients, instanceId: string, userData: string): Promise<void> {
+  await awsCall(ctxFor(aws, 'ModifyInstanceAttribute'), () =>
+    aws.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: instanceId, UserData: { Value: Buffer.from(userData, 'utf8') } })),
   );
 }
 

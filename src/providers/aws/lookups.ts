@@ -1,5 +1,5 @@
-import { DescribeSubnetsCommand, DescribeVpcsCommand, paginateDescribeImages, type Image, type Subnet } from '@aws-sdk/client-ec2';
-import { CliError, usageError } from '../../ground/errors.js';
+import { DescribeSubnetsCommand, DescribeVpcsCommand, paginateDescribeImages, paginateDescribeInstanceTypeOfferings, type Image, type Subnet } from '@aws-sdk/client-ec2';
+import { capacityError, CliError, usageError } from '../../ground/errors.js';
 import type { AwsClients } from './clients.js';
 import { awsCall } from './errors.js';
 
@@ -54,6 +54,50 @@ export interface NetworkChoice {
 
 /** The region's default VPC and one of its default subnets; a clear usage error when there is none. */
 export async function findDefaultNetwork(aws: AwsClients): Promise<NetworkChoice> {
+  const { vpcId, subnets } = await defaultSubnets(aws);
+  return toChoice(vpcId, subnets[0]!);
+}
+
+/**
+ * The default subnets an instance of `instanceType` can launch in, best first: only zones that
+ * offer the type (DescribeInstanceTypeOfferings), subnets that hand out public addresses first,
+ * then by zone name. On a capacity error, launch tries the next one.
+ */
+export async function findLaunchSubnets(aws: AwsClients, instanceType: string): Promise<NetworkChoice[]> {
+  const [{ vpcId, subnets }, offered] = await Promise.all([defaultSubnets(aws), zonesOffering(aws, instanceType)]);
+  const usable = subnets.filter((s) => offered.has(s.AvailabilityZone ?? ''));
+  if (usable.length === 0) {
+    throw capacityError(
+      `instance type ${instanceType} is not offered in any availability zone of ${aws.region} that has a default subnet`,
+      'try another --size or --region',
+    );
+  }
+  return usable.map((s) => toChoice(vpcId, s));
+}
+
+async function zonesOffering(aws: AwsClients, instanceType: string): Promise<Set<string>> {
+  return awsCall({ action: 'DescribeInstanceTypeOfferings', region: aws.region }, async () => {
+    const zones = new Set<string>();
+    const pages = paginateDescribeInstanceTypeOfferings(
+      { client: aws.ec2 },
+      { LocationType: 'availability-zone', Filters: [{ Name: 'instance-type', Values: [instanceType] }] },
+    );
+    for await (const page of pages) for (const o of page.InstanceTypeOfferings ?? []) if (o.Location) zones.add(o.Location);
+    return zones;
+  });
+}
+
+function toChoice(vpcId: string, subnet: Subnet): NetworkChoice {
+  return {
+    vpcId,
+    subnetId: subnet.SubnetId!,
+    availabilityZone: subnet.AvailabilityZone ?? '',
+    mapsPublicIp: subnet.MapPublicIpOnLaunch === true,
+  };
+}
+
+/** The default VPC and its usable default subnets, ordered as pickSubnet prefers them (never empty). */
+async function defaultSubnets(aws: AwsClients): Promise<{ vpcId: string; subnets: Subnet[] }> {
   const c = { region: aws.region };
   const vpcs = await awsCall({ ...c, action: 'DescribeVpcs' }, () =>
     aws.ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'isDefault', Values: ['true'] }] })),
@@ -76,25 +120,20 @@ export async function findDefaultNetwork(aws: AwsClients): Promise<NetworkChoice
     );
     return out.Subnets ?? [];
   });
-  const subnet = pickSubnet(subnets);
-  if (!subnet) {
+  const ordered = orderSubnets(subnets);
+  if (ordered.length === 0) {
     throw usageError(
       `the default VPC ${vpcId} in ${aws.region} has no default subnet`,
       `create one with \`aws ec2 create-default-subnet --availability-zone ${aws.region}a --region ${aws.region}\` or pick another --region`,
     );
   }
-  return {
-    vpcId,
-    subnetId: subnet.SubnetId!,
-    availabilityZone: subnet.AvailabilityZone ?? '',
-    mapsPublicIp: subnet.MapPublicIpOnLaunch === true,
-  };
+  return { vpcId, subnets: ordered };
 }
 
-/** Deterministic: the first zone (by name) whose subnet hands out public addresses and has room. */
-function pickSubnet(subnets: Subnet[]): Subnet | undefined {
+/** Deterministic: subnets with room, those that hand out public addresses first, then by zone name. */
+function orderSubnets(subnets: Subnet[]): Subnet[] {
   const usable = subnets
     .filter((s) => s.SubnetId && s.State !== 'pending' && (s.AvailableIpAddressCount ?? 1) > 0)
     .sort((a, b) => (a.AvailabilityZone ?? '').localeCompare(b.AvailabilityZone ?? ''));
-  return usable.find((s) => s.MapPublicIpOnLaunch) ?? usable[0];
+  return [...usable.filter((s) => s.MapPublicIpOnLaunch), ...usable.filter((s) => !s.MapPublicIpOnLaunch)];
 }

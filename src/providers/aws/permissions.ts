@@ -9,6 +9,15 @@
  * - Changes and deletes are allowed only on resources tagged managed-by=crawl4ai-mcp
  *   (ec2:ResourceTag). So the instance, its root volume and its network interface, the security
  *   group and the Elastic IP must all carry the tags from their create call.
+ * - A launch is allowed only of the offered instance types (ec2:InstanceType), with IMDSv2
+ *   required (ec2:MetadataHttpTokens), from an image Canonical owns (ec2:Owner 099720109477 on
+ *   the image): a leaked key cannot start a GPU fleet, a look-alike AMI, or an IMDSv1 instance.
+ *   A resize is limited the same way: the instance's current type (ec2:InstanceType) and the new
+ *   one (ec2:Attribute/InstanceType, under ForAllValues so a request without it is not refused
+ *   for the key's absence) must be offered types.
+ * - The security group a launch uses is not tag-conditioned: `init` proves the launch by a dry
+ *   run before creating anything, when the tool's own group does not exist yet (the dry run gets
+ *   the VPC's default group); the group's inbound rules can only be changed on tagged groups.
  * - Describe* calls do not support resource-level permissions or tag conditions (Resource "*").
  * - Root volumes are encrypted with the account's default EBS key. With the AWS managed key
  *   (aws/ebs) no KMS permission is needed; an account whose default is a customer managed key
@@ -24,6 +33,8 @@ export const AWS_DESCRIBE_ACTIONS = [
   'ec2:DescribeVpcs',
   'ec2:DescribeSubnets',
   'ec2:DescribeInstanceTypes',
+  // which availability zones offer the instance type (launch tries those, one after another)
+  'ec2:DescribeInstanceTypeOfferings',
   'ec2:DescribeInstances',
   'ec2:DescribeSecurityGroups',
   'ec2:DescribeAddresses',
@@ -39,7 +50,10 @@ export const AWS_CREATE_ACTIONS = [
   'ec2:CreateTags',
 ] as const;
 
-/** Calls that change or delete a resource; allowed only on resources tagged managed-by=crawl4ai-mcp. */
+/**
+ * Calls on an existing resource (change, delete, or read its console for `status`); allowed only on
+ * resources tagged managed-by=crawl4ai-mcp.
+ */
 export const AWS_MANAGE_ACTIONS = [
   'ec2:AuthorizeSecurityGroupIngress',
   'ec2:RevokeSecurityGroupIngress',
@@ -51,6 +65,7 @@ export const AWS_MANAGE_ACTIONS = [
   'ec2:AssociateAddress',
   'ec2:DisassociateAddress',
   'ec2:ReleaseAddress',
+  'ec2:GetConsoleOutput',
 ] as const;
 
 export type AwsAction = (typeof AWS_DESCRIBE_ACTIONS)[number] | (typeof AWS_CREATE_ACTIONS)[number] | (typeof AWS_MANAGE_ACTIONS)[number];

@@ -12,6 +12,7 @@ import { retry } from '../../ground/wait.js';
 import { TAG_DEPLOYMENT } from '../../model/deployment.js';
 import type { AwsClients } from './clients.js';
 import { awsCall, isAwsError, isNotFound, toCliError } from './errors.js';
+import { awsReadAfterWrite } from './read-after-write.js';
 import { resourceName, tagSpecifications } from './tags.js';
 
 /**
@@ -111,8 +112,8 @@ function isWanted(perm: IpPermission, ports: number[]): boolean {
  */
 export async function reconcileIngress(aws: AwsClients, groupId: string, ports: number[]): Promise<void> {
   if (ports.includes(22)) throw new CliError('refusing to open port 22: crawl4ai-mcp never opens SSH');
-  const group = await describeSecurityGroup(aws, groupId);
-  if (!group) throw new CliError(`security group ${groupId} disappeared while it was being configured`, { hint: 'run the command again' });
+  // called right after CreateSecurityGroup: the new group may not be visible yet
+  const group = await awsReadAfterWrite(aws, `security group ${groupId}`, () => describeSecurityGroup(aws, groupId));
   const current = group.IpPermissions ?? [];
 
   const unwanted = current.filter((p) => !isWanted(p, ports));

@@ -1,7 +1,7 @@
 import { capacityError, ExitCode, isCliError, notFoundError } from '../../ground/errors.js';
 import type { Journal } from '../../state/journal.js';
 import type { SizeName, VmStatus } from '../../model/deployment.js';
-import type { Provider, ProviderContext } from '../provider.js';
+import { IMAGE_NOT_READ, type Provider, type ProviderContext } from '../provider.js';
 import { applyDeployment } from './apply.js';
 import { createAzureClients, type AzureClients } from './clients.js';
 import { destroyDeployment } from './destroy.js';
@@ -40,7 +40,11 @@ export function createAzureProvider(): Provider {
     apply: (ctx, journal, bootstrap) =>
       withAzure(ctx, (az) => applyDeployment(az, ctx, journal, bootstrap, { vmSize: vmSizeOf(ctx.spec.size), otherSizes: otherSizes(ctx.spec.size) })),
 
-    status: (ctx) => withAzure(ctx, (az) => currentStatus(az, ctx.spec)),
+    // The VM prints the image it runs to its serial console; reading Azure's boot diagnostics is not built yet.
+    status: (ctx) => withAzure(ctx, async (az) => {
+      const s = await currentStatus(az, ctx.spec);
+      return s.state === 'missing' ? s : { ...s, image: { unknown: IMAGE_NOT_READ } };
+    }),
 
     stop: (ctx, journal) =>
       withAzure(ctx, async (az) => {
@@ -72,6 +76,7 @@ export function createAzureProvider(): Provider {
      */
     scrubBootstrap: async (ctx) => {
       ctx.debug('azure: customData is not readable through the Azure API or IMDS; nothing to scrub cloud-side');
+      return withAzure(ctx, (az) => currentStatus(az, ctx.spec));
     },
   };
 }

@@ -1,15 +1,15 @@
 // Who am I: token verify, user, accounts, memberships; and the account's workers.dev subdomain.
 import { createHash } from 'node:crypto';
 import { CfApiError, ErrorCodes, paginate } from './envelope.js';
-import { jsonBody, type Router } from './router.js';
+import { jsonBody, type ApiRequest, type Router } from './router.js';
+import type { EmulatedToken, TokenRegistry } from './token-permissions.js';
 
 export interface AccountInfo {
   accountId: string;
   accountName: string;
   email: string;
-  tokenId: string;
-  /** permission group names the token holds; empty when the test did not say */
-  tokenPermissions: string[];
+  /** the API tokens and the permission groups each holds */
+  tokens: TokenRegistry;
   subdomain: string;
 }
 
@@ -25,27 +25,36 @@ export function registerAccountRoutes(router: Router, info: AccountInfo): void {
     settings: { enforce_twofactor: false, abuse_contact_email: null },
     created_on: '2026-01-01T00:00:00.000000Z',
   });
-  const policies = () => [
+  const policies = (token: EmulatedToken) => [
     {
-      id: permissionGroupId(`policy:${info.tokenId}`),
+      id: permissionGroupId(`policy:${token.id}`),
       effect: 'allow',
       resources: { [`com.cloudflare.api.account.${info.accountId}`]: '*' },
-      permission_groups: info.tokenPermissions.map((name) => ({ id: permissionGroupId(name), name })),
+      permission_groups: token.groups.map((name) => ({ id: permissionGroupId(name), name })),
     },
   ];
-  const tokenDetails = () => ({
-    id: info.tokenId,
+  const tokenDetails = (token: EmulatedToken) => ({
+    id: token.id,
     name: 'crawl4ai-mcp emulator token',
     status: 'active',
     issued_on: '2026-01-01T00:00:00Z',
     modified_on: '2026-01-01T00:00:00Z',
-    policies: policies(),
+    policies: policies(token),
   });
+  const caller = (req: ApiRequest): EmulatedToken => {
+    const token = info.tokens.of(req);
+    if (!token) throw new CfApiError(403, ErrorCodes.authentication, 'Authentication error');
+    return token;
+  };
   // verify: the real API answers {id, status}; `policies` is an emulator extra (the real source is GET /user/tokens/:id)
-  const verify = () => ({ result: { id: info.tokenId, status: 'active', policies: policies() } });
+  const verify = (req: ApiRequest) => {
+    const token = caller(req);
+    return { result: { id: token.id, status: 'active', policies: policies(token) } };
+  };
   const requireToken = (id: string) => {
-    if (id !== info.tokenId) throw new CfApiError(404, 1003, 'Invalid token id');
-    return { result: tokenDetails() };
+    const token = info.tokens.byId(id);
+    if (!token) throw new CfApiError(404, 1003, 'Invalid token id');
+    return { result: tokenDetails(token) };
   };
 
   router.on('GET', '/user/tokens/verify', verify);
@@ -76,7 +85,11 @@ export function registerAccountRoutes(router: Router, info: AccountInfo): void {
     return { result, resultInfo };
   });
 
-  router.on('GET', '/accounts/:account/workers/subdomain', () => ({ result: { subdomain: info.subdomain } }));
+  router.on('GET', '/accounts/:account/workers/subdomain', () => {
+    // a new account has none until it is registered (dashboard onboarding, or the PUT below)
+    if (!info.subdomain) throw new CfApiError(404, ErrorCodes.scriptNotFound, 'workers.api.error.subdomain_not_found');
+    return { result: { subdomain: info.subdomain } };
+  });
   router.on('PUT', '/accounts/:account/workers/subdomain', (req) => {
     const subdomain = String(jsonBody<{ subdomain?: string }>(req).subdomain ?? '');
     if (!/^[a-z0-9-]{1,63}$/.test(subdomain)) throw new CfApiError(400, ErrorCodes.badRequest, 'Invalid subdomain');

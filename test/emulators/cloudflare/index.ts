@@ -17,7 +17,9 @@ import { Router } from './router.js';
 import { registerSecretRoutes } from './secrets.js';
 import { ScriptStore } from './scripts.js';
 import { API_PREFIX, WORKERS_PREFIX, createEmulatorServer, type FaultRule, type RecordedRequest } from './server.js';
+import { ALL_PERMISSION_GROUPS, TokenRegistry, withTokenPermissions } from './token-permissions.js';
 import { TunnelStore } from './tunnels.js';
+import { FaultInjector } from '../faults/injector.js';
 import { VPC_ERROR_HEADER, VpcServiceStore } from './vpc-services.js';
 import { WorkerRuntime, WorkerStartupError, WorkerThrewError, type WorkerLogEntry } from './worker-runtime.js';
 
@@ -28,14 +30,17 @@ export interface CloudflareEmulatorOptions {
   accountId?: string;
   /** requests with another Bearer token -> 403 {success:false, errors:[{code:10000,message:"Authentication error"}]}; unset = any token */
   apiToken?: string;
-  /** workers.dev subdomain, default 'test-user' */
-  subdomain?: string;
+  /** workers.dev subdomain, default 'test-user'; null = a new account that has not registered one (GET answers 404 code 10007) */
+  subdomain?: string | null;
   /**
-   * Permission group names the token has. Returned as `policies[].permission_groups[].name` by GET /user/tokens/:id
-   * and /accounts/:a/tokens/:id (the real places), and also by the token verify endpoints (an emulator extra).
-   * Not enforced yet.
+   * Permission group names (API spelling, e.g. "Workers Scripts Write") `apiToken` has; default: every group the
+   * emulator knows. Enforced on every API path (token-permissions.ts): a missing group is 403 code 10000. Also
+   * returned as `policies[].permission_groups[].name` by GET /user/tokens/:id and /accounts/:a/tokens/:id (the real
+   * places) and by the token verify endpoints (an emulator extra).
    */
   tokenPermissions?: string[];
+  /** more tokens, each with its own permission groups (e.g. one lacking "Connectivity Directory Bind") */
+  extraTokens?: Record<string, string[]>;
   /**
    * hostname (or hostname:port) -> loopback base URL: the deployed Worker's outbound fetch to https://<hostname>/… is
    * sent there, as the public internet would reach the VM. `{url, untrustedCert: true}` makes https fetches get 526.
@@ -76,8 +81,10 @@ export interface CloudflareEmulator {
   workerLogs: WorkerLogEntry[];
   /** Workers currently running in workerd */
   runningWorkers(): string[];
+  /** fault injection: `faults.failCall(/^DELETE \/accounts\/[^/]+\/cfd_tunnel\//, 1, 'lost')`; calls are "METHOD /path below /client/v4" */
+  faults: FaultInjector;
   /** the next request matching method ('*' = any) and path (below /client/v4) gets this error; e.g. 429 / 971 */
-  failNext(method: string, pathPattern: RegExp, status: number, code: number, opts?: { retryAfter?: number }): void;
+  failNext(method: string, pathPattern: RegExp, status: number, code: number, opts?: { retryAfter?: number; message?: string }): void;
 }
 
 export async function startCloudflareEmulator(opts: CloudflareEmulatorOptions = {}): Promise<CloudflareEmulator> {
@@ -86,9 +93,8 @@ export async function startCloudflareEmulator(opts: CloudflareEmulatorOptions = 
     accountId,
     accountName: "Test User's Account",
     email: 'user@example.com',
-    tokenId: hexId(),
-    tokenPermissions: [...(opts.tokenPermissions ?? [])],
-    subdomain: opts.subdomain ?? 'test-user',
+    tokens: new TokenRegistry(opts.apiToken, opts.tokenPermissions ?? ALL_PERMISSION_GROUPS, opts.extraTokens),
+    subdomain: opts.subdomain === null ? '' : (opts.subdomain ?? 'test-user'),
   };
   const tmp = await mkdtemp(join(tmpdir(), 'cf-emulator-'));
   const persistDir = join(tmp, 'persist');
@@ -96,6 +102,7 @@ export async function startCloudflareEmulator(opts: CloudflareEmulatorOptions = 
   const requests: RecordedRequest[] = [];
   const unhandled: RecordedRequest[] = [];
   const faults: FaultRule[] = [];
+  const injector = new FaultInjector();
   const edge = new EdgeOutbound(opts.hosts ?? {});
   const tunnels = new TunnelStore(accountId);
   const vpc = new VpcServiceStore(tunnels);
@@ -152,12 +159,14 @@ export async function startCloudflareEmulator(opts: CloudflareEmulatorOptions = 
   vpc.register(router);
 
   const server = createEmulatorServer({
-    router,
+    router: withTokenPermissions(router, info.tokens),
     accountId,
-    ...(opts.apiToken !== undefined ? { apiToken: opts.apiToken } : {}),
+    // with several tokens the registry tells them apart; the server's single-token check would refuse the others
+    ...(opts.apiToken !== undefined && !info.tokens.hasExtraTokens ? { apiToken: opts.apiToken } : {}),
     requests,
     unhandled,
     faults,
+    injector,
     scriptForHost: (host) => {
       const suffix = `.${info.subdomain}.workers.dev`;
       const name = host.replace(/:\d+$/, '');
@@ -238,8 +247,16 @@ export async function startCloudflareEmulator(opts: CloudflareEmulatorOptions = 
     unhandledRequests: unhandled,
     workerLogs: runtime.logs,
     runningWorkers: () => runtime.running(),
+    faults: injector,
     failNext(method, pathPattern, status, code, failOpts) {
-      faults.push({ method, pathPattern, status, code, ...(failOpts?.retryAfter !== undefined ? { retryAfter: failOpts.retryAfter } : {}) });
+      faults.push({
+        method,
+        pathPattern,
+        status,
+        code,
+        ...(failOpts?.retryAfter !== undefined ? { retryAfter: failOpts.retryAfter } : {}),
+        ...(failOpts?.message !== undefined ? { message: failOpts.message } : {}),
+      });
     },
   };
 }

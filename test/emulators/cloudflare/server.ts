@@ -4,6 +4,7 @@ import http from 'node:http';
 import { once } from 'node:events';
 import { CfApiError, ErrorCodes, errorEnvelope, okEnvelope, type Envelope } from './envelope.js';
 import type { ApiReply, Router } from './router.js';
+import type { FaultInjector } from '../faults/injector.js';
 
 export const API_PREFIX = '/client/v4';
 export const WORKERS_PREFIX = '/__workers/';
@@ -14,6 +15,8 @@ export interface FaultRule {
   status: number;
   code: number;
   retryAfter?: number;
+  /** the error's message; default: the API's text for a 429 or a 5xx */
+  message?: string;
 }
 
 export interface RecordedRequest {
@@ -31,6 +34,8 @@ export interface ServerDeps {
   requests: RecordedRequest[];
   unhandled: RecordedRequest[];
   faults: FaultRule[];
+  /** Nth-call faults; calls are named "METHOD /path" (path below /client/v4) */
+  injector: FaultInjector;
   /** script name for a `Host` header, if it is a workers.dev name of a deployed Worker */
   scriptForHost(host: string): string | undefined;
   /** answers a request to a deployed Worker, given the path below the Worker's root */
@@ -90,15 +95,30 @@ export function createEmulatorServer(deps: ServerDeps): http.Server {
     const record: RecordedRequest = { method, path, query: url.search };
     deps.requests.push(record);
     const body = await readBody(req);
+    const injected = deps.injector.take(`${method} ${path}`);
+    if (injected === 'hang') {
+      setTimeout(() => res.destroy(), deps.injector.hangMs);
+      return;
+    }
     const reply = (status: number, envelope: Envelope, headers?: Record<string, string>): void => {
       record.status = status;
-      sendJson(res, status, envelope, headers);
+      // 'lost': the call took effect, but its answer never arrives
+      if (injected === 'lost') res.destroy();
+      else sendJson(res, status, envelope, headers);
     };
+    if (injected === '5xx') {
+      reply(500, errorEnvelope([{ code: 10002, message: 'Internal server error' }]));
+      return;
+    }
+    if (injected === 'throttle') {
+      reply(429, errorEnvelope([{ code: 971, message: 'Please wait and consider throttling your request speed' }]), { 'retry-after': '0' });
+      return;
+    }
 
     const faultIndex = deps.faults.findIndex((f) => (f.method === '*' || f.method.toUpperCase() === method) && f.pathPattern.test(path));
     if (faultIndex !== -1) {
       const [fault] = deps.faults.splice(faultIndex, 1);
-      const message = fault!.status === 429 ? 'Rate limited. Please wait and consider throttling your request speed' : 'Internal server error';
+      const message = fault!.message ?? (fault!.status === 429 ? 'Rate limited. Please wait and consider throttling your request speed' : 'Internal server error');
       reply(fault!.status, errorEnvelope([{ code: fault!.code, message }]), fault!.retryAfter !== undefined ? { 'retry-after': String(fault!.retryAfter) } : {});
       return;
     }
@@ -114,6 +134,11 @@ export function createEmulatorServer(deps: ServerDeps): http.Server {
       return;
     }
     const accountMatch = /^\/accounts\/([^/]+)/.exec(path);
+    if (accountMatch && !/^[0-9a-f]{32}$/.test(accountMatch[1]!)) {
+      // not an account id at all (a typo, an email, a zone name): the API cannot route it
+      reply(404, errorEnvelope([{ code: ErrorCodes.noRoute, message: `Could not route to ${path}, perhaps your object identifier is invalid?` }]));
+      return;
+    }
     if (accountMatch && accountMatch[1] !== deps.accountId) {
       reply(403, errorEnvelope([{ code: ErrorCodes.authentication, message: 'Authentication error' }]));
       return;
@@ -129,6 +154,10 @@ export function createEmulatorServer(deps: ServerDeps): http.Server {
       const result: ApiReply = await route.handler({ method, path, query: url.searchParams, params: route.params, headers: req.headers, body });
       if (result.raw) {
         record.status = result.status ?? 200;
+        if (injected === 'lost') {
+          res.destroy();
+          return;
+        }
         res.writeHead(record.status, { 'content-type': result.contentType ?? 'application/octet-stream', 'content-length': result.raw.length });
         res.end(result.raw);
         return;

@@ -292,7 +292,7 @@ function buildDocs(): FixtureSites['docs'] {
       description: 'Docker run flags for the crawler container.',
       main: `<h1>Docker details</h1>
 <p>Run the container with a token and enough shared memory.</p>
-<pre><code>docker run -d -p 11235:11235 --shm-size=1g -e CRAWL4AI_API_TOKEN=... unclecode/crawl4ai:0.9.2</code></pre>
+<pre><code>docker run -d -p 11235:11235 --shm-size=1g -e CRAWL4AI_API_TOKEN=... unclecode/crawl4ai:0.9.4</code></pre>
 <p>Back to <a href="/guide/install">installation</a>.</p>`,
     },
     {

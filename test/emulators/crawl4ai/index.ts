@@ -1,4 +1,5 @@
-// Loopback emulator of the Crawl4AI 0.9.2 Docker server (deploy/docker/server.py + api.py), built on node:http.
+// Loopback emulator of the Crawl4AI 0.9.x Docker server (deploy/docker/server.py + api.py), built on node:http; it
+// reports version 0.9.4 (the pinned release) with the request shapes researched on 0.9.2.
 // See /work/shared/reference/crawl4ai-0.9-api.md §1.5–1.9 and §6.2. URLs are "crawled" from the in-memory fixture
 // site map in ./fixtures.ts; nothing leaves the machine.
 
@@ -21,7 +22,7 @@ export { FIXTURES, robotsDisallows } from './fixtures.ts';
 export { pngSize, PNG_SIGNATURE } from './binary.ts';
 export { FORBIDDEN_CRAWLER_FIELDS, FORBIDDEN_BROWSER_FIELDS, ALLOWED_TYPES } from './config.ts';
 
-export const EMULATED_VERSION = '0.9.2';
+export const EMULATED_VERSION = '0.9.4';
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
 export interface Crawl4aiEmulatorOptions {
@@ -78,8 +79,12 @@ export interface Crawl4aiEmulator {
   setDown(down: boolean): void;
   /** the deterministic fixture sites, for test expectations */
   fixtures: FixtureSites;
-  /** add or replace a fixture page (absolute URL) for this emulator instance */
-  addPage(url: string, page: { html: string; status?: number; contentType?: string; title?: string }): FixturePage;
+  /**
+   * add or replace a fixture page (absolute URL) for this emulator instance. `redirectTo` makes it a 301 to that
+   * absolute URL, which the "browser" follows wherever it points (private addresses included: Crawl4AI's SSRF check
+   * judges only the submitted URL); add a page at the target for it to have content.
+   */
+  addPage(url: string, page: { html: string; status?: number; contentType?: string; title?: string; redirectTo?: string }): FixturePage;
   /** raw/fit markdown of a fixture URL exactly as /crawl would produce it (fit = PruningContentFilter) */
   expectedMarkdown(url: string): { raw: string; fit: string; title: string | null };
   setSlowMs(ms: number): void;
@@ -734,6 +739,10 @@ export async function startCrawl4aiEmulator(opts: Crawl4aiEmulatorOptions = {}):
         body: p.html,
         links: [],
       };
+      if (p.redirectTo) {
+        page.redirectTo = new URL(p.redirectTo, origin).href;
+        page.status = p.status ?? 301;
+      }
       site.pages = site.pages.filter((x) => x.url !== page.url).concat(page);
       world.pages.set(page.url, page);
       fixtures.byUrl[page.url] = page;

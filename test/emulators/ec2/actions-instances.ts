@@ -1,13 +1,14 @@
-/** RunInstances, DescribeInstances, DescribeInstanceStatus, Stop/Start/Reboot/TerminateInstances, ModifyInstanceAttribute. */
+/** RunInstances, DescribeInstances, DescribeInstanceStatus, Stop/Start/Reboot/TerminateInstances, Modify/DescribeInstanceAttribute, GetConsoleOutput. */
 import { createHash } from 'node:crypto';
 import { INSTANCE_TYPES, type InstanceTypeInfo } from './catalog.js';
 import { checkId, inRegion, paginate, uniq, type ActionDef, type Ctx } from './context.js';
+import { checkZoneCapacity } from './capacity.js';
 import { Ec2Error, invalidValue, missing, notFoundList } from './errors.js';
 import { STATE_CODES, hexId, type Instance, type InstanceStateName, type MetadataOptions, type Subnet, type Volume } from './model.js';
 import { applyFilters, readFilters, readTagSpecs, type Params } from './params.js';
 import { privateDns, renderInstance, stateXml } from './render.js';
 import { resolveGroupIds } from './actions-network.js';
-import { el, items, node } from './xml.js';
+import { el, iso, items, node } from './xml.js';
 
 const VOLUME_TYPES = ['standard', 'gp2', 'gp3', 'io1', 'io2', 'st1', 'sc1'];
 
@@ -49,6 +50,7 @@ function vcpusInUse(ctx: Ctx, exclude?: string): number {
 
 function checkCapacity(ctx: Ctx, type: InstanceTypeInfo, count: number, az: string, exclude?: string): void {
   if (ctx.dryRun) return; // a dry run checks permissions and parameters, not capacity
+  checkZoneCapacity(ctx, ctx.controls.capacity, type.name, az);
   if (ctx.controls.insufficientCapacity.has(type.name)) {
     const others = ctx.state.regionInfo(ctx.region)!.zones.map((z) => ctx.region + z).filter((z) => z !== az);
     throw new Ec2Error(
@@ -557,6 +559,62 @@ function modifyInstanceAttribute(ctx: Ctx): string {
   return el('return', true);
 }
 
+/** The attribute names DescribeInstanceAttribute accepts (its `Attribute` enum). */
+const DESCRIBABLE_ATTRIBUTES = [
+  'instanceType', 'kernel', 'ramdisk', 'userData', 'disableApiTermination', 'instanceInitiatedShutdownBehavior', 'rootDeviceName',
+  'blockDeviceMapping', 'productCodes', 'sourceDestCheck', 'groupSet', 'ebsOptimized', 'sriovNetSupport', 'enaSupport', 'enclaveOptions', 'disableApiStop',
+];
+
+/**
+ * One attribute per call, as EC2 does. userData comes back base64-encoded exactly as stored (an
+ * instance without user data answers an empty <userData/>): anyone allowed this call reads it.
+ */
+function describeInstanceAttribute(ctx: Ctx): string {
+  const { p } = ctx;
+  const attribute = p.req('Attribute');
+  if (!DESCRIBABLE_ATTRIBUTES.includes(attribute)) {
+    throw new Ec2Error('InvalidParameterValue', `Value (${attribute}) for parameter attribute is invalid. Unknown attribute.`);
+  }
+  const [inst] = lookupInstances(ctx, [p.req('InstanceId')], { consistency: true });
+  const i = inst!;
+  const value = (v: string | boolean | undefined) => node(attribute, v === undefined ? '' : el('value', v));
+  let body: string;
+  switch (attribute) {
+    case 'userData':
+      body = value(i.userDataBase64 ?? (i.userData !== undefined ? Buffer.from(i.userData, 'utf8').toString('base64') : undefined));
+      break;
+    case 'instanceType':
+      body = value(i.instanceType);
+      break;
+    case 'disableApiTermination':
+      body = value(i.disableApiTermination);
+      break;
+    case 'ebsOptimized':
+      body = value(i.ebsOptimized);
+      break;
+    case 'rootDeviceName':
+      body = value(i.rootDeviceName);
+      break;
+    case 'groupSet':
+      body = items('groupSet', i.securityGroupIds, (g) => el('groupId', g));
+      break;
+    default:
+      throw new Ec2Error('InvalidParameterValue', `Value (${attribute}) for parameter attribute is invalid. Unsupported by this emulator.`);
+  }
+  return el('instanceId', i.instanceId) + body;
+}
+
+/** EC2 keeps the most recent 64 KB of an instance's console output. */
+export const CONSOLE_OUTPUT_MAX_BYTES = 64 * 1024;
+
+/** The serial console's recent output, base64-encoded; no <output> until the VM has written some. */
+function getConsoleOutput(ctx: Ctx): string {
+  const [inst] = lookupInstances(ctx, [ctx.p.req('InstanceId')], { consistency: true });
+  const i = inst!;
+  const out = i.consoleOutput ? Buffer.from(i.consoleOutput, 'utf8').toString('base64') : undefined;
+  return el('instanceId', i.instanceId) + el('timestamp', iso(i.consoleAt ?? ctx.now)) + el('output', out);
+}
+
 export const instanceActions: Record<string, ActionDef> = {
   RunInstances: {
     handler: runInstances,
@@ -569,6 +627,8 @@ export const instanceActions: Record<string, ActionDef> = {
   StartInstances: { handler: startInstances, required: ['InstanceId'], params: ['InstanceId', 'AdditionalInfo', 'DryRun'] },
   TerminateInstances: { handler: terminateInstances, required: ['InstanceId'], params: ['InstanceId', 'Force', 'SkipOsShutdown', 'DryRun'] },
   RebootInstances: { handler: rebootInstances, required: ['InstanceId'], params: ['InstanceId', 'DryRun'] },
+  GetConsoleOutput: { handler: getConsoleOutput, required: ['InstanceId'], params: ['InstanceId', 'Latest', 'DryRun'] },
+  DescribeInstanceAttribute: { handler: describeInstanceAttribute, required: ['Attribute', 'InstanceId'], params: ['InstanceId', 'Attribute', 'DryRun'] },
   ModifyInstanceAttribute: {
     handler: modifyInstanceAttribute,
     required: ['InstanceId'],

@@ -6,6 +6,7 @@ import { applyFilters, readFilters, readTagSpecs, type Params } from './params.j
 import { ipPermissionsXml, renderAddress, renderRule, renderSecurityGroup } from './render.js';
 import { el, items, tagSet } from './xml.js';
 import { lookupInstances } from './actions-instances.js';
+import { markCreated, notVisibleYet } from './consistency.js';
 
 const NAME_CHARS = /^[a-zA-Z0-9 ._\-:/()#,@[\]+=&;{}!$*]*$/;
 const MAX_RULES = 60;
@@ -13,7 +14,7 @@ const MAX_RULES = 60;
 function findGroup(ctx: Ctx, id: string): SecurityGroup {
   checkId(id, 'sg', 'InvalidGroupId.Malformed');
   const g = ctx.state.securityGroups.get(id);
-  if (!g || g.region !== ctx.region) throw new Ec2Error('InvalidGroup.NotFound', `The security group '${id}' does not exist`);
+  if (!g || g.region !== ctx.region || notVisibleYet(ctx, id)) throw new Ec2Error('InvalidGroup.NotFound', `The security group '${id}' does not exist`);
   return g;
 }
 
@@ -270,6 +271,7 @@ function createSecurityGroup(ctx: Ctx): string {
     isDefault: false,
   };
   state.securityGroups.set(g.groupId, g);
+  markCreated(ctx, g.groupId);
   return el('groupId', g.groupId) + tagSet(g.tags) + el('securityGroupArn', `arn:aws:ec2:${g.region}:${g.ownerId}:security-group/${g.groupId}`);
 }
 
@@ -287,7 +289,7 @@ function describeSecurityGroups(ctx: Ctx): string {
     for (const id of uniq(ids)) {
       checkId(id, 'sg', 'InvalidGroupId.Malformed');
       const g = state.securityGroups.get(id);
-      if (!g || g.region !== ctx.region) missingIds.push(id);
+      if (!g || g.region !== ctx.region || notVisibleYet(ctx, id)) missingIds.push(id);
       else list.push(g);
     }
     if (missingIds.length) throw new Ec2Error('InvalidGroup.NotFound', `The security group '${missingIds.join("', '")}' does not exist`);
@@ -337,7 +339,7 @@ function findAddress(ctx: Ctx, allocationId: string | undefined, publicIp: strin
   if (allocationId) {
     checkId(allocationId, 'eipalloc', 'InvalidAllocationID.Malformed');
     const a = ctx.state.addresses.get(allocationId);
-    if (!a || a.region !== ctx.region) throw new Ec2Error('InvalidAllocationID.NotFound', `The allocation ID '${allocationId}' does not exist`);
+    if (!a || a.region !== ctx.region || notVisibleYet(ctx, allocationId)) throw new Ec2Error('InvalidAllocationID.NotFound', `The allocation ID '${allocationId}' does not exist`);
     return a;
   }
   if (publicIp) {
@@ -356,6 +358,7 @@ function allocateAddress(ctx: Ctx): string {
   if (inRegion(ctx, state.addresses).length >= ctx.controls.addressLimit) throw new Ec2Error('AddressLimitExceeded', 'The maximum number of addresses has been reached.');
   const a: Address = { allocationId: hexId('eipalloc'), region: ctx.region, publicIp: state.allocateElasticIp(), domain: 'vpc', tags };
   state.addresses.set(a.allocationId, a);
+  markCreated(ctx, a.allocationId);
   return el('publicIp', a.publicIp) + el('domain', a.domain) + el('allocationId', a.allocationId) + el('publicIpv4Pool', 'amazon') + el('networkBorderGroup', a.region);
 }
 
@@ -426,7 +429,7 @@ function describeAddresses(ctx: Ctx): string {
     for (const id of allocIds) {
       checkId(id, 'eipalloc', 'InvalidAllocationID.Malformed');
       const a = state.addresses.get(id);
-      if (!a || a.region !== ctx.region) missingIds.push(id);
+      if (!a || a.region !== ctx.region || notVisibleYet(ctx, id)) missingIds.push(id);
       else picked.add(a);
     }
     if (missingIds.length) throw notFoundList('InvalidAllocationID.NotFound', 'allocation', missingIds);

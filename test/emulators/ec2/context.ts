@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 import { Ec2Error, malformed } from './errors.js';
 import type { EmulatorState } from './model.js';
 import type { Params } from './params.js';
+import type { PolicyDocument } from './iam-policy.js';
+import type { CapacityControls } from './capacity.js';
 
 export interface EmulatorControls {
   accountId: string;
@@ -13,6 +15,10 @@ export interface EmulatorControls {
   addressLimit: number;
   deniedActions: Set<string>;
   insufficientCapacity: Set<string>;
+  /** when set, every EC2 call is judged by this identity policy (test/emulators/ec2/iam-policy.ts) */
+  iamPolicy?: PolicyDocument;
+  /** zone offerings and per-zone capacity (capacity.ts) */
+  capacity: CapacityControls;
 }
 
 export interface Ctx {

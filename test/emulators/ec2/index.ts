@@ -25,24 +25,33 @@ import type { EmulatorControls } from './context.js';
 import { EmulatorState } from './model.js';
 import { createEc2Server, type RequestLogEntry } from './server.js';
 import { taggableResources } from './actions-tags.js';
+import { CONSOLE_OUTPUT_MAX_BYTES } from './actions-instances.js';
+import { loadPolicy, type PolicyDocument } from './iam-policy.js';
+import { defaultCapacityControls } from './capacity.js';
+import { FaultInjector } from '../faults/injector.js';
 
 export { EmulatorState } from './model.js';
 export type { Address, Image, Instance, InstanceStateName, SecurityGroup, SgRule, Subnet, Volume, Vpc } from './model.js';
 export type { RequestLogEntry } from './server.js';
 export { CANONICAL_OWNER, INSTANCE_TYPES, REGIONS } from './catalog.js';
+export { loadPolicy, type PolicyDocument } from './iam-policy.js';
 
 export const DEPLOYMENT_TAG = 'crawl4ai-mcp:deployment';
 
 export interface Ec2EmulatorOptions {
   /** default '123456789012' */
   accountId?: string;
-  /** if set, requests signed with another key id get 401 AuthFailure (STS: 403 InvalidClientTokenId) */
-  accessKeyId?: string;
+  /**
+   * if set, requests signed with another key id get 401 AuthFailure (STS: 403 InvalidClientTokenId);
+   * a list accepts each (the request log says which one signed). An ASIA… (temporary) key id is
+   * refused the same way without an X-Amz-Security-Token header.
+   */
+  accessKeyId?: string | string[];
   /** if set, the SigV4 signature is recomputed and checked (403 SignatureDoesNotMatch) */
   secretAccessKey?: string;
   /** pending→running, stopping→stopped, shutting-down→terminated delay; default 300 */
   transitionMs?: number;
-  /** after RunInstances, lookups of the new instance by id answer InvalidInstanceID.NotFound this long; default 0 */
+  /** after RunInstances / CreateSecurityGroup / AllocateAddress, lookups of the new id answer …NotFound this long; default 0 */
   consistencyDelayMs?: number;
   /** max items per Describe page before NextToken (default 1000) */
   pageSize?: number;
@@ -54,6 +63,13 @@ export interface Ec2EmulatorOptions {
   addressLimit?: number;
   /** time source (epoch ms); default Date.now */
   clock?: () => number;
+  /**
+   * The identity policy of the caller: every EC2 call (DryRun too) is judged by it, with the
+   * resource ARNs and condition keys EC2 supplies, and refused with 403 UnauthorizedOperation when
+   * no statement allows it. `'template'` loads templates/policies/aws-iam-policy.json. Default: none
+   * (everything allowed, except `denyActions`).
+   */
+  iamPolicy?: PolicyDocument | 'template';
 }
 
 export interface Ec2Emulator {
@@ -68,10 +84,18 @@ export interface Ec2Emulator {
   throttleNext(n: number): void;
   /** these actions ('RunInstances' or 'ec2:RunInstances') answer 403 UnauthorizedOperation, DryRun or not; replaces the previous list */
   denyActions(actions: string[]): void;
+  /** replaces the identity policy (null: everything allowed again) */
+  useIamPolicy(policy: PolicyDocument | 'template' | null): void;
   /** RunInstances/StartInstances with these types → 500 InsufficientInstanceCapacity; replaces the previous list */
   insufficientCapacity(instanceTypes: string[]): void;
+  /** fault injection: `faults.failCall('RunInstances', 2, 'lost')` makes the 2nd next RunInstances take effect but lose its answer */
+  faults: FaultInjector;
+  /** RunInstances/StartInstances of `instanceType` in these zones (e.g. us-east-1a) → 500 InsufficientInstanceCapacity naming the zones that have it; [] restores */
+  zoneWithoutCapacity(instanceType: string, zones: string[]): void;
   /** deletes the default VPC (with its subnets and default group) in every region, now and for regions seeded later */
   removeDefaultVpc(): void;
+  /** the VM writes `text` to its serial console (what GetConsoleOutput returns; the last 64 KB are kept) */
+  writeConsole(instanceId: string, text: string): void;
   /** every request received, in order */
   requests: RequestLogEntry[];
 }
@@ -94,15 +118,22 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
     addressLimit: opts.addressLimit ?? 5,
     deniedActions: new Set(),
     insufficientCapacity: new Set(),
+    ...(opts.iamPolicy ? { iamPolicy: opts.iamPolicy === 'template' ? loadPolicy() : opts.iamPolicy } : {}),
+    capacity: defaultCapacityControls(),
   };
   const requests: RequestLogEntry[] = [];
   const throttle = { remaining: 0 };
+  const faults = new FaultInjector();
   const server = createEc2Server({
     state: model,
     controls,
-    credentials: { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey },
+    credentials: {
+      accessKeyIds: opts.accessKeyId === undefined ? undefined : [opts.accessKeyId].flat(),
+      secretAccessKey: opts.secretAccessKey,
+    },
     requests,
     throttle,
+    faults,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -133,11 +164,25 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
     denyActions(actions) {
       controls.deniedActions = new Set(actions);
     },
+    useIamPolicy(policy) {
+      controls.iamPolicy = policy === null ? undefined : policy === 'template' ? loadPolicy() : policy;
+    },
     insufficientCapacity(types) {
       controls.insufficientCapacity = new Set(types);
     },
+    faults,
+    zoneWithoutCapacity(type, zones) {
+      controls.capacity.noCapacity.set(type, new Set(zones));
+    },
     removeDefaultVpc() {
       model.removeDefaultVpc();
+    },
+    writeConsole(instanceId, text) {
+      const inst = model.instances.get(instanceId);
+      if (!inst) throw new Error(`writeConsole: no instance ${instanceId}`);
+      const all = Buffer.from((inst.consoleOutput ?? '') + text, 'utf8');
+      inst.consoleOutput = all.subarray(Math.max(0, all.length - CONSOLE_OUTPUT_MAX_BYTES)).toString('utf8');
+      inst.consoleAt = (opts.clock ?? Date.now)();
     },
     requests,
   };

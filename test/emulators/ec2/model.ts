@@ -49,6 +49,10 @@ export interface Instance {
   securityGroupIds: string[];
   keyName?: string;
   iamInstanceProfile?: { arn?: string; name?: string };
+  /** what the VM wrote to its serial console (GetConsoleOutput), the last 64 KB kept */
+  consoleOutput?: string;
+  /** epoch ms of the last console write */
+  consoleAt?: number;
   /** decoded (utf-8) user data, as the VM would see it */
   userData?: string;
   userDataBase64?: string;

@@ -2,6 +2,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { catalogActions } from './actions-catalog.js';
+import { offeringActions } from './capacity.js';
 import { instanceActions } from './actions-instances.js';
 import { networkActions } from './actions-network.js';
 import { tagActions } from './actions-tags.js';
@@ -10,9 +11,12 @@ import { Ec2Error } from './errors.js';
 import type { EmulatorState } from './model.js';
 import { Params } from './params.js';
 import { parseAuthorization, verifySignature } from './sigv4.js';
+import { isAllowed, READER_ACCESS_KEY_ID, READ_ONLY_POLICY } from './iam-policy.js';
+import { authorizationRequests } from './iam-requests.js';
+import type { FaultInjector } from '../faults/injector.js';
 import { ec2ErrorXml, ec2Response, el, stsErrorXml, stsResponse } from './xml.js';
 
-export const ACTIONS: Record<string, ActionDef> = { ...catalogActions, ...instanceActions, ...networkActions, ...tagActions };
+export const ACTIONS: Record<string, ActionDef> = { ...catalogActions, ...instanceActions, ...networkActions, ...tagActions, ...offeringActions };
 
 export interface RequestLogEntry {
   action: string;
@@ -23,14 +27,17 @@ export interface RequestLogEntry {
   error?: string;
   /** region of the SigV4 credential scope */
   region?: string;
+  /** the access key id that signed the request (which credentials the client used) */
+  accessKeyId?: string;
 }
 
 export interface ServerDeps {
   state: EmulatorState;
   controls: EmulatorControls;
-  credentials: { accessKeyId?: string; secretAccessKey?: string };
+  credentials: { accessKeyIds?: string[]; secretAccessKey?: string };
   requests: RequestLogEntry[];
   throttle: { remaining: number };
+  faults: FaultInjector;
 }
 
 const AUTH_FAILURE = 'AWS was not able to validate the provided access credentials';
@@ -43,7 +50,7 @@ function resourceArn(action: string, region: string, account: string): string {
   return kind ? `arn:aws:ec2:${region}:${account}:${kind}/*` : '*';
 }
 
-function unauthorized(action: string, region: string, account: string): Ec2Error {
+function unauthorized(action: string, region: string, account: string, resource = resourceArn(action, region, account)): Ec2Error {
   const user = `arn:aws:iam::${account}:user/test`;
   if (isReadOnly(action)) {
     return new Ec2Error('UnauthorizedOperation', `You are not authorized to perform this operation. User: ${user} is not authorized to perform: ec2:${action} because no identity-based policy allows the ec2:${action} action`, 403);
@@ -51,7 +58,7 @@ function unauthorized(action: string, region: string, account: string): Ec2Error
   const encoded = Buffer.from(createHash('sha256').update(`${action}/${region}`).digest()).toString('base64url').repeat(3);
   return new Ec2Error(
     'UnauthorizedOperation',
-    `You are not authorized to perform this operation. User: ${user} is not authorized to perform: ec2:${action} on resource: ${resourceArn(action, region, account)} because no identity-based policy allows the ec2:${action} action. Encoded authorization failure message: ${encoded}`,
+    `You are not authorized to perform this operation. User: ${user} is not authorized to perform: ec2:${action} on resource: ${resource} because no identity-based policy allows the ec2:${action} action. Encoded authorization failure message: ${encoded}`,
     403,
   );
 }
@@ -59,7 +66,7 @@ function unauthorized(action: string, region: string, account: string): Ec2Error
 export function createEc2Server(deps: ServerDeps): http.Server {
   const { state, controls, credentials, requests, throttle } = deps;
 
-  function handle(req: http.IncomingMessage, body: Buffer): { status: number; body: string; requestId: string } {
+  function handle(req: http.IncomingMessage, body: Buffer, injected?: 'throttle' | '5xx'): { status: number; body: string; requestId: string } {
     const requestId = randomUUID();
     const url = req.url ?? '/';
     const raw: Record<string, string> = {};
@@ -68,7 +75,7 @@ export function createEc2Server(deps: ServerDeps): http.Server {
     if (req.method === 'POST') for (const [k, v] of new URLSearchParams(body.toString('utf8'))) raw[k] = v;
     const action = raw.Action ?? '';
     const auth = parseAuthorization(req.headers.authorization);
-    const entry: RequestLogEntry = { action, params: raw, region: auth?.region };
+    const entry: RequestLogEntry = { action, params: raw, region: auth?.region, accessKeyId: auth?.accessKeyId };
     requests.push(entry);
     const sts = action === 'GetCallerIdentity' || raw.Version === '2011-06-15' || auth?.service === 'sts';
 
@@ -83,6 +90,8 @@ export function createEc2Server(deps: ServerDeps): http.Server {
     };
 
     try {
+      if (injected === 'throttle') throw sts ? new Ec2Error('Throttling', 'Rate exceeded', 400) : new Ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503);
+      if (injected === '5xx') throw new Ec2Error('InternalError', 'An internal error has occurred', 500);
       if (throttle.remaining > 0) {
         throttle.remaining--;
         throw sts ? new Ec2Error('Throttling', 'Rate exceeded', 400) : new Ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503);
@@ -93,7 +102,10 @@ export function createEc2Server(deps: ServerDeps): http.Server {
           ? new Ec2Error('MissingAuthenticationToken', 'Request is missing Authentication Token', 403)
           : new Ec2Error('AuthFailure', AUTH_FAILURE, 401);
       }
-      if (credentials.accessKeyId !== undefined && auth.accessKeyId !== credentials.accessKeyId) {
+      // Temporary credentials (ASIA… key ids, from STS) are valid only with their session token.
+      const temporaryWithoutToken = auth.accessKeyId.startsWith('ASIA') && !req.headers['x-amz-security-token'];
+      const known = credentials.accessKeyIds === undefined || credentials.accessKeyIds.includes(auth.accessKeyId) || auth.accessKeyId === READER_ACCESS_KEY_ID;
+      if (!known || temporaryWithoutToken) {
         throw sts ? new Ec2Error('InvalidClientTokenId', 'The security token included in the request is invalid.', 403) : new Ec2Error('AuthFailure', AUTH_FAILURE, 401);
       }
       if (credentials.secretAccessKey !== undefined && !verifySignature(req.method ?? 'POST', url, req.headers, body, auth, credentials.secretAccessKey)) {
@@ -134,6 +146,12 @@ export function createEc2Server(deps: ServerDeps): http.Server {
       const dryRun = p.bool('DryRun') ?? false;
       if (controls.deniedActions.has(action) || controls.deniedActions.has(`ec2:${action}`)) throw unauthorized(action, auth.region, controls.accountId);
       const ctx: Ctx = { state, controls, region: auth.region, action, p, now: state.now(), dryRun };
+      const policy = auth.accessKeyId === READER_ACCESS_KEY_ID ? READ_ONLY_POLICY : controls.iamPolicy;
+      if (policy) {
+        // IAM judges the request before EC2 runs it (DryRun too): the first resource no statement allows is named.
+        const refused = authorizationRequests(ctx).find((r) => !isAllowed(policy, r));
+        if (refused) throw unauthorized(refused.action.slice('ec2:'.length), auth.region, controls.accountId, refused.resource);
+      }
       if (dryRun) {
         // Like EC2, a dry run still validates the request (unknown AMI, wrong state, …): execute it, then roll back.
         const rollback = state.snapshot();
@@ -156,7 +174,19 @@ export function createEc2Server(deps: ServerDeps): http.Server {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const out = handle(req, Buffer.concat(chunks));
+      const body = Buffer.concat(chunks);
+      // injected faults count real calls only (a DryRun is a permission check)
+      const params = new URLSearchParams(req.method === 'POST' ? body.toString('utf8') : (req.url ?? '').split('?')[1] ?? '');
+      const fault = params.get('DryRun') === 'true' ? undefined : deps.faults.take(params.get('Action') ?? '');
+      if (fault === 'hang') {
+        setTimeout(() => res.destroy(), deps.faults.hangMs);
+        return;
+      }
+      const out = handle(req, body, fault === 'lost' ? undefined : fault);
+      if (fault === 'lost') {
+        res.destroy();
+        return;
+      }
       res.writeHead(out.status, {
         'content-type': 'text/xml;charset=UTF-8',
         'x-amzn-requestid': out.requestId,

@@ -1,0 +1,135 @@
+import { capacityError, ExitCode, isCliError, notFoundError } from '../../ground/errors.js';
+import type { SizeName, VmStatus } from '../../model/deployment.js';
+import type { Journal } from '../../state/journal.js';
+import { IMAGE_NOT_READ, type Provider, type ProviderContext } from '../provider.js';
+import { applyDeployment } from './apply.js';
+import { createGcpClients, type GcpClients } from './clients.js';
+import { destroyDeployment } from './destroy.js';
+import { discoverResources } from './discover.js';
+import { SCRUBBED_USER_DATA } from '../../bootstrap/cloud-init.js';
+import { getInstance, setMachineType, setUserData, startInstance, stopInstance, toVmStatus, type InstanceRef } from './instance.js';
+import { checkResourceName, lastSegment, splitInstanceId } from './names.js';
+import { GCP_POLICY_FILE } from './permissions.js';
+import { planDeployment } from './plan.js';
+import { GCP_RESOURCE } from './resources.js';
+import { gcpMachineTypes, machineTypeOf, otherSizes } from './sizes.js';
+import { validateGcpCredentials } from './validate.js';
+
+/**
+ * The GCP provider: one Compute Engine instance (Ubuntu 24.04 LTS, Shielded VM, no service
+ * account) on the project's default network, firewall rules targeted at its network tag, and in
+ * public mode a static external address. Loaded lazily by the conductor, and it loads only the
+ * Compute clients it uses, so nothing of the GCP SDK is loaded for other clouds or for --help.
+ */
+export function createGcpProvider(): Provider {
+  return {
+    name: 'gcp',
+    get sizes() {
+      return gcpMachineTypes();
+    },
+    defaultRegion: 'us-central1',
+    policyFile: GCP_POLICY_FILE,
+
+    validateCredentials: (ctx) => withGcp(ctx, (gcp) => validateGcpCredentials(gcp, ctx)),
+    plan: (ctx) => withGcp(ctx, (gcp) => planDeployment(gcp, ctx)),
+    apply: (ctx, journal, bootstrap) =>
+      withGcp(ctx, (gcp) => applyDeployment(gcp, ctx, journal, bootstrap, { machineType: machineTypeOf(ctx.spec.size), otherSizes: otherSizes(ctx.spec.size) })),
+
+    status: (ctx, journal) =>
+      withGcp(ctx, async (gcp) => {
+        const ref = await findInstance(gcp, ctx, journal);
+        // The VM prints the image it runs to its serial console; reading that on GCP is not built yet.
+        return ref ? { ...toVmStatus(await getInstance(gcp, ref)), image: { unknown: IMAGE_NOT_READ } } : { state: 'missing' };
+      }),
+
+    stop: (ctx, journal) =>
+      withGcp(ctx, async (gcp) => {
+        const ref = await requireInstance(gcp, ctx, journal);
+        ctx.progress(`stopping instance ${ref.name} in ${ref.zone}`);
+        return remember(journal, toVmStatus(await stopInstance(gcp, ref)));
+      }),
+
+    start: (ctx, journal) =>
+      withGcp(ctx, async (gcp) => {
+        const ref = await requireInstance(gcp, ctx, journal);
+        ctx.progress(`starting instance ${ref.name} in ${ref.zone}`);
+        return remember(journal, toVmStatus(await startInstance(gcp, ref, otherSizes(ctx.spec.size))));
+      }),
+
+    resize: (ctx, journal, size) => withGcp(ctx, (gcp) => resizeInstance(gcp, ctx, journal, size)),
+
+    destroy: (ctx, journal) => withGcp(ctx, (gcp) => destroyDeployment(gcp, ctx, journal)),
+
+    discover: (ctx) => withGcp(ctx, (gcp) => discoverResources(gcp, ctx.spec.name)),
+
+    scrubBootstrap: (ctx, journal) =>
+      withGcp(ctx, async (gcp) => {
+        const ref = await requireInstance(gcp, ctx, journal);
+        // Compute changes metadata while the VM runs: no stop/start needed
+        if (await setUserData(gcp, ref, SCRUBBED_USER_DATA)) ctx.progress(`replaced the bootstrap (user-data) in the metadata of instance ${ref.name} with a secret-free one`);
+        return toVmStatus(await getInstance(gcp, ref));
+      }),
+  };
+}
+
+/** Runs `fn` with fresh clients and closes them afterwards, so the CLI can exit promptly. */
+async function withGcp<T>(ctx: ProviderContext, fn: (gcp: GcpClients) => Promise<T>): Promise<T> {
+  checkResourceName(ctx.spec.name);
+  const gcp = await createGcpClients(ctx);
+  try {
+    return await fn(gcp);
+  } finally {
+    await gcp.close();
+  }
+}
+
+/** The journal's instance, else (state file lost) the one instance labelled for the deployment. */
+async function findInstance(gcp: GcpClients, ctx: ProviderContext, journal: Journal): Promise<InstanceRef | undefined> {
+  const rec = journal.find(GCP_RESOURCE.instance);
+  if (rec?.phase === 'created' && rec.id) return splitInstanceId(rec.id);
+  const found = (await discoverResources(gcp, ctx.spec.name)).filter((r) => r.kind === GCP_RESOURCE.instance);
+  return found[0] ? splitInstanceId(found[0].id) : undefined;
+}
+
+async function requireInstance(gcp: GcpClients, ctx: ProviderContext, journal: Journal): Promise<InstanceRef> {
+  const ref = await findInstance(gcp, ctx, journal);
+  if (!ref) throw notFoundError(`deployment ${ctx.spec.name} has no Compute Engine instance in ${gcp.region}`, `create it with crawl4ai-mcp init --name ${ctx.spec.name}`);
+  return ref;
+}
+
+/** Keeps the journal's non-secret facts about the instance current (machine type, address). */
+async function remember(journal: Journal, status: VmStatus): Promise<VmStatus> {
+  const rec = journal.find(GCP_RESOURCE.instance);
+  if (rec?.phase === 'created' && rec.id) {
+    await journal.created(GCP_RESOURCE.instance, rec.id, { ...rec.meta, machineType: status.instanceType ?? null, publicIp: status.publicIp ?? null });
+  }
+  return status;
+}
+
+/**
+ * stop → setMachineType → start. If the zone has no capacity for the new type, the old type is
+ * put back and the VM started again, so a failed scale leaves it as it was.
+ */
+async function resizeInstance(gcp: GcpClients, ctx: ProviderContext, journal: Journal, size: SizeName): Promise<VmStatus> {
+  const ref = await requireInstance(gcp, ctx, journal);
+  const target = machineTypeOf(size);
+  const current = await getInstance(gcp, ref);
+  const from = current?.machineType ? lastSegment(current.machineType) : undefined;
+  if (from === target) {
+    ctx.progress(`instance ${ref.name} is already ${target}`);
+    return remember(journal, toVmStatus(await startInstance(gcp, ref)));
+  }
+  ctx.progress(`stopping instance ${ref.name} to change its machine type from ${from ?? '?'} to ${target}`);
+  await stopInstance(gcp, ref);
+  await setMachineType(gcp, ref, target);
+  ctx.progress(`starting instance ${ref.name} as ${target}`);
+  try {
+    return await remember(journal, toVmStatus(await startInstance(gcp, ref, otherSizes(size))));
+  } catch (e) {
+    if (!isCliError(e) || e.exitCode !== ExitCode.capacity || !from) throw e;
+    ctx.progress(`no capacity for ${target} in ${ref.zone}; putting instance ${ref.name} back to ${from}`);
+    await setMachineType(gcp, ref, from);
+    await remember(journal, toVmStatus(await startInstance(gcp, ref)));
+    throw capacityError(`${e.message}; the VM is running again as ${from}`, e.hint, e);
+  }
+}

@@ -1,0 +1,67 @@
+import type { NetworkMode } from '../../model/deployment.js';
+
+/**
+ * The IAM permissions crawl4ai-mcp uses on GCP: exactly those of the custom role in
+ * templates/policies/gcp-custom-role.yaml (test/policies.test.ts keeps the two equal), checked
+ * with projects.testIamPermissions before anything is created.
+ *
+ * - The Ubuntu image is read from the public `ubuntu-os-cloud` project, which every
+ *   authenticated caller may read: no permission in our project is needed for it.
+ * - Inserting an instance with labels, metadata and a network tag needs setLabels, setMetadata
+ *   and setTags besides create; its boot disk needs disks.create (and disks.delete when the
+ *   instance is deleted with it); its external address needs subnetworks.use/useExternalIp.
+ * - Firewall rule changes need networks.updatePolicy on the network.
+ * - No service account is attached to the VM, so neither iam.serviceAccounts.actAs nor
+ *   compute.instances.setServiceAccount is needed.
+ */
+export const GCP_POLICY_FILE = 'templates/policies/gcp-custom-role.yaml';
+
+/** Read-only calls (plan, status, discover, waits). */
+export const GCP_READ_PERMISSIONS = [
+  'compute.regions.get',
+  'compute.networks.get',
+  'compute.instances.get',
+  'compute.instances.list',
+  'compute.firewalls.get',
+  'compute.firewalls.list',
+  'compute.zoneOperations.get',
+  'compute.globalOperations.get',
+  // discover() looks for a stray static address in both modes, and waits on its region operations
+  'compute.addresses.list',
+  'compute.regionOperations.get',
+] as const;
+
+/** The instance and its firewall rules (both network modes). */
+export const GCP_VM_PERMISSIONS = [
+  'compute.instances.create',
+  'compute.instances.setLabels',
+  'compute.instances.setMetadata',
+  'compute.instances.setTags',
+  'compute.instances.start',
+  'compute.instances.stop',
+  'compute.instances.setMachineType',
+  'compute.instances.delete',
+  'compute.disks.create',
+  'compute.disks.delete',
+  'compute.subnetworks.use',
+  'compute.subnetworks.useExternalIp',
+  'compute.firewalls.create',
+  'compute.firewalls.delete',
+  'compute.networks.updatePolicy',
+] as const;
+
+/** The static address of public mode. */
+export const GCP_ADDRESS_PERMISSIONS = [
+  'compute.addresses.create',
+  'compute.addresses.setLabels',
+  'compute.addresses.get',
+  'compute.addresses.use',
+  'compute.addresses.delete',
+] as const;
+
+export const GCP_REQUIRED_PERMISSIONS: readonly string[] = [...GCP_READ_PERMISSIONS, ...GCP_VM_PERMISSIONS, ...GCP_ADDRESS_PERMISSIONS];
+
+/** What validateCredentials asks testIamPermissions about for a network mode. */
+export function permissionsFor(network: NetworkMode): string[] {
+  return network === 'public' ? [...GCP_REQUIRED_PERMISSIONS] : [...GCP_READ_PERMISSIONS, ...GCP_VM_PERMISSIONS];
+}

@@ -18,24 +18,27 @@ import { createProgress, type Progress } from './progress.js';
 export const SIZE_NAMES: readonly SizeName[] = ['small', 'medium', 'large'];
 export const NETWORK_MODES: readonly NetworkMode[] = ['tunnel', 'public'];
 
-/** The wizard's credential-source choices, in each cloud's own words. */
+export function sizeHelp(): string {
+  return (AVAILABLE_PROVIDERS as ProviderName[])
+    .map((p) => `${p}: ` + SIZE_NAMES.map((s) => `${s}=${SIZES[p][s].instanceType} (${SIZES[p][s].vcpus} vCPU, ${SIZES[p][s].memoryGiB} GiB)`).join(', '))
+    .join('; ');
+}
+
+/** What "keychain" and "chain" mean on each cloud, in the wizard's words. */
 const CREDENTIAL_CHOICES: Record<ProviderName, Array<{ value: CredentialSource; name: string }>> = {
   aws: [
     { value: 'keychain', name: 'An access key for a least-privilege user (stored in your keychain)' },
     { value: 'chain', name: 'My existing AWS configuration (profile, SSO, environment)' },
   ],
+  azure: [
+    { value: 'keychain', name: 'A service principal with the least-privilege custom role (stored in your keychain)' },
+    { value: 'chain', name: 'My Azure CLI login (az login) and AZURE_SUBSCRIPTION_ID' },
+  ],
   gcp: [
     { value: 'keychain', name: 'A key of a least-privilege service account (stored in your keychain)' },
     { value: 'chain', name: 'My Application Default Credentials (gcloud auth application-default login)' },
   ],
-  azure: [],
 };
-
-export function sizeHelp(): string {
-  return AVAILABLE_PROVIDERS
-    .map((p) => `${p}: ` + SIZE_NAMES.map((s) => `${s}=${SIZES[p][s].instanceType} (${SIZES[p][s].vcpus} vCPU, ${SIZES[p][s].memoryGiB} GiB)`).join(', '))
-    .join('; ');
-}
 
 export function addSpecOptions(cmd: Command): Command {
   return cmd
@@ -43,10 +46,10 @@ export function addSpecOptions(cmd: Command): Command {
     .addOption(new Option('--region <region>', 'cloud region, e.g. us-east-1').env('CRAWL4AI_MCP_REGION'))
     .addOption(new Option('--size <size>', `VM size: ${sizeHelp()}`).choices(SIZE_NAMES as string[]).env('CRAWL4AI_MCP_SIZE'))
     .addOption(new Option('--network <mode>', 'tunnel (default): no inbound port, reached through Cloudflare Tunnel + Workers VPC; public: HTTPS on 443 with a certificate for a hostname').choices(NETWORK_MODES as string[]).env('CRAWL4AI_MCP_NETWORK'))
-    .addOption(new Option('--hostname <host>', 'public mode: your own hostname (an A record to the VM address); default <ip>.sslip.io').env('CRAWL4AI_MCP_HOSTNAME'))
+    .addOption(new Option('--hostname <host>', 'public mode: your own hostname (an A record to the VM address); default: the address\'s cloud DNS name on Azure, <ip>.sslip.io elsewhere').env('CRAWL4AI_MCP_HOSTNAME'))
     .addOption(new Option('--wildcard-domain <domain>', 'public mode without --hostname: wildcard DNS service').choices(['sslip.io', 'nip.io']).env('CRAWL4AI_MCP_WILDCARD_DOMAIN'))
     .addOption(new Option('--acme-email <email>', 'public mode: email for ZeroSSL, the fallback certificate issuer').env('CRAWL4AI_MCP_ACME_EMAIL'))
-    .addOption(new Option('--credentials <source>', 'keychain: an access key (AWS) or service-account key (GCP) stored in the secret store; chain: the cloud SDK\'s own chain (AWS profile/SSO/env, GCP Application Default Credentials)').choices(['keychain', 'chain']).env('CRAWL4AI_MCP_CREDENTIALS'))
+    .addOption(new Option('--credentials <source>', 'keychain: an access key (AWS), service-account key (GCP) or service principal (Azure) stored in the secret store; chain: the cloud\'s own login (AWS profile/SSO/env, GCP Application Default Credentials, Azure CLI az login)').choices(['keychain', 'chain']).env('CRAWL4AI_MCP_CREDENTIALS'))
     .addOption(new Option('--profile <name>', 'credential profile in the secret store').env('CRAWL4AI_MCP_PROFILE').default('default'));
 }
 

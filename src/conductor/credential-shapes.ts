@@ -18,6 +18,11 @@ const SHAPES: Readonly<Record<string, Shape>> = {
   AWS_SESSION_TOKEN: { re: /^[A-Za-z0-9/+=]{16,4096}$/, what: 'an AWS session token (base64 characters)' },
   // a service-account key file's JSON (one line or several), never a path to it
   CRAWL4AI_MCP_GCP_KEY: { re: /^\s*\{[\s\S]*"type"\s*:\s*"service_account"[\s\S]*\}\s*$/, what: 'a GCP service-account key (the JSON content of the key file, not its path)' },
+  AZURE_TENANT_ID: { re: /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, what: 'an Azure tenant id (a GUID, az account show --query tenantId)' },
+  AZURE_CLIENT_ID: { re: /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, what: 'an Azure client (application) id (a GUID, the appId of the service principal)' },
+  AZURE_SUBSCRIPTION_ID: { re: /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, what: 'an Azure subscription id (a GUID, az account show --query id)' },
+  // Entra client secrets are ~40 characters of letters, digits and ~ . _ -
+  AZURE_CLIENT_SECRET: { re: /^[A-Za-z0-9~._-]{16,256}$/, what: 'an Azure client secret VALUE (not the secret id): letters, digits, ~ . _ -' },
   CLOUDFLARE_ACCOUNT_ID: { re: /^[0-9a-f]{32}$/, what: 'a Cloudflare account id (32 lower-case hex characters, shown on the dashboard\'s account home)' },
   CLOUDFLARE_API_TOKEN: { re: /^[A-Za-z0-9_-]{20,200}$/, what: 'a Cloudflare API token (letters, digits, "-" and "_", no spaces)' },
 };

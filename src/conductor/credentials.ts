@@ -55,7 +55,16 @@ const CLOUD_FIELDS: Record<ProviderName, FieldSet> = {
     // the key file's JSON itself (not its path), so the secret store holds the key and nothing else does
     fields: [{ name: 'serviceAccountKey', env: 'CRAWL4AI_MCP_GCP_KEY', prompt: 'GCP service-account key (the key file\'s JSON on one line: jq -c . key.json)', secret: true }],
   },
-  azure: { label: 'Azure credentials', fields: [] },
+  // a service principal (az ad sp create-for-rbac); 'chain' means the Azure CLI login instead
+  azure: {
+    label: 'Azure service principal',
+    fields: [
+      { name: 'tenantId', env: 'AZURE_TENANT_ID', prompt: 'Azure tenant (directory) ID', secret: false },
+      { name: 'clientId', env: 'AZURE_CLIENT_ID', prompt: 'Azure service principal client (application) ID', secret: false },
+      { name: 'clientSecret', env: 'AZURE_CLIENT_SECRET', prompt: 'Azure service principal client secret', secret: true },
+      { name: 'subscriptionId', env: 'AZURE_SUBSCRIPTION_ID', prompt: 'Azure subscription ID', secret: false },
+    ],
+  },
 };
 
 const CLOUDFLARE_FIELDS: FieldSet = {
@@ -154,7 +163,7 @@ async function ask(cloud: string, set: FieldSet, prompter: Prompter | null): Pro
     if (!prompter) {
       throw usageError(
         `the ${f.prompt} is not in the secret store and there is no terminal to ask for it`,
-        `set ${f.env}${cloud === 'aws' ? ', or use --credentials chain for your existing AWS configuration' : cloud === 'gcp' ? ', or use --credentials chain for Application Default Credentials' : ''}; \`init\` keeps it in the secret store for later commands`,
+        `set ${f.env}${cloud === 'aws' ? ', or use --credentials chain for your existing AWS configuration' : cloud === 'gcp' ? ', or use --credentials chain for Application Default Credentials' : cloud === 'azure' ? ', or use --credentials chain for your Azure CLI login (az login)' : ''}; \`init\` keeps it in the secret store for later commands`,
       );
     }
     const v = f.secret ? await prompter.secret(f.prompt) : await prompter.text(f.prompt);

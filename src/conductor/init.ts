@@ -134,8 +134,9 @@ export async function initDeployment(
     }
 
     const memoryGiB = SIZES[spec.provider][spec.size].memoryGiB;
+    const cloudHostname = spec.network === 'public' && !network.hostname ? provider.publicHostname?.(ctx) : undefined;
     const bootstrapFor = (addr: { publicIp?: string }) => {
-      const hostname = network.hostname ?? (addr.publicIp ? hostnameForIp(addr.publicIp, network.wildcardDomain) : undefined);
+      const hostname = network.hostname ?? cloudHostname ?? (addr.publicIp ? hostnameForIp(addr.publicIp, network.wildcardDomain) : undefined);
       if (spec.network === 'public' && !hostname) throw new CliError('public mode needs the VM address before boot', { exitCode: ExitCode.failed });
       return {
         userData: renderCloudInit({
@@ -156,7 +157,7 @@ export async function initDeployment(
     s.reporter.step(`creating the VM on ${spec.provider.toUpperCase()} (${plan.instanceType} in ${spec.region})`);
     const vm = await provider.apply(ctx, journal, bootstrapFor);
     const hostname =
-      spec.network === 'public' ? (network.hostname ?? (vm.publicIp ? hostnameForIp(vm.publicIp, network.wildcardDomain) : undefined)) : undefined;
+      spec.network === 'public' ? (network.hostname ?? cloudHostname ?? (vm.publicIp ? hostnameForIp(vm.publicIp, network.wildcardDomain) : undefined)) : undefined;
     await journal.update({ outputs: { ...powerHistory(journal.state, true), publicIp: vm.publicIp ?? null, hostname: hostname ?? null } });
 
     // The Worker deploys while the VM boots (cloud-init takes minutes; the Worker seconds).

@@ -3,8 +3,8 @@ import type { ProviderName } from '../model/deployment.js';
 import type { Provider } from '../providers/provider.js';
 
 export const PROVIDER_NAMES: readonly ProviderName[] = ['aws', 'gcp', 'azure'];
-/** Providers implemented so far; the others are planned and refused with a clear message. */
-export const AVAILABLE_PROVIDERS: readonly ProviderName[] = ['aws', 'gcp'];
+/** Providers implemented (all three). */
+export const AVAILABLE_PROVIDERS: readonly ProviderName[] = ['aws', 'gcp', 'azure'];
 
 /** Loads one provider's module (and so its SDK) on demand: using AWS never loads GCP or Azure. */
 export async function loadProvider(name: string): Promise<Provider> {
@@ -14,7 +14,7 @@ export async function loadProvider(name: string): Promise<Provider> {
     case 'gcp':
       return (await import('../providers/gcp/index.js')).createGcpProvider();
     case 'azure':
-      throw usageError(`provider "${name}" is not available in this version yet`, `use --provider ${AVAILABLE_PROVIDERS.join('|')}`);
+      return (await import('../providers/azure/index.js')).createAzureProvider();
     default:
       throw usageError(`unknown provider "${name}"`, `use --provider ${AVAILABLE_PROVIDERS.join('|')}`);
   }

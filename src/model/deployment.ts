@@ -54,6 +54,8 @@ export interface VmStatus {
   publicIp?: string;
   privateIp?: string;
   launchedAt?: string;
+  /** the cloud's own name for the state and what it bills in it (Azure: deallocated vs stopped) */
+  detail?: string;
   /** the Crawl4AI image the VM runs, as it reported it (`repo:tag@sha256:…`), or why that is unknown */
   image?: { ref: string } | { unknown: string };
 }

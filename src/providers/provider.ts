@@ -44,8 +44,15 @@ export interface Provider {
   /** Sizes this provider maps to machine types (all with >= 4 GiB RAM). */
   readonly sizes: Readonly<Record<SizeName, string>>;
   readonly defaultRegion: string;
-  /** The least-privilege policy / role file (in the package) named when a permission is missing. */
+  /** The least-privilege policy to grant when a permission is missing (a path under templates/policies/). */
   readonly policyFile: string;
+
+  /**
+   * Public mode without the user's own --hostname: a DNS name the cloud gives the static address
+   * (Azure: <label>.<region>.cloudapp.azure.com), if it has one; otherwise the conductor uses a
+   * wildcard DNS name of the address (sslip.io).
+   */
+  publicHostname?(ctx: ProviderContext): string | undefined;
 
   /** PreCreateCheck: identity + dry runs of the real create calls. Creates nothing. */
   validateCredentials(ctx: ProviderContext): Promise<ValidationResult>;

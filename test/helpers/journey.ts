@@ -3,6 +3,7 @@ import type { Ec2Emulator } from '../emulators/ec2/index.ts';
 import type { GceEmulator } from '../emulators/gce/index.ts';
 import { READER_ACCESS_KEY_ID } from '../emulators/ec2/iam-policy.ts';
 import type { CloudflareEmulator } from '../emulators/cloudflare/index.ts';
+import { TYPES, type AzureEmulator } from '../emulators/azure/index.ts';
 import { cliEnv, tempHome } from './cli.js';
 import type { SimulatedInstance } from './vm-simulator.js';
 
@@ -85,4 +86,41 @@ export async function userDataAsTheCloudShowsIt(emu: Ec2Emulator, instanceId: st
   } finally {
     ec2.destroy();
   }
+}
+
+/**
+ * The same user environment against the Azure emulator: ARM and Entra endpoints through the
+ * tool's own variables, a service principal in AZURE_* variables, and the emulator's test CA
+ * trusted through NODE_EXTRA_CA_CERTS (the Azure SDK refuses http).
+ */
+export function azureJourneyEnv(az: AzureEmulator, cf: CloudflareEmulator, cfToken: string, prefix: string): NodeJS.ProcessEnv {
+  return emulatedEnv({
+    CRAWL4AI_MCP_AZURE_ENDPOINT: az.url,
+    CRAWL4AI_MCP_AZURE_AUTHORITY_HOST: az.url,
+    NODE_EXTRA_CA_CERTS: az.caFile,
+    AZURE_TENANT_ID: az.tenantId,
+    AZURE_CLIENT_ID: az.clientId,
+    AZURE_CLIENT_SECRET: az.clientSecret,
+    AZURE_SUBSCRIPTION_ID: az.subscriptionId,
+  }, cf, cfToken, prefix);
+}
+
+/** A deployment's Azure VM as the simulated VM sees it (customData decoded, as cloud-init reads it). */
+export function azureVms(az: AzureEmulator, deployment: string): () => SimulatedInstance[] {
+  return () =>
+    az.resourcesOf(deployment)
+      .filter((r) => r.type === TYPES.vm)
+      .map((r) => az.state.get(r.id)!)
+      .filter(Boolean)
+      .map((vm) => {
+        const nic = az.state.get(vm.properties.networkProfile.networkInterfaces[0].id);
+        const pipId = nic?.properties.ipConfigurations?.[0]?.properties?.publicIPAddress?.id;
+        const publicIp = pipId ? az.state.get(pipId)?.properties.ipAddress : undefined;
+        return {
+          id: vm.properties.vmId,
+          running: vm.vm?.powerState === 'running',
+          ...(vm.vm?.customData ? { userData: Buffer.from(vm.vm.customData, 'base64').toString('utf8') } : {}),
+          ...(publicIp ? { publicIp } : {}),
+        };
+      });
 }

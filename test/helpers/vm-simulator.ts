@@ -46,7 +46,7 @@ export interface Bootstrap {
 export function readBootstrap(userData: string): Bootstrap {
   const token = /CRAWL4AI_API_TOKEN=([0-9a-f]{64})/.exec(userData)?.[1];
   if (!token) throw new Error('user data carries no CRAWL4AI_API_TOKEN');
-  const host = /\b((?:\d{1,3}-){3}\d{1,3}\.(?:sslip|nip)\.io)\b/.exec(userData)?.[1] ?? null;
+  const host = /\b((?:\d{1,3}-){3}\d{1,3}\.(?:sslip|nip)\.io|[a-z0-9-]+\.[a-z0-9]+\.cloudapp\.azure\.com)\b/.exec(userData)?.[1] ?? null;
   // cloudflared's connector token: base64 of {"a": account, "t": tunnel id, "s": secret}
   const tunnelToken = /TUNNEL_TOKEN=(\S+)/.exec(userData)?.[1];
   const tunnelId = tunnelToken ? (JSON.parse(Buffer.from(tunnelToken, 'base64').toString('utf8')) as { t: string }).t : null;

@@ -1,0 +1,135 @@
+import { capacityError, ExitCode, isCliError, notFoundError } from '../../ground/errors.js';
+import type { Journal } from '../../state/journal.js';
+import type { SizeName, VmStatus } from '../../model/deployment.js';
+import { IMAGE_NOT_READ, type Provider, type ProviderContext } from '../provider.js';
+import { applyDeployment } from './apply.js';
+import { createAzureClients, type AzureClients } from './clients.js';
+import { destroyDeployment } from './destroy.js';
+import { discoverResources } from './discover.js';
+import { AZURE_RESOURCE, publicFqdn, resourceNames } from './names.js';
+import { AZURE_POLICY_FILE } from './permissions.js';
+import { planDeployment } from './plan.js';
+import { azureVmSizes, otherSizes, vmSizeOf } from './sizes.js';
+import { currentStatus } from './status.js';
+import { validateAzureCredentials } from './validate.js';
+import { deallocateVm, describeVm, setVmSize, startVm } from './vm.js';
+
+/**
+ * The Azure provider: per deployment one resource group holding a virtual network, an NSG, a NIC,
+ * an Ubuntu 24.04 LTS VM with its managed OS disk, and in public mode a static public IP. Loaded
+ * lazily by the conductor, so the Azure SDK is only imported when Azure is used (this folder is
+ * the only place that imports it).
+ */
+export function createAzureProvider(): Provider {
+  return {
+    name: 'azure',
+    get sizes() {
+      return azureVmSizes();
+    },
+    defaultRegion: 'eastus',
+    policyFile: AZURE_POLICY_FILE,
+
+    // the public IP's DNS label: a hostname of the user's own address, no wildcard DNS service needed
+    publicHostname: (ctx) => {
+      const subscriptionId = ctx.credentials.kind === 'static' ? ctx.credentials.values.subscriptionId : ctx.env.AZURE_SUBSCRIPTION_ID;
+      return subscriptionId ? publicFqdn(ctx.spec.name, subscriptionId, ctx.spec.region) : undefined;
+    },
+
+    validateCredentials: (ctx) => withAzure(ctx, (az) => validateAzureCredentials(az, ctx)),
+    plan: (ctx) => withAzure(ctx, (az) => planDeployment(az, ctx)),
+    apply: (ctx, journal, bootstrap) =>
+      withAzure(ctx, (az) => applyDeployment(az, ctx, journal, bootstrap, { vmSize: vmSizeOf(ctx.spec.size), otherSizes: otherSizes(ctx.spec.size) })),
+
+    // The VM prints the image it runs to its serial console; reading Azure's boot diagnostics is not built yet.
+    status: (ctx) => withAzure(ctx, async (az) => {
+      const s = await currentStatus(az, ctx.spec);
+      return s.state === 'missing' ? s : { ...s, image: { unknown: IMAGE_NOT_READ } };
+    }),
+
+    stop: (ctx, journal) =>
+      withAzure(ctx, async (az) => {
+        const name = await requireVm(az, ctx);
+        ctx.progress(`deallocating virtual machine ${name} (stopped and deallocated: compute is no longer billed)`);
+        await deallocateVm(az, ctx.spec.name);
+        return remember(journal, await currentStatus(az, ctx.spec));
+      }),
+
+    start: (ctx, journal) =>
+      withAzure(ctx, async (az) => {
+        const name = await requireVm(az, ctx);
+        ctx.progress(`starting virtual machine ${name}`);
+        await startVm(az, ctx.spec.name, otherSizes(ctx.spec.size));
+        return remember(journal, await currentStatus(az, ctx.spec));
+      }),
+
+    resize: (ctx, journal, size) => withAzure(ctx, (az) => resizeVm(az, ctx, journal, size)),
+
+    destroy: (ctx, journal) => withAzure(ctx, (az) => destroyDeployment(az, ctx, journal)),
+
+    discover: (ctx) => withAzure(ctx, (az) => discoverResources(az, ctx.spec.name)),
+
+    /**
+     * Nothing to remove cloud-side: Azure keeps customData write-only. The VM API never returns it
+     * (GET, even with $expand=userData, shows only userData, which this tool does not use), and
+     * IMDS does not serve it either, so no one with read access to the subscription or a process
+     * on the VM can fetch it from Azure. (On the VM, cloud-init's copies are root-only files.)
+     */
+    scrubBootstrap: async (ctx) => {
+      ctx.debug('azure: customData is not readable through the Azure API or IMDS; nothing to scrub cloud-side');
+      return withAzure(ctx, (az) => currentStatus(az, ctx.spec));
+    },
+  };
+}
+
+/** Runs `fn` with fresh clients (they hold no sockets open between commands). */
+async function withAzure<T>(ctx: ProviderContext, fn: (az: AzureClients) => Promise<T>): Promise<T> {
+  return fn(createAzureClients(ctx));
+}
+
+async function requireVm(az: AzureClients, ctx: ProviderContext): Promise<string> {
+  const n = resourceNames(ctx.spec.name);
+  if (!(await describeVm(az, ctx.spec.name))) {
+    throw notFoundError(`deployment ${ctx.spec.name} has no virtual machine ${n.vm} in resource group ${n.group}`, `create it with crawl4ai-mcp init --name ${ctx.spec.name} --provider azure`);
+  }
+  return n.vm;
+}
+
+/** Keeps the journal's non-secret facts about the VM current (size, address). */
+async function remember(journal: Journal, status: VmStatus): Promise<VmStatus> {
+  const rec = journal.find(AZURE_RESOURCE.vm);
+  if (rec?.phase === 'created' && rec.id) {
+    await journal.created(AZURE_RESOURCE.vm, rec.id, { vmSize: status.instanceType ?? null, publicIp: status.publicIp ?? null });
+  }
+  return status;
+}
+
+/**
+ * deallocate -> change size -> start. If the new size has no capacity, the old size is put back
+ * and the VM started again, so a failed scale leaves it as it was.
+ */
+async function resizeVm(az: AzureClients, ctx: ProviderContext, journal: Journal, size: SizeName): Promise<VmStatus> {
+  const vmName = await requireVm(az, ctx);
+  const target = vmSizeOf(size);
+  const current = await describeVm(az, ctx.spec.name);
+  const from = current?.vm.hardwareProfile?.vmSize;
+  if (from === target) {
+    ctx.progress(`virtual machine ${vmName} is already ${target}`);
+    if (current?.power !== 'running') await startVm(az, ctx.spec.name);
+    return remember(journal, await currentStatus(az, ctx.spec));
+  }
+  ctx.progress(`deallocating virtual machine ${vmName} to change its size from ${from ?? '?'} to ${target}`);
+  await deallocateVm(az, ctx.spec.name);
+  await setVmSize(az, ctx.spec.name, target);
+  ctx.progress(`starting virtual machine ${vmName} as ${target}`);
+  try {
+    await startVm(az, ctx.spec.name, otherSizes(size));
+    return await remember(journal, await currentStatus(az, ctx.spec));
+  } catch (e) {
+    if (!isCliError(e) || e.exitCode !== ExitCode.capacity || !from) throw e;
+    ctx.progress(`no capacity for ${target}; putting virtual machine ${vmName} back to ${from}`);
+    await setVmSize(az, ctx.spec.name, from);
+    await startVm(az, ctx.spec.name);
+    await remember(journal, await currentStatus(az, ctx.spec));
+    throw capacityError(`${e.message}; the VM is running again as ${from}`, e.hint, e);
+  }
+}

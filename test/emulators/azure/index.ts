@@ -1,0 +1,295 @@
+/**
+ * A stateful loopback emulator of Azure Resource Manager and of the Entra ID token endpoint, over
+ * https (the Azure SDK refuses bearer tokens over http), for the real @azure/arm-compute,
+ * arm-network, arm-resources and @azure/identity pointed at it (ARM `endpoint`, identity
+ * `authorityHost` + `disableInstanceDiscovery`).
+ *
+ * Wire habits of the real services: PUTs answer 201 (200 on update) with `Azure-AsyncOperation`,
+ * deletes and VM actions answer 202 with `Location`; both carry `Retry-After`, and the operation
+ * stays InProgress for `lroMs`. Errors are `{"error":{"code","message"}}`: 404 ResourceNotFound /
+ * ResourceGroupNotFound, 403 AuthorizationFailed naming the action, 409 SkuNotAvailable (create with
+ * a size without capacity), an LRO Failed with AllocationFailed (start), 400 NicInUse and friends
+ * (deleting what is in use), 429 with Retry-After (throttleNext), 401 InvalidAuthenticationToken.
+ * Lists page with nextLink ($skiptoken). A Linux VM needs a password or an SSH key; customData is
+ * never returned; the implicit OS disk carries no tags and outlives its VM unless deleteOption is
+ * Delete. Deleting a resource group deletes everything in it.
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { createArm, actionOf, type ArmFaults, type ArmRequest, type ArmResponse } from './arm.js';
+import { ArmError, ArmState, TYPES, type ArmResource } from './model.js';
+import { makeTestCertificate } from './tls.js';
+
+export { ArmState, TYPES, type ArmResource } from './model.js';
+
+export const DEPLOYMENT_TAG = 'crawl4ai-mcp:deployment';
+
+export interface AzureEmulatorOptions {
+  tenantId?: string;
+  clientId?: string;
+  clientSecret?: string;
+  subscriptionId?: string;
+  /** how long each long-running operation stays InProgress; default 50 ms */
+  lroMs?: number;
+  /** Retry-After seconds on LRO answers; default 0 (real ARM: 10-60) */
+  retryAfterSeconds?: number;
+  /** list page size before nextLink; default 2, so every list pages */
+  pageSize?: number;
+}
+
+export interface RequestLogEntry {
+  method: string;
+  path: string;
+  /** the ARM action the request needed (what RBAC checks), for ARM requests */
+  action?: string;
+  status?: number;
+  error?: string;
+}
+
+export interface AzureEmulator {
+  /** https://127.0.0.1:PORT (ARM and the Entra authority host) */
+  url: string;
+  /** the PEM a child process trusts through NODE_EXTRA_CA_CERTS */
+  caFile: string;
+  caPem: string;
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+  subscriptionId: string;
+  state: ArmState;
+  requests: RequestLogEntry[];
+  /** live resources (and resource groups) tagged crawl4ai-mcp:deployment=<name> */
+  resourcesOf(deployment: string): Array<{ type: string; id: string; state?: string; tags: Record<string, string> }>;
+  /** a bearer token ARM accepts, as `az account get-access-token` would hand a logged-in user */
+  issueToken(): string;
+  /** the next n ARM requests answer 429 TooManyRequests with Retry-After: 1 */
+  throttleNext(n: number): void;
+  /** these ARM actions answer 403 AuthorizationFailed and are absent from Microsoft.Authorization/permissions; replaces the list */
+  denyActions(actions: string[]): void;
+  /** VM sizes without capacity (create: 409 SkuNotAvailable; start: AllocationFailed); replaces the list */
+  noCapacity(sizes: string[]): void;
+  /** creating a VM of these sizes is accepted, then its operation fails with AllocationFailed (the VM stays, Failed); replaces the list */
+  allocationFailsOnCreate(sizes: string[]): void;
+  /** Microsoft.Network offers no virtual networks in these locations to the subscription */
+  noNetworkIn(locations: string[]): void;
+  close(): Promise<void>;
+}
+
+export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promise<AzureEmulator> {
+  const tenantId = opts.tenantId ?? '72f988bf-86f1-41af-91ab-2d7cd011db47';
+  const clientId = opts.clientId ?? '11111111-2222-3333-4444-555555555555';
+  const clientSecret = opts.clientSecret ?? 'emu~client~secret~value';
+  const subscriptionId = opts.subscriptionId ?? '00000000-1111-2222-3333-444444444444';
+  const principalId = randomUUID();
+  const cert = makeTestCertificate();
+  const state = new ArmState(subscriptionId);
+  const faults: ArmFaults = { denied: new Set(), noCapacity: new Set(), allocationFails: new Set(), noNetworkIn: new Set() };
+  const tokens = new Set<string>();
+  const requests: RequestLogEntry[] = [];
+  const throttle = { remaining: 0 };
+  let url = '';
+  const arm = createArm(state, faults, {
+    baseUrl: () => url,
+    lroMs: opts.lroMs ?? 50,
+    retryAfterSeconds: opts.retryAfterSeconds ?? 0,
+    pageSize: opts.pageSize ?? 2,
+    principalId,
+  });
+
+  function entra(req: ArmRequest, form: URLSearchParams): ArmResponse | undefined {
+    const m = /^\/([^/]+)\/(v2\.0\/\.well-known\/openid-configuration|oauth2\/v2\.0\/token)$/.exec(req.path);
+    if (!m) return undefined;
+    const [, tenant, what] = m;
+    if (tenant !== tenantId) return { status: 400, body: { error: 'invalid_tenant', error_description: `AADSTS90002: Tenant '${tenant}' not found.` } };
+    if (what!.startsWith('v2.0')) {
+      const base = `${url}/${tenantId}`;
+      return {
+        status: 200,
+        body: {
+          token_endpoint: `${base}/oauth2/v2.0/token`,
+          authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
+          end_session_endpoint: `${base}/oauth2/v2.0/logout`,
+          device_authorization_endpoint: `${base}/oauth2/v2.0/devicecode`,
+          issuer: `${base}/v2.0`,
+          jwks_uri: `${base}/discovery/v2.0/keys`,
+          response_types_supported: ['code', 'id_token', 'token'],
+          token_endpoint_auth_methods_supported: ['client_secret_post', 'private_key_jwt', 'client_secret_basic'],
+        },
+      };
+    }
+    if (form.get('grant_type') !== 'client_credentials') return { status: 400, body: { error: 'unsupported_grant_type', error_description: 'AADSTS70003: unsupported grant type' } };
+    if (form.get('client_id') !== clientId) {
+      return { status: 400, body: { error: 'unauthorized_client', error_description: `AADSTS700016: Application with identifier '${form.get('client_id')}' was not found in the directory.`, error_codes: [700016] } };
+    }
+    if (form.get('client_secret') !== clientSecret) {
+      return { status: 401, body: { error: 'invalid_client', error_description: `AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`, error_codes: [7000215] } };
+    }
+    if (!/management\.azure\.com\/\.default/.test(form.get('scope') ?? '')) return { status: 400, body: { error: 'invalid_scope', error_description: `AADSTS70011: The provided value for scope ${form.get('scope')} is not valid.` } };
+    const token = `emu.${randomUUID()}`;
+    tokens.add(token);
+    return { status: 200, body: { token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: token } };
+  }
+
+  function route(req: ArmRequest): ArmResponse {
+    const p = req.path;
+    const subs = `/subscriptions/${subscriptionId}`;
+    let m: RegExpExecArray | null;
+    if (!p.toLowerCase().startsWith(subs.toLowerCase())) {
+      if (/^\/subscriptions\/[^/]+/i.test(p)) throw new ArmError(404, 'SubscriptionNotFound', `The subscription '${p.split('/')[2]}' could not be found.`);
+      throw new ArmError(404, 'NotFound', `no route for ${req.method} ${p}`);
+    }
+    const rest = p.slice(subs.length);
+    if (!req.query.get('api-version')) throw new ArmError(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
+    if ((m = /^\/providers\/Microsoft\.Emulator\/locations\/[^/]+\/(operations|operationResults)\/([^/]+)$/i.exec(rest))) {
+      return arm.operationStatus(m[2]!, m[1] as 'operations' | 'operationResults');
+    }
+    if (/^\/providers\/Microsoft\.Authorization\/permissions$/i.test(rest)) {
+      check('GET', 'Microsoft.Authorization/permissions/read', subs);
+      return arm.permissions(req);
+    }
+    if ((m = /^\/providers\/Microsoft\.Compute\/locations\/([^/]+)\/publishers\/([^/]+)\/artifacttypes\/vmimage\/offers\/([^/]+)\/skus\/([^/]+)\/versions(?:\/([^/]+))?$/i.exec(rest))) {
+      check('GET', 'Microsoft.Compute/locations/publishers/artifacttypes/offers/skus/versions/read', subs);
+      return arm.imageVersions(req, m[1]!, m[2]!, m[3]!, m[4]!, m[5]);
+    }
+    if ((m = /^\/providers\/([^/]+)$/i.exec(rest))) {
+      check('GET', 'Microsoft.Resources/subscriptions/providers/read', subs);
+      return arm.provider(m[1]!);
+    }
+    if (/^\/resources$/i.test(rest)) {
+      check('GET', 'Microsoft.Resources/subscriptions/resources/read', subs);
+      return arm.listResources(req);
+    }
+    if (/^\/resourcegroups$/i.test(rest)) {
+      check('GET', 'Microsoft.Resources/subscriptions/resourceGroups/read', subs);
+      return arm.resourceGroups(req);
+    }
+    if ((m = /^\/resourcegroups\/([^/]+)$/i.exec(rest))) {
+      check(req.method, actionOf(req.method, 'Microsoft.Resources/subscriptions/resourceGroups'), p);
+      return arm.resourceGroups(req, m[1]!);
+    }
+    if ((m = /^\/resourcegroups\/([^/]+)\/resources$/i.exec(rest))) {
+      check('GET', 'Microsoft.Resources/subscriptions/resourceGroups/resources/read', p);
+      return arm.listResources(req, m[1]!);
+    }
+    if ((m = /^\/resourcegroups\/([^/]+)\/providers\/(Microsoft\.(?:Network|Compute))\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/i.exec(rest))) {
+      const [, group, ns, typeName, name, action] = m;
+      const type = canonicalType(`${ns}/${typeName}`);
+      check(req.method, action && action !== 'instanceView' ? actionOf(req.method, type, action) : actionOf(req.method, type), p);
+      return arm.resource(req, group!, type, name!, action);
+    }
+    throw new ArmError(404, 'NotFound', `no route for ${req.method} ${p}`);
+  }
+
+  function canonicalType(t: string): string {
+    const known = Object.values(TYPES).find((k) => k.toLowerCase() === t.toLowerCase());
+    if (!known) throw new ArmError(400, 'InvalidResourceType', `The resource type '${t}' could not be found.`);
+    return known;
+  }
+
+  function check(_method: string, action: string, scope: string): void {
+    const entry = requests.at(-1);
+    if (entry) entry.action = action;
+    if (!arm.allowed(action)) throw arm.authorizationFailed(action, scope);
+  }
+
+  const server = https.createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const u = new URL(req.url ?? '/', 'https://127.0.0.1');
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const entry: RequestLogEntry = { method: req.method ?? 'GET', path: u.pathname };
+      requests.push(entry);
+      const send = (r: ArmResponse) => {
+        entry.status = r.status;
+        const err = (r.body as { error?: unknown } | undefined)?.error;
+        if (err) entry.error = typeof err === 'string' ? err : String((err as { code?: unknown }).code);
+        const headers: Record<string, string> = { 'x-ms-request-id': randomUUID(), 'x-ms-correlation-request-id': randomUUID(), ...(r.headers ?? {}) };
+        if (r.body === undefined) {
+          res.writeHead(r.status, headers).end();
+        } else {
+          res.writeHead(r.status, { ...headers, 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(r.body));
+        }
+      };
+      try {
+        const isForm = (req.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded');
+        const areq: ArmRequest = { method: req.method ?? 'GET', path: u.pathname, query: u.searchParams, body: undefined };
+        const idp = entra(areq, new URLSearchParams(isForm ? raw : ''));
+        if (idp) return send(idp);
+        const auth = req.headers.authorization ?? '';
+        const token = /^Bearer (.+)$/.exec(auth)?.[1];
+        if (!token || !tokens.has(token)) {
+          return send({ status: 401, body: { error: { code: token ? 'InvalidAuthenticationToken' : 'AuthenticationFailed', message: token ? 'The access token is invalid.' : "Authentication failed. The 'Authorization' header is missing." } } });
+        }
+        if (throttle.remaining > 0) {
+          throttle.remaining--;
+          return send({ status: 429, body: { error: { code: 'TooManyRequests', message: 'The request is being throttled as the limit has been reached for operation type - Write_ObservationWindow_00:01:00.' } }, headers: { 'Retry-After': '1' } });
+        }
+        if (raw) {
+          try {
+            areq.body = JSON.parse(raw);
+          } catch {
+            return send({ status: 400, body: { error: { code: 'InvalidRequestContent', message: 'The request content was invalid and could not be deserialized.' } } });
+          }
+        }
+        send(route(areq));
+      } catch (e) {
+        if (e instanceof ArmError) return send({ status: e.status, body: { error: { code: e.code, message: e.message } } });
+        send({ status: 500, body: { error: { code: 'InternalServerError', message: String((e as Error)?.stack ?? e) } } });
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const vmState = (r: ArmResource) => r.vm?.powerState;
+  return {
+    url,
+    caFile: cert.certFile,
+    caPem: cert.cert,
+    tenantId,
+    clientId,
+    clientSecret,
+    subscriptionId,
+    state,
+    requests,
+    resourcesOf(deployment) {
+      state.tick(Date.now());
+      const groups = [...state.groups.values()]
+        .filter((g) => g.tags[DEPLOYMENT_TAG] === deployment)
+        .map((g) => ({ type: 'resource-group', id: g.id, state: g.provisioningState, tags: { ...g.tags } }));
+      const inGroups = new Set(groups.map((g) => g.id.toLowerCase()));
+      const resources = [...state.resources.values()]
+        .filter((r) => r.tags[DEPLOYMENT_TAG] === deployment || inGroups.has(`/subscriptions/${subscriptionId}/resourcegroups/${r.resourceGroup}`.toLowerCase()))
+        .map((r) => ({ type: r.type, id: r.id, ...(vmState(r) ? { state: vmState(r) } : {}), tags: { ...r.tags } }));
+      return [...groups, ...resources];
+    },
+    issueToken() {
+      const token = `emu.${randomUUID()}`;
+      tokens.add(token);
+      return token;
+    },
+    throttleNext(n) {
+      throttle.remaining = n;
+    },
+    denyActions(actions) {
+      faults.denied = new Set(actions);
+    },
+    noCapacity(sizes) {
+      faults.noCapacity = new Set(sizes);
+    },
+    allocationFailsOnCreate(sizes) {
+      faults.allocationFails = new Set(sizes);
+    },
+    noNetworkIn(locations) {
+      faults.noNetworkIn = new Set(locations.map((l) => l.toLowerCase()));
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      fs.rmSync(cert.dir, { recursive: true, force: true });
+    },
+  };
+}

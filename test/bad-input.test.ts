@@ -52,7 +52,7 @@ const CLI_CASES: CliCase[] = [
   { name: 'CRAWL4AI_MCP_NAME with a space', args: ['status'], env: { CRAWL4AI_MCP_NAME: 'my crawler' }, code: 2, error: /invalid deployment name "my crawler"/ },
   // init / plan answers, checked before any credential is needed
   { name: 'unknown provider', args: ['init', '--yes', '--provider', 'mars'], code: 2, error: /option '--provider <cloud>' argument 'mars' is invalid/ },
-  { name: 'provider not available yet', args: ['init', '--yes', '--provider', 'azure'], code: 2, error: /provider "azure" is not available/ },
+  { name: 'provider in upper case', args: ['init', '--yes', '--provider', 'AWS'], code: 2, error: /argument 'AWS' is invalid/ },
   { name: 'unknown region, before credentials', args: [...INIT, '--region', 'mars-1'], code: 2, error: /unknown aws region "mars-1"/, hint: /us-east-1/ },
   { name: 'unknown region from the environment', args: INIT, env: { CRAWL4AI_MCP_REGION: 'moon-2' }, code: 2, error: /unknown aws region "moon-2"/ },
   { name: 'unknown size', args: [...INIT, ...R, '--size', 'huge'], code: 2, error: /option '--size <size>' argument 'huge' is invalid/ },
@@ -87,6 +87,9 @@ const CLI_CASES: CliCase[] = [
   { name: 'Cloudflare account id that is a name', args: [...INIT, ...R], env: { ...WITH_CREDS, CLOUDFLARE_ACCOUNT_ID: 'acme-corp' }, code: 3, error: /CLOUDFLARE_ACCOUNT_ID does not look like a Cloudflare account id/ },
   { name: 'Cloudflare token with quotes', args: [...INIT, ...R], env: { ...WITH_CREDS, CLOUDFLARE_API_TOKEN: `"${CF_TOKEN}"` }, code: 3, error: /CLOUDFLARE_API_TOKEN does not look like a Cloudflare API token/ },
   { name: 'Cloudflare token too short', args: [...INIT, ...R], env: { ...WITH_CREDS, CLOUDFLARE_API_TOKEN: 'short' }, code: 3, error: /CLOUDFLARE_API_TOKEN does not look like/ },
+  { name: 'GCP key given as a path, not the JSON', args: ['init', '--yes', '--provider', 'gcp', '--region', 'us-central1'], env: { CRAWL4AI_MCP_GCP_KEY: '/home/me/key.json', CLOUDFLARE_ACCOUNT_ID: CF_ACCOUNT, CLOUDFLARE_API_TOKEN: CF_TOKEN }, code: 3, error: /CRAWL4AI_MCP_GCP_KEY does not look like a GCP service-account key/ },
+  { name: 'Azure tenant id that is a domain', args: ['init', '--yes', '--provider', 'azure', '--region', 'eastus'], env: { AZURE_TENANT_ID: 'contoso.onmicrosoft.com', AZURE_CLIENT_ID: '11111111-2222-3333-4444-555555555555', AZURE_CLIENT_SECRET: 'abcDEF123~._-abcDEF123', AZURE_SUBSCRIPTION_ID: '00000000-1111-2222-3333-444444444444', CLOUDFLARE_ACCOUNT_ID: CF_ACCOUNT, CLOUDFLARE_API_TOKEN: CF_TOKEN }, code: 3, error: /AZURE_TENANT_ID does not look like an Azure tenant id/ },
+  { name: 'unknown GCP region', args: ['init', '--yes', '--provider', 'gcp', '--region', 'us-east-1'], code: 2, error: /unknown gcp region "us-east-1"/ },
   { name: 'no AWS credentials and no terminal', args: [...INIT, ...R], code: 2, error: /the AWS access key ID is not in the secret store and there is no terminal to ask for it/, hint: /AWS_ACCESS_KEY_ID/ },
   // day-2 commands
   { name: 'status of a deployment that does not exist', args: ['status'], code: 5, error: /no deployment named "default"/, hint: /crawl4ai-mcp init/ },

@@ -5,19 +5,23 @@
  *   POST /mcp      MCP (both protocol eras: 2026-07-28 and, statelessly, 2025), Bearer API key
  *   GET  /status   Bearer API key: is Crawl4AI reachable through this Worker, and does it accept
  *                  the Worker's token? (used by `init`, `start`, `scale` and `status`)
+ *   /admin/...     the admin API (admin key): keys, scopes, limits, usage (admin-api.ts)
  *   *              404 JSON
  *
  * Bindings: KEYS (KeyRegistry Durable Object), ORIGIN_URL var + CRAWL4AI_API_TOKEN secret, or a
- * CRAWL4AI fetcher binding (vpc_service) instead of ORIGIN_URL; BOOTSTRAP_KEY_SHA256 secret;
+ * CRAWL4AI fetcher binding (vpc_service) instead of ORIGIN_URL; BOOTSTRAP_KEY_SHA256 and ADMIN_KEY_SHA256 secrets;
  * LLM_ENABLED var; optional SCREENSHOT_MAX_BYTES var (inline screenshot cap).
  */
 import { createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/server';
-import { hashApiKey, isWellFormedApiKey } from '../ground/api-key.js';
 import { defaultToolConfig, type ToolConfig } from '../mcp/context.js';
 import { bindingOrigin, OriginUnreachableError, urlOrigin, type Crawl4aiOrigin, type FetcherLike } from '../mcp/origin.js';
 import { Crawl4aiClient } from '../mcp/crawl4ai.js';
-import { createMcpServer, SERVER_NAME } from '../mcp/server.js';
+import { createMcpServer, SERVER_NAME, type ToolCallHooks } from '../mcp/server.js';
+import { adminRoute } from './admin-api.js';
+import { json } from './http.js';
+import { authorize, registryOf } from './key-auth.js';
 import { KeyRegistry } from './key-registry.js';
+import { trackRequest } from './tool-usage.js';
 import { refuseForeignRequest } from './request-guard.js';
 
 export { KeyRegistry };
@@ -27,6 +31,8 @@ export interface WorkerEnv {
   ORIGIN_URL?: string;
   CRAWL4AI_API_TOKEN?: string;
   BOOTSTRAP_KEY_SHA256?: string;
+  /** SHA-256 of the admin key (admin API and dashboard); unset = both disabled */
+  ADMIN_KEY_SHA256?: string;
   LLM_ENABLED?: string;
   CRAWL4AI_MCP_VERSION?: string;
   SCREENSHOT_MAX_BYTES?: string;
@@ -35,21 +41,6 @@ export interface WorkerEnv {
   KEYS: DurableObjectNamespace<KeyRegistry>;
   /** A vpc_service (tunnel) or other fetcher binding to Crawl4AI; wins over ORIGIN_URL. */
   CRAWL4AI?: FetcherLike;
-}
-
-const REALM = 'crawl4ai-mcp';
-
-function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
-  });
-}
-
-function unauthorized(error: 'invalid_request' | 'invalid_token', description: string): Response {
-  const challenge =
-    error === 'invalid_request' ? `Bearer realm="${REALM}"` : `Bearer realm="${REALM}", error="invalid_token", error_description="${description}"`;
-  return json({ error, error_description: description }, 401, { 'www-authenticate': challenge });
 }
 
 function versionOf(env: WorkerEnv): string {
@@ -92,7 +83,10 @@ let cached: { env: WorkerEnv; handler: McpHttpHandler } | undefined;
 function handlerFor(env: WorkerEnv): McpHttpHandler {
   if (cached?.env !== env) {
     const cfg = toolConfigFor(env);
-    cached = { env, handler: createMcpHandler(() => createMcpServer(cfg), { legacy: 'stateless' }) };
+    cached = {
+      env,
+      handler: createMcpHandler((ctx) => createMcpServer(cfg, ctx.authInfo?.extra?.hooks as ToolCallHooks | undefined), { legacy: 'stateless' }),
+    };
   }
   return cached.handler;
 }
@@ -107,21 +101,39 @@ async function originStatus(env: WorkerEnv): Promise<{ ok: boolean; version?: st
   }
 }
 
-const BEARER_RE = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+/** The tools/call messages in a POST /mcp body (a single message or a 2025-03 batch), and its id. */
+function toolCallsIn(body: unknown): { calls: number; id: string | number | null } {
+  const msgs = Array.isArray(body) ? body : [body];
+  let calls = 0;
+  for (const m of msgs) if (m && typeof m === 'object' && (m as { method?: unknown }).method === 'tools/call') calls++;
+  const id = !Array.isArray(body) && body && typeof body === 'object' ? (body as { id?: unknown }).id : null;
+  return { calls, id: typeof id === 'string' || typeof id === 'number' ? id : null };
+}
 
-/** The caller's key, checked against the registry; a Response when it must be refused. */
-async function authenticate(request: Request, env: WorkerEnv): Promise<{ id: string; name: string } | Response> {
-  const header = request.headers.get('authorization');
-  if (!header) return unauthorized('invalid_request', 'missing Authorization: Bearer <API key>');
-  const m = BEARER_RE.exec(header);
-  if (!m) return unauthorized('invalid_token', 'the Authorization header must be "Bearer <API key>"');
-  const key = m[1]!;
-  if (!isWellFormedApiKey(key)) return unauthorized('invalid_token', 'malformed API key (expected c4m_ followed by 43 characters)');
-  const hash = await hashApiKey(key);
-  const registry = env.KEYS.get(env.KEYS.idFromName('registry'));
-  const check = await registry.verify(hash, env.BOOTSTRAP_KEY_SHA256);
-  if (!check.ok) return unauthorized('invalid_token', 'unknown or revoked API key');
-  return { id: check.id ?? 'unknown', name: check.name ?? 'unknown' };
+async function serveMcp(request: Request, env: WorkerEnv, ctx: ExecutionContext): Promise<Response> {
+  // The body is read here to find tool calls (they are checked and counted before the SDK runs
+  // them); the SDK gets it back parsed, so it is parsed once.
+  let parsed: unknown;
+  let forward = request;
+  if (request.method === 'POST') {
+    const text = await request.text();
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined; // the SDK answers the parse error
+    }
+    forward = new Request(request, { body: text });
+  }
+  const { calls, id } = toolCallsIn(parsed);
+  const grant = await authorize(request, env, calls, id);
+  if (grant instanceof Response) return grant;
+  const usage = calls > 0 ? trackRequest(grant, calls) : undefined;
+  if (usage) ctx.waitUntil(usage.done.then((records) => (records.length > 0 ? registryOf(env).record(records) : undefined)).catch((e) => console.error('usage not recorded:', e)));
+  // The SDK answers protocol errors itself; anything else is caught below (never an opaque 1101).
+  return await handlerFor(env).fetch(forward, {
+    authInfo: { token: `key:${grant.id}`, clientId: grant.name, scopes: grant.tools ?? [], ...(usage ? { extra: { hooks: usage.hooks } } : {}) },
+    ...(parsed !== undefined ? { parsedBody: parsed } : {}),
+  });
 }
 
 /**
@@ -136,7 +148,7 @@ function internalError(e: unknown, path: string): Response {
   return json({ error: 'internal_error', message, correlation_id: correlationId }, 500);
 }
 
-async function route(request: Request, env: WorkerEnv, url: URL, path: string): Promise<Response> {
+async function route(request: Request, env: WorkerEnv, ctx: ExecutionContext, url: URL, path: string): Promise<Response> {
   // before auth, so a rebound or cross-site request learns nothing, not even whether a key is valid
   const foreign = refuseForeignRequest(request, env);
   if (foreign) return json(foreign, 403);
@@ -148,29 +160,24 @@ async function route(request: Request, env: WorkerEnv, url: URL, path: string): 
 
   if (path === '/status') {
     if (request.method !== 'GET') return json({ error: 'method_not_allowed' }, 405, { allow: 'GET' });
-    const who = await authenticate(request, env);
+    const who = await authorize(request, env, 0);
     if (who instanceof Response) return who;
     return json({ worker: { version: versionOf(env) }, origin: await originStatus(env) });
   }
 
-  if (path === '/mcp') {
-    const who = await authenticate(request, env);
-    if (who instanceof Response) return who;
-    // The SDK answers protocol errors itself; anything else is caught below (never an opaque 1101).
-    return await handlerFor(env).fetch(request, {
-      authInfo: { token: `key:${who.id}`, clientId: who.name, scopes: [] },
-    });
-  }
+  if (path === '/mcp') return serveMcp(request, env, ctx);
+
+  if (path === '/admin' || path.startsWith('/admin/')) return adminRoute(request, env, path, url);
 
   return json({ error: 'not_found', message: `no route for ${request.method} ${url.pathname}; the MCP endpoint is POST /mcp` }, 404);
 }
 
 export default {
-  async fetch(request: Request, env: WorkerEnv): Promise<Response> {
+  async fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): Promise<Response> {
     const url = new URL(request.url);
     const path = url.pathname.replace(/\/+$/, '') || '/';
     try {
-      return await route(request, env, url, path);
+      return await route(request, env, ctx, url, path);
     } catch (e) {
       return internalError(e, path);
     }

@@ -3,6 +3,13 @@
  * one instance named "registry"). Chosen over KV for strong consistency: a Durable Object runs one
  * method at a time, so the check-and-count in `admit` is exact however many calls arrive at once.
  *
+ * Speed: a Durable Object holds a response until its storage writes are confirmed (output gate),
+ * so the hot path writes nothing. `admit` checks and counts in memory (exact: one method runs at a
+ * time, and counters are loaded from SQLite before first use); counters and usage records are
+ * written in one transaction at most FLUSH_MS later, and before any management read. A restart of
+ * the object can lose at most the last FLUSH_MS of counts, never admit more than the limits in
+ * a running object.
+ *
  * Per key: name, tool allowlist, requests per minute, daily quota, optional expiry, created /
  * last-used times, revoked time. Usage per key and tool: calls, errors, bytes returned, latency.
  * It holds only SHA-256 hashes of keys, and of each call only the tool name and the URL's host.
@@ -100,6 +107,8 @@ interface KeyRow {
 }
 
 const RECENT_KEEP = 200;
+/** Longest that counters and usage stay in memory only. */
+const FLUSH_MS = 1_000;
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 
@@ -112,6 +121,15 @@ const ADDED_COLUMNS: Array<[string, string]> = [
   ['last_used_at', 'INTEGER'],
 ];
 
+/** One key's limit counters, as in memory. */
+interface Counter {
+  win: number;
+  n: number;
+  day: number;
+  dn: number;
+  lastUsed: number | null;
+}
+
 function parseTools(t: string | null): string[] | null {
   return t === null ? null : (JSON.parse(t) as string[]);
 }
@@ -120,6 +138,10 @@ export class KeyRegistry extends DurableObject {
   /** Active (unrevoked) keys, loaded once per instance and dropped whenever the table changes. */
   private active: KeyRow[] | null = null;
   private seeded: string | undefined;
+  private counters = new Map<string, Counter>();
+  private dirty = new Set<string>();
+  private pending: CallRecord[] = [];
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env);
@@ -204,63 +226,101 @@ export class KeyRegistry extends DurableObject {
     const row = this.find(hash, bootstrapHash);
     if (!row) return { ok: false, status: 401, reason: 'unknown or revoked API key' };
     if (row.expires_at !== null && row.expires_at <= now) return { ok: false, status: 401, reason: 'this API key has expired' };
-    const sql = this.ctx.storage.sql;
-    const win = Math.floor(now / MINUTE);
-    const day = Math.floor(now / DAY);
-    if (row.rpm !== null) {
-      const r = sql.exec<{ win: number; n: number }>('SELECT win, n FROM rate WHERE key_id = ?', row.id).toArray()[0];
-      const used = r && r.win === win ? r.n : 0;
-      if (used + calls > row.rpm) {
-        const retry = Math.max(1, Math.ceil(((win + 1) * MINUTE - now) / 1000));
-        return { ok: false, status: 429, retryAfterSeconds: retry, message: `rate limit: key "${row.name}" may make ${row.rpm} tool calls per minute; retry after ${retry} s` };
-      }
+    const c = this.counter(row.id, now);
+    if (row.rpm !== null && c.n + calls > row.rpm) {
+      const retry = Math.max(1, Math.ceil(((c.win + 1) * MINUTE - now) / 1000));
+      return { ok: false, status: 429, retryAfterSeconds: retry, message: `rate limit: key "${row.name}" may make ${row.rpm} tool calls per minute; retry after ${retry} s` };
     }
-    if (row.daily !== null) {
-      const d = sql.exec<{ n: number }>('SELECT n FROM daily WHERE key_id = ? AND day = ?', row.id, day).toArray()[0];
-      if ((d?.n ?? 0) + calls > row.daily) {
-        const retry = Math.max(1, Math.ceil(((day + 1) * DAY - now) / 1000));
-        return {
-          ok: false,
-          status: 429,
-          retryAfterSeconds: retry,
-          message: `daily quota: key "${row.name}" may make ${row.daily} tool calls per day (UTC); retry after ${retry} s (at 00:00 UTC)`,
-        };
-      }
+    if (row.daily !== null && c.dn + calls > row.daily) {
+      const retry = Math.max(1, Math.ceil(((c.day + 1) * DAY - now) / 1000));
+      return {
+        ok: false,
+        status: 429,
+        retryAfterSeconds: retry,
+        message: `daily quota: key "${row.name}" may make ${row.daily} tool calls per day (UTC); retry after ${retry} s (at 00:00 UTC)`,
+      };
     }
-    this.ctx.storage.transactionSync(() => {
-      sql.exec(
-        'INSERT INTO rate (key_id, win, n) VALUES (?, ?, ?) ON CONFLICT (key_id) DO UPDATE SET n = CASE WHEN win = excluded.win THEN n + excluded.n ELSE excluded.n END, win = excluded.win',
-        row.id,
-        win,
-        calls,
-      );
-      sql.exec('INSERT INTO daily (key_id, day, n) VALUES (?, ?, ?) ON CONFLICT (key_id, day) DO UPDATE SET n = n + excluded.n', row.id, day, calls);
-      sql.exec('UPDATE api_keys SET last_used_at = ? WHERE id = ?', now, row.id);
-    });
+    c.n += calls;
+    c.dn += calls;
+    c.lastUsed = now;
+    this.dirty.add(row.id);
+    this.scheduleFlush();
     return { ok: true, grant: { id: row.id, name: row.name, tools: parseTools(row.tools) } };
   }
 
-  /** Usage of finished calls (sent after the answer, with waitUntil). */
-  record(calls: CallRecord[]): void {
+  /** A key's counters for the current minute and UTC day, read from SQLite on first use. */
+  private counter(id: string, now: number): Counter {
+    const win = Math.floor(now / MINUTE);
+    const day = Math.floor(now / DAY);
+    let c = this.counters.get(id);
+    if (!c) {
+      const sql = this.ctx.storage.sql;
+      const r = sql.exec<{ win: number; n: number }>('SELECT win, n FROM rate WHERE key_id = ?', id).toArray()[0];
+      const d = sql.exec<{ n: number }>('SELECT n FROM daily WHERE key_id = ? AND day = ?', id, day).toArray()[0];
+      c = { win, n: r && r.win === win ? r.n : 0, day, dn: d?.n ?? 0, lastUsed: null };
+      this.counters.set(id, c);
+    }
+    if (c.win !== win) {
+      c.win = win;
+      c.n = 0;
+    }
+    if (c.day !== day) {
+      c.day = day;
+      c.dn = 0;
+    }
+    return c;
+  }
+
+  private scheduleFlush(): void {
+    this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  /** Writes the dirty counters and the pending usage records in one transaction. */
+  private flush(): void {
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.dirty.size === 0 && this.pending.length === 0) return;
     const sql = this.ctx.storage.sql;
+    const dirty = [...this.dirty];
+    const records = this.pending;
+    this.dirty = new Set();
+    this.pending = [];
     this.ctx.storage.transactionSync(() => {
-      for (const c of calls) {
-        const ms = Math.max(0, Math.round(c.ms));
-        sql.exec(
-          `INSERT INTO usage (key_id, tool, calls, errors, bytes, latency_ms_total, latency_ms_max) VALUES (?, ?, 1, ?, ?, ?, ?)
-           ON CONFLICT (key_id, tool) DO UPDATE SET calls = calls + 1, errors = errors + excluded.errors, bytes = bytes + excluded.bytes,
-             latency_ms_total = latency_ms_total + excluded.latency_ms_total, latency_ms_max = MAX(latency_ms_max, excluded.latency_ms_max)`,
-          c.keyId,
-          c.tool,
-          c.error ? 1 : 0,
-          c.bytes,
-          ms,
-          ms,
-        );
-        sql.exec('INSERT INTO recent (at, key_id, tool, host, error, bytes, ms) VALUES (?, ?, ?, ?, ?, ?, ?)', c.at, c.keyId, c.tool, c.host, c.error ? 1 : 0, c.bytes, ms);
+      for (const id of dirty) {
+        const c = this.counters.get(id);
+        if (!c) continue;
+        sql.exec('INSERT INTO rate (key_id, win, n) VALUES (?, ?, ?) ON CONFLICT (key_id) DO UPDATE SET win = excluded.win, n = excluded.n', id, c.win, c.n);
+        sql.exec('INSERT INTO daily (key_id, day, n) VALUES (?, ?, ?) ON CONFLICT (key_id, day) DO UPDATE SET n = excluded.n', id, c.day, c.dn);
+        if (c.lastUsed !== null) sql.exec('UPDATE api_keys SET last_used_at = ? WHERE id = ?', c.lastUsed, id);
       }
-      sql.exec('DELETE FROM recent WHERE seq <= (SELECT MAX(seq) FROM recent) - ?', RECENT_KEEP);
+      this.writeRecords(records);
     });
+  }
+
+  /** Usage of finished calls (sent after the answer, with waitUntil; written with the next flush). */
+  record(calls: CallRecord[]): void {
+    this.pending.push(...calls);
+    this.scheduleFlush();
+  }
+
+  private writeRecords(calls: CallRecord[]): void {
+    const sql = this.ctx.storage.sql;
+    for (const c of calls) {
+      const ms = Math.max(0, Math.round(c.ms));
+      sql.exec(
+        `INSERT INTO usage (key_id, tool, calls, errors, bytes, latency_ms_total, latency_ms_max) VALUES (?, ?, 1, ?, ?, ?, ?)
+         ON CONFLICT (key_id, tool) DO UPDATE SET calls = calls + 1, errors = errors + excluded.errors, bytes = bytes + excluded.bytes,
+           latency_ms_total = latency_ms_total + excluded.latency_ms_total, latency_ms_max = MAX(latency_ms_max, excluded.latency_ms_max)`,
+        c.keyId,
+        c.tool,
+        c.error ? 1 : 0,
+        c.bytes,
+        ms,
+        ms,
+      );
+      sql.exec('INSERT INTO recent (at, key_id, tool, host, error, bytes, ms) VALUES (?, ?, ?, ?, ?, ?, ?)', c.at, c.keyId, c.tool, c.host, c.error ? 1 : 0, c.bytes, ms);
+    }
+    if (calls.length > 0) sql.exec('DELETE FROM recent WHERE seq <= (SELECT MAX(seq) FROM recent) - ?', RECENT_KEEP);
   }
 
   // ---- management (the admin API) ----
@@ -332,6 +392,7 @@ export class KeyRegistry extends DurableObject {
   }
 
   listKeys(includeRevoked = false): KeyInfo[] {
+    this.flush(); // management reads see every admitted and finished call
     const sql = this.ctx.storage.sql;
     const day = Math.floor(Date.now() / DAY);
     const rows = sql
@@ -353,6 +414,7 @@ export class KeyRegistry extends DurableObject {
   }
 
   recentCalls(limit = 50): RecentCall[] {
+    this.flush(); // management reads see every admitted and finished call
     return this.ctx.storage.sql
       .exec<RecentCall>(
         'SELECT r.at, COALESCE(k.name, r.key_id) AS key, r.tool, r.host, r.error, r.bytes, r.ms FROM recent r LEFT JOIN api_keys k ON k.id = r.key_id ORDER BY r.seq DESC LIMIT ?',

@@ -107,6 +107,16 @@ describe('keys: create, list, rotate, revoke through the CLI against the deploye
     expect(unknown.stderr).toMatch(/^error: no active key named "nobody"\nhint: /m);
   });
 
+  it('status shows the usage totals over every key', async () => {
+    const st = await cli(['status', '--json']);
+    expect(st.code, st.stderr).toBe(0);
+    const u = JSON.parse(st.stdout).usage;
+    // ci made 2 calls, app (rotated, then revoked) 1: revoked keys' usage still counts
+    expect(u).toEqual({ keys: 2, calls: 3, errors: 1, bytes: expect.any(Number), today: 3 });
+    const human = await cli(['status']);
+    expect(human.stdout).toMatch(/usage: 3 tool calls \(3 today\), 1 errors, \d+ bytes returned, 2 active keys/);
+  });
+
   it('bad input: one error line and a hint, the right exit code, nothing sent', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['keys', 'create', 'x', '--rpm', '0'], /--rpm must be a whole number/],

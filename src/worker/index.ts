@@ -6,6 +6,7 @@
  *   GET  /status   Bearer API key: is Crawl4AI reachable through this Worker, and does it accept
  *                  the Worker's token? (used by `init`, `start`, `scale` and `status`)
  *   /admin/...     the admin API (admin key): keys, scopes, limits, usage (admin-api.ts)
+ *   /dashboard     the management pages, signed in with the admin key (dashboard.ts)
  *   *              404 JSON
  *
  * Bindings: KEYS (KeyRegistry Durable Object), ORIGIN_URL var + CRAWL4AI_API_TOKEN secret, or a
@@ -18,6 +19,7 @@ import { bindingOrigin, OriginUnreachableError, urlOrigin, type Crawl4aiOrigin, 
 import { Crawl4aiClient } from '../mcp/crawl4ai.js';
 import { createMcpServer, SERVER_NAME, type ToolCallHooks } from '../mcp/server.js';
 import { adminRoute } from './admin-api.js';
+import { dashboardRoute } from './dashboard.js';
 import { json } from './http.js';
 import { authorize, registryOf } from './key-auth.js';
 import { KeyRegistry } from './key-registry.js';
@@ -168,6 +170,8 @@ async function route(request: Request, env: WorkerEnv, ctx: ExecutionContext, ur
   if (path === '/mcp') return serveMcp(request, env, ctx);
 
   if (path === '/admin' || path.startsWith('/admin/')) return adminRoute(request, env, path, url);
+
+  if (path === '/dashboard' || path.startsWith('/dashboard/')) return dashboardRoute(request, env, path, { version: versionOf(env), originHealth: () => originStatus(env) });
 
   return json({ error: 'not_found', message: `no route for ${request.method} ${url.pathname}; the MCP endpoint is POST /mcp` }, 404);
 }

@@ -117,6 +117,20 @@ describe('keys: create, list, rotate, revoke through the CLI against the deploye
     expect(human.stdout).toMatch(/usage: 3 tool calls \(3 today\), 1 errors, \d+ bytes returned, 2 active keys/);
   });
 
+  it('dashboard prints the URL (no browser without a terminal) and, with --key-only, the admin key that signs in', async () => {
+    const d = await cli(['dashboard']);
+    expect(d.code, d.stderr).toBe(0);
+    const url = d.stdout.trim();
+    const base = mcpUrl.replace(/\/mcp$/, '');
+    expect(url).toBe(`${base}/dashboard`);
+    expect(d.stdout).not.toMatch(KEY_RE);
+    const adminKey = (await cli(['dashboard', '--key-only'])).stdout.trim();
+    expect(adminKey).toMatch(new RegExp(`^${KEY_RE.source}$`));
+    const signIn = await fetch(`${base}/dashboard/login`, { method: 'POST', body: new URLSearchParams({ key: adminKey }), redirect: 'manual' });
+    expect(signIn.status).toBe(303);
+    expect(signIn.headers.get('set-cookie')).toMatch(/^c4m_session=.*HttpOnly; Secure; SameSite=Strict/);
+  });
+
   it('bad input: one error line and a hint, the right exit code, nothing sent', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['keys', 'create', 'x', '--rpm', '0'], /--rpm must be a whole number/],

@@ -9,6 +9,7 @@ import { doctorCommand } from './doctor.js';
 import { serveCommand } from './serve.js';
 import { devCommand } from './dev.js';
 import { keysCommand } from './keys.js';
+import { dashboardCommand } from './dashboard.js';
 
 /** Every registered command, in the order --help lists them. Only commands that work are here. */
 export const commands: CommandModule[] = [
@@ -20,6 +21,7 @@ export const commands: CommandModule[] = [
   startCommand,
   connectCommand,
   keysCommand,
+  dashboardCommand,
   destroyCommand,
   doctorCommand,
   serveCommand,

@@ -58,6 +58,11 @@ describe('dashboard in chromium', () => {
     await p.click('button[type=submit]');
     await p.waitForSelector('#origin');
     expect(await p.textContent('#origin')).toMatch(/Crawl4AI healthy \(0\.9\.4\)/);
+    // Crawl4AI's own figures through the origin: /monitor/health and /metrics
+    const figures = (await p.textContent('#figures'))!;
+    expect(figures).toMatch(/memory\s*21\.4%/);
+    expect(figures).toMatch(/browser pool\s*270 MB/);
+    expect(figures).toMatch(/requests served\s*\d+/);
     const [cookie] = await ctx.cookies();
     expect(cookie).toMatchObject({ name: 'c4m_session', httpOnly: true, secure: true, sameSite: 'Strict', path: '/dashboard' });
 

@@ -14,9 +14,27 @@ import { generateApiKey, hashApiKey, constantTimeEqual } from '../ground/api-key
 import { registryOf } from './key-auth.js';
 import { TOOLS } from '../mcp/server.js';
 
+/** Crawl4AI's GET /monitor/health, the fields the dashboard shows. */
+export interface MonitorHealth {
+  container?: { memory_percent?: number; cpu_percent?: number; uptime_seconds?: number };
+  pool?: { total_memory_mb?: number };
+  janitor?: { memory_pressure?: string };
+}
+
+export type OriginFigures =
+  | { memoryPercent?: number; cpuPercent?: number; uptimeSeconds?: number; browserMemoryMb?: number; memoryPressure?: string; requests?: number }
+  | { error: string };
+
 export interface DashboardDeps {
   version: string;
   originHealth(): Promise<{ ok: boolean; version?: string; error?: string }>;
+  originFigures(): Promise<OriginFigures>;
+}
+
+function figuresHtml(f: OriginFigures): string {
+  if ('error' in f) return `<p class="muted" id="figures">Crawl4AI's monitor figures are not available (${esc(f.error)}).</p>`;
+  const cell = (label: string, v: unknown) => (v === undefined ? '' : `<div><span class="muted">${label}</span><br><strong>${esc(v)}</strong></div>`);
+  return `<div class="grid" id="figures">${cell('memory', f.memoryPercent === undefined ? undefined : `${f.memoryPercent}%`)}${cell('CPU', f.cpuPercent === undefined ? undefined : `${f.cpuPercent}%`)}${cell('browser pool', f.browserMemoryMb === undefined ? undefined : `${f.browserMemoryMb} MB`)}${cell('memory pressure', f.memoryPressure)}${cell('requests served', f.requests)}${cell('up', f.uptimeSeconds === undefined ? undefined : `${Math.floor(f.uptimeSeconds / 3600)} h ${Math.floor((f.uptimeSeconds % 3600) / 60)} min`)}</div>`;
 }
 
 const COOKIE = 'c4m_session';
@@ -118,7 +136,7 @@ function usageChart(keys: KeyInfo[]): string {
 
 async function mainPage(env: AdminEnv, deps: DashboardDeps, session: string, notice = ''): Promise<Response> {
   const registry = registryOf(env);
-  const [keys, recent, origin, csrf] = await Promise.all([registry.listKeys(true), registry.recentCalls(30), deps.originHealth(), csrfFor(env, session)]);
+  const [keys, recent, origin, figures, csrf] = await Promise.all([registry.listKeys(true), registry.recentCalls(30), deps.originHealth(), deps.originFigures(), csrfFor(env, session)]);
   const token = `<input type="hidden" name="csrf" value="${esc(csrf)}">`;
   const active = keys.filter((k) => k.revoked_at === null);
   const keyRows = keys
@@ -140,6 +158,7 @@ async function mainPage(env: AdminEnv, deps: DashboardDeps, session: string, not
     `<header><h1>crawl4ai-mcp dashboard</h1><form class="inline" method="post" action="/dashboard/logout">${token}<button type="submit">Sign out</button></form></header>
 ${notice}
 <section><h2>Origin</h2><p class="${origin.ok ? 'ok' : 'bad'}" id="origin">${origin.ok ? `Crawl4AI healthy${origin.version ? ` (${esc(origin.version)})` : ''}` : `Crawl4AI unreachable: ${esc(origin.error ?? 'unknown')}`}</p>
+${figuresHtml(figures)}
 <p class="muted">Worker ${esc(deps.version)} · ${active.length} active key${active.length === 1 ? '' : 's'} · cost estimate: <code>crawl4ai-mcp status</code></p></section>
 <section><h2>Usage</h2>${usageChart(keys)}</section>
 <section><h2>Keys</h2><div class="scroll"><table><thead><tr><th>name</th><th>state</th><th>tools</th><th>limits</th><th>calls</th><th>today</th><th>errors</th><th>bytes</th><th>last used</th><th>expires</th><th></th></tr></thead><tbody>${keyRows}</tbody></table></div></section>

@@ -19,7 +19,7 @@ import { bindingOrigin, OriginUnreachableError, urlOrigin, type Crawl4aiOrigin, 
 import { Crawl4aiClient } from '../mcp/crawl4ai.js';
 import { createMcpServer, SERVER_NAME, type ToolCallHooks } from '../mcp/server.js';
 import { adminRoute } from './admin-api.js';
-import { dashboardRoute } from './dashboard.js';
+import { dashboardRoute, type MonitorHealth, type OriginFigures } from './dashboard.js';
 import { json } from './http.js';
 import { authorize, registryOf } from './key-auth.js';
 import { KeyRegistry } from './key-registry.js';
@@ -103,6 +103,39 @@ async function originStatus(env: WorkerEnv): Promise<{ ok: boolean; version?: st
   }
 }
 
+/**
+ * Crawl4AI's own figures for the dashboard: `/monitor/health` (memory, CPU, browser pool) and the
+ * request total from its Prometheus `/metrics`. In public mode Caddy serves neither (404): then
+ * the dashboard says they are not available.
+ */
+async function originFigures(env: WorkerEnv): Promise<OriginFigures> {
+  const client = new Crawl4aiClient(originFor(env), { deadline: Date.now() + 10_000 });
+  try {
+    const [h, metrics] = await Promise.all([
+      client.request<MonitorHealth>('GET', '/monitor/health', undefined, 'monitor health'),
+      originFor(env)
+        .fetch('/metrics', { method: 'GET', signal: AbortSignal.timeout(10_000) })
+        .then((r) => (r.ok ? r.text() : ''))
+        .catch(() => ''),
+    ]);
+    let requests: number | undefined;
+    for (const line of metrics.split('\n')) {
+      const m = /^http_requests_total(?:\{[^}]*\})?\s+([0-9.eE+]+)$/.exec(line.trim());
+      if (m) requests = (requests ?? 0) + Number(m[1]);
+    }
+    return {
+      memoryPercent: h.container?.memory_percent,
+      cpuPercent: h.container?.cpu_percent,
+      uptimeSeconds: h.container?.uptime_seconds,
+      browserMemoryMb: h.pool?.total_memory_mb,
+      memoryPressure: h.janitor?.memory_pressure,
+      ...(requests !== undefined ? { requests } : {}),
+    };
+  } catch (e) {
+    return { error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
 /** The tools/call messages in a POST /mcp body (a single message or a 2025-03 batch), and its id. */
 function toolCallsIn(body: unknown): { calls: number; id: string | number | null } {
   const msgs = Array.isArray(body) ? body : [body];
@@ -171,7 +204,7 @@ async function route(request: Request, env: WorkerEnv, ctx: ExecutionContext, ur
 
   if (path === '/admin' || path.startsWith('/admin/')) return adminRoute(request, env, path, url);
 
-  if (path === '/dashboard' || path.startsWith('/dashboard/')) return dashboardRoute(request, env, path, { version: versionOf(env), originHealth: () => originStatus(env) });
+  if (path === '/dashboard' || path.startsWith('/dashboard/')) return dashboardRoute(request, env, path, { version: versionOf(env), originHealth: () => originStatus(env), originFigures: () => originFigures(env) });
 
   return json({ error: 'not_found', message: `no route for ${request.method} ${url.pathname}; the MCP endpoint is POST /mcp` }, 404);
 }

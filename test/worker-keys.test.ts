@@ -273,14 +273,19 @@ describe('usage', () => {
     expect((await keyInfo('burst')).usage.today).toBe(10);
   });
 
-  it('counts errors: a refused (out-of-scope) call and a blocked URL are errors', async () => {
+  it('counts errors: out-of-scope, blocked URL, unknown tool and invalid arguments are errors; every call is counted', async () => {
     const key = await createKey({ name: 'errs', tools: ['scrape'] });
     await rawCall(key, 'health', {});
     await rawCall(key, 'scrape', { url: 'http://169.254.169.254/latest/meta-data/' });
     await rawCall(key, 'scrape', { url: page });
-    const k = await until(() => keyInfo('errs'), (x) => x.usage.calls === 3);
-    expect(k.usage.calls).toBe(3);
-    expect(k.usage.errors).toBe(2);
+    await rawCall(key, 'no_such_tool_' + 'x'.repeat(40), {});
+    await rawCall(key, 'scrape', { url: 42 });
+    const k = await until(() => keyInfo('errs'), (x) => x.usage.calls === 5);
+    expect(k.usage.calls).toBe(5);
+    expect(k.usage.today).toBe(5);
+    expect(k.usage.errors).toBe(4);
     expect(k.usage.by_tool.find((t) => t.tool === 'health')).toMatchObject({ calls: 1, errors: 1 });
+    expect(k.usage.by_tool.find((t) => t.tool === '(unknown)')).toMatchObject({ calls: 1, errors: 1 });
+    expect(k.usage.by_tool.find((t) => t.tool === 'scrape')).toMatchObject({ calls: 3, errors: 2 });
   });
 });

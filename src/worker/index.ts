@@ -17,13 +17,13 @@ import { createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/ser
 import { defaultToolConfig, type ToolConfig } from '../mcp/context.js';
 import { bindingOrigin, OriginUnreachableError, urlOrigin, type Crawl4aiOrigin, type FetcherLike } from '../mcp/origin.js';
 import { Crawl4aiClient } from '../mcp/crawl4ai.js';
-import { createMcpServer, SERVER_NAME, type ToolCallHooks } from '../mcp/server.js';
+import { createMcpServer, SERVER_NAME, TOOLS, type ToolCallHooks } from '../mcp/server.js';
 import { adminRoute } from './admin-api.js';
 import { dashboardRoute, type MonitorHealth, type OriginFigures } from './dashboard.js';
 import { json } from './http.js';
 import { authorize, registryOf } from './key-auth.js';
 import { KeyRegistry } from './key-registry.js';
-import { trackRequest } from './tool-usage.js';
+import { trackRequest, type CalledTool } from './tool-usage.js';
 import { refuseForeignRequest } from './request-guard.js';
 
 export { KeyRegistry };
@@ -136,11 +136,18 @@ async function originFigures(env: WorkerEnv): Promise<OriginFigures> {
   }
 }
 
+const TOOL_NAMES = new Set(TOOLS.map((t) => t.name));
+
 /** The tools/call messages in a POST /mcp body (a single message or a 2025-03 batch), and its id. */
-function toolCallsIn(body: unknown): { calls: number; id: string | number | null } {
+function toolCallsIn(body: unknown): { calls: CalledTool[]; id: string | number | null } {
   const msgs = Array.isArray(body) ? body : [body];
-  let calls = 0;
-  for (const m of msgs) if (m && typeof m === 'object' && (m as { method?: unknown }).method === 'tools/call') calls++;
+  const calls: CalledTool[] = [];
+  for (const m of msgs) {
+    if (!m || typeof m !== 'object' || (m as { method?: unknown }).method !== 'tools/call') continue;
+    const params = ((m as { params?: unknown }).params ?? {}) as { name?: unknown; arguments?: unknown };
+    // a name that is no tool is stored as "(unknown)", so callers cannot fill the usage table with names
+    calls.push({ tool: typeof params.name === 'string' && TOOL_NAMES.has(params.name) ? params.name : '(unknown)', args: params.arguments });
+  }
   const id = !Array.isArray(body) && body && typeof body === 'object' ? (body as { id?: unknown }).id : null;
   return { calls, id: typeof id === 'string' || typeof id === 'number' ? id : null };
 }
@@ -160,15 +167,31 @@ async function serveMcp(request: Request, env: WorkerEnv, ctx: ExecutionContext)
     forward = new Request(request, { body: text });
   }
   const { calls, id } = toolCallsIn(parsed);
-  const grant = await authorize(request, env, calls, id);
+  const grant = await authorize(request, env, calls.length, id);
   if (grant instanceof Response) return grant;
-  const usage = calls > 0 ? trackRequest(grant, calls) : undefined;
+  const usage = calls.length > 0 ? trackRequest(grant, calls) : undefined;
   if (usage) ctx.waitUntil(usage.done.then((records) => (records.length > 0 ? registryOf(env).record(records) : undefined)).catch((e) => console.error('usage not recorded:', e)));
   // The SDK answers protocol errors itself; anything else is caught below (never an opaque 1101).
-  return await handlerFor(env).fetch(forward, {
-    authInfo: { token: `key:${grant.id}`, clientId: grant.name, scopes: grant.tools ?? [], ...(usage ? { extra: { hooks: usage.hooks } } : {}) },
-    ...(parsed !== undefined ? { parsedBody: parsed } : {}),
-  });
+  let response: Response;
+  try {
+    response = await handlerFor(env).fetch(forward, {
+      authInfo: { token: `key:${grant.id}`, clientId: grant.name, scopes: grant.tools ?? [], ...(usage ? { extra: { hooks: usage.hooks } } : {}) },
+      ...(parsed !== undefined ? { parsedBody: parsed } : {}),
+    });
+  } catch (e) {
+    usage?.finish();
+    throw e;
+  }
+  if (!usage) return response;
+  if (!response.body) {
+    usage.finish();
+    return response;
+  }
+  // When the answer has been sent, every call in it has ended: the ones the SDK refused before
+  // running a tool (unknown tool, invalid arguments) are then counted as errors.
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>({ flush: () => usage.finish() });
+  response.body.pipeTo(writable).catch(() => usage.finish());
+  return new Response(readable, response);
 }
 
 /**

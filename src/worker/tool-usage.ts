@@ -34,17 +34,39 @@ export function bytesOf(result: CallToolResult): number {
   return n;
 }
 
-export interface RequestUsage {
-  hooks: ToolCallHooks;
-  /** resolves with the records once `expected` calls settled (or after a timeout) */
-  done: Promise<CallRecord[]>;
+export interface CalledTool {
+  tool: string;
+  args: unknown;
 }
 
-export function trackRequest(grant: KeyGrant, expected: number): RequestUsage {
+export interface RequestUsage {
+  hooks: ToolCallHooks;
+  /** resolves with the records once every call settled, or finish() was called */
+  done: Promise<CallRecord[]>;
+  /** the answer is complete: calls that never reached a tool are recorded as errors */
+  finish(): void;
+}
+
+export function trackRequest(grant: KeyGrant, expected: CalledTool[]): RequestUsage {
   const records: CallRecord[] = [];
-  let finish!: (r: CallRecord[]) => void;
-  const done = new Promise<CallRecord[]>((resolve) => (finish = resolve));
-  const timer = setTimeout(() => finish(records), SETTLE_TIMEOUT_MS);
+  const started = Date.now();
+  let finished = false;
+  let resolve!: (r: CallRecord[]) => void;
+  const done = new Promise<CallRecord[]>((r) => (resolve = r));
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    // the calls the SDK answered without running a tool (unknown tool, invalid arguments)
+    const left = [...expected];
+    for (const r of records) {
+      const i = left.findIndex((c) => c.tool === r.tool);
+      if (i >= 0) left.splice(i, 1);
+    }
+    for (const c of left) records.push({ keyId: grant.id, tool: c.tool, host: hostOf(c.args), error: true, bytes: 0, ms: Date.now() - started, at: Date.now() });
+    resolve(records);
+  };
+  const timer = setTimeout(finish, SETTLE_TIMEOUT_MS);
   const allowed = grant.tools ? new Set(grant.tools) : null;
   const hooks: ToolCallHooks = {
     refuse: (tool) =>
@@ -55,12 +77,10 @@ export function trackRequest(grant: KeyGrant, expected: number): RequestUsage {
           }
         : undefined,
     settled: ({ tool, args, result, ms }) => {
+      if (finished) return;
       records.push({ keyId: grant.id, tool, host: hostOf(args), error: result.isError === true, bytes: bytesOf(result), ms, at: Date.now() });
-      if (records.length >= expected) {
-        clearTimeout(timer);
-        finish(records);
-      }
+      if (records.length >= expected.length) finish();
     },
   };
-  return { hooks, done };
+  return { hooks, done, finish };
 }

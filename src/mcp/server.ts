@@ -58,6 +58,8 @@ export interface ToolCallHooks {
   refuse?(tool: string): { message: string; hint: string } | undefined;
   /** Called once per call with its outcome, refused calls included. */
   settled?(call: { tool: string; args: unknown; result: CallToolResult; ms: number }): void;
+  /** The serving unit ended (its transport closed): calls that never reached a tool have ended too. */
+  closed?(): void;
 }
 
 export function createMcpServer(cfg: ToolConfig, hooks?: ToolCallHooks): McpServer {
@@ -89,6 +91,14 @@ export function createMcpServer(cfg: ToolConfig, hooks?: ToolCallHooks): McpServ
         return result;
       },
     );
+  }
+  if (hooks?.closed) {
+    const closed = hooks.closed;
+    const prev = server.server.onclose;
+    server.server.onclose = () => {
+      prev?.();
+      closed();
+    };
   }
   return server;
 }

@@ -172,9 +172,8 @@ async function serveMcp(request: Request, env: WorkerEnv, ctx: ExecutionContext)
   const usage = calls.length > 0 ? trackRequest(grant, calls) : undefined;
   if (usage) ctx.waitUntil(usage.done.then((records) => (records.length > 0 ? registryOf(env).record(records) : undefined)).catch((e) => console.error('usage not recorded:', e)));
   // The SDK answers protocol errors itself; anything else is caught below (never an opaque 1101).
-  let response: Response;
   try {
-    response = await handlerFor(env).fetch(forward, {
+    return await handlerFor(env).fetch(forward, {
       authInfo: { token: `key:${grant.id}`, clientId: grant.name, scopes: grant.tools ?? [], ...(usage ? { extra: { hooks: usage.hooks } } : {}) },
       ...(parsed !== undefined ? { parsedBody: parsed } : {}),
     });
@@ -182,16 +181,6 @@ async function serveMcp(request: Request, env: WorkerEnv, ctx: ExecutionContext)
     usage?.finish();
     throw e;
   }
-  if (!usage) return response;
-  if (!response.body) {
-    usage.finish();
-    return response;
-  }
-  // When the answer has been sent, every call in it has ended: the ones the SDK refused before
-  // running a tool (unknown tool, invalid arguments) are then counted as errors.
-  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>({ flush: () => usage.finish() });
-  response.body.pipeTo(writable).catch(() => usage.finish());
-  return new Response(readable, response);
 }
 
 /**

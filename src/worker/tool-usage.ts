@@ -76,6 +76,7 @@ export function trackRequest(grant: KeyGrant, expected: CalledTool[]): RequestUs
             hint: `use one of those tools, or ask the deployment's owner for a key whose --tools includes ${tool}`,
           }
         : undefined,
+    closed: finish,
     settled: ({ tool, args, result, ms }) => {
       if (finished) return;
       records.push({ keyId: grant.id, tool, host: hostOf(args), error: result.isError === true, bytes: bytesOf(result), ms, at: Date.now() });

@@ -12,6 +12,8 @@ import { runCli } from './helpers/cli.js';
 import { startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
 import { AWS_ACCESS_KEY as ACCESS_KEY, ec2Instances, journeyEnv } from './helpers/journey.js';
 import { connectV1, connectV2, textOf } from './helpers/mcp-clients.ts';
+import { awayFromMinuteEdge } from './helpers/minute-window.ts';
+
 
 const CF_TOKEN = 'cf-token-' + 'k'.repeat(32);
 const CF_ACCOUNT = 'acc000000000000000000000000000ce';
@@ -57,6 +59,7 @@ describe('keys: create, list, rotate, revoke through the CLI against the deploye
     const key = KEY_RE.exec(made.stdout)![0];
     expect(made.stderr).toMatch(/shown once/);
 
+    await awayFromMinuteEdge();
     const c = await connectV2(mcpUrl, key);
     try {
       expect((await c.callTool('scrape', { url: 'https://docs.example.com/guide/?token=abc' })).isError).toBeFalsy();

@@ -7,9 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCrawl4aiEmulator, type Crawl4aiEmulator } from './emulators/crawl4ai/index.ts';
 import { startWorker, type RunningWorker } from './helpers/mcp-worker.ts';
 import { connectV1, connectV2, textOf, type McpTestClient } from './helpers/mcp-clients.ts';
+import { awayFromMinuteEdge } from './helpers/minute-window.ts';
 
 let emu: Crawl4aiEmulator;
 let worker: RunningWorker;
+
 const ADMIN_KEY = 'c4m_' + 'adminadminadminadminadminadminadminadmin123';
 let page: string;
 
@@ -139,6 +141,7 @@ describe.each(['v1', 'v2'] as const)('%s client', (era) => {
   });
 
   it('over the per-minute rate: HTTP 429 with Retry-After, and the client error says when to retry', async () => {
+    await awayFromMinuteEdge();
     const key = await createKey({ name: `rpm-${era}`, rpm: 3 });
     const c = await connect(era, key);
     for (let i = 0; i < 3; i++) expect((await c.callTool('health')).isError).toBeFalsy();
@@ -266,6 +269,7 @@ describe('usage', () => {
   });
 
   it('limits are exact under concurrency: 30 simultaneous calls on a 10-per-minute key admit exactly 10', async () => {
+    await awayFromMinuteEdge();
     const key = await createKey({ name: 'burst', rpm: 10 });
     const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => rawCall(key, 'health', {}, i).then((r) => r.status)));
     expect(statuses.filter((s) => s === 200).length).toBe(10);

@@ -207,6 +207,30 @@ describe.each(['v1', 'v2'] as const)('%s client', (era) => {
   });
 });
 
+describe('the body is read before the SDK (to find tool calls), so it is bounded', () => {
+  const streamed = (mb: number) =>
+    new ReadableStream<Uint8Array>({
+      start(c) {
+        const chunk = new TextEncoder().encode('x'.repeat(1024 * 1024));
+        for (let i = 0; i < mb; i++) c.enqueue(chunk);
+        c.close();
+      },
+    });
+
+  it('a chunked body over 4 MiB (no Content-Length) is refused with 413, and counts as no call', async () => {
+    const key = await createKey({ name: 'big', daily: 5 });
+    const r = await fetch(worker.mcpUrl, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: streamed(5),
+      duplex: 'half',
+    } as RequestInit);
+    expect(r.status).toBe(413);
+    expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(/Payload Too Large/);
+    expect((await keyInfo('big')).usage.today).toBe(0);
+  });
+});
+
 describe('rotation', () => {
   it('rotate with a grace period: old and new keys both work, then the old one expires', async () => {
     const old = await createKey({ name: 'rot', tools: ['health'], rpm: 100 });

@@ -21,7 +21,7 @@ import { createMcpServer, SERVER_NAME, TOOLS, type ToolCallHooks } from '../mcp/
 import { adminRoute } from './admin-api.js';
 import { dashboardRoute, type MonitorHealth, type OriginFigures } from './dashboard.js';
 import { json } from './http.js';
-import { authorize, registryOf } from './key-auth.js';
+import { authorize, hashedBearer, registryOf } from './key-auth.js';
 import { KeyRegistry } from './key-registry.js';
 import { trackRequest, type CalledTool } from './tool-usage.js';
 import { refuseForeignRequest } from './request-guard.js';
@@ -152,13 +152,48 @@ function toolCallsIn(body: unknown): { calls: CalledTool[]; id: string | number 
   return { calls, id: typeof id === 'string' || typeof id === 'number' ? id : null };
 }
 
+/** The SDK's own cap (DEFAULT_MAX_REQUEST_BODY_SIZE): a body over it is refused, never parsed. */
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/** The body as text, or undefined past MAX_BODY_BYTES (read no further than that). */
+async function boundedText(request: Request): Promise<string | undefined> {
+  if (Number(request.headers.get('content-length') ?? '0') > MAX_BODY_BYTES) return undefined;
+  if (!request.body) return '';
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
+
 async function serveMcp(request: Request, env: WorkerEnv, ctx: ExecutionContext): Promise<Response> {
+  // A malformed or missing key is refused before the body is read.
+  const hash = await hashedBearer(request);
+  if (hash instanceof Response) return hash;
   // The body is read here to find tool calls (they are checked and counted before the SDK runs
   // them); the SDK gets it back parsed, so it is parsed once.
   let parsed: unknown;
   let forward = request;
   if (request.method === 'POST') {
-    const text = await request.text();
+    const text = await boundedText(request);
+    if (text === undefined) {
+      return json({ jsonrpc: '2.0', id: null, error: { code: -32000, message: `Payload Too Large: Request body must not exceed ${MAX_BODY_BYTES} bytes` } }, 413);
+    }
     try {
       parsed = JSON.parse(text);
     } catch {
@@ -167,7 +202,7 @@ async function serveMcp(request: Request, env: WorkerEnv, ctx: ExecutionContext)
     forward = new Request(request, { body: text });
   }
   const { calls, id } = toolCallsIn(parsed);
-  const grant = await authorize(request, env, calls.length, id);
+  const grant = await authorize(request, env, calls.length, id, hash);
   if (grant instanceof Response) return grant;
   const usage = calls.length > 0 ? trackRequest(grant, calls) : undefined;
   if (usage) ctx.waitUntil(usage.done.then((records) => (records.length > 0 ? registryOf(env).record(records) : undefined)).catch((e) => console.error('usage not recorded:', e)));

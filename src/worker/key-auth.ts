@@ -26,7 +26,8 @@ export function registryOf(env: KeyAuthEnv): DurableObjectStub<KeyRegistry> {
   return env.KEYS.get(env.KEYS.idFromName('registry'));
 }
 
-async function hashedBearer(request: Request): Promise<string | Response> {
+/** The SHA-256 of the request's well-formed bearer key, or the 401 to answer (no registry call). */
+export async function hashedBearer(request: Request): Promise<string | Response> {
   const key = bearerOf(request);
   if (key instanceof Response) return key;
   if (!isWellFormedApiKey(key)) return unauthorized('invalid_token', 'malformed API key (expected c4m_ followed by 43 characters)');
@@ -42,8 +43,14 @@ function remember(hash: string, grant: KeyGrant, now: number): void {
  * The caller's key for a request that calls `toolCalls` tools (0: none), or the Response refusing
  * it: 401 for an unknown, revoked or expired key, 429 with Retry-After over a limit.
  */
-export async function authorize(request: Request, env: KeyAuthEnv, toolCalls: number, rpcId: string | number | null = null): Promise<KeyGrant | Response> {
-  const hash = await hashedBearer(request);
+export async function authorize(
+  request: Request,
+  env: KeyAuthEnv,
+  toolCalls: number,
+  rpcId: string | number | null = null,
+  knownHash?: string,
+): Promise<KeyGrant | Response> {
+  const hash = knownHash ?? (await hashedBearer(request));
   if (hash instanceof Response) return hash;
   const now = Date.now();
   if (toolCalls === 0) {

@@ -111,6 +111,8 @@ export async function initDeployment(
     // Secrets first: if anything later fails, nothing created depends on a lost value.
     const crawl4aiToken = await ensureSecret(s.secrets, deploymentSecret(spec.name, 'crawl4ai-token'), () => randomBytes(32).toString('hex'));
     const apiKey = await ensureSecret(s.secrets, deploymentSecret(spec.name, 'mcp-api-key'), generateApiKey);
+    // the admin API's key (`keys`, `dashboard`): never an MCP key; the Worker holds only its hash
+    const adminKey = await ensureSecret(s.secrets, deploymentSecret(spec.name, 'admin-key'), generateApiKey);
 
     await journal.update({
       status: 'provisioning',
@@ -168,7 +170,7 @@ export async function initDeployment(
     const worker = await deployer.deploy({
       deployment: spec.name,
       ...(tunnel ? { vpcServiceId: tunnel.serviceId } : { originUrl: `https://${hostname}` }),
-      secrets: { CRAWL4AI_API_TOKEN: crawl4aiToken, BOOTSTRAP_KEY_SHA256: await hashApiKey(apiKey) },
+      secrets: { CRAWL4AI_API_TOKEN: crawl4aiToken, BOOTSTRAP_KEY_SHA256: await hashApiKey(apiKey), ADMIN_KEY_SHA256: await hashApiKey(adminKey) },
     });
     await journal.created(WORKER_KEY, scriptName, { url: worker.url }); // merges into a record created by an earlier run
     // The account id lives in the secret store with the token (it names where the token works), not here.

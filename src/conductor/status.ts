@@ -11,6 +11,7 @@ import { loadProvider } from './providers.js';
 import { runningHoursOf } from './power-history.js';
 import { providerContext, specOf, stateStore, type Session } from './session.js';
 import { checkWorker } from './worker-health.js';
+import { AdminClient, usageTotals } from './keys.js';
 
 /** `status`: the VM, the tunnel, the Worker and Crawl4AI through it, the cost so far, and drift. */
 export interface StatusReport {
@@ -26,6 +27,8 @@ export interface StatusReport {
   crawl4ai: { ok: boolean; version?: string; error?: string };
   cost: { soFarUsd: number; monthlyUsd: number; since: string };
   drift: { missing: string[]; unexpected: DiscoveredResource[] };
+  /** tool calls over every key, from the Worker's admin API (absent when this machine has no admin key) */
+  usage?: ReturnType<typeof usageTotals> | { error: string };
   /** tunnel mode only */
   tunnel?: { id: string | null; status: TunnelStatus | 'unknown'; connectors: number; error?: string };
 }
@@ -52,13 +55,15 @@ export async function deploymentStatus(
   const provider = await loadProvider(spec.provider);
   const ctx = providerContext(spec, credentials, s);
   const journal = new Journal(stateStore(s.env), state);
-  const [vm, discovered, apiKey, tunnel] = await Promise.all([
+  const [vm, discovered, apiKey, adminKey, tunnel] = await Promise.all([
     provider.status(ctx, journal),
     provider.discover(ctx),
     s.secrets.get(deploymentSecret(state.name, 'mcp-api-key')),
+    s.secrets.get(deploymentSecret(state.name, 'admin-key')),
     tunnelStatusOf(state, cloudflare, s),
   ]);
   const health = state.worker ? await checkWorker(state.worker.url, apiKey, 10_000) : null;
+  const usage = state.worker && adminKey && health?.worker.ok ? await usageOf(state.worker.url, adminKey) : undefined;
   const cloudIds = new Set(discovered.map((d) => d.id));
   const liveCloud = journal.live().filter((r) => r.phase === 'created' && r.id && !r.kind.startsWith('cloudflare:'));
   const missing = liveCloud.filter((r) => !cloudIds.has(r.id!)).map((r) => `${r.kind} ${r.id}`);
@@ -89,8 +94,18 @@ export async function deploymentStatus(
     crawl4ai: { ok: health?.origin.ok ?? false, ...pick(health?.origin) },
     cost: { soFarUsd: round2(cost.soFarUsd), monthlyUsd: round2(cost.monthlyUsd), since },
     drift: { missing, unexpected },
+    ...(usage ? { usage } : {}),
     ...(tunnel ? { tunnel } : {}),
   };
+}
+
+/** Usage totals through the admin API; never throws (status reports, it does not fail on this). */
+async function usageOf(url: string, adminKey: string): Promise<StatusReport['usage']> {
+  try {
+    return usageTotals((await new AdminClient({ url: url.replace(/\/+$/, ''), adminKey }, 10_000).list(true)).keys);
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
 }
 
 function pick(h?: { version?: string; error?: string }) {

@@ -4,7 +4,7 @@
  */
 import { McpServer, type CallToolResult } from '@modelcontextprotocol/server';
 import type { ToolConfig } from './context.js';
-import { errorResult } from './errors.js';
+import { errorResult, ToolError } from './errors.js';
 import { crawlSiteTool } from './tools/crawl-site.js';
 import { extractTool } from './tools/extract.js';
 import { healthTool } from './tools/health.js';
@@ -49,7 +49,20 @@ function variantOf(def: ToolDef, cfg: ToolConfig): ReturnType<NonNullable<ToolDe
   return v;
 }
 
-export function createMcpServer(cfg: ToolConfig): McpServer {
+/**
+ * Per serving unit hooks (the Worker's per-key scopes and usage; stdio passes none). Kept here as
+ * plain callbacks so src/mcp stays free of any transport or storage.
+ */
+export interface ToolCallHooks {
+  /** A refusal message when this caller may not use `tool` (answered as an isError result). */
+  refuse?(tool: string): { message: string; hint: string } | undefined;
+  /** Called once per call with its outcome, refused calls included. */
+  settled?(call: { tool: string; args: unknown; result: CallToolResult; ms: number }): void;
+  /** The serving unit ended (its transport closed): calls that never reached a tool have ended too. */
+  closed?(): void;
+}
+
+export function createMcpServer(cfg: ToolConfig, hooks?: ToolCallHooks): McpServer {
   const server = new McpServer({ name: SERVER_NAME, version: cfg.version }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
   for (const def of TOOLS) {
     if (def.enabled && !def.enabled(cfg)) continue;
@@ -63,13 +76,29 @@ export function createMcpServer(cfg: ToolConfig): McpServer {
         annotations: def.annotations,
       },
       async (args: unknown, ctx): Promise<CallToolResult> => {
-        try {
-          return await def.run(args, cfg, ctx);
-        } catch (e) {
-          return errorResult(e);
+        const started = Date.now();
+        let result: CallToolResult;
+        const refusal = hooks?.refuse?.(def.name);
+        if (refusal) result = errorResult(new ToolError(refusal.message, refusal.hint));
+        else {
+          try {
+            result = await def.run(args, cfg, ctx);
+          } catch (e) {
+            result = errorResult(e);
+          }
         }
+        hooks?.settled?.({ tool: def.name, args, result, ms: Date.now() - started });
+        return result;
       },
     );
+  }
+  if (hooks?.closed) {
+    const closed = hooks.closed;
+    const prev = server.server.onclose;
+    server.server.onclose = () => {
+      prev?.();
+      closed();
+    };
   }
   return server;
 }

@@ -5,19 +5,25 @@
  *   POST /mcp      MCP (both protocol eras: 2026-07-28 and, statelessly, 2025), Bearer API key
  *   GET  /status   Bearer API key: is Crawl4AI reachable through this Worker, and does it accept
  *                  the Worker's token? (used by `init`, `start`, `scale` and `status`)
+ *   /admin/...     the admin API (admin key): keys, scopes, limits, usage (admin-api.ts)
+ *   /dashboard     the management pages, signed in with the admin key (dashboard.ts)
  *   *              404 JSON
  *
  * Bindings: KEYS (KeyRegistry Durable Object), ORIGIN_URL var + CRAWL4AI_API_TOKEN secret, or a
- * CRAWL4AI fetcher binding (vpc_service) instead of ORIGIN_URL; BOOTSTRAP_KEY_SHA256 secret;
+ * CRAWL4AI fetcher binding (vpc_service) instead of ORIGIN_URL; BOOTSTRAP_KEY_SHA256 and ADMIN_KEY_SHA256 secrets;
  * LLM_ENABLED var; optional SCREENSHOT_MAX_BYTES var (inline screenshot cap).
  */
 import { createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/server';
-import { hashApiKey, isWellFormedApiKey } from '../ground/api-key.js';
 import { defaultToolConfig, type ToolConfig } from '../mcp/context.js';
 import { bindingOrigin, OriginUnreachableError, urlOrigin, type Crawl4aiOrigin, type FetcherLike } from '../mcp/origin.js';
 import { Crawl4aiClient } from '../mcp/crawl4ai.js';
-import { createMcpServer, SERVER_NAME } from '../mcp/server.js';
+import { createMcpServer, SERVER_NAME, TOOLS, type ToolCallHooks } from '../mcp/server.js';
+import { adminRoute } from './admin-api.js';
+import { dashboardRoute, type MonitorHealth, type OriginFigures } from './dashboard.js';
+import { json } from './http.js';
+import { authorize, hashedBearer, registryOf } from './key-auth.js';
 import { KeyRegistry } from './key-registry.js';
+import { trackRequest, type CalledTool } from './tool-usage.js';
 import { refuseForeignRequest } from './request-guard.js';
 
 export { KeyRegistry };
@@ -27,6 +33,8 @@ export interface WorkerEnv {
   ORIGIN_URL?: string;
   CRAWL4AI_API_TOKEN?: string;
   BOOTSTRAP_KEY_SHA256?: string;
+  /** SHA-256 of the admin key (admin API and dashboard); unset = both disabled */
+  ADMIN_KEY_SHA256?: string;
   LLM_ENABLED?: string;
   CRAWL4AI_MCP_VERSION?: string;
   SCREENSHOT_MAX_BYTES?: string;
@@ -35,21 +43,6 @@ export interface WorkerEnv {
   KEYS: DurableObjectNamespace<KeyRegistry>;
   /** A vpc_service (tunnel) or other fetcher binding to Crawl4AI; wins over ORIGIN_URL. */
   CRAWL4AI?: FetcherLike;
-}
-
-const REALM = 'crawl4ai-mcp';
-
-function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
-  });
-}
-
-function unauthorized(error: 'invalid_request' | 'invalid_token', description: string): Response {
-  const challenge =
-    error === 'invalid_request' ? `Bearer realm="${REALM}"` : `Bearer realm="${REALM}", error="invalid_token", error_description="${description}"`;
-  return json({ error, error_description: description }, 401, { 'www-authenticate': challenge });
 }
 
 function versionOf(env: WorkerEnv): string {
@@ -92,7 +85,10 @@ let cached: { env: WorkerEnv; handler: McpHttpHandler } | undefined;
 function handlerFor(env: WorkerEnv): McpHttpHandler {
   if (cached?.env !== env) {
     const cfg = toolConfigFor(env);
-    cached = { env, handler: createMcpHandler(() => createMcpServer(cfg), { legacy: 'stateless' }) };
+    cached = {
+      env,
+      handler: createMcpHandler((ctx) => createMcpServer(cfg, ctx.authInfo?.extra?.hooks as ToolCallHooks | undefined), { legacy: 'stateless' }),
+    };
   }
   return cached.handler;
 }
@@ -107,21 +103,119 @@ async function originStatus(env: WorkerEnv): Promise<{ ok: boolean; version?: st
   }
 }
 
-const BEARER_RE = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+/**
+ * Crawl4AI's own figures for the dashboard: `/monitor/health` (memory, CPU, browser pool) and the
+ * request total from its Prometheus `/metrics`. In public mode Caddy serves neither (404): then
+ * the dashboard says they are not available.
+ */
+async function originFigures(env: WorkerEnv): Promise<OriginFigures> {
+  const client = new Crawl4aiClient(originFor(env), { deadline: Date.now() + 10_000 });
+  try {
+    const [h, metrics] = await Promise.all([
+      client.request<MonitorHealth>('GET', '/monitor/health', undefined, 'monitor health'),
+      originFor(env)
+        .fetch('/metrics', { method: 'GET', signal: AbortSignal.timeout(10_000) })
+        .then((r) => (r.ok ? r.text() : ''))
+        .catch(() => ''),
+    ]);
+    let requests: number | undefined;
+    for (const line of metrics.split('\n')) {
+      const m = /^http_requests_total(?:\{[^}]*\})?\s+([0-9.eE+]+)$/.exec(line.trim());
+      if (m) requests = (requests ?? 0) + Number(m[1]);
+    }
+    return {
+      memoryPercent: h.container?.memory_percent,
+      cpuPercent: h.container?.cpu_percent,
+      uptimeSeconds: h.container?.uptime_seconds,
+      browserMemoryMb: h.pool?.total_memory_mb,
+      memoryPressure: h.janitor?.memory_pressure,
+      ...(requests !== undefined ? { requests } : {}),
+    };
+  } catch (e) {
+    return { error: e instanceof Error ? e.message : String(e) };
+  }
+}
 
-/** The caller's key, checked against the registry; a Response when it must be refused. */
-async function authenticate(request: Request, env: WorkerEnv): Promise<{ id: string; name: string } | Response> {
-  const header = request.headers.get('authorization');
-  if (!header) return unauthorized('invalid_request', 'missing Authorization: Bearer <API key>');
-  const m = BEARER_RE.exec(header);
-  if (!m) return unauthorized('invalid_token', 'the Authorization header must be "Bearer <API key>"');
-  const key = m[1]!;
-  if (!isWellFormedApiKey(key)) return unauthorized('invalid_token', 'malformed API key (expected c4m_ followed by 43 characters)');
-  const hash = await hashApiKey(key);
-  const registry = env.KEYS.get(env.KEYS.idFromName('registry'));
-  const check = await registry.verify(hash, env.BOOTSTRAP_KEY_SHA256);
-  if (!check.ok) return unauthorized('invalid_token', 'unknown or revoked API key');
-  return { id: check.id ?? 'unknown', name: check.name ?? 'unknown' };
+const TOOL_NAMES = new Set(TOOLS.map((t) => t.name));
+
+/** The tools/call messages in a POST /mcp body (a single message or a 2025-03 batch), and its id. */
+function toolCallsIn(body: unknown): { calls: CalledTool[]; id: string | number | null } {
+  const msgs = Array.isArray(body) ? body : [body];
+  const calls: CalledTool[] = [];
+  for (const m of msgs) {
+    if (!m || typeof m !== 'object' || (m as { method?: unknown }).method !== 'tools/call') continue;
+    const params = ((m as { params?: unknown }).params ?? {}) as { name?: unknown; arguments?: unknown };
+    // a name that is no tool is stored as "(unknown)", so callers cannot fill the usage table with names
+    calls.push({ tool: typeof params.name === 'string' && TOOL_NAMES.has(params.name) ? params.name : '(unknown)', args: params.arguments });
+  }
+  const id = !Array.isArray(body) && body && typeof body === 'object' ? (body as { id?: unknown }).id : null;
+  return { calls, id: typeof id === 'string' || typeof id === 'number' ? id : null };
+}
+
+/** The SDK's own cap (DEFAULT_MAX_REQUEST_BODY_SIZE): a body over it is refused, never parsed. */
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/** The body as text, or undefined past MAX_BODY_BYTES (read no further than that). */
+async function boundedText(request: Request): Promise<string | undefined> {
+  if (Number(request.headers.get('content-length') ?? '0') > MAX_BODY_BYTES) return undefined;
+  if (!request.body) return '';
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
+
+async function serveMcp(request: Request, env: WorkerEnv, ctx: ExecutionContext): Promise<Response> {
+  // A malformed or missing key is refused before the body is read.
+  const hash = await hashedBearer(request);
+  if (hash instanceof Response) return hash;
+  // The body is read here to find tool calls (they are checked and counted before the SDK runs
+  // them); the SDK gets it back parsed, so it is parsed once.
+  let parsed: unknown;
+  let forward = request;
+  if (request.method === 'POST') {
+    const text = await boundedText(request);
+    if (text === undefined) {
+      return json({ jsonrpc: '2.0', id: null, error: { code: -32000, message: `Payload Too Large: Request body must not exceed ${MAX_BODY_BYTES} bytes` } }, 413);
+    }
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined; // the SDK answers the parse error
+    }
+    forward = new Request(request, { body: text });
+  }
+  const { calls, id } = toolCallsIn(parsed);
+  const grant = await authorize(request, env, calls.length, id, hash);
+  if (grant instanceof Response) return grant;
+  const usage = calls.length > 0 ? trackRequest(grant, calls) : undefined;
+  if (usage) ctx.waitUntil(usage.done.then((records) => (records.length > 0 ? registryOf(env).record(records) : undefined)).catch((e) => console.error('usage not recorded:', e)));
+  // The SDK answers protocol errors itself; anything else is caught below (never an opaque 1101).
+  try {
+    return await handlerFor(env).fetch(forward, {
+      authInfo: { token: `key:${grant.id}`, clientId: grant.name, scopes: grant.tools ?? [], ...(usage ? { extra: { hooks: usage.hooks } } : {}) },
+      ...(parsed !== undefined ? { parsedBody: parsed } : {}),
+    });
+  } catch (e) {
+    usage?.finish();
+    throw e;
+  }
 }
 
 /**
@@ -136,7 +230,7 @@ function internalError(e: unknown, path: string): Response {
   return json({ error: 'internal_error', message, correlation_id: correlationId }, 500);
 }
 
-async function route(request: Request, env: WorkerEnv, url: URL, path: string): Promise<Response> {
+async function route(request: Request, env: WorkerEnv, ctx: ExecutionContext, url: URL, path: string): Promise<Response> {
   // before auth, so a rebound or cross-site request learns nothing, not even whether a key is valid
   const foreign = refuseForeignRequest(request, env);
   if (foreign) return json(foreign, 403);
@@ -148,29 +242,26 @@ async function route(request: Request, env: WorkerEnv, url: URL, path: string): 
 
   if (path === '/status') {
     if (request.method !== 'GET') return json({ error: 'method_not_allowed' }, 405, { allow: 'GET' });
-    const who = await authenticate(request, env);
+    const who = await authorize(request, env, 0);
     if (who instanceof Response) return who;
     return json({ worker: { version: versionOf(env) }, origin: await originStatus(env) });
   }
 
-  if (path === '/mcp') {
-    const who = await authenticate(request, env);
-    if (who instanceof Response) return who;
-    // The SDK answers protocol errors itself; anything else is caught below (never an opaque 1101).
-    return await handlerFor(env).fetch(request, {
-      authInfo: { token: `key:${who.id}`, clientId: who.name, scopes: [] },
-    });
-  }
+  if (path === '/mcp') return serveMcp(request, env, ctx);
+
+  if (path === '/admin' || path.startsWith('/admin/')) return adminRoute(request, env, path, url);
+
+  if (path === '/dashboard' || path.startsWith('/dashboard/')) return dashboardRoute(request, env, path, { version: versionOf(env), originHealth: () => originStatus(env), originFigures: () => originFigures(env) });
 
   return json({ error: 'not_found', message: `no route for ${request.method} ${url.pathname}; the MCP endpoint is POST /mcp` }, 404);
 }
 
 export default {
-  async fetch(request: Request, env: WorkerEnv): Promise<Response> {
+  async fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): Promise<Response> {
     const url = new URL(request.url);
     const path = url.pathname.replace(/\/+$/, '') || '/';
     try {
-      return await route(request, env, url, path);
+      return await route(request, env, ctx, url, path);
     } catch (e) {
       return internalError(e, path);
     }

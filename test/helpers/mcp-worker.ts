@@ -119,6 +119,8 @@ export interface StartWorkerOptions {
   /** the bootstrap API key (its hash becomes BOOTSTRAP_KEY_SHA256); default: a fresh key */
   apiKey?: string;
   llmEnabled?: boolean;
+  /** the admin key (its hash becomes ADMIN_KEY_SHA256); default: none, the admin API is off */
+  adminKey?: string;
   /** extra vars (e.g. SCREENSHOT_MAX_BYTES) */
   vars?: Record<string, string>;
   /**
@@ -151,6 +153,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Runnin
     LLM_ENABLED: opts.llmEnabled ? 'true' : 'false',
     CRAWL4AI_API_TOKEN: opts.token ?? '',
     BOOTSTRAP_KEY_SHA256: await hashApiKey(apiKey),
+    ...(opts.adminKey ? { ADMIN_KEY_SHA256: await hashApiKey(opts.adminKey) } : {}),
     ...opts.vars,
   };
   const workerOptions: Record<string, unknown> = {

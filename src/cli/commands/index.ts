@@ -8,6 +8,8 @@ import { destroyCommand } from './destroy.js';
 import { doctorCommand } from './doctor.js';
 import { serveCommand } from './serve.js';
 import { devCommand } from './dev.js';
+import { keysCommand } from './keys.js';
+import { dashboardCommand } from './dashboard.js';
 
 /** Every registered command, in the order --help lists them. Only commands that work are here. */
 export const commands: CommandModule[] = [
@@ -18,6 +20,8 @@ export const commands: CommandModule[] = [
   stopCommand,
   startCommand,
   connectCommand,
+  keysCommand,
+  dashboardCommand,
   destroyCommand,
   doctorCommand,
   serveCommand,

@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+/**
+ * Benchmark (not a test): per-key limits and usage under load.
+ *
+ *   npx tsc -p tsconfig.json && node bench/keys-load.mjs [--calls 10000] [--concurrency 50] [--n 400]
+ *
+ * Starts the Crawl4AI emulator and the Worker in workerd (as the tests do) with an admin key, makes
+ * 3 keys through the admin API, each with a tool allowlist, a rate limit and a daily quota high
+ * enough never to trip (so every check runs), then:
+ *   1. sequential: `scrape` straight to the emulator vs through the Worker with a limited key
+ *      (p50/p99 added latency, after a warm-up);
+ *   2. load: --calls `scrape` calls at --concurrency, round-robin over the 3 keys, through the
+ *      Worker, and the same number straight to the emulator: throughput and latency;
+ *   3. the check: the registry's per-key counters (admitted "today" and recorded "calls") must add
+ *      up to exactly the calls made.
+ * Prints markdown. Needs Node >= 23.6 (imports the TypeScript emulator and helper directly).
+ */
+import { performance } from 'node:perf_hooks';
+import os from 'node:os';
+import { startCrawl4aiEmulator } from '../test/emulators/crawl4ai/index.ts';
+import { startWorker } from '../test/helpers/mcp-worker.ts';
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const CALLS = arg('calls', 10_000);
+const CONCURRENCY = arg('concurrency', 50);
+const N = arg('n', 400);
+const WARMUP = 50;
+const ADMIN = 'c4m_' + 'benchadminbenchadminbenchadminbenchadmin123';
+
+function stats(samples) {
+  const s = [...samples].sort((a, b) => a - b);
+  const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
+  return { n: s.length, p50: q(0.5), p90: q(0.9), p99: q(0.99), mean: s.reduce((a, b) => a + b, 0) / s.length };
+}
+
+const emu = await startCrawl4aiEmulator({});
+const worker = await startWorker({ originUrl: emu.url, token: emu.token, adminKey: ADMIN });
+const PAGE = emu.fixtures.docs.root;
+
+async function admin(method, path, body) {
+  const r = await fetch(`${worker.url}${path}`, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+  if (!r.ok) throw new Error(`admin ${path}: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
+const limits = { tools: ['scrape', 'map', 'health'], rpm: 1_000_000, daily: 1_000_000 };
+const keys = [];
+for (const name of ['bench-a', 'bench-b', 'bench-c', 'bench-seq']) keys.push((await admin('POST', '/admin/keys', { name, ...limits })).api_key);
+const seqKey = keys.pop();
+
+let id = 1;
+const viaWorker = async (key) => {
+  const r = await fetch(worker.mcpUrl, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: id++, method: 'tools/call', params: { name: 'scrape', arguments: { url: PAGE } } }),
+  });
+  const t = await r.text();
+  if (!r.ok || !t.includes('Welcome to Example Docs')) throw new Error(`worker ${r.status} ${t.slice(0, 200)}`);
+};
+await viaWorker(seqKey);
+const crawlBody = JSON.stringify(emu.requests.filter((r) => r.path === '/crawl').at(-1).body);
+const direct = async () => {
+  const r = await fetch(`${emu.url}/crawl`, { method: 'POST', headers: { authorization: `Bearer ${emu.token}`, 'content-type': 'application/json' }, body: crawlBody });
+  if (!r.ok) throw new Error(`direct ${r.status}`);
+  await r.arrayBuffer();
+};
+
+async function timeSeq(fn, n) {
+  for (let i = 0; i < WARMUP; i++) await fn();
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    out.push(performance.now() - t);
+  }
+  return stats(out);
+}
+
+async function load(fnFor, calls, concurrency) {
+  let next = 0;
+  let errors = 0;
+  const lat = [];
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= calls) return;
+        const t = performance.now();
+        try {
+          await fnFor(i);
+          lat.push(performance.now() - t);
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  return { perSecond: calls / seconds, seconds, errors, ...stats(lat) };
+}
+
+const sDirect = await timeSeq(direct, N);
+const sWorker = await timeSeq(() => viaWorker(seqKey), N);
+const lDirect = await load(() => direct(), CALLS, CONCURRENCY);
+const lWorker = await load((i) => viaWorker(keys[i % keys.length]), CALLS, CONCURRENCY);
+
+// usage is written after each answer: give the last records a moment
+let listed;
+for (let i = 0; i < 100; i++) {
+  listed = (await admin('GET', '/admin/keys')).keys.filter((k) => k.name.startsWith('bench-') && k.name !== 'bench-seq');
+  if (listed.reduce((a, k) => a + k.usage.calls, 0) >= CALLS - lWorker.errors) break;
+  await new Promise((r) => setTimeout(r, 100));
+}
+const today = listed.reduce((a, k) => a + k.usage.today, 0);
+const recorded = listed.reduce((a, k) => a + k.usage.calls, 0);
+
+const f = (x) => x.toFixed(2);
+console.log(`\nNode ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(`\nsequential (${N} calls after ${WARMUP} warm-up), key with allowlist + rpm + daily quota:\n`);
+console.log('| path | n | p50 ms | p90 ms | p99 ms | mean ms |');
+console.log('|---|---:|---:|---:|---:|---:|');
+console.log(`| Crawl4AI emulator POST /crawl (direct) | ${sDirect.n} | ${f(sDirect.p50)} | ${f(sDirect.p90)} | ${f(sDirect.p99)} | ${f(sDirect.mean)} |`);
+console.log(`| Worker: scrape, limited key (raw JSON-RPC) | ${sWorker.n} | ${f(sWorker.p50)} | ${f(sWorker.p90)} | ${f(sWorker.p99)} | ${f(sWorker.mean)} |`);
+console.log(`\nAdded by the Worker with limits and usage on: p50 ${f(sWorker.p50 - sDirect.p50)} ms, p99 ${f(sWorker.p99 - sDirect.p99)} ms`);
+console.log(`\nload: ${CALLS} calls at concurrency ${CONCURRENCY}${''} (Worker: round-robin over 3 keys)\n`);
+console.log('| path | calls/s | seconds | errors | p50 ms | p99 ms |');
+console.log('|---|---:|---:|---:|---:|---:|');
+console.log(`| direct | ${lDirect.perSecond.toFixed(0)} | ${f(lDirect.seconds)} | ${lDirect.errors} | ${f(lDirect.p50)} | ${f(lDirect.p99)} |`);
+console.log(`| Worker | ${lWorker.perSecond.toFixed(0)} | ${f(lWorker.seconds)} | ${lWorker.errors} | ${f(lWorker.p50)} | ${f(lWorker.p99)} |`);
+console.log(`\ncounters: admitted today ${today}, recorded calls ${recorded}, calls made ${CALLS - lWorker.errors} → ${today === CALLS - lWorker.errors && recorded === CALLS - lWorker.errors ? 'EXACT' : 'MISMATCH'}`);
+for (const k of listed) console.log(`  ${k.name}: today ${k.usage.today}, calls ${k.usage.calls}, errors ${k.usage.errors}`);
+
+await worker.close();
+await emu.close();
+if (today !== CALLS - lWorker.errors || recorded !== CALLS - lWorker.errors) process.exitCode = 1;

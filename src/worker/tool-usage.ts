@@ -1,0 +1,87 @@
+/**
+ * Per-request tool hooks for the MCP server: refuse tools outside the key's allowlist, and collect
+ * each call's outcome (tool, URL host, error, bytes, latency) for the registry. The records are
+ * written after the answer (waitUntil), so usage costs the caller nothing.
+ */
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import type { ToolCallHooks } from '../mcp/server.js';
+import type { CallRecord, KeyGrant } from './key-registry.js';
+
+/** Longest a request's usage waits for its calls to finish before it is written anyway. */
+const SETTLE_TIMEOUT_MS = 120_000;
+
+/** Only the host of the URL a call names: never the path or query, which can carry secrets. */
+export function hostOf(args: unknown): string | null {
+  const a = (args ?? {}) as { url?: unknown; urls?: unknown };
+  const first = typeof a.url === 'string' ? a.url : Array.isArray(a.urls) && typeof a.urls[0] === 'string' ? a.urls[0] : undefined;
+  if (!first) return null;
+  try {
+    return new URL(first).hostname.slice(0, 253) || null;
+  } catch {
+    return null;
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** UTF-8 bytes of what the call returned to the client (text, and base64 image data). */
+export function bytesOf(result: CallToolResult): number {
+  let n = 0;
+  for (const c of result.content ?? []) {
+    if (c.type === 'text') n += encoder.encode(c.text).length;
+    else if (c.type === 'image' || c.type === 'audio') n += c.data.length;
+  }
+  return n;
+}
+
+export interface CalledTool {
+  tool: string;
+  args: unknown;
+}
+
+export interface RequestUsage {
+  hooks: ToolCallHooks;
+  /** resolves with the records once every call settled, or finish() was called */
+  done: Promise<CallRecord[]>;
+  /** the answer is complete: calls that never reached a tool are recorded as errors */
+  finish(): void;
+}
+
+export function trackRequest(grant: KeyGrant, expected: CalledTool[]): RequestUsage {
+  const records: CallRecord[] = [];
+  const started = Date.now();
+  let finished = false;
+  let resolve!: (r: CallRecord[]) => void;
+  const done = new Promise<CallRecord[]>((r) => (resolve = r));
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    // the calls the SDK answered without running a tool (unknown tool, invalid arguments)
+    const left = [...expected];
+    for (const r of records) {
+      const i = left.findIndex((c) => c.tool === r.tool);
+      if (i >= 0) left.splice(i, 1);
+    }
+    for (const c of left) records.push({ keyId: grant.id, tool: c.tool, host: hostOf(c.args), error: true, bytes: 0, ms: Date.now() - started, at: Date.now() });
+    resolve(records);
+  };
+  const timer = setTimeout(finish, SETTLE_TIMEOUT_MS);
+  const allowed = grant.tools ? new Set(grant.tools) : null;
+  const hooks: ToolCallHooks = {
+    refuse: (tool) =>
+      allowed && !allowed.has(tool)
+        ? {
+            message: `tool "${tool}" is outside the scope of key "${grant.name}" (scope: ${grant.tools!.join(', ') || 'no tools'})`,
+            hint: `use one of those tools, or ask the deployment's owner for a key whose --tools includes ${tool}`,
+          }
+        : undefined,
+    closed: finish,
+    settled: ({ tool, args, result, ms }) => {
+      if (finished) return;
+      records.push({ keyId: grant.id, tool, host: hostOf(args), error: result.isError === true, bytes: bytesOf(result), ms, at: Date.now() });
+      if (records.length >= expected.length) finish();
+    },
+  };
+  return { hooks, done, finish };
+}

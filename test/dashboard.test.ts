@@ -1,0 +1,123 @@
+/**
+ * The dashboard in a real browser: Debian's chromium driven by playwright-core (no browser
+ * download), against the Worker in workerd and the Crawl4AI emulator, with usage made by the
+ * official MCP client. A screenshot is kept in test/artifacts/.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { chromium, type Browser } from 'playwright-core';
+import { startCrawl4aiEmulator, type Crawl4aiEmulator } from './emulators/crawl4ai/index.ts';
+import { ROOT, startWorker, type RunningWorker } from './helpers/mcp-worker.ts';
+import { connectV2 } from './helpers/mcp-clients.ts';
+import { hasCommand, itWith } from './helpers/system-tools.ts';
+
+const it = itWith([{ cmd: 'chromium', pkg: 'chromium' }]);
+const ADMIN_KEY = 'c4m_' + 'dashdashdashdashdashdashdashdashdashdash123';
+const ARTIFACTS = path.join(ROOT, 'test', 'artifacts');
+
+let emu: Crawl4aiEmulator;
+let worker: RunningWorker;
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  emu = await startCrawl4aiEmulator({});
+  worker = await startWorker({ originUrl: emu.url, token: emu.token, adminKey: ADMIN_KEY });
+  if (hasCommand('chromium')) browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await worker?.close();
+  await emu?.close();
+});
+
+describe('dashboard in chromium', () => {
+  it('a wrong admin key is refused and sets no cookie', async () => {
+    const ctx = await browser!.newContext();
+    const p = await ctx.newPage();
+    const r = await p.goto(`${worker.url}/dashboard`);
+    expect(r!.headers()['content-security-policy']).toMatch(/default-src 'none'/);
+    expect(r!.headers()['content-security-policy']).not.toMatch(/script-src/);
+    await p.fill('#key', 'c4m_' + 'W'.repeat(43));
+    await p.click('button[type=submit]');
+    await expect.poll(() => p.textContent('[role=alert]')).toMatch(/wrong admin key/);
+    expect(await ctx.cookies()).toEqual([]);
+    // an MCP key is no admin key either
+    await p.fill('#key', worker.apiKey);
+    await p.click('button[type=submit]');
+    await expect.poll(() => p.textContent('[role=alert]')).toMatch(/wrong admin key/);
+    await ctx.close();
+  });
+
+  it('sign in, see usage made by a real MCP client, create a key, revoke it and watch the client get refused; CSRF without the token refused', async () => {
+    const ctx = await browser!.newContext({ viewport: { width: 390, height: 844 } }); // a phone-sized screen
+    const p = await ctx.newPage();
+    await p.goto(`${worker.url}/dashboard`);
+    await p.fill('#key', ADMIN_KEY);
+    await p.click('button[type=submit]');
+    await p.waitForSelector('#origin');
+    expect(await p.textContent('#origin')).toMatch(/Crawl4AI healthy \(0\.9\.4\)/);
+    // Crawl4AI's own figures through the origin: /monitor/health and /metrics
+    const figures = (await p.textContent('#figures'))!;
+    expect(figures).toMatch(/memory\s*21\.4%/);
+    expect(figures).toMatch(/browser pool\s*270 MB/);
+    expect(figures).toMatch(/requests served\s*\d+/);
+    const [cookie] = await ctx.cookies();
+    expect(cookie).toMatchObject({ name: 'c4m_session', httpOnly: true, secure: true, sameSite: 'Strict', path: '/dashboard' });
+
+    // create a key in the form; it is shown once
+    await p.fill('#name', 'phone');
+    await p.fill('#tools', 'scrape,health');
+    await p.fill('#rpm', '100');
+    await p.click('form[action="/dashboard/keys"] button[type=submit]');
+    await p.waitForSelector('#new-key');
+    const key = (await p.textContent('#new-key'))!.trim();
+    expect(key).toMatch(/^c4m_[A-Za-z0-9_-]{43}$/);
+
+    // a real MCP client uses it
+    const client = await connectV2(worker.mcpUrl, key);
+    for (let i = 0; i < 3; i++) expect((await client.callTool('scrape', { url: `${emu.fixtures.docs.root}?q=${i}` })).isError).toBeFalsy();
+    await expect
+      .poll(async () => {
+        await p.goto(`${worker.url}/dashboard`);
+        return p.textContent('tr[data-key="phone"] td.calls');
+      })
+      .toBe('3');
+    const html = await p.content();
+    expect(html).toContain(new URL(emu.fixtures.docs.root).hostname);
+    expect(html).not.toContain('?q=');
+    expect(html).not.toContain(key); // shown once, not again
+    expect(await p.locator('svg[aria-label="tool calls per key"] rect').count()).toBeGreaterThan(0);
+    // nothing wider than the phone screen but the scrollable tables
+    expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    await p.screenshot({ path: path.join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+
+    // CSRF: the session cookie alone (a forged cross-site form would have it at most) is refused
+    const forged = await fetch(`${worker.url}/dashboard/keys/revoke`, {
+      method: 'POST',
+      headers: { cookie: `${cookie!.name}=${cookie!.value}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'name=phone',
+    });
+    expect(forged.status).toBe(403);
+    const wrongToken = await fetch(`${worker.url}/dashboard/keys/revoke`, {
+      method: 'POST',
+      headers: { cookie: `${cookie!.name}=${cookie!.value}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'name=phone&csrf=' + 'A'.repeat(43),
+    });
+    expect(wrongToken.status).toBe(403);
+    expect((await client.callTool('health')).isError).toBeFalsy();
+
+    // revoke in the dashboard: the client's next call is refused
+    await p.click('tr[data-key="phone"] button.danger');
+    await expect.poll(() => p.textContent('tr[data-key="phone"]')).toMatch(/revoked/);
+    await expect(client.callTool('health')).rejects.toThrow(/401|revoked/);
+    await client.close().catch(() => undefined);
+
+    // signed out: the dashboard asks for the key again
+    await p.click('form[action="/dashboard/logout"] button');
+    await p.waitForSelector('#key');
+    await ctx.close();
+  });
+});

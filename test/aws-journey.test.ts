@@ -64,7 +64,7 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
     expect(userData).not.toMatch(/CRAWL4AI_API_TOKEN|TUNNEL_TOKEN/);
     expect(sim.boots).toBeGreaterThanOrEqual(2);
     expect(cf.scripts()).toContain('crawl4ai-mcp-journey');
-    expect(cf.secretsOf('crawl4ai-mcp-journey').sort()).toEqual(['BOOTSTRAP_KEY_SHA256', 'CRAWL4AI_API_TOKEN']);
+    expect(cf.secretsOf('crawl4ai-mcp-journey').sort()).toEqual(['ADMIN_KEY_SHA256', 'BOOTSTRAP_KEY_SHA256', 'CRAWL4AI_API_TOKEN']);
 
     // The state file holds no secret.
     const stateText = fs.readFileSync(path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', 'journey.json'), 'utf8');

@@ -120,6 +120,21 @@ describe('the command line', () => {
     expect(r.code).toBe(report.ok ? 0 : 1);
   });
 
+  it('doctor warns that Connectivity Directory Bind could not be checked when the token may not read its own policies', async () => {
+    const { ALL_PERMISSION_GROUPS } = await import('./emulators/cloudflare/token-permissions.ts');
+    const token = 'cf-token-' + 'd'.repeat(32);
+    const cf = await startCloudflareEmulator({ apiToken: token, tokenPermissions: ALL_PERMISSION_GROUPS.filter((g) => g !== 'API Tokens Read') });
+    try {
+      const env = cliEnv(home, { CRAWL4AI_MCP_SECRET_BACKEND: 'file', CRAWL4AI_MCP_PASSPHRASE: PASS, CLOUDFLARE_API_BASE_URL: cf.apiBaseUrl, CLOUDFLARE_ACCOUNT_ID: cf.accountId, CLOUDFLARE_API_TOKEN: token });
+      const r = await runCli(['doctor', '--json'], { env });
+      const check = JSON.parse(r.stdout).checks.find((c: { id: string }) => c.id === 'cloudflare');
+      expect(check.status).toBe('warn');
+      expect(check.detail).toMatch(/could not check Account › Connectivity Directory › Bind/);
+    } finally {
+      await cf.close();
+    }
+  });
+
   it('doctor without --json prints one ✔/✘ line per check', async () => {
     const r = await runCli(['doctor'], { env: cliEnv(home, { CRAWL4AI_MCP_SECRET_BACKEND: 'file', CRAWL4AI_MCP_PASSPHRASE: PASS }) });
     expect(r.stdout).toMatch(/✔ Node\.js: v\d+/);

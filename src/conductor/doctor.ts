@@ -106,6 +106,15 @@ export async function checkCloudflareToken(env: NodeJS.ProcessEnv): Promise<Chec
   const api = new CloudflareApi({ accountId: env.CLOUDFLARE_ACCOUNT_ID, apiToken: env.CLOUDFLARE_API_TOKEN }, { env, retry: { attempts: 1 } });
   try {
     const tunnel = await checkTokenPermissions(api, 'tunnel');
+    if (!tunnel.missing.length && tunnel.unchecked.length) {
+      return {
+        id: 'cloudflare',
+        title,
+        status: 'warn',
+        detail: `valid; could not check ${tunnel.unchecked.join(', ')} (the token may not read its own permissions; no read-only call proves it)`,
+        hint: 'make sure the token has it, or `wrangler deploy` of tunnel mode fails with code 10000',
+      };
+    }
     if (!tunnel.missing.length) return { id: 'cloudflare', title, status: 'ok', detail: 'valid; has every permission for tunnel and public mode' };
     const publicOnly = await checkTokenPermissions(api, 'public');
     return {

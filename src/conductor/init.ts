@@ -106,6 +106,8 @@ export async function initDeployment(
         'edit the token to add them (templates/policies/cloudflare-token.json lists each and why)',
       );
     }
+    // No read-only call proves Connectivity Directory Bind; say so instead of failing later in silence.
+    if (perms.unchecked.length) s.reporter.step(`could not check the token for ${perms.unchecked.join(', ')} (it may not read its own permissions); deploying fails with code 10000 without it`);
     const plan = await provider.plan(ctx);
 
     // Secrets first: if anything later fails, nothing created depends on a lost value.

@@ -8,29 +8,9 @@ import { generateApiKey, hashApiKey } from '../ground/api-key.js';
 import { deploymentSecret } from '../secrets/keys.js';
 import type { SecretStore } from '../secrets/store.js';
 import type { DeploymentState } from '../state/schema.js';
+import type { KeyInfo } from '../model/keys.js';
 
-export interface KeyUsage {
-  calls: number;
-  errors: number;
-  bytes: number;
-  latency_ms_total: number;
-  today: number;
-  by_tool: Array<{ tool: string; calls: number; errors: number; bytes: number; latency_ms_total: number; latency_ms_max: number }>;
-}
-
-export interface KeyInfo {
-  id: string;
-  name: string;
-  source: string;
-  tools: string[] | null;
-  rpm: number | null;
-  daily: number | null;
-  created_at: number;
-  last_used_at: number | null;
-  expires_at: number | null;
-  revoked_at: number | null;
-  usage: KeyUsage;
-}
+export type { KeyInfo, KeyUsage } from '../model/keys.js';
 
 export interface NewKeySettings {
   name: string;

@@ -19,6 +19,9 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { API_KEY_HASH_RE, constantTimeEqual } from '../ground/api-key.js';
+import type { KeyInfo, ToolUsage } from '../model/keys.js';
+
+export type { KeyInfo, ToolUsage } from '../model/keys.js';
 
 /** A verified key, as the Worker needs it on each request (cached briefly per isolate). */
 export interface KeyGrant {
@@ -60,29 +63,6 @@ export interface NewKey {
   rpm?: number | null;
   daily?: number | null;
   expiresAt?: number | null;
-}
-
-export interface KeyInfo {
-  id: string;
-  name: string;
-  source: string;
-  tools: string[] | null;
-  rpm: number | null;
-  daily: number | null;
-  created_at: number;
-  last_used_at: number | null;
-  expires_at: number | null;
-  revoked_at: number | null;
-  usage: { calls: number; errors: number; bytes: number; latency_ms_total: number; today: number; by_tool: ToolUsage[] };
-}
-
-export interface ToolUsage {
-  tool: string;
-  calls: number;
-  errors: number;
-  bytes: number;
-  latency_ms_total: number;
-  latency_ms_max: number;
 }
 
 export interface RecentCall {

@@ -1,5 +1,6 @@
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import type { Journal } from '../../state/journal.js';
+import { destroyWalk } from '../destroy-steps.js';
 import type { ResourceRecord } from '../../state/schema.js';
 import type { ProviderContext } from '../provider.js';
 import { releaseAddress } from './address.js';
@@ -24,28 +25,7 @@ export async function destroyDeployment(aws: AwsClients, ctx: ProviderContext, j
   const discovered = await discoverResources(aws, deployment);
   const byToken = await instancesByClientToken(aws, records);
 
-  const ids = (kind: AwsResourceKind): string[] => [
-    ...new Set([
-      ...records.filter((r) => r.kind === kind && r.id).map((r) => r.id!),
-      ...discovered.filter((d) => d.kind === kind).map((d) => d.id),
-      ...(kind === AWS_RESOURCE.instance ? byToken : []),
-    ]),
-  ];
-  const errors: unknown[] = [];
-  const step = async (kind: AwsResourceKind, remove: (id: string) => Promise<void>, describe: (id: string) => string) => {
-    const mine = records.filter((r) => r.kind === kind);
-    for (const r of mine) await journal.deleting(r.key);
-    const results = await Promise.allSettled(
-      ids(kind).map(async (id) => {
-        ctx.progress(describe(id));
-        await remove(id);
-      }),
-    );
-    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    errors.push(...failed.map((f) => f.reason));
-    if (failed.length === 0) for (const r of mine) await journal.deleted(r.key);
-    return failed.length === 0;
-  };
+  const { step, finish } = destroyWalk<AwsResourceKind>(journal, records, discovered, ctx.progress, { [AWS_RESOURCE.instance]: byToken });
 
   await step(AWS_RESOURCE.address, (id) => releaseAddress(aws, id), (id) => `releasing Elastic IP ${id}`);
   const instancesGone = await step(AWS_RESOURCE.instance, (id) => terminateInstance(aws, id), (id) => `terminating instance ${id} and waiting until it is terminated`);
@@ -57,7 +37,7 @@ export async function destroyDeployment(aws: AwsClients, ctx: ProviderContext, j
       (id) => `deleting security group ${id}`,
     );
   }
-  if (errors.length) throw errors[0];
+  finish();
 }
 
 /**

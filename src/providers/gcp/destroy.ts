@@ -1,4 +1,5 @@
 import type { Journal } from '../../state/journal.js';
+import { destroyWalk } from '../destroy-steps.js';
 import type { ProviderContext } from '../provider.js';
 import { releaseAddress } from './address.js';
 import type { GcpClients } from './clients.js';
@@ -25,30 +26,10 @@ export async function destroyDeployment(gcp: GcpClients, ctx: ProviderContext, j
     const ref = { zone: String(r.meta.zone), name: resourceName(deployment) };
     if (await getInstance(gcp, ref)) intended.push(instanceId(ref.zone, ref.name));
   }
-  const ids = (kind: GcpResourceKind): string[] => [
-    ...new Set([
-      ...records.filter((r) => r.kind === kind && r.id).map((r) => r.id!),
-      ...discovered.filter((d) => d.kind === kind).map((d) => d.id),
-      ...(kind === GCP_RESOURCE.instance ? intended : []),
-    ]),
-  ];
-  const errors: unknown[] = [];
-  const step = async (kind: GcpResourceKind, remove: (id: string) => Promise<void>, describe: (id: string) => string) => {
-    const mine = records.filter((r) => r.kind === kind);
-    for (const r of mine) await journal.deleting(r.key);
-    const results = await Promise.allSettled(
-      ids(kind).map(async (id) => {
-        ctx.progress(describe(id));
-        await remove(id);
-      }),
-    );
-    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    errors.push(...failed.map((f) => f.reason));
-    if (failed.length === 0) for (const r of mine) await journal.deleted(r.key);
-  };
+  const { step, finish } = destroyWalk<GcpResourceKind>(journal, records, discovered, ctx.progress, { [GCP_RESOURCE.instance]: intended });
 
   await step(GCP_RESOURCE.instance, (id) => deleteInstance(gcp, splitInstanceId(id)), (id) => `deleting instance ${id} (and its boot disk)`);
   await step(GCP_RESOURCE.firewall, (name) => deleteFirewall(gcp, name), (name) => `deleting firewall rule ${name}`);
   await step(GCP_RESOURCE.address, (name) => releaseAddress(gcp, name), (name) => `releasing static address ${name}`);
-  if (errors.length) throw errors[0];
+  finish();
 }

@@ -14,6 +14,7 @@
  * never returned; the implicit OS disk carries no tags and outlives its VM unless deleteOption is
  * Delete. Deleting a resource group deletes everything in it.
  */
+import { FaultInjector } from '../faults/injector.js';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
@@ -60,6 +61,8 @@ export interface AzureEmulator {
   subscriptionId: string;
   state: ArmState;
   requests: RequestLogEntry[];
+  /** fault injection on calls named "METHOD /subscriptions/…path": `injector.failCall(/^PUT .*virtualMachines/, 1, '5xx')` */
+  injector: FaultInjector;
   /** live resources (and resource groups) tagged crawl4ai-mcp:deployment=<name> */
   resourcesOf(deployment: string): Array<{ type: string; id: string; state?: string; tags: Record<string, string> }>;
   /** a bearer token ARM accepts, as `az account get-access-token` would hand a logged-in user */
@@ -89,6 +92,7 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
   const tokens = new Set<string>();
   const requests: RequestLogEntry[] = [];
   const throttle = { remaining: 0 };
+  const injector = new FaultInjector();
   let url = '';
   const arm = createArm(state, faults, {
     baseUrl: () => url,
@@ -223,6 +227,24 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
         if (!token || !tokens.has(token)) {
           return send({ status: 401, body: { error: { code: token ? 'InvalidAuthenticationToken' : 'AuthenticationFailed', message: token ? 'The access token is invalid.' : "Authentication failed. The 'Authorization' header is missing." } } });
         }
+        const fault = injector.take(`${req.method ?? 'GET'} ${u.pathname}`);
+        if (fault === 'hang') {
+          setTimeout(() => res.destroy(), injector.hangMs);
+          return;
+        }
+        if (fault === '5xx') return send({ status: 500, body: { error: { code: 'InternalServerError', message: 'Encountered internal server error. Diagnostic information: timestamp, subscription id, tracking id, request correlation id.' } } });
+        if (fault === 'throttle') throttle.remaining = Math.max(throttle.remaining, 1);
+        if (fault === 'lost') {
+          // the call takes effect, its answer never arrives
+          try {
+            if (raw) areq.body = JSON.parse(raw);
+            route(areq);
+          } catch {
+            /* a refused call took no effect either */
+          }
+          res.destroy();
+          return;
+        }
         if (throttle.remaining > 0) {
           throttle.remaining--;
           return send({ status: 429, body: { error: { code: 'TooManyRequests', message: 'The request is being throttled as the limit has been reached for operation type - Write_ObservationWindow_00:01:00.' } }, headers: { 'Retry-After': '1' } });
@@ -255,6 +277,7 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
     subscriptionId,
     state,
     requests,
+    injector,
     resourcesOf(deployment) {
       state.tick(Date.now());
       const groups = [...state.groups.values()]

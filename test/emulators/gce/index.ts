@@ -16,6 +16,7 @@
  *   reachable() evaluates the rules by priority and target tag for a given port;
  * - tokens come only from a JWT signed with the service account's key (RS256), exchanged at /token.
  */
+import { FaultInjector } from '../faults/injector.js';
 import { createPublicKey, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
@@ -55,6 +56,8 @@ export interface RequestLogEntry {
 }
 
 export interface GceEmulator {
+  /** fault injection on calls named "METHOD /compute/v1/…path": `faults.failCall(/^POST .*\/instances$/, 1, 'lost')` */
+  faults: FaultInjector;
   /** https://127.0.0.1:PORT (CRAWL4AI_MCP_GCP_ENDPOINT) */
   url: string;
   port: number;
@@ -129,6 +132,7 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
   const tls = makeTestCertificate('gce-emulator');
   const requests: RequestLogEntry[] = [];
   const tokens = new Map<string, string>(); // access token -> service account email
+  const faults = new FaultInjector();
   const controls = {
     throttle: 0,
     denied: new Set<string>(),
@@ -696,6 +700,24 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
       if (!auth || !tokens.has(auth[1]!)) {
         throw new ApiError(401, 'authError', 'Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential.', { status: 'UNAUTHENTICATED' });
       }
+      const fault = faults.take(`${req.method ?? 'GET'} ${u.pathname}`);
+      if (fault === 'hang') {
+        setTimeout(() => res.destroy(), faults.hangMs);
+        return;
+      }
+      if (fault === '5xx') throw new ApiError(503, 'backendError', 'The service is currently unavailable.', { status: 'UNAVAILABLE' });
+      if (fault === 'throttle') controls.throttle = Math.max(controls.throttle, 1);
+      if (fault === 'lost') {
+        // the call takes effect, its answer never arrives
+        const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+        try {
+          compute(req.method ?? 'GET', u.pathname, q, body);
+        } catch {
+          /* a refused call took no effect either */
+        }
+        res.destroy();
+        return;
+      }
       if (controls.throttle > 0) {
         controls.throttle--;
         throw new ApiError(429, 'rateLimitExceeded', `Quota exceeded for quota metric 'Queries' and limit 'Queries per minute' of service 'compute.googleapis.com' for consumer 'project_number:1234567890'.`, { status: 'RESOURCE_EXHAUSTED' });
@@ -740,6 +762,7 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
   server.on('request', (req, res) => void handler(req, res));
 
   return {
+    faults,
     url,
     port,
     caFile: tls.certFile,

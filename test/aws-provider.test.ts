@@ -498,6 +498,17 @@ describe('aws provider: the cloud pushing back', () => {
     expect(instancesOf(emu, ctx.spec.name)).toHaveLength(1);
   });
 
+  it('an EC2 endpoint that never answers a call does not hang apply: the call is abandoned and retried', async () => {
+    const emu = await emulator();
+    const { ctx, journal } = deployment(emu);
+    emu.faults.hangMs = 600_000; // far past the test's own timeout: without a request timeout, apply hangs
+    emu.faults.failCall('CreateSecurityGroup', 1, 'hang');
+    const vm = await aws.apply(ctx, journal, bootstrapFactory('tunnel'));
+    expect(vm.state).toBe('running');
+    expect(emu.faults.fired.map((f) => f.kind)).toEqual(['hang']);
+    expect(instancesOf(emu, ctx.spec.name)).toHaveLength(1);
+  });
+
   it('throttling (RequestLimitExceeded) and read-after-write InvalidInstanceID.NotFound are survived', async () => {
     const emu = await emulator({ consistencyDelayMs: 300 });
     const { ctx, journal } = deployment(emu);

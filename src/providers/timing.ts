@@ -17,6 +17,8 @@ export interface ProviderTiming {
   waitTimeoutMs: number;
   /** give up retrying a resource still in use (security group, static address) after this long */
   dependencyTimeoutMs: number;
+  /** the longest one API call may stay unanswered before it is abandoned and retried */
+  requestTimeoutMs: number;
 }
 
 export function providerTiming(ctx: Pick<ProviderContext, 'pollMs'>): ProviderTiming {
@@ -28,6 +30,7 @@ export function providerTiming(ctx: Pick<ProviderContext, 'pollMs'>): ProviderTi
     retryMaxMs: Math.min(20_000, Math.max(pollMs * 10, 100)),
     waitTimeoutMs: ctx.pollMs === undefined ? 10 * 60_000 : Math.max(30_000, pollMs * 600),
     dependencyTimeoutMs: ctx.pollMs === undefined ? 5 * 60_000 : Math.max(20_000, pollMs * 400),
+    requestTimeoutMs: ctx.pollMs === undefined ? 60_000 : Math.max(2_000, pollMs * 20),
   };
 }
 

@@ -57,6 +57,9 @@ export function createAwsClients(ctx: ProviderContext): AwsClients {
     region,
     maxAttempts: MAX_ATTEMPTS,
     retryStrategy: backoffRetryStrategy({ maxAttempts: MAX_ATTEMPTS, baseMs: timing.retryBaseMs, maxMs: timing.retryMaxMs }),
+    // The SDK waits forever for an answer by default: a silent endpoint would hang the CLI. A timed-out
+    // call is retried like a dropped connection (idempotency tokens make the retried create safe).
+    requestHandler: { connectionTimeout: 10_000, requestTimeout: timing.requestTimeoutMs, throwOnRequestTimeout: true },
     ...(credentials ? { credentials } : {}),
   };
   const ec2Endpoint = endpointFor(ctx.env, 'EC2');

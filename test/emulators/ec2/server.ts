@@ -179,7 +179,7 @@ export function createEc2Server(deps: ServerDeps): http.Server {
       const params = new URLSearchParams(req.method === 'POST' ? body.toString('utf8') : (req.url ?? '').split('?')[1] ?? '');
       const fault = params.get('DryRun') === 'true' ? undefined : deps.faults.take(params.get('Action') ?? '');
       if (fault === 'hang') {
-        setTimeout(() => res.destroy(), deps.faults.hangMs);
+        setTimeout(() => res.destroy(), deps.faults.hangMs).unref();
         return;
       }
       const out = handle(req, body, fault === 'lost' ? undefined : fault);

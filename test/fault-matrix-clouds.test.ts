@@ -13,7 +13,8 @@ import { startGceEmulator, type GceEmulator } from './emulators/gce/index.ts';
 import { startAzureEmulator, type AzureEmulator } from './emulators/azure/index.ts';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
 import { FAULT_KINDS, type FaultInjector, type FaultKind } from './emulators/faults/injector.ts';
-import { lines, runCli, type CliResult } from './helpers/cli.js';
+import { runCli } from './helpers/cli.js';
+import { expectTruthfulOutcome } from './helpers/outcome.js';
 import { startVmSimulator, type SimulatedInstance } from './helpers/vm-simulator.js';
 import { azureJourneyEnv, azureVms, gceInstances, gcpJourneyEnv } from './helpers/journey.js';
 
@@ -115,13 +116,7 @@ for (const cloud of CLOUDS) {
       await emu?.close();
     });
 
-    const truthful = (r: CliResult, what: string) => {
-      if (r.code === 0 || r.signal === 'SIGKILL') return;
-      const out = lines(r.stderr).filter((l) => !l.startsWith('›'));
-      expect(out.some((l) => l.startsWith('error: ')), `${what}: ${r.stderr}`).toBe(true);
-      expect(out.some((l) => l.startsWith('hint: ')), `${what}: ${r.stderr}`).toBe(true);
-      expect(r.stderr).not.toMatch(/\n\s+at /);
-    };
+    const truthful = expectTruthfulOutcome;
     const stateOf = (name: string) => path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', `${name}.json`);
 
     for (const c of cases) {

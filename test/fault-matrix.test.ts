@@ -4,7 +4,8 @@ import path from 'node:path';
 import { startEc2Emulator, type Ec2Emulator } from './emulators/ec2/index.ts';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
 import { FAULT_KINDS, type FaultKind } from './emulators/faults/injector.ts';
-import { lines, runCli, type CliResult } from './helpers/cli.js';
+import { runCli } from './helpers/cli.js';
+import { expectTruthfulOutcome } from './helpers/outcome.js';
 import { startVmSimulator } from './helpers/vm-simulator.js';
 import { AWS_ACCESS_KEY as ACCESS_KEY, ec2Instances, journeyEnv } from './helpers/journey.js';
 
@@ -83,14 +84,7 @@ describe('fault matrix: a fault on any mutating call, then init again or destroy
   const inject = (c: { call: Call; kind: FaultKind }, name: string) =>
     (c.call.side === 'aws' ? ec2.faults : cfe.faults).failCall(c.call.action(name), 1, c.kind);
 
-  /** A failure is one error line and one hint, no stack trace; a success says so (a SIGKILLed run says nothing). */
-  const truthful = (r: CliResult, what: string) => {
-    if (r.code === 0 || r.signal === 'SIGKILL') return;
-    const out = lines(r.stderr).filter((l) => !l.startsWith('›'));
-    expect(out.some((l) => l.startsWith('error: ')), `${what}: ${r.stderr}`).toBe(true);
-    expect(out.some((l) => l.startsWith('hint: ')), `${what}: ${r.stderr}`).toBe(true);
-    expect(r.stderr).not.toMatch(/\n\s+at /);
-  };
+  const truthful = expectTruthfulOutcome;
   const stateOf = (name: string) => path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', `${name}.json`);
 
   for (const c of CASES) {

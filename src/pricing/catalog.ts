@@ -162,6 +162,9 @@ export function describeSizes(provider: ProviderName): string {
 }
 
 /** size -> machine type, the shape of Provider.sizes. */
+/** The other sizes, suggested when one has no capacity (the same on every cloud). */
+export const otherSizes = (size: SizeName): SizeName[] => SIZE_NAMES.filter((s) => s !== size);
+
 export function instanceTypes(provider: ProviderName): Record<SizeName, string> {
   const table = SIZES[providerOf(provider)];
   return { small: table.small.instanceType, medium: table.medium.instanceType, large: table.large.instanceType };

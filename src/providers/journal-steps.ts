@@ -1,6 +1,7 @@
 import { CliError } from '../ground/errors.js';
 import type { Journal } from '../state/journal.js';
 import type { ResourceRecord } from '../state/schema.js';
+import type { VmStatus } from '../model/deployment.js';
 
 /**
  * Journal steps every provider's apply shares (cloud-neutral, so written once).
@@ -52,4 +53,16 @@ export function refuseAfterInterruptedDestroy(journal: Journal, kindPrefix: stri
       hint: `run crawl4ai-mcp destroy --name ${deployment} to finish it, then init again`,
     });
   }
+}
+
+/**
+ * Keeps the journal's non-secret facts about the VM current after a power or size change: its
+ * machine type (under the cloud's own word for it) and its public address.
+ */
+export async function rememberVm(journal: Journal, key: string, typeKey: string, status: VmStatus): Promise<VmStatus> {
+  const rec = journal.find(key);
+  if (rec?.phase === 'created' && rec.id) {
+    await journal.created(key, rec.id, { [typeKey]: status.instanceType ?? null, publicIp: status.publicIp ?? null });
+  }
+  return status;
 }

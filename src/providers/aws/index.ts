@@ -1,4 +1,5 @@
 import { capacityError, ExitCode, isCliError, notFoundError } from '../../ground/errors.js';
+import { rememberVm } from '../journal-steps.js';
 import { AWS_POLICY_FILE } from './permissions.js';
 import type { Journal } from '../../state/journal.js';
 import type { SizeName, VmStatus } from '../../model/deployment.js';
@@ -103,14 +104,8 @@ async function requireInstanceId(aws: AwsClients, ctx: ProviderContext, journal:
   return id;
 }
 
-/** Keeps the journal's non-secret facts about the instance current (type, address). */
-async function remember(journal: Journal, status: VmStatus): Promise<VmStatus> {
-  const rec = journal.find(AWS_RESOURCE.instance);
-  if (rec?.phase === 'created' && rec.id) {
-    await journal.created(AWS_RESOURCE.instance, rec.id, { instanceType: status.instanceType ?? null, publicIp: status.publicIp ?? null });
-  }
-  return status;
-}
+/** Keeps the journal's facts about the VM current (shared step, aws's word for its type). */
+const remember = (journal: Journal, status: VmStatus): Promise<VmStatus> => rememberVm(journal, AWS_RESOURCE.instance, 'instanceType', status);
 
 /**
  * stop → wait stopped → change type → start → wait running. If the new type has no capacity,

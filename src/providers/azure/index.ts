@@ -1,4 +1,5 @@
 import { capacityError, ExitCode, isCliError, notFoundError } from '../../ground/errors.js';
+import { rememberVm } from '../journal-steps.js';
 import type { Journal } from '../../state/journal.js';
 import type { SizeName, VmStatus } from '../../model/deployment.js';
 import { IMAGE_NOT_READ, type Provider, type ProviderContext } from '../provider.js';
@@ -94,14 +95,8 @@ async function requireVm(az: AzureClients, ctx: ProviderContext): Promise<string
   return n.vm;
 }
 
-/** Keeps the journal's non-secret facts about the VM current (size, address). */
-async function remember(journal: Journal, status: VmStatus): Promise<VmStatus> {
-  const rec = journal.find(AZURE_RESOURCE.vm);
-  if (rec?.phase === 'created' && rec.id) {
-    await journal.created(AZURE_RESOURCE.vm, rec.id, { vmSize: status.instanceType ?? null, publicIp: status.publicIp ?? null });
-  }
-  return status;
-}
+/** Keeps the journal's facts about the VM current (shared step, azure's word for its type). */
+const remember = (journal: Journal, status: VmStatus): Promise<VmStatus> => rememberVm(journal, AZURE_RESOURCE.vm, 'vmSize', status);
 
 /**
  * deallocate -> change size -> start. If the new size has no capacity, the old size is put back

@@ -1,4 +1,5 @@
 import { capacityError, ExitCode, isCliError, notFoundError } from '../../ground/errors.js';
+import { rememberVm } from '../journal-steps.js';
 import type { SizeName, VmStatus } from '../../model/deployment.js';
 import type { Journal } from '../../state/journal.js';
 import { IMAGE_NOT_READ, type Provider, type ProviderContext } from '../provider.js';
@@ -97,14 +98,8 @@ async function requireInstance(gcp: GcpClients, ctx: ProviderContext, journal: J
   return ref;
 }
 
-/** Keeps the journal's non-secret facts about the instance current (machine type, address). */
-async function remember(journal: Journal, status: VmStatus): Promise<VmStatus> {
-  const rec = journal.find(GCP_RESOURCE.instance);
-  if (rec?.phase === 'created' && rec.id) {
-    await journal.created(GCP_RESOURCE.instance, rec.id, { ...rec.meta, machineType: status.instanceType ?? null, publicIp: status.publicIp ?? null });
-  }
-  return status;
-}
+/** Keeps the journal's facts about the VM current (shared step, gcp's word for its type). */
+const remember = (journal: Journal, status: VmStatus): Promise<VmStatus> => rememberVm(journal, GCP_RESOURCE.instance, 'machineType', status);
 
 /**
  * stop → setMachineType → start. If the zone has no capacity for the new type, the old type is

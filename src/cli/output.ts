@@ -51,6 +51,11 @@ export class Output {
     this.out.write(redact(JSON.stringify(value, null, 2)) + '\n');
   }
 
+  /** One compact JSON document per line (NDJSON), for output that streams (`logs --follow --json`). */
+  record(value: unknown): void {
+    this.out.write(redact(JSON.stringify(value)) + '\n');
+  }
+
   /**
    * Prints text that deliberately contains the listed secret values (all other secrets stay
    * masked). Used only where showing a secret is the point, e.g. `connect`.

@@ -12,6 +12,13 @@ import type { KeyInfo } from '../model/keys.js';
 
 export type { KeyInfo, KeyUsage } from '../model/keys.js';
 
+/** One of Crawl4AI's log lines as the Worker's `GET /admin/origin/logs` returns it (src/worker/origin-logs.ts). */
+export interface OriginLogLine {
+  time: string;
+  source: 'errors' | 'janitor';
+  text: string;
+}
+
 export interface NewKeySettings {
   name: string;
   tools?: string[];
@@ -100,6 +107,11 @@ export class AdminClient {
       ...(s.expiresInSeconds !== undefined ? { expires_in_seconds: s.expiresInSeconds } : {}),
     });
     return { key: r.key, apiKey };
+  }
+
+  /** Crawl4AI's recent log lines through the Worker (`logs`). */
+  originLogs(lines: number): Promise<{ lines: OriginLogLine[]; unavailable?: Record<string, string> }> {
+    return this.call('GET', `/admin/origin/logs?lines=${lines}`);
   }
 
   revoke(name: string): Promise<{ revoked: number }> {

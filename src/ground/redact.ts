@@ -50,3 +50,19 @@ export function containsKnownSecret(text: string): boolean {
   // `search` always starts at index 0 and ignores the global regex's lastIndex.
   return re ? text.search(re) !== -1 : false;
 }
+
+/**
+ * Masks what looks like a secret in text the CLI did not write and whose secrets it may not know
+ * (a VM's console, a server's log lines): values of NAME=/NAME: settings whose name says token,
+ * secret, key, password or passphrase; Bearer credentials; crawl4ai-mcp keys (c4m_…); cloudflared
+ * connector tokens (base64 JSON, "eyJ…"); bare 64-hex tokens (not the sha256: of an image digest).
+ * Known secrets are masked by `redact` as well, on output.
+ */
+export function redactLikelySecrets(text: string): string {
+  return text
+    .replace(/\b([A-Za-z0-9_.-]*(?:TOKEN|SECRET|PASSWORD|PASSPHRASE|API_?KEY|PRIVATE_KEY|ACCESS_KEY)[A-Za-z0-9_.-]*)(["']?\s*[=:]\s*["']?)[^\s"',;]+/gi, `$1$2${MASK}`)
+    .replace(/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g, `$1 ${MASK}`)
+    .replace(/\bc4m_[A-Za-z0-9_-]{43}\b/g, MASK)
+    .replace(/\beyJ[A-Za-z0-9+/=_-]{20,}/g, MASK)
+    .replace(/(?<!sha256:)\b[0-9a-fA-F]{64}\b/g, MASK);
+}

@@ -1,4 +1,5 @@
 import type { Journal } from '../state/journal.js';
+import type { ConsoleOutput } from './console.js';
 import type {
   DeploymentSpec,
   DiscoveredResource,
@@ -80,6 +81,12 @@ export interface Provider {
   destroy(ctx: ProviderContext, journal: Journal): Promise<void>;
   /** Every live resource tagged crawl4ai-mcp:deployment=<name>, found without the state file. */
   discover(ctx: ProviderContext): Promise<DiscoveredResource[]>;
+  /**
+   * The VM's serial console through the cloud's console-output API (no SSH), from `start` where
+   * the cloud reads by offset. Optional: a provider without a VM console (no serial port) omits
+   * it, and `logs --boot` says so.
+   */
+  consoleOutput?(ctx: ProviderContext, journal: Journal, start?: number): Promise<ConsoleOutput>;
 }
 
 /** What `status` says where a provider does not read the VM's console for the image it runs (yet). */

@@ -9,12 +9,19 @@
  *   POST /admin/keys/<name>/revoke
  *   POST /admin/keys/<name>/rotate   {hash?, grace_seconds?}
  *   GET  /admin/usage                keys with usage plus the recent calls
+ *   GET  /admin/origin/logs?lines=N  Crawl4AI's recent log lines (origin-logs.ts)
  */
 import { constantTimeEqual, generateApiKey, hashApiKey, isWellFormedApiKey } from '../ground/api-key.js';
 import { TOOLS } from '../mcp/server.js';
 import { bearerOf, json, unauthorized } from './http.js';
 import type { KeyAuthEnv } from './key-auth.js';
 import { registryOf } from './key-auth.js';
+import { MAX_LOG_LINES, type OriginLogs } from './origin-logs.js';
+
+/** What the admin API reads from Crawl4AI (given by the Worker, which knows the origin). */
+export interface AdminOrigin {
+  logs(limit: number): Promise<OriginLogs>;
+}
 
 export interface AdminEnv extends KeyAuthEnv {
   ADMIN_KEY_SHA256?: string;
@@ -92,7 +99,7 @@ export function parseKeySettings(b: CreateKeyInput): Parsed<{ name: string; tool
   return { ok: true, value: { name: b.name, tools, rpm: rpm.value, daily: daily.value, expiresAt: exp.value === null ? null : Date.now() + exp.value * 1000 } };
 }
 
-export async function adminRoute(request: Request, env: AdminEnv, path: string, url: URL): Promise<Response> {
+export async function adminRoute(request: Request, env: AdminEnv, path: string, url: URL, origin?: AdminOrigin): Promise<Response> {
   if (!env.ADMIN_KEY_SHA256) return json({ error: 'not_found', message: 'this Worker has no admin key (redeploy with `crawl4ai-mcp init` to make one)' }, 404);
   const key = bearerOf(request);
   if (key instanceof Response) return key;
@@ -104,6 +111,13 @@ export async function adminRoute(request: Request, env: AdminEnv, path: string, 
     if (request.method !== 'GET') return json({ error: 'method_not_allowed' }, 405, { allow: 'GET' });
     const [keys, recent] = await Promise.all([registry.listKeys(true), registry.recentCalls(100)]);
     return json({ keys, recent });
+  }
+  if (parts[0] === 'origin' && parts[1] === 'logs' && parts.length === 2 && origin) {
+    if (request.method !== 'GET') return json({ error: 'method_not_allowed' }, 405, { allow: 'GET' });
+    const raw = url.searchParams.get('lines') ?? '100';
+    const lines = Number(raw);
+    if (!/^\d+$/.test(raw) || lines < 1 || lines > MAX_LOG_LINES) return bad(`lines must be a whole number from 1 to ${MAX_LOG_LINES}`);
+    return json(await origin.logs(lines));
   }
   if (parts[0] !== 'keys') return json({ error: 'not_found', message: `no admin route ${path}` }, 404);
 

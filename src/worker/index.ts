@@ -19,6 +19,7 @@ import { bindingOrigin, OriginUnreachableError, urlOrigin, type Crawl4aiOrigin, 
 import { Crawl4aiClient } from '../mcp/crawl4ai.js';
 import { createMcpServer, SERVER_NAME, TOOLS, type ToolCallHooks } from '../mcp/server.js';
 import { adminRoute } from './admin-api.js';
+import { originLogs } from './origin-logs.js';
 import { dashboardRoute, type MonitorHealth, type OriginFigures } from './dashboard.js';
 import { json } from './http.js';
 import { authorize, hashedBearer, registryOf } from './key-auth.js';
@@ -249,7 +250,7 @@ async function route(request: Request, env: WorkerEnv, ctx: ExecutionContext, ur
 
   if (path === '/mcp') return serveMcp(request, env, ctx);
 
-  if (path === '/admin' || path.startsWith('/admin/')) return adminRoute(request, env, path, url);
+  if (path === '/admin' || path.startsWith('/admin/')) return adminRoute(request, env, path, url, { logs: (n) => originLogs(originFor(env), n) });
 
   if (path === '/dashboard' || path.startsWith('/dashboard/')) return dashboardRoute(request, env, path, { version: versionOf(env), originHealth: () => originStatus(env), originFigures: () => originFigures(env) });
 

@@ -56,6 +56,7 @@ export function gceInstances(gce: GceEmulator, deployment: string): () => Simula
         running: i.status === 'RUNNING',
         userData: i.metadata.items.find((m) => m.key === 'user-data')?.value,
         publicIp: gce.state.externalIpOf(i),
+        console: (text: string) => gce.writeSerial(i.id, text),
       }));
   };
 }

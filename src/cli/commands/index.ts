@@ -10,6 +10,7 @@ import { serveCommand } from './serve.js';
 import { devCommand } from './dev.js';
 import { keysCommand } from './keys.js';
 import { dashboardCommand } from './dashboard.js';
+import { logsCommand } from './logs.js';
 
 /** Every registered command, in the order --help lists them. Only commands that work are here. */
 export const commands: CommandModule[] = [
@@ -22,6 +23,7 @@ export const commands: CommandModule[] = [
   connectCommand,
   keysCommand,
   dashboardCommand,
+  logsCommand,
   destroyCommand,
   doctorCommand,
   serveCommand,

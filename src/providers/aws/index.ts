@@ -9,7 +9,8 @@ import { createAwsClients, type AwsClients } from './clients.js';
 import { destroyDeployment } from './destroy.js';
 import { discoverResources } from './discover.js';
 import { SCRUBBED_USER_DATA } from '../../bootstrap/cloud-init.js';
-import { describeInstance, runningImage, setInstanceType, setUserData, startInstance, stopInstance, toVmStatus } from './instance.js';
+import { readConsole, runningImage } from './console.js';
+import { describeInstance, setInstanceType, setUserData, startInstance, stopInstance, toVmStatus } from './instance.js';
 import { planDeployment } from './plan.js';
 import { AWS_RESOURCE } from './resources.js';
 import { awsInstanceTypes, instanceTypeOf, otherSizes } from './sizes.js';
@@ -74,6 +75,8 @@ export function createAwsProvider(): Provider {
     destroy: (ctx, journal) => withAws(ctx, (aws) => destroyDeployment(aws, ctx, journal)),
 
     discover: (ctx) => withAws(ctx, (aws) => discoverResources(aws, ctx.spec.name)),
+
+    consoleOutput: (ctx, journal) => withAws(ctx, async (aws) => readConsole(aws, await requireInstanceId(aws, ctx, journal))),
   };
 }
 

@@ -1,6 +1,5 @@
 import {
   DescribeInstancesCommand,
-  GetConsoleOutputCommand,
   ModifyInstanceAttributeCommand,
   StartInstancesCommand,
   StopInstancesCommand,
@@ -11,7 +10,6 @@ import {
 import { CliError, ExitCode } from '../../ground/errors.js';
 import { waitFor } from '../../ground/wait.js';
 import type { VmState, VmStatus } from '../../model/deployment.js';
-import { runningImageFromConsole } from '../../bootstrap/cloud-init.js';
 import type { AwsClients } from './clients.js';
 import { awsCall, isNotFound, toCliError, type AwsErrorContext } from './errors.js';
 import { awsReadAfterWrite } from './read-after-write.js';
@@ -137,28 +135,6 @@ export async function setInstanceType(aws: AwsClients, instanceId: string, insta
   await awsCall(ctxFor(aws, 'ModifyInstanceAttribute'), () =>
     aws.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: instanceId, InstanceType: { Value: instanceType } })),
   );
-}
-
-/**
- * The Crawl4AI image the VM runs, from the line crawl4ai-run.sh prints to the serial console at
- * each start. EC2 posts console output some minutes after boot, so it is often absent at first:
- * then, or when the call is refused, the answer says why instead of failing `status`.
- */
-export async function runningImage(aws: AwsClients, instanceId: string): Promise<NonNullable<VmStatus['image']>> {
-  let text: string;
-  try {
-    const out = await aws.ec2.send(new GetConsoleOutputCommand({ InstanceId: instanceId }));
-    text = out.Output ? Buffer.from(out.Output, 'base64').toString('utf8') : '';
-  } catch (e) {
-    return { unknown: toCliError(e, ctxFor(aws, 'GetConsoleOutput')).message };
-  }
-  const ref = runningImageFromConsole(text);
-  if (ref) return { ref };
-  return {
-    unknown: text
-      ? 'the VM has not reported its image yet (Crawl4AI is still starting)'
-      : 'no console output yet (the VM is still booting; EC2 posts it a few minutes after boot)',
-  };
 }
 
 /** Replaces the user data of a stopped instance (EC2 refuses it otherwise: IncorrectInstanceState). */

@@ -2,7 +2,8 @@ import { capacityError, ExitCode, isCliError, notFoundError } from '../../ground
 import { rememberVm } from '../journal-steps.js';
 import type { SizeName, VmStatus } from '../../model/deployment.js';
 import type { Journal } from '../../state/journal.js';
-import { IMAGE_NOT_READ, type Provider, type ProviderContext } from '../provider.js';
+import type { Provider, ProviderContext } from '../provider.js';
+import { readSerialPort, runningImage } from './console.js';
 import { applyDeployment } from './apply.js';
 import { createGcpClients, type GcpClients } from './clients.js';
 import { destroyDeployment } from './destroy.js';
@@ -39,8 +40,10 @@ export function createGcpProvider(): Provider {
     status: (ctx, journal) =>
       withGcp(ctx, async (gcp) => {
         const ref = await findInstance(gcp, ctx, journal);
-        // The VM prints the image it runs to its serial console; reading that on GCP is not built yet.
-        return ref ? { ...toVmStatus(await getInstance(gcp, ref)), image: { unknown: IMAGE_NOT_READ } } : { state: 'missing' };
+        if (!ref) return { state: 'missing' };
+        const vm = toVmStatus(await getInstance(gcp, ref));
+        // the image the VM prints to its serial console at each start of Crawl4AI
+        return vm.state === 'running' ? { ...vm, image: await runningImage(gcp, ref) } : vm;
       }),
 
     stop: (ctx, journal) =>
@@ -62,6 +65,8 @@ export function createGcpProvider(): Provider {
     destroy: (ctx, journal) => withGcp(ctx, (gcp) => destroyDeployment(gcp, ctx, journal)),
 
     discover: (ctx) => withGcp(ctx, (gcp) => discoverResources(gcp, ctx.spec.name)),
+
+    consoleOutput: (ctx, journal, start) => withGcp(ctx, async (gcp) => readSerialPort(gcp, await requireInstance(gcp, ctx, journal), start)),
 
     scrubBootstrap: (ctx, journal) =>
       withGcp(ctx, async (gcp) => {

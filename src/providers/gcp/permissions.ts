@@ -22,6 +22,8 @@ export const GCP_READ_PERMISSIONS = [
   'compute.networks.get',
   'compute.instances.get',
   'compute.instances.list',
+  // status reads the image digest, and `logs --boot` the bootstrap log, from the serial console
+  'compute.instances.getSerialPortOutput',
   'compute.firewalls.get',
   'compute.firewalls.list',
   'compute.zoneOperations.get',

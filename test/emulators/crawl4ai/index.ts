@@ -92,7 +92,16 @@ export interface Crawl4aiEmulator {
   artifactCount(): number;
   /** internal errors that became a generic 500, newest last (debugging aid; never sent on the wire) */
   errors: string[];
+  /**
+   * adds an entry to the monitor's logs (GET /monitor/logs/errors or /monitor/logs/janitor), as the
+   * server does when a request fails or the janitor closes a browser; timestamps in seconds
+   */
+  logMonitorEvent(log: 'errors', entry: { endpoint: string; url?: string; error: string }): void;
+  logMonitorEvent(log: 'janitor', entry: { type: string; sig?: string; details?: Record<string, unknown> }): void;
 }
+
+/** The monitor keeps the last 100 events of each log (a deque), and answers `limit` of them (1-1000, default 100). */
+export const MONITOR_LOG_MAX = 100;
 
 // ------------------------------------------------------------------ helpers
 
@@ -364,6 +373,12 @@ export async function startCrawl4aiEmulator(opts: Crawl4aiEmulatorOptions = {}):
     handler: Handler;
   }
   const routes: Route[] = [];
+  const monitorErrors: Array<Record<string, unknown>> = [];
+  const monitorJanitor: Array<Record<string, unknown>> = [];
+  const pushBounded = (list: Array<Record<string, unknown>>, e: Record<string, unknown>) => {
+    list.push(e);
+    if (list.length > MONITOR_LOG_MAX) list.splice(0, list.length - MONITOR_LOG_MAX);
+  };
   const route = (method: string, path: string, auth: boolean, handler: Handler): void => {
     const re = new RegExp('^' + path.replace(/\{[^}]+:path\}/g, '(.+)').replace(/\{[^}]+\}/g, '([^/]+)') + '$');
     routes.push({ method, re, auth, handler });
@@ -568,6 +583,18 @@ export async function startCrawl4aiEmulator(opts: Crawl4aiEmulatorOptions = {}):
     }),
   );
 
+  // the monitor's logs: newest last, `limit` bounded like FastAPI's Query(100, ge=1, le=1000)
+  const monitorLog = (list: Array<Record<string, unknown>>, key: 'errors' | 'events') => (_q: IncomingMessage, res: ServerResponse, _b: unknown, _p: string[], _s: AbortSignal, search: URLSearchParams) => {
+    const raw = search.get('limit') ?? '100';
+    const limit = Number(raw);
+    if (!/^-?\d+$/.test(raw) || limit < 1 || limit > 1000) {
+      throw new HttpError(422, { detail: [{ type: limit < 1 ? 'greater_than_equal' : 'less_than_equal', loc: ['query', 'limit'], msg: limit < 1 ? 'Input should be greater than or equal to 1' : 'Input should be less than or equal to 1000', input: raw }] });
+    }
+    send(res, 200, { [key]: list.slice(-limit) });
+  };
+  route('GET', '/monitor/logs/errors', true, monitorLog(monitorErrors, 'errors'));
+  route('GET', '/monitor/logs/janitor', true, monitorLog(monitorJanitor, 'events'));
+
   route('GET', '/monitor/health', true, (_q, res) =>
     send(res, 200, {
       container: { memory_percent: 21.4, cpu_percent: 3.2, network_sent_mb: 1.2, network_recv_mb: 8.9, uptime_seconds: Math.round(process.uptime()) },
@@ -652,6 +679,12 @@ export async function startCrawl4aiEmulator(opts: Crawl4aiEmulatorOptions = {}):
         const fail = matchFailure(method, path);
         if (fail) {
           const fb = fail.body !== undefined ? fail.body : fail.status === 500 ? { error: 'Internal server error', correlation_id: hex(6) } : { detail: REASONS[fail.status] ?? 'Error' };
+          // the server's error log records failed requests (the monitor's /monitor/logs/errors)
+          if (fail.status >= 500) {
+            const b = isPlainObject(body) ? body : {};
+            const url = typeof b.url === 'string' ? b.url : Array.isArray(b.urls) && typeof b.urls[0] === 'string' ? b.urls[0] : '';
+            pushBounded(monitorErrors, { timestamp: Date.now() / 1000, endpoint: path, url, error: isPlainObject(fb) ? String(fb.detail ?? fb.error ?? 'error') : String(fb), request_id: hex(8) });
+          }
           send(res, fail.status, fb, fail.status === 503 ? { 'retry-after': '5' } : {});
           return;
         }
@@ -699,6 +732,11 @@ export async function startCrawl4aiEmulator(opts: Crawl4aiEmulatorOptions = {}):
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
+    logMonitorEvent(log: 'errors' | 'janitor', entry: Record<string, unknown>) {
+      const timestamp = Date.now() / 1000;
+      if (log === 'errors') pushBounded(monitorErrors, { timestamp, endpoint: entry.endpoint, url: entry.url ?? '', error: entry.error, request_id: hex(8) });
+      else pushBounded(monitorJanitor, { timestamp, type: entry.type, sig: entry.sig ?? hex(4), details: entry.details ?? {} });
+    },
     setLatency(ms) {
       latencyMs = ms;
     },

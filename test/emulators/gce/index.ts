@@ -87,7 +87,12 @@ export interface GceEmulator {
   /** the next n setMetadata calls find the fingerprint changed behind the caller's back (412) */
   raceMetadataNext(n: number): void;
   removeDefaultNetwork(): void;
+  /** the VM with this instance id writes `text` to serial port 1 (what getSerialPortOutput returns; the last 1 MB kept) */
+  writeSerial(instanceId: string, text: string): void;
 }
+
+/** Compute keeps the most recent 1 MB of each serial port's output. */
+export const SERIAL_PORT_MAX_BYTES = 1024 * 1024;
 
 export const DEPLOYMENT_LABEL = 'crawl4ai-mcp-deployment';
 
@@ -421,6 +426,12 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
       }
       if (method === 'POST') return insertInstance(zone, q, body);
     }
+    if ((r = /^zones\/([^/]+)\/instances\/([^/]+)\/serialPort$/.exec(rest!)) && method === 'GET') {
+      need('compute.instances.getSerialPortOutput');
+      const inst = state.findInstance(r[1]!, r[2]!);
+      if (!inst) throw notFound(`projects/${project}/zones/${r[1]}/instances/${r[2]}`);
+      return serialPortOutput(inst, q);
+    }
     if ((r = /^zones\/([^/]+)\/instances\/([^/]+)(\/(stop|start|setMachineType|setMetadata))?$/.exec(rest!))) {
       const [, zone, name, , verb] = r;
       const inst = state.findInstance(zone!, name!);
@@ -447,6 +458,28 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
       }
     }
     throw new ApiError(404, 'notFound', `The requested URL ${path} was not found on this server.`);
+  }
+
+  /**
+   * instances.getSerialPortOutput: bytes from `start` (default 0) to the end; a negative start
+   * means the last |start| bytes; a start older than the 1 MB buffer is moved to the oldest byte
+   * kept (the answer's `start` says where it really began); `next` is where to continue.
+   */
+  function serialPortOutput(inst: Instance, q: Record<string, string>) {
+    const port = q.port === undefined ? 1 : Number(q.port);
+    if (!Number.isInteger(port) || port < 1 || port > 4) throw new ApiError(400, 'invalid', `Invalid value for field 'port': '${q.port}'. Must be greater than or equal to 1 and less than or equal to 4.`);
+    const requested = q.start === undefined ? 0 : Number(q.start);
+    if (!Number.isInteger(requested)) throw new ApiError(400, 'invalid', `Invalid value for field 'start': '${q.start}'.`);
+    const { bytes, dropped } = port === 1 && inst.serial ? inst.serial : { bytes: Buffer.alloc(0), dropped: 0 };
+    const total = dropped + bytes.length;
+    const start = Math.min(total, Math.max(dropped, requested < 0 ? total + requested : requested));
+    return {
+      kind: 'compute#serialPortOutput',
+      contents: bytes.subarray(start - dropped).toString('utf8'),
+      start: String(start),
+      next: String(total),
+      selfLink: link(`zones/${inst.zone}/instances/${inst.name}/serialPort?port=${port}`),
+    };
   }
 
   function insertFirewall(q: Record<string, string>, body: Record<string, unknown>) {
@@ -811,6 +844,14 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
     },
     removeDefaultNetwork() {
       state.removeDefaultNetwork();
+    },
+    writeSerial(instanceId, text) {
+      const inst = [...state.instances.values()].find((i) => i.id === instanceId);
+      if (!inst) throw new Error(`writeSerial: no instance ${instanceId}`);
+      const prior = inst.serial ?? { bytes: Buffer.alloc(0), dropped: 0 };
+      const all = Buffer.concat([prior.bytes, Buffer.from(text, 'utf8')]);
+      const cut = Math.max(0, all.length - SERIAL_PORT_MAX_BYTES);
+      inst.serial = { bytes: all.subarray(cut), dropped: prior.dropped + cut };
     },
   };
 }

@@ -73,6 +73,8 @@ export interface Instance {
   shielded: { enableSecureBoot: boolean; enableVtpm: boolean; enableIntegrityMonitoring: boolean };
   serviceAccounts: Array<{ email: string; scopes: string[] }>;
   requestId?: string;
+  /** what the VM wrote to serial port 1 (the last 1 MB kept) and how many older bytes were dropped */
+  serial?: { bytes: Buffer; dropped: number };
 }
 
 export interface Disk {

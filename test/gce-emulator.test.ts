@@ -63,6 +63,38 @@ describe('Compute Engine emulator, through the official client', () => {
     await Promise.all([instances.close(), ops.close()]);
   });
 
+  it('getSerialPortOutput reads from a byte offset and says where to continue; the last 1 MB is kept; it needs its own permission', async () => {
+    const instances = new InstancesClient(opts);
+    const ops = new ZoneOperationsClient(opts);
+    const [op] = await instances.insert({ project: project(), zone, instanceResource: instanceResource('serial-1') }, NO_RETRY);
+    await waitDone(ops, (op.latestResponse as { name: string }).name);
+    const id = [...emu.state.instances.values()].find((i) => i.name === 'serial-1')!.id;
+    const read = async (start?: number) => {
+      const [out] = await instances.getSerialPortOutput({ project: project(), zone, instance: 'serial-1', port: 1, ...(start === undefined ? {} : { start }) }, NO_RETRY);
+      return { contents: out.contents ?? '', start: Number(String(out.start)), next: Number(String(out.next)) };
+    };
+    expect(await read()).toEqual({ contents: '', start: 0, next: 0 });
+    emu.writeSerial(id, 'booting\r\n');
+    const first = await read();
+    expect(first).toEqual({ contents: 'booting\r\n', start: 0, next: 9 });
+    emu.writeSerial(id, 'ready\r\n');
+    expect(await read(first.next)).toEqual({ contents: 'ready\r\n', start: 9, next: 16 });
+    expect((await read(-7)).contents).toBe('ready\r\n'); // a negative start: the last n bytes
+    // past the 1 MB buffer: an old offset is moved to the oldest byte kept
+    emu.writeSerial(id, 'x'.repeat(1024 * 1024));
+    const late = await read(0);
+    expect(late.start).toBe(16);
+    expect(late.next).toBe(16 + 1024 * 1024);
+    expect(late.contents.length).toBe(1024 * 1024);
+    emu.denyPermissions(['compute.instances.getSerialPortOutput']);
+    await expect(read()).rejects.toMatchObject({ httpStatusCode: 403, message: expect.stringContaining("Required 'compute.instances.getSerialPortOutput' permission") });
+    emu.denyPermissions([]);
+    await expect(instances.getSerialPortOutput({ project: project(), zone, instance: 'nope', port: 1 }, NO_RETRY)).rejects.toMatchObject({ httpStatusCode: 404 });
+    const [del] = await instances.delete({ project: project(), zone, instance: 'serial-1' }, NO_RETRY);
+    await waitDone(ops, (del.latestResponse as { name: string }).name); // the later tests count this zone's instances
+    await Promise.all([instances.close(), ops.close()]);
+  });
+
   it('the same requestId answers the same operation; another one for an existing name is 409 alreadyExists', async () => {
     const instances = new InstancesClient(opts);
     const requestId = '11111111-2222-4333-8444-555555555555';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { startGceEmulator, type GceEmulator } from './emulators/gce/index.ts';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
 import { runCli } from './helpers/cli.js';
-import { startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
+import { simulatedDigest, startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
 import { SCRUBBED_USER_DATA } from '../src/bootstrap/cloud-init.js';
 import { gceInstances, gcpJourneyEnv } from './helpers/journey.js';
 
@@ -82,6 +82,16 @@ describe('GCP journey through the built CLI: init -> status -> MCP call -> scale
     expect(st.tunnel).toMatchObject({ status: 'healthy', connectors: 1 });
     expect(st.crawl4ai.ok).toBe(true);
     expect(st.drift).toEqual({ missing: [], unexpected: [] }); // journal ids and label search agree
+    // the image the VM reported on serial port 1, read with getSerialPortOutput
+    expect(st.vm.image).toEqual({ ref: `unclecode/crawl4ai:0.9.4@${simulatedDigest('unclecode/crawl4ai:0.9.4')}` });
+    // `logs --boot` reads the same console; a token the bootstrap echoed never reaches the output
+    gce.writeSerial(inst.id, `[   44.000000] cloud-init[901]: TUNNEL_TOKEN=${tunnelToken}\r\n`);
+    const boot = await cli('gtun', ['logs', '--boot']);
+    expect(boot.code, boot.stderr).toBe(0);
+    expect(boot.stdout).toContain('crawl4ai-mcp: image unclecode/crawl4ai:0.9.4 digest');
+    expect(boot.stdout).toContain('cloud-init[901]: TUNNEL_TOKEN=****\n');
+    expect(boot.stdout + boot.stderr).not.toContain(tunnelToken);
+    expect(gce.requests.some((r) => r.path.endsWith('/instances/crawl4ai-mcp-gtun/serialPort'))).toBe(true);
 
     const scraped = await mcpScrape('gtun');
     expect(scraped.isError).toBeFalsy();

@@ -176,6 +176,28 @@ describe('ARM emulator: the habits of the real API', () => {
     }
   });
 
+  it('boot diagnostics: 409 until enabled; then short-lived read-only SAS URLs of the serial log blob, 404 before the VM wrote any, 403 for a forged signature', async () => {
+    const { compute, vm } = await vmWithDefaults('rg-bootdiag');
+    await expect(compute.virtualMachines.retrieveBootDiagnosticsData('rg-bootdiag', 'vm')).rejects.toMatchObject({ statusCode: 409, code: 'OperationNotAllowed' });
+    await compute.virtualMachines.beginUpdateAndWait('rg-bootdiag', 'vm', { diagnosticsProfile: { bootDiagnostics: { enabled: true } } }, { updateIntervalInMs: 10 });
+    await expect(compute.virtualMachines.retrieveBootDiagnosticsData('rg-bootdiag', 'vm', { sasUriExpirationTimeInMinutes: 2000 })).rejects.toMatchObject({ statusCode: 400 });
+    const { serialConsoleLogBlobUri } = await compute.virtualMachines.retrieveBootDiagnosticsData('rg-bootdiag', 'vm', { sasUriExpirationTimeInMinutes: 1 });
+    const sas = new URL(serialConsoleLogBlobUri!);
+    expect(sas.searchParams.get('sp')).toBe('r');
+    expect(Date.parse(sas.searchParams.get('se')!) - Date.now()).toBeLessThanOrEqual(60_000);
+    const none = await fetch(sas);
+    expect(none.status).toBe(404);
+    expect(none.headers.get('x-ms-error-code')).toBe('BlobNotFound');
+    emu.writeSerial(vm.vmId!, 'Ubuntu 24.04 LTS vm ttyS0\r\n');
+    const got = await fetch(sas);
+    expect(got.status).toBe(200);
+    expect(await got.text()).toBe('Ubuntu 24.04 LTS vm ttyS0\r\n');
+    sas.searchParams.set('sig', 'Zm9yZ2Vk' + sas.searchParams.get('sig')!.slice(8));
+    const forged = await fetch(sas);
+    expect(forged.status).toBe(403);
+    expect(await forged.text()).toContain('<Code>AuthenticationFailed</Code>');
+  });
+
   it('a wrong client secret is 401 invalid_client with AADSTS7000215', async () => {
     const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: emu.clientId, client_secret: 'nope', scope: 'https://management.azure.com/.default' });
     const r = await raw('POST', `/${emu.tenantId}/oauth2/v2.0/token`, form.toString(), 'application/x-www-form-urlencoded');

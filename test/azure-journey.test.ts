@@ -9,7 +9,7 @@ import path from 'node:path';
 import { startAzureEmulator, TYPES, type AzureEmulator } from './emulators/azure/index.ts';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
 import { lines, ROOT, runCli, tempHome } from './helpers/cli.js';
-import { readBootstrap, startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
+import { simulatedDigest, readBootstrap, startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
 import { azureJourneyEnv, azureVms } from './helpers/journey.js';
 
 const CF_TOKEN = 'cf-token-' + 'z'.repeat(32);
@@ -66,6 +66,18 @@ describe('Azure journey through the built CLI', () => {
       expect(st.tunnel).toMatchObject({ status: 'healthy', connectors: 1 });
       expect(st.crawl4ai.ok).toBe(true);
       expect(st.drift).toEqual({ missing: [], unexpected: [] });
+      // the image the VM reported on its serial console: the boot diagnostics log blob, through a SAS URL
+      expect(vm.properties.diagnosticsProfile).toEqual({ bootDiagnostics: { enabled: true } });
+      expect(st.vm.image).toEqual({ ref: `unclecode/crawl4ai:0.9.4@${simulatedDigest('unclecode/crawl4ai:0.9.4')}` });
+      // `logs --boot` reads the same log; a token the bootstrap echoed, and the SAS URL, never reach the output
+      az.writeSerial(vm.properties.vmId, `[   45.000000] cloud-init[700]: TUNNEL_TOKEN=${tunnelToken}\r\n`);
+      const boot = await cli(['logs', '--boot', '--verbose']);
+      expect(boot.code, boot.stderr).toBe(0);
+      expect(boot.stdout).toContain('crawl4ai-mcp: image unclecode/crawl4ai:0.9.4 digest');
+      expect(boot.stdout).toContain('cloud-init[700]: TUNNEL_TOKEN=****\n');
+      expect(boot.stdout + boot.stderr).not.toContain(tunnelToken);
+      expect(boot.stdout + boot.stderr).not.toMatch(/sig=|serialconsole\.log/);
+      expect(az.requests.some((r) => r.path.endsWith('/retrieveBootDiagnosticsData'))).toBe(true);
 
       const server = JSON.parse((await cli(['connect', '--client', 'cursor'])).stdout).mcpServers['crawl4ai-aztun'];
       const client = new Client({ name: 'azure-tunnel-test', version: '1.0.0' });

@@ -122,6 +122,7 @@ export function azureVms(az: AzureEmulator, deployment: string): () => Simulated
           running: vm.vm?.powerState === 'running',
           ...(vm.vm?.customData ? { userData: Buffer.from(vm.vm.customData, 'base64').toString('utf8') } : {}),
           ...(publicIp ? { publicIp } : {}),
+          console: (text: string) => az.writeSerial(vm.properties.vmId, text),
         };
       });
 }

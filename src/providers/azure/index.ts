@@ -2,7 +2,8 @@ import { capacityError, ExitCode, isCliError, notFoundError } from '../../ground
 import { rememberVm } from '../journal-steps.js';
 import type { Journal } from '../../state/journal.js';
 import type { SizeName, VmStatus } from '../../model/deployment.js';
-import { IMAGE_NOT_READ, type Provider, type ProviderContext } from '../provider.js';
+import type { Provider, ProviderContext } from '../provider.js';
+import { readBootLog, runningImage } from './console.js';
 import { applyDeployment } from './apply.js';
 import { createAzureClients, type AzureClients } from './clients.js';
 import { destroyDeployment } from './destroy.js';
@@ -41,11 +42,17 @@ export function createAzureProvider(): Provider {
     apply: (ctx, journal, bootstrap) =>
       withAzure(ctx, (az) => applyDeployment(az, ctx, journal, bootstrap, { vmSize: vmSizeOf(ctx.spec.size), otherSizes: otherSizes(ctx.spec.size) })),
 
-    // The VM prints the image it runs to its serial console; reading Azure's boot diagnostics is not built yet.
+    // the image the VM prints to its serial console at each start of Crawl4AI (boot diagnostics)
     status: (ctx) => withAzure(ctx, async (az) => {
       const s = await currentStatus(az, ctx.spec);
-      return s.state === 'missing' ? s : { ...s, image: { unknown: IMAGE_NOT_READ } };
+      return s.state === 'running' ? { ...s, image: await runningImage(az, ctx.spec.name) } : s;
     }),
+
+    consoleOutput: (ctx) =>
+      withAzure(ctx, async (az) => {
+        await requireVm(az, ctx);
+        return readBootLog(az, ctx.spec.name);
+      }),
 
     stop: (ctx, journal) =>
       withAzure(ctx, async (az) => {

@@ -18,6 +18,8 @@ export const AZURE_READ_ACTIONS = [
   'Microsoft.Resources/subscriptions/resourceGroups/read',
   'Microsoft.Compute/locations/publishers/artifacttypes/offers/skus/versions/read',
   'Microsoft.Compute/virtualMachines/read',
+  // status (the image digest) and `logs --boot` read the serial log of the VM's boot diagnostics
+  'Microsoft.Compute/virtualMachines/retrieveBootDiagnosticsData/action',
   'Microsoft.Compute/disks/read',
   'Microsoft.Network/networkSecurityGroups/read',
   'Microsoft.Network/virtualNetworks/read',

@@ -50,7 +50,7 @@ export interface CreateVmParams {
 /**
  * The VM: cloud-init as customData (Azure hands it to cloud-init and never returns it from the
  * API or IMDS), a Standard SSD managed OS disk deleted with the VM, no password, no usable SSH
- * key, no managed identity, Trusted Launch (secure boot + vTPM).
+ * key, no managed identity, Trusted Launch (secure boot + vTPM), managed boot diagnostics.
  */
 export function vmDefinition(az: AzureClients, p: CreateVmParams): VirtualMachine {
   const n = resourceNames(p.deployment);
@@ -81,6 +81,8 @@ export function vmDefinition(az: AzureClients, p: CreateVmParams): VirtualMachin
     },
     networkProfile: { networkInterfaces: [{ id: p.nicId, primary: true, deleteOption: 'Delete' }] },
     securityProfile: { securityType: 'TrustedLaunch', uefiSettings: { secureBootEnabled: true, vTpmEnabled: true } },
+    // managed boot diagnostics (no storage account of ours): the serial log `status` and `logs --boot` read
+    diagnosticsProfile: { bootDiagnostics: { enabled: true } },
   };
 }
 

@@ -39,6 +39,8 @@ export interface ArmOptions {
   /** items per page before nextLink */
   pageSize: number;
   principalId: string;
+  /** a read-only SAS URL (on the emulator's blob endpoint) of a boot diagnostics blob, valid until `expires` */
+  blobSas(path: string, expires: Date): string;
 }
 
 const json = (status: number, body?: unknown, headers?: Record<string, string>): ArmResponse => ({ status, body, headers });
@@ -235,6 +237,8 @@ export function createArm(state: ArmState, faults: ArmFaults, opts: ArmOptions) 
       }
       next.properties.hardwareProfile = { vmSize: size };
     }
+    // `az vm boot-diagnostics enable` is a PATCH of diagnosticsProfile, allowed while the VM runs
+    if (r.type === TYPES.vm && props.diagnosticsProfile) next.properties.diagnosticsProfile = structuredClone(props.diagnosticsProfile);
     return next;
   }
 
@@ -422,10 +426,31 @@ export function createArm(state: ArmState, faults: ArmFaults, opts: ArmOptions) 
     }
   }
 
+  /**
+   * virtualMachines/retrieveBootDiagnosticsData (managed boot diagnostics): read-only SAS URIs of
+   * the screenshot and serial log blobs, valid for sasUriExpirationTimeInMinutes (default 120,
+   * at most 1440). A VM without boot diagnostics enabled has no such blobs.
+   */
+  function bootDiagnosticsData(req: ArmRequest, vm: ArmResource): ArmResponse {
+    if (!vm.properties.diagnosticsProfile?.bootDiagnostics?.enabled) {
+      throw new ArmError(409, 'OperationNotAllowed', `Boot diagnostics is not enabled for virtual machine '${vm.name}'.`);
+    }
+    const raw = req.query.get('sasUriExpirationTimeInMinutes');
+    const minutes = raw === null ? 120 : Number(raw);
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) throw new ArmError(400, 'InvalidParameter', `The value '${raw}' of parameter 'sasUriExpirationTimeInMinutes' is out of range. Value must be between 1 and 1440.`);
+    const expires = new Date(now() + minutes * 60_000);
+    const vmId = vm.properties.vmId as string;
+    return json(200, {
+      consoleScreenshotBlobUri: opts.blobSas(`/bootdiagnostics-${vm.name.slice(0, 9).toLowerCase()}-${vmId}/${vm.name}.${vmId}.screenshot.bmp`, expires),
+      serialConsoleLogBlobUri: opts.blobSas(`/bootdiagnostics-${vm.name.slice(0, 9).toLowerCase()}-${vmId}/${vm.name}.${vmId}.serialconsole.log`, expires),
+    });
+  }
+
   function vmAction(req: ArmRequest, group: string, vm: ArmResource | undefined, name: string, action: string): ArmResponse {
     if (!vm) throw notFound(TYPES.vm, name, group);
     if (action === 'instanceView' && req.method === 'GET') return json(200, instanceView(vm));
     if (req.method !== 'POST') throw new ArmError(405, 'MethodNotAllowed', `${req.method} not allowed`);
+    if (action === 'retrieveBootDiagnosticsData') return bootDiagnosticsData(req, vm);
     const transitions: Record<string, [PowerState, PowerState]> = {
       start: ['starting', 'running'],
       deallocate: ['deallocating', 'deallocated'],

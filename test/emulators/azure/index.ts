@@ -15,7 +15,7 @@
  * Delete. Deleting a resource group deletes everything in it.
  */
 import { FaultInjector } from '../faults/injector.js';
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -77,6 +77,8 @@ export interface AzureEmulator {
   allocationFailsOnCreate(sizes: string[]): void;
   /** Microsoft.Network offers no virtual networks in these locations to the subscription */
   noNetworkIn(locations: string[]): void;
+  /** the VM with this vmId writes `text` to its serial console (the boot diagnostics serial log blob) */
+  writeSerial(vmId: string, text: string): void;
   close(): Promise<void>;
 }
 
@@ -100,7 +102,35 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
     retryAfterSeconds: opts.retryAfterSeconds ?? 0,
     pageSize: opts.pageSize ?? 2,
     principalId,
+    blobSas: (path, expires) => {
+      const se = expires.toISOString().replace(/\.\d{3}Z$/, 'Z');
+      return `${url}${path}?sv=2022-11-02&se=${encodeURIComponent(se)}&sr=b&sp=r&sig=${encodeURIComponent(sasSignature(path, se))}`;
+    },
   });
+  // the storage account's key signing boot diagnostics SAS URLs
+  const storageKey = randomBytes(32);
+  const sasSignature = (path: string, se: string) => createHmac('sha256', storageKey).update(`r\n${se}\n${path}`).digest('base64');
+  const storageError = (status: number, code: string, message: string) => ({
+    status,
+    xml: `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}\nRequestId:${randomUUID()}\nTime:${new Date().toISOString()}</Message></Error>`,
+    code,
+  });
+  /** GET of a boot diagnostics blob with its SAS (Azure Storage's habits: XML errors, 403 for a bad or expired signature, 404 before the VM wrote any). */
+  function bootDiagnosticsBlob(u: URL): { status: number; body?: string; xml?: string; code?: string } | undefined {
+    const m = /^\/bootdiagnostics-[a-z0-9-]*?-([0-9a-f-]{36})\/[^/]+\.\1\.(serialconsole\.log|screenshot\.bmp)$/i.exec(u.pathname);
+    if (!m) return undefined;
+    const se = u.searchParams.get('se') ?? '';
+    const sig = u.searchParams.get('sig') ?? '';
+    const want = sasSignature(u.pathname, se);
+    if (sig.length !== want.length || !timingSafeEqual(Buffer.from(sig), Buffer.from(want)) || u.searchParams.get('sp') !== 'r') {
+      return storageError(403, 'AuthenticationFailed', 'Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.');
+    }
+    if (!(Date.parse(se) > Date.now())) return storageError(403, 'AuthenticationFailed', 'Signature not valid in the specified time frame');
+    const vm = state.ofType(TYPES.vm).find((r) => r.properties.vmId === m[1]);
+    const log = m[2] === 'serialconsole.log' ? vm?.vm?.serialLog : undefined;
+    if (log === undefined) return storageError(404, 'BlobNotFound', 'The specified blob does not exist.');
+    return { status: 200, body: log };
+  }
 
   function entra(req: ArmRequest, form: URLSearchParams): ArmResponse | undefined {
     const m = /^\/([^/]+)\/(v2\.0\/\.well-known\/openid-configuration|oauth2\/v2\.0\/token)$/.exec(req.path);
@@ -222,6 +252,14 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
         const areq: ArmRequest = { method: req.method ?? 'GET', path: u.pathname, query: u.searchParams, body: undefined };
         const idp = entra(areq, new URLSearchParams(isForm ? raw : ''));
         if (idp) return send(idp);
+        const blob = req.method === 'GET' ? bootDiagnosticsBlob(u) : undefined;
+        if (blob) {
+          entry.status = blob.status;
+          if (blob.code) entry.error = blob.code;
+          const headers = { 'x-ms-request-id': randomUUID(), 'x-ms-version': '2022-11-02', ...(blob.code ? { 'x-ms-error-code': blob.code } : {}) };
+          if (blob.xml) return void res.writeHead(blob.status, { ...headers, 'content-type': 'application/xml' }).end(blob.xml);
+          return void res.writeHead(200, { ...headers, 'content-type': 'text/plain', 'x-ms-blob-type': 'AppendBlob' }).end(blob.body);
+        }
         const auth = req.headers.authorization ?? '';
         const token = /^Bearer (.+)$/.exec(auth)?.[1];
         if (!token || !tokens.has(token)) {
@@ -305,6 +343,11 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
     },
     allocationFailsOnCreate(sizes) {
       faults.allocationFails = new Set(sizes);
+    },
+    writeSerial(vmId, text) {
+      const vm = state.ofType(TYPES.vm).find((r) => r.properties.vmId === vmId);
+      if (!vm?.vm) throw new Error(`writeSerial: no VM ${vmId}`);
+      vm.vm.serialLog = (vm.vm.serialLog ?? '') + text;
     },
     noNetworkIn(locations) {
       faults.noNetworkIn = new Set(locations.map((l) => l.toLowerCase()));

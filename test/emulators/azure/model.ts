@@ -34,7 +34,8 @@ export interface ArmResource {
   sku?: Record<string, unknown>;
   zones?: string[];
   /** VMs only: what GET never returns */
-  vm?: { powerState: PowerState; customData?: string };
+  /** serialLog: what the VM wrote to its serial console (the boot diagnostics log blob) */
+  vm?: { powerState: PowerState; customData?: string; serialLog?: string };
 }
 
 export interface Operation {

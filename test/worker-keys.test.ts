@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCrawl4aiEmulator, type Crawl4aiEmulator } from './emulators/crawl4ai/index.ts';
 import { startWorker, type RunningWorker } from './helpers/mcp-worker.ts';
-import { connectV1, connectV2, textOf, type McpTestClient } from './helpers/mcp-clients.ts';
+import { connectV1, connectV2, textOf, TOOL_NAMES, type McpTestClient } from './helpers/mcp-clients.ts';
 import { awayFromMinuteEdge } from './helpers/minute-window.ts';
 
 let emu: Crawl4aiEmulator;
@@ -138,6 +138,13 @@ describe.each(['v1', 'v2'] as const)('%s client', (era) => {
     expect(refused.isError).toBe(true);
     expect(textOf(refused)).toMatch(/tool "map" is outside the scope of key "scoped-.." \(scope: scrape, health\)/);
     expect(emu.requests.length).toBe(before);
+  });
+
+  it('tools/list shows a scoped key only its tools; a key without a scope sees them all', async () => {
+    const scoped = await connect(era, await createKey({ name: `listed-${era}`, tools: ['scrape', 'health'] }));
+    expect((await scoped.listTools()).tools.map((t) => t.name).sort()).toEqual(['health', 'scrape']);
+    const all = await connect(era, worker.apiKey);
+    expect((await all.listTools()).tools.map((t) => t.name).sort()).toEqual([...TOOL_NAMES].sort());
   });
 
   it('over the per-minute rate: HTTP 429 with Retry-After, and the client error says when to retry', async () => {

@@ -62,12 +62,17 @@ export interface ToolCallHooks {
   closed?(): void;
 }
 
-export function createMcpServer(cfg: ToolConfig, hooks?: ToolCallHooks): McpServer {
+/**
+ * `listed`: the tools this caller's key may use (a key with a tool allowlist); the others are left
+ * out of tools/list. The Worker gives it only to requests that call no tool: a call to a tool
+ * outside the scope still reaches its handler, which refuses it naming the scope (`hooks.refuse`).
+ */
+export function createMcpServer(cfg: ToolConfig, hooks?: ToolCallHooks, listed?: ReadonlySet<string>): McpServer {
   const server = new McpServer({ name: SERVER_NAME, version: cfg.version }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
   for (const def of TOOLS) {
     if (def.enabled && !def.enabled(cfg)) continue;
     const variant = variantOf(def, cfg);
-    server.registerTool(
+    const registered = server.registerTool(
       def.name,
       {
         title: def.title,
@@ -91,6 +96,8 @@ export function createMcpServer(cfg: ToolConfig, hooks?: ToolCallHooks): McpServ
         return result;
       },
     );
+    // a disabled tool is not listed (the server lives for one request, so nothing is notified)
+    if (listed && !listed.has(def.name)) registered.disable();
   }
   if (hooks?.closed) {
     const closed = hooks.closed;

@@ -88,7 +88,10 @@ function handlerFor(env: WorkerEnv): McpHttpHandler {
     const cfg = toolConfigFor(env);
     cached = {
       env,
-      handler: createMcpHandler((ctx) => createMcpServer(cfg, ctx.authInfo?.extra?.hooks as ToolCallHooks | undefined), { legacy: 'stateless' }),
+      handler: createMcpHandler(
+        (ctx) => createMcpServer(cfg, ctx.authInfo?.extra?.hooks as ToolCallHooks | undefined, ctx.authInfo?.extra?.listed as ReadonlySet<string> | undefined),
+        { legacy: 'stateless' },
+      ),
     };
   }
   return cached.handler;
@@ -210,13 +213,18 @@ async function serveMcp(request: Request, env: WorkerEnv, ctx: ExecutionContext)
   // The SDK answers protocol errors itself; anything else is caught below (never an opaque 1101).
   try {
     return await handlerFor(env).fetch(forward, {
-      authInfo: { token: `key:${grant.id}`, clientId: grant.name, scopes: grant.tools ?? [], ...(usage ? { extra: { hooks: usage.hooks } } : {}) },
+      authInfo: { token: `key:${grant.id}`, clientId: grant.name, scopes: grant.tools ?? [], extra: usage ? { hooks: usage.hooks } : listedFor(grant) },
       ...(parsed !== undefined ? { parsedBody: parsed } : {}),
     });
   } catch (e) {
     usage?.finish();
     throw e;
   }
+}
+
+/** A scoped key's requests without tool calls (tools/list) see only its tools. */
+function listedFor(grant: { tools: string[] | null }): { listed?: ReadonlySet<string> } {
+  return grant.tools ? { listed: new Set(grant.tools) } : {};
 }
 
 /**

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCrawl4aiEmulator, type Crawl4aiEmulator } from './emulators/crawl4ai/index.ts';
 import { startWorker, type RunningWorker } from './helpers/mcp-worker.ts';
 import { connectV1, connectV2, textOf, TOOL_NAMES, type McpTestClient } from './helpers/mcp-clients.ts';
-import { awayFromMinuteEdge } from './helpers/minute-window.ts';
+import { awayFromMinuteEdge, nearMinuteEnd } from './helpers/minute-window.ts';
 
 let emu: Crawl4aiEmulator;
 let worker: RunningWorker;
@@ -298,6 +298,17 @@ describe('usage', () => {
     expect(scrapes.every((c) => c.host === new URL(page).hostname)).toBe(true);
     expect(JSON.stringify(u.json)).not.toMatch(/secret=|\?secret/);
   });
+
+  it('the per-minute limit is a sliding window: calls at :58 still count at :00 of the next minute (a fixed window would admit them again)', async () => {
+    const key = await createKey({ name: 'sliding', rpm: 3 });
+    await nearMinuteEnd(2_500);
+    for (let i = 0; i < 3; i++) expect((await rawCall(key, 'health', {}, i)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 60_000 - (Date.now() % 60_000) + 300)); // into the next clock minute
+    const refused = await rawCall(key, 'health', {}, 9);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(55);
+    expect((await keyInfo('sliding')).usage.calls).toBe(3);
+  }, 90_000);
 
   it('limits are exact under concurrency: 30 simultaneous calls on a 10-per-minute key admit exactly 10', async () => {
     await awayFromMinuteEdge();

@@ -18,6 +18,7 @@
  * first use; changing the secret replaces the bootstrap key (the old one stops working).
  */
 import { DurableObject } from 'cloudflare:workers';
+import { RateWindow } from './rate-window.js';
 import { API_KEY_HASH_RE, constantTimeEqual } from '../ground/api-key.js';
 import type { KeyInfo, ToolUsage } from '../model/keys.js';
 
@@ -89,7 +90,6 @@ interface KeyRow {
 const RECENT_KEEP = 200;
 /** Longest that counters and usage stay in memory only. */
 const FLUSH_MS = 1_000;
-const MINUTE = 60_000;
 const DAY = 86_400_000;
 
 /** Columns added after the first release: existing registries get them on start. */
@@ -103,8 +103,8 @@ const ADDED_COLUMNS: Array<[string, string]> = [
 
 /** One key's limit counters, as in memory. */
 interface Counter {
-  win: number;
-  n: number;
+  /** calls in the sliding minute (requests per minute) */
+  minute: RateWindow;
   day: number;
   dn: number;
   lastUsed: number | null;
@@ -136,8 +136,11 @@ export class KeyRegistry extends DurableObject {
     )`);
     const have = new Set(sql.exec<{ name: string }>('PRAGMA table_info(api_keys)').toArray().map((c) => c.name));
     for (const [col, type] of ADDED_COLUMNS) if (!have.has(col)) sql.exec(`ALTER TABLE api_keys ADD COLUMN ${col} ${type}`);
-    // the current fixed one-minute window per key (requests per minute)
-    sql.exec('CREATE TABLE IF NOT EXISTS rate (key_id TEXT PRIMARY KEY, win INTEGER NOT NULL, n INTEGER NOT NULL)');
+    // the sliding one-minute window per key (requests per minute): calls per one-second slot with
+    // the time of its latest call (rate-window.ts). The fixed-window table `rate` of earlier
+    // releases is dropped.
+    sql.exec('DROP TABLE IF EXISTS rate');
+    sql.exec('CREATE TABLE IF NOT EXISTS rate_slots (key_id TEXT NOT NULL, sec INTEGER NOT NULL, n INTEGER NOT NULL, last INTEGER NOT NULL, PRIMARY KEY (key_id, sec))');
     // admitted calls per key and UTC day (daily quota)
     sql.exec('CREATE TABLE IF NOT EXISTS daily (key_id TEXT NOT NULL, day INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (key_id, day))');
     sql.exec(`CREATE TABLE IF NOT EXISTS usage (
@@ -207,8 +210,8 @@ export class KeyRegistry extends DurableObject {
     if (!row) return { ok: false, status: 401, reason: 'unknown or revoked API key' };
     if (row.expires_at !== null && row.expires_at <= now) return { ok: false, status: 401, reason: 'this API key has expired' };
     const c = this.counter(row.id, now);
-    if (row.rpm !== null && c.n + calls > row.rpm) {
-      const retry = Math.max(1, Math.ceil(((c.win + 1) * MINUTE - now) / 1000));
+    if (row.rpm !== null && c.minute.used(now) + calls > row.rpm) {
+      const retry = c.minute.retryAfterSeconds(now, row.rpm, calls);
       return { ok: false, status: 429, retryAfterSeconds: retry, message: `rate limit: key "${row.name}" may make ${row.rpm} tool calls per minute; retry after ${retry} s` };
     }
     if (row.daily !== null && c.dn + calls > row.daily) {
@@ -220,7 +223,7 @@ export class KeyRegistry extends DurableObject {
         message: `daily quota: key "${row.name}" may make ${row.daily} tool calls per day (UTC); retry after ${retry} s (at 00:00 UTC)`,
       };
     }
-    c.n += calls;
+    c.minute.add(now, calls);
     c.dn += calls;
     c.lastUsed = now;
     this.dirty.add(row.id);
@@ -228,21 +231,16 @@ export class KeyRegistry extends DurableObject {
     return { ok: true, grant: { id: row.id, name: row.name, tools: parseTools(row.tools) } };
   }
 
-  /** A key's counters for the current minute and UTC day, read from SQLite on first use. */
+  /** A key's counters for the sliding minute and the UTC day, read from SQLite on first use. */
   private counter(id: string, now: number): Counter {
-    const win = Math.floor(now / MINUTE);
     const day = Math.floor(now / DAY);
     let c = this.counters.get(id);
     if (!c) {
       const sql = this.ctx.storage.sql;
-      const r = sql.exec<{ win: number; n: number }>('SELECT win, n FROM rate WHERE key_id = ?', id).toArray()[0];
+      const slots = sql.exec<{ sec: number; n: number; last: number }>('SELECT sec, n, last FROM rate_slots WHERE key_id = ?', id).toArray();
       const d = sql.exec<{ n: number }>('SELECT n FROM daily WHERE key_id = ? AND day = ?', id, day).toArray()[0];
-      c = { win, n: r && r.win === win ? r.n : 0, day, dn: d?.n ?? 0, lastUsed: null };
+      c = { minute: new RateWindow(slots), day, dn: d?.n ?? 0, lastUsed: null };
       this.counters.set(id, c);
-    }
-    if (c.win !== win) {
-      c.win = win;
-      c.n = 0;
     }
     if (c.day !== day) {
       c.day = day;
@@ -269,7 +267,8 @@ export class KeyRegistry extends DurableObject {
       for (const id of dirty) {
         const c = this.counters.get(id);
         if (!c) continue;
-        sql.exec('INSERT INTO rate (key_id, win, n) VALUES (?, ?, ?) ON CONFLICT (key_id) DO UPDATE SET win = excluded.win, n = excluded.n', id, c.win, c.n);
+        sql.exec('DELETE FROM rate_slots WHERE key_id = ?', id);
+        for (const slot of c.minute.entries(Date.now())) sql.exec('INSERT INTO rate_slots (key_id, sec, n, last) VALUES (?, ?, ?, ?)', id, slot.sec, slot.n, slot.last);
         sql.exec('INSERT INTO daily (key_id, day, n) VALUES (?, ?, ?) ON CONFLICT (key_id, day) DO UPDATE SET n = excluded.n', id, c.day, c.dn);
         if (c.lastUsed !== null) sql.exec('UPDATE api_keys SET last_used_at = ? WHERE id = ?', c.lastUsed, id);
       }

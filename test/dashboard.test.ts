@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it as baseIt } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import { startCrawl4aiEmulator, type Crawl4aiEmulator } from './emulators/crawl4ai/index.ts';
 import { ROOT, startWorker, type RunningWorker } from './helpers/mcp-worker.ts';
@@ -119,5 +119,48 @@ describe('dashboard in chromium', () => {
     await p.click('form[action="/dashboard/logout"] button');
     await p.waitForSelector('#key');
     await ctx.close();
+  });
+});
+
+describe('dashboard cost estimate (the COST_ESTIMATE var init sets)', () => {
+  /** Signs in with the admin key as the browser's form does and returns the main page's HTML. */
+  async function dashboardHtml(w: RunningWorker): Promise<string> {
+    const login = await fetch(`${w.url}/dashboard/login`, { method: 'POST', body: new URLSearchParams({ key: ADMIN_KEY }), redirect: 'manual' });
+    expect(login.status).toBe(303);
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    return (await fetch(`${w.url}/dashboard`, { headers: { cookie } })).text();
+  }
+
+  baseIt('shows the plan: monthly running and stopped figures, its lines, the price date; markup in the var is escaped', async () => {
+    const { costEstimateVar } = await import('../src/model/cost-estimate.ts');
+    const plan = {
+      provider: 'aws',
+      region: 'us-east-1',
+      size: 'medium',
+      instanceType: 't3.large',
+      cost: { monthlyUsd: 64.58, stoppedMonthlyUsd: 5.6, priceDate: '2026-11-01', excludes: [], lines: [{ item: 'VM t3.large <script>', monthlyUsd: 60.74, detail: '' }, { item: 'disk 30 GiB gp3', monthlyUsd: 2.4, detail: '' }] },
+    } as unknown as import('../src/model/deployment.ts').Plan;
+    const w = await startWorker({ originUrl: emu.url, token: emu.token, adminKey: ADMIN_KEY, vars: { COST_ESTIMATE: costEstimateVar(plan) } });
+    try {
+      const html = await dashboardHtml(w);
+      const cost = /<section><h2>Cost estimate<\/h2>([\s\S]*?)<\/section>/.exec(html)?.[1] ?? '';
+      expect(cost).toContain('about $64.58/month</strong> running, $5.60/month stopped · AWS us-east-1, size medium (t3.large)');
+      expect(cost).toContain('<td>VM t3.large &#60;script&#62;</td><td>$60.74</td>');
+      expect(cost).not.toContain('<script>');
+      expect(cost).toContain('<td>disk 30 GiB gp3</td><td>$2.40</td>');
+      expect(html).toContain('List prices of 2026-11-01');
+    } finally {
+      await w.close();
+    }
+  });
+
+  baseIt('a Worker without the var (deployed by an older version), or with a malformed one, says where the estimate is', async () => {
+    expect(await dashboardHtml(worker)).toMatch(/id="cost">No cost estimate in this Worker/);
+    const w = await startWorker({ originUrl: emu.url, token: emu.token, adminKey: ADMIN_KEY, vars: { COST_ESTIMATE: '{"provider":"aws","monthlyUsd":"lots"}' } });
+    try {
+      expect(await dashboardHtml(w)).toMatch(/id="cost">No cost estimate in this Worker/);
+    } finally {
+      await w.close();
+    }
   });
 });

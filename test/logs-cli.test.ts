@@ -115,6 +115,18 @@ describe('logs: the boot console and Crawl4AI log lines through the CLI, secrets
     expect(out.stdout).not.toContain('eyJhIjoi');
   });
 
+  it("the deployed Worker's dashboard shows init's plan as its cost estimate (the COST_ESTIMATE var)", async () => {
+    const adminKey = (await cli(['dashboard', '--key-only'])).stdout.trim();
+    const url = JSON.parse((await cli(['dashboard', '--json', '--no-open'])).stdout).url as string;
+    const login = await fetch(`${url}/login`, { method: 'POST', body: new URLSearchParams({ key: adminKey }), redirect: 'manual' });
+    expect(login.status).toBe(303);
+    const html = await (await fetch(url, { headers: { cookie: login.headers.get('set-cookie')!.split(';')[0]! } })).text();
+    const plan = JSON.parse((await runCli(['plan', '--provider', 'aws', '--region', 'us-east-1', '--size', 'small', '--json'], { env })).stdout);
+    const monthly = (plan.cost?.monthlyUsd ?? plan.plan?.cost?.monthlyUsd) as number;
+    expect(html).toContain(`about $${monthly.toFixed(2)}/month</strong> running`);
+    expect(html).toContain('AWS us-east-1, size small');
+  });
+
   it('bad input: no such deployment exits 5, a bad --lines exits 2, each with one line saying what to do', async () => {
     const none = await runCli(['--name', 'nope', 'logs'], { env });
     expect(none.code).toBe(5);

@@ -15,6 +15,8 @@ export interface WorkerDeployInput {
   vpcServiceId?: string;
   /** Worker secrets; passed to wrangler on stdin only */
   secrets: Record<string, string>;
+  /** plain vars (never secrets), e.g. COST_ESTIMATE */
+  vars?: Record<string, string>;
 }
 
 export interface DeployedWorker {
@@ -44,6 +46,7 @@ export class WorkerDeployer {
         mainPath: WORKER_MAIN_PATH,
         ...(input.originUrl ? { originUrl: input.originUrl } : {}),
         ...(input.vpcServiceId ? { vpcServiceId: input.vpcServiceId } : {}),
+        ...(input.vars ? { vars: input.vars } : {}),
       });
       await fs.writeFile(configPath, JSON.stringify(config, null, 2), { mode: 0o600 });
       this.log(`deploying Worker ${scriptName}`);

@@ -11,6 +11,7 @@ import { newDeploymentState, type DeploymentState } from '../state/schema.js';
 import { deploymentSecret } from '../secrets/keys.js';
 import type { SecretStore } from '../secrets/store.js';
 import { WorkerDeployer, workerScriptName } from '../cloudflare/worker-deployer.js';
+import { costEstimateVar } from '../model/cost-estimate.js';
 import type { CloudflareAccount } from '../cloudflare/wrangler.js';
 import { CloudflareApi } from '../cloudflare/api.js';
 import { checkTokenPermissions, ensureTunnel, ensureVpcService } from '../cloudflare/tunnel.js';
@@ -173,6 +174,7 @@ export async function initDeployment(
       deployment: spec.name,
       ...(tunnel ? { vpcServiceId: tunnel.serviceId } : { originUrl: `https://${hostname}` }),
       secrets: { CRAWL4AI_API_TOKEN: crawl4aiToken, BOOTSTRAP_KEY_SHA256: await hashApiKey(apiKey), ADMIN_KEY_SHA256: await hashApiKey(adminKey) },
+      vars: { COST_ESTIMATE: costEstimateVar(plan) }, // the dashboard's cost estimate
     });
     await journal.created(WORKER_KEY, scriptName, { url: worker.url }); // merges into a record created by an earlier run
     // The account id lives in the secret store with the token (it names where the token works), not here.

@@ -13,6 +13,7 @@ import { isAdminKey, parseKeySettings, type AdminEnv } from './admin-api.js';
 import { generateApiKey, hashApiKey, constantTimeEqual } from '../ground/api-key.js';
 import { registryOf } from './key-auth.js';
 import { TOOLS } from '../mcp/server.js';
+import type { CostEstimate } from '../model/cost-estimate.js';
 
 /** Crawl4AI's GET /monitor/health, the fields the dashboard shows. */
 export interface MonitorHealth {
@@ -27,6 +28,8 @@ export type OriginFigures =
 
 export interface DashboardDeps {
   version: string;
+  /** the COST_ESTIMATE var made by `init` (absent on Workers deployed before it existed) */
+  costEstimate?: CostEstimate;
   originHealth(): Promise<{ ok: boolean; version?: string; error?: string }>;
   originFigures(): Promise<OriginFigures>;
 }
@@ -35,6 +38,16 @@ function figuresHtml(f: OriginFigures): string {
   if ('error' in f) return `<p class="muted" id="figures">Crawl4AI's monitor figures are not available (${esc(f.error)}).</p>`;
   const cell = (label: string, v: unknown) => (v === undefined ? '' : `<div><span class="muted">${label}</span><br><strong>${esc(v)}</strong></div>`);
   return `<div class="grid" id="figures">${cell('memory', f.memoryPercent === undefined ? undefined : `${f.memoryPercent}%`)}${cell('CPU', f.cpuPercent === undefined ? undefined : `${f.cpuPercent}%`)}${cell('browser pool', f.browserMemoryMb === undefined ? undefined : `${f.browserMemoryMb} MB`)}${cell('memory pressure', f.memoryPressure)}${cell('requests served', f.requests)}${cell('up', f.uptimeSeconds === undefined ? undefined : `${Math.floor(f.uptimeSeconds / 3600)} h ${Math.floor((f.uptimeSeconds % 3600) / 60)} min`)}</div>`;
+}
+
+const usdText = (n: number) => `$${n.toFixed(2)}`;
+
+function costHtml(c: CostEstimate | undefined): string {
+  if (!c) return '<p class="muted" id="cost">No cost estimate in this Worker (deployed by an older version): <code>crawl4ai-mcp status</code> shows it; re-running <code>crawl4ai-mcp init</code> adds it here.</p>';
+  const rows = c.lines.map((l) => `<tr><td>${esc(l.item)}</td><td>${usdText(l.monthlyUsd)}</td></tr>`).join('');
+  return `<div id="cost"><p><strong>about ${usdText(c.monthlyUsd)}/month</strong> running, ${usdText(c.stoppedMonthlyUsd)}/month stopped · ${esc(c.provider.toUpperCase())} ${esc(c.region)}, size ${esc(c.size)} (${esc(c.instanceType)})</p>
+<div class="scroll"><table><thead><tr><th>item</th><th>per month</th></tr></thead><tbody>${rows}</tbody></table></div>
+<p class="muted">List prices of ${esc(c.priceDate)}, as planned at deploy time; after <code>crawl4ai-mcp scale</code>, <code>crawl4ai-mcp status</code> has the current figure.</p></div>`;
 }
 
 const COOKIE = 'c4m_session';
@@ -159,7 +172,8 @@ async function mainPage(env: AdminEnv, deps: DashboardDeps, session: string, not
 ${notice}
 <section><h2>Origin</h2><p class="${origin.ok ? 'ok' : 'bad'}" id="origin">${origin.ok ? `Crawl4AI healthy${origin.version ? ` (${esc(origin.version)})` : ''}` : `Crawl4AI unreachable: ${esc(origin.error ?? 'unknown')}`}</p>
 ${figuresHtml(figures)}
-<p class="muted">Worker ${esc(deps.version)} · ${active.length} active key${active.length === 1 ? '' : 's'} · cost estimate: <code>crawl4ai-mcp status</code></p></section>
+<p class="muted">Worker ${esc(deps.version)} · ${active.length} active key${active.length === 1 ? '' : 's'}</p></section>
+<section><h2>Cost estimate</h2>${costHtml(deps.costEstimate)}</section>
 <section><h2>Usage</h2>${usageChart(keys)}</section>
 <section><h2>Keys</h2><div class="scroll"><table><thead><tr><th>name</th><th>state</th><th>tools</th><th>limits</th><th>calls</th><th>today</th><th>errors</th><th>bytes</th><th>last used</th><th>expires</th><th></th></tr></thead><tbody>${keyRows}</tbody></table></div></section>
 <section><h2>Create a key</h2><form method="post" action="/dashboard/keys">${token}<div class="grid">

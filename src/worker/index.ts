@@ -20,6 +20,7 @@ import { Crawl4aiClient } from '../mcp/crawl4ai.js';
 import { createMcpServer, SERVER_NAME, TOOLS, type ToolCallHooks } from '../mcp/server.js';
 import { adminRoute } from './admin-api.js';
 import { originLogs } from './origin-logs.js';
+import { parseCostEstimate } from '../model/cost-estimate.js';
 import { dashboardRoute, type MonitorHealth, type OriginFigures } from './dashboard.js';
 import { json } from './http.js';
 import { authorize, hashedBearer, registryOf } from './key-auth.js';
@@ -36,6 +37,8 @@ export interface WorkerEnv {
   BOOTSTRAP_KEY_SHA256?: string;
   /** SHA-256 of the admin key (admin API and dashboard); unset = both disabled */
   ADMIN_KEY_SHA256?: string;
+  /** the plan's cost lines at deploy time, JSON (model/cost-estimate.ts), shown on the dashboard */
+  COST_ESTIMATE?: string;
   LLM_ENABLED?: string;
   CRAWL4AI_MCP_VERSION?: string;
   SCREENSHOT_MAX_BYTES?: string;
@@ -260,7 +263,12 @@ async function route(request: Request, env: WorkerEnv, ctx: ExecutionContext, ur
 
   if (path === '/admin' || path.startsWith('/admin/')) return adminRoute(request, env, path, url, { logs: (n) => originLogs(originFor(env), n) });
 
-  if (path === '/dashboard' || path.startsWith('/dashboard/')) return dashboardRoute(request, env, path, { version: versionOf(env), originHealth: () => originStatus(env), originFigures: () => originFigures(env) });
+  if (path === '/dashboard' || path.startsWith('/dashboard/')) return dashboardRoute(request, env, path, {
+      version: versionOf(env),
+      originHealth: () => originStatus(env),
+      originFigures: () => originFigures(env),
+      costEstimate: parseCostEstimate(env.COST_ESTIMATE),
+    });
 
   return json({ error: 'not_found', message: `no route for ${request.method} ${url.pathname}; the MCP endpoint is POST /mcp` }, 404);
 }

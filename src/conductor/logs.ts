@@ -69,7 +69,16 @@ const lineText = (l: OriginLogLine) => `${l.time} [${l.source}] ${l.text}`;
 /** Crawl4AI's recent errors and janitor events, through the Worker (admin key). */
 export async function originLog(state: DeploymentState, secrets: SecretStore, o: FollowOptions & { emitRaw?(lines: OriginLogLine[]): void }): Promise<{ unavailable?: Record<string, string> }> {
   const admin = new AdminClient(await adminTarget(state, secrets));
-  const first = await admin.originLogs(o.lines);
+  const first = await admin.originLogs(o.lines).catch((e: unknown) => {
+    // a Worker deployed before `logs` existed has no such route
+    if (e instanceof CliError && e.exitCode === ExitCode.notFound && /no admin route/.test(e.message)) {
+      throw new CliError("this deployment's Worker is older than `logs` and cannot read Crawl4AI's log lines", {
+        exitCode: ExitCode.notFound,
+        hint: `re-run \`crawl4ai-mcp init --name ${state.name}\` to redeploy the Worker (it keeps the VM and keys); \`logs --boot\` works meanwhile`,
+      });
+    }
+    throw e;
+  });
   const clean = (ls: OriginLogLine[]) => ls.map((l) => ({ ...l, text: redactLikelySecrets(l.text) }));
   const show = (ls: OriginLogLine[]) => (o.emitRaw ? o.emitRaw(clean(ls)) : o.emit(clean(ls).map(lineText)));
   show(first.lines);

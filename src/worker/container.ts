@@ -1,0 +1,126 @@
+/**
+ * The Container-backed origin (provider `cloudflare`): Crawl4AI runs as a Cloudflare Container
+ * next to this Worker, reached only through its Durable Object (no public route, no hostname).
+ *
+ * - `Crawl4aiContainer`: the Durable Object class wrangler attaches the container application to
+ *   (`containers[].class_name`). The Crawl4AI token reaches the container as an environment
+ *   variable at start, from the Worker's own secret; it is never in the image or the config.
+ * - `containerOrigin`: the {@link Crawl4aiOrigin} over that namespace. Requests spread over
+ *   `CONTAINER_MAX_INSTANCES` instances (one Durable Object name per instance); a job is pinned to
+ *   the instance that holds it by prefixing its id with the instance number.
+ * - After `sleepAfter` without traffic the container sleeps (scale to zero). The first call then
+ *   starts it and answers "starting, ready in ~N s" at once, instead of holding the MCP client
+ *   for the whole cold start.
+ */
+import { Container } from '@cloudflare/containers';
+import { OriginUnreachableError, type Crawl4aiOrigin } from '../mcp/origin.js';
+
+export const CONTAINER_CLASS = 'Crawl4aiContainer';
+export const CRAWL4AI_PORT = 11235;
+
+export interface ContainerEnv {
+  CRAWL4AI_API_TOKEN?: string;
+  /** e.g. "10m": idle time before the container sleeps */
+  CONTAINER_SLEEP_AFTER?: string;
+  /** how many instances requests spread over (the application's max_instances) */
+  CONTAINER_MAX_INSTANCES?: string;
+  /** the cold start on paper, in seconds, for the "ready in ~N s" answer */
+  CONTAINER_COLD_START_SECONDS?: string;
+}
+
+export class Crawl4aiContainer extends Container<ContainerEnv> {
+  override defaultPort = CRAWL4AI_PORT;
+  override sleepAfter: string | number = '10m';
+  // Crawl4AI fetches the pages it crawls: it needs the internet
+  override enableInternet = true;
+
+  constructor(ctx: DurableObjectState, env: ContainerEnv) {
+    super(ctx as never, env);
+    if (env.CONTAINER_SLEEP_AFTER) this.sleepAfter = env.CONTAINER_SLEEP_AFTER;
+    this.envVars = { CRAWL4AI_API_TOKEN: env.CRAWL4AI_API_TOKEN ?? '' };
+  }
+}
+
+/** What the Worker uses of the namespace's stubs (RPC methods of the Container class). */
+interface ContainerStub {
+  fetch(request: Request): Promise<Response>;
+  getState(): Promise<{ status: string }>;
+  start(): Promise<void>;
+}
+export interface ContainerNamespaceLike {
+  idFromName(name: string): unknown;
+  get(id: unknown): unknown;
+}
+
+const JOB_SUBMIT = /^\/(crawl|llm)\/job$/;
+const JOB_STATUS = /^\/(crawl|llm)\/job\/([^/?]+)(.*)$/;
+const PINNED_ID = /^i(\d+)-(.+)$/;
+
+export function instanceName(index: number): string {
+  return `crawl4ai-${index}`;
+}
+
+export function startingMessage(env: ContainerEnv): string {
+  const s = Number.parseInt(env.CONTAINER_COLD_START_SECONDS ?? '', 10);
+  return `Crawl4AI is starting (its container slept after being idle); ready in ~${Number.isFinite(s) && s > 0 ? s : 60} s`;
+}
+
+function positive(v: string | undefined, fallback: number): number {
+  const n = Number.parseInt(v ?? '', 10);
+  return Number.isFinite(n) && n > 0 ? n : fallback;
+}
+
+function withAuth(init: RequestInit | undefined, token: string | undefined): RequestInit {
+  const headers = new Headers(init?.headers);
+  if (token) headers.set('authorization', `Bearer ${token}`);
+  if (init?.body !== undefined && init.body !== null && !headers.has('content-type')) headers.set('content-type', 'application/json');
+  if (!headers.has('accept')) headers.set('accept', 'application/json');
+  return { ...init, headers };
+}
+
+export function containerOrigin(ns: ContainerNamespaceLike, env: ContainerEnv): Crawl4aiOrigin {
+  const instances = positive(env.CONTAINER_MAX_INSTANCES, 1);
+  const stubOf = (i: number) => ns.get(ns.idFromName(instanceName(i))) as ContainerStub;
+  const starting = () => new OriginUnreachableError(startingMessage(env), 'call the tool again in a little while; `crawl4ai-mcp status` shows the container');
+  return {
+    label: 'the Crawl4AI container',
+    async fetch(path, init) {
+      // a job lives on the instance that took it: its id carries that instance's number
+      let index = Math.floor(Math.random() * instances);
+      let target = path;
+      const job = JOB_STATUS.exec(path);
+      const pinned = job ? PINNED_ID.exec(decodeURIComponent(job[2]!)) : null;
+      if (job && pinned) {
+        index = Number(pinned[1]) % instances;
+        target = `/${job[1]}/job/${encodeURIComponent(pinned[2]!)}${job[3]}`;
+      }
+      const stub = stubOf(index);
+      let response: Response;
+      try {
+        const state = await stub.getState();
+        if (state.status !== 'healthy' && state.status !== 'running') {
+          // asleep: start it and answer now, rather than hold the caller through a cold start
+          await stub.start();
+          throw starting();
+        }
+        response = await stub.fetch(new Request('http://crawl4ai' + target, withAuth(init, env.CRAWL4AI_API_TOKEN)));
+      } catch (e) {
+        if (e instanceof OriginUnreachableError) throw e;
+        if (e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError')) throw e;
+        throw new OriginUnreachableError(`the Crawl4AI container could not be reached (${e instanceof Error ? e.message.slice(0, 200) : String(e)})`, 'run `crawl4ai-mcp status`', e);
+      }
+      // the Container class's own answers while it cannot give an instance or the port is not up yet
+      if (response.status === 503 || (response.status === 500 && /^Failed to start container/.test(await response.clone().text()))) {
+        throw starting();
+      }
+      if (JOB_SUBMIT.test(path) && response.ok) {
+        const body = (await response.json()) as { task_id?: unknown };
+        if (typeof body.task_id === 'string') body.task_id = `i${index}-${body.task_id}`;
+        const headers = new Headers(response.headers);
+        headers.delete('content-length');
+        return new Response(JSON.stringify(body), { status: response.status, headers });
+      }
+      return response;
+    },
+  };
+}

@@ -127,7 +127,7 @@ export async function resolveSpec<C>(
 ): Promise<{ spec: DeploymentSpec; network: PublicNetworkOptions; credentials: C }> {
   const ask = asker(c, prompterFor(c));
   const provider = await ask(o.provider as ProviderName | undefined, 'the cloud provider', '--provider', 'CRAWL4AI_MCP_PROVIDER', (q) =>
-    q.select<ProviderName>('Where should Crawl4AI run?', PROVIDER_NAMES.map((n) => ({ value: n, name: n === 'cloudflare' ? 'CLOUDFLARE (a Container next to the Worker: no other cloud account)' : n.toUpperCase(), ...(AVAILABLE_PROVIDERS.includes(n) ? {} : { description: 'not available yet' }) }))),
+    q.select<ProviderName>('Which cloud should run your crawler VM?', PROVIDER_NAMES.map((n) => ({ value: n, name: n === 'cloudflare' ? 'CLOUDFLARE (a Container next to the Worker: no other cloud account)' : n.toUpperCase(), ...(AVAILABLE_PROVIDERS.includes(n) ? {} : { description: 'not available yet' }) }))),
   );
   if (!AVAILABLE_PROVIDERS.includes(provider)) throw usageError(`provider "${provider}" is not available in this version yet`, `use --provider ${AVAILABLE_PROVIDERS.join('|')}`);
   checkGivenAnswers(provider, o);

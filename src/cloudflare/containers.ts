@@ -45,7 +45,8 @@ export class ContainerApplications {
   constructor(private readonly api: CloudflareApi) {}
 
   async list(): Promise<ContainerApplicationView[]> {
-    return (await this.api.get<ApiApplication[]>(APPS)).map(view);
+    const apps = await this.api.get<ApiApplication[]>(APPS);
+    return apps.map(view);
   }
 
   async find(name: string): Promise<ContainerApplicationView | undefined> {

@@ -81,46 +81,76 @@ function withAuth(init: RequestInit | undefined, token: string | undefined): Req
 export function containerOrigin(ns: ContainerNamespaceLike, env: ContainerEnv): Crawl4aiOrigin {
   const instances = positive(env.CONTAINER_MAX_INSTANCES, 1);
   const stubOf = (i: number) => ns.get(ns.idFromName(instanceName(i))) as ContainerStub;
+  const noInstance = () =>
+    new OriginUnreachableError(
+      'no Crawl4AI container may run now: the deployment is stopped (max instances 0) or all its instances are busy',
+      'run `crawl4ai-mcp start` (or `crawl4ai-mcp scale --instances N`); `crawl4ai-mcp status` shows the container',
+    );
   const starting = () => new OriginUnreachableError(startingMessage(env), 'call the tool again in a little while; `crawl4ai-mcp status` shows the container');
   return {
     label: 'the Crawl4AI container',
     async fetch(path, init) {
-      // a job lives on the instance that took it: its id carries that instance's number
-      let index = Math.floor(Math.random() * instances);
-      let target = path;
-      const job = JOB_STATUS.exec(path);
-      const pinned = job ? PINNED_ID.exec(decodeURIComponent(job[2]!)) : null;
-      if (job && pinned) {
-        index = Number(pinned[1]) % instances;
-        target = `/${job[1]}/job/${encodeURIComponent(pinned[2]!)}${job[3]}`;
+      // the platform stopped the instance under its Durable Object (stop, scale down, sleep): the
+      // object learns it on the first call; a later try sees it stopped and answers why
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const response = await once(path, init);
+        if (response) return response;
       }
-      const stub = stubOf(index);
-      let response: Response;
-      try {
-        const state = await stub.getState();
-        if (state.status !== 'healthy' && state.status !== 'running') {
-          // asleep: start it and answer now, rather than hold the caller through a cold start
-          await stub.start();
-          throw starting();
-        }
-        response = await stub.fetch(new Request('http://crawl4ai' + target, withAuth(init, env.CRAWL4AI_API_TOKEN)));
-      } catch (e) {
-        if (e instanceof OriginUnreachableError) throw e;
-        if (e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError')) throw e;
-        throw new OriginUnreachableError(`the Crawl4AI container could not be reached (${e instanceof Error ? e.message.slice(0, 200) : String(e)})`, 'run `crawl4ai-mcp status`', e);
-      }
-      // the Container class's own answers while it cannot give an instance or the port is not up yet
-      if (response.status === 503 || (response.status === 500 && /^Failed to start container/.test(await response.clone().text()))) {
-        throw starting();
-      }
-      if (JOB_SUBMIT.test(path) && response.ok) {
-        const body = (await response.json()) as { task_id?: unknown };
-        if (typeof body.task_id === 'string') body.task_id = `i${index}-${body.task_id}`;
-        const headers = new Headers(response.headers);
-        headers.delete('content-length');
-        return new Response(JSON.stringify(body), { status: response.status, headers });
-      }
-      return response;
+      throw new OriginUnreachableError(
+        'the Crawl4AI container stopped under this call (the deployment was stopped or scaled down, or the container went to sleep)',
+        'call the tool again in a moment; if you stopped the deployment, run `crawl4ai-mcp start`',
+      );
     },
   };
+
+  /** One try; undefined when the instance turned out to have exited. */
+  async function once(path: string, init: RequestInit | undefined): Promise<Response | undefined> {
+    // a job lives on the instance that took it: its id carries that instance's number
+    let index = Math.floor(Math.random() * instances);
+    let target = path;
+    const job = JOB_STATUS.exec(path);
+    const pinned = job ? PINNED_ID.exec(decodeURIComponent(job[2]!)) : null;
+    if (job && pinned) {
+      index = Number(pinned[1]) % instances;
+      target = `/${job[1]}/job/${encodeURIComponent(pinned[2]!)}${job[3]}`;
+    }
+    let response: Response;
+    try {
+      const awake = async (i: number) => ['healthy', 'running'].includes((await stubOf(i).getState()).status);
+      if (!(await awake(index))) {
+        // asleep: wake it, and meanwhile serve from an awake instance (a job must go to its own)
+        const wake = stubOf(index).start();
+        let other: number | undefined;
+        if (!pinned) for (let i = 0; i < instances && other === undefined; i++) if (i !== index && (await awake(i))) other = i;
+        if (other === undefined) {
+          // none awake: answer now rather than hold the caller through a cold start
+          await wake;
+          throw starting();
+        }
+        wake.catch(() => undefined);
+        index = other;
+      }
+      response = await stubOf(index).fetch(new Request('http://crawl4ai' + target, withAuth(init, env.CRAWL4AI_API_TOKEN)));
+    } catch (e) {
+      if (e instanceof OriginUnreachableError) throw e;
+      if (e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError')) throw e;
+      if (/no container instance/i.test(e instanceof Error ? e.message : String(e))) throw noInstance();
+      throw new OriginUnreachableError(`the Crawl4AI container could not be reached (${e instanceof Error ? e.message.slice(0, 200) : String(e)})`, 'run `crawl4ai-mcp status`', e);
+    }
+    // the Container class's own answers while it cannot give an instance or the port is not up yet
+    if (response.status === 503) throw noInstance();
+    if (response.status === 500 && /not listening|suddenly disconnected/i.test(await response.clone().text())) return undefined;
+    if (response.status === 500 && /^Failed to start container/.test(await response.clone().text())) {
+      if (/no container instance/i.test(await response.clone().text())) throw noInstance();
+      throw starting();
+    }
+    if (JOB_SUBMIT.test(path) && response.ok) {
+      const body = (await response.json()) as { task_id?: unknown };
+      if (typeof body.task_id === 'string') body.task_id = `i${index}-${body.task_id}`;
+      const headers = new Headers(response.headers);
+      headers.delete('content-length');
+      return new Response(JSON.stringify(body), { status: response.status, headers });
+    }
+    return response;
+  }
 }

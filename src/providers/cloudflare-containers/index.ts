@@ -51,6 +51,14 @@ export function hoursPerDay(env: NodeJS.ProcessEnv): number {
   return n;
 }
 
+/** Idle time before an instance sleeps: CRAWL4AI_MCP_CONTAINER_SLEEP_AFTER (e.g. 30m), else 10m. */
+export function sleepAfter(env: NodeJS.ProcessEnv): string {
+  const raw = env.CRAWL4AI_MCP_CONTAINER_SLEEP_AFTER?.trim();
+  if (!raw) return SLEEP_AFTER;
+  if (!/^\d{1,5}[smh]$/.test(raw)) throw usageError(`CRAWL4AI_MCP_CONTAINER_SLEEP_AFTER=${raw} is not a duration`, 'use a number and s, m or h, e.g. 30m');
+  return raw;
+}
+
 function statusOf(app: ContainerApplicationView | undefined): VmStatus {
   if (!app) return { state: 'missing', detail: 'no container application (the Worker deploy creates it)' };
   const running = app.instances ? `${app.instances.healthy} instance(s) running, ${app.instances.starting} starting` : 'instances not reported';
@@ -77,7 +85,7 @@ export function createCloudflareContainersProvider(): Provider {
     policyFile: 'templates/policies/cloudflare-token.json',
 
     workerContainer(ctx, journal): ContainerSpec {
-      return { image: CONTAINER_IMAGE, instanceType: sizes[ctx.spec.size], maxInstances: instancesOf(journal), sleepAfter: SLEEP_AFTER, coldStartSeconds: COLD_START_SECONDS };
+      return { image: CONTAINER_IMAGE, instanceType: sizes[ctx.spec.size], maxInstances: instancesOf(journal), sleepAfter: sleepAfter(ctx.env), coldStartSeconds: COLD_START_SECONDS };
     },
 
     async validateCredentials(ctx): Promise<ValidationResult> {
@@ -109,8 +117,10 @@ export function createCloudflareContainersProvider(): Provider {
 
     // Runs after the Worker deploy: wrangler made the application; record it.
     async apply(ctx, journal): Promise<VmStatus> {
-      const app = await port(ctx).find(applicationName(ctx.spec.name));
-      if (!app) throw new CliError(`wrangler deployed the Worker but no container application ${applicationName(ctx.spec.name)} exists`, { exitCode: ExitCode.failed, hint: 'run init again (it resumes); `crawl4ai-mcp doctor` checks the plan and token' });
+      const all = await port(ctx).listManaged();
+      ctx.debug(`container applications: ${JSON.stringify(all)}`);
+      const app = all.find((a) => a.name === applicationName(ctx.spec.name));
+      if (!app) throw new CliError(`wrangler deployed the Worker but no container application ${applicationName(ctx.spec.name)} exists (found: ${all.map((a) => a.name).join(', ') || 'none'})`, { exitCode: ExitCode.failed, hint: 'run init again (it resumes); `crawl4ai-mcp doctor` checks the plan and token' });
       if (journal.find(APPLICATION_KEY)?.phase !== 'created') {
         await journal.intend(APPLICATION_KEY, APPLICATION_KEY);
         await journal.created(APPLICATION_KEY, app.id, { name: app.name });

@@ -226,16 +226,6 @@ export class ContainerStore {
     await Promise.allSettled(all.map(async (i) => (await i.image).close()));
   }
 
-  /** Stops one instance, as the platform does when a container sleeps (tests: "after sleepAfter"). */
-  async sleep(doId?: string): Promise<number> {
-    const hit = [...this.#instances.entries()].filter(([, i]) => doId === undefined || i.doId === doId);
-    for (const [key, inst] of hit) {
-      this.#instances.delete(key);
-      await (await inst.image.catch(() => undefined))?.close().catch(() => undefined);
-    }
-    return hit.length;
-  }
-
   /**
    * The stand-in `ctx.container`'s calls: `POST /start` {env}, `POST /destroy`, and `/port/<n>/<path>` (the container's
    * TCP port). `script`/`className` name the Durable Object class, `doId` the instance.

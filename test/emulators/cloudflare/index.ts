@@ -82,8 +82,6 @@ export interface CloudflareEmulator {
   containerApplications(): ContainerApplication[];
   /** running container instances (`ready` once the cold start has passed) */
   containerInstances(appName?: string): Array<{ app: string; doId: string; ready: boolean }>;
-  /** the platform puts instances to sleep (as after sleepAfter idle); returns how many stopped */
-  sleepContainers(): Promise<number>;
   /** the cold start of instances started from now on */
   setContainerColdStart(ms: number): void;
   /** switch the account's plan: false = Containers not allowed */
@@ -275,7 +273,6 @@ export async function startCloudflareEmulator(opts: CloudflareEmulatorOptions = 
       })),
     containerApplications: () => containers.list(),
     containerInstances: (appName) => containers.instances(appName),
-    sleepContainers: () => containers.sleep(),
     setContainerColdStart: (ms) => {
       containers.coldStartMs = ms;
     },

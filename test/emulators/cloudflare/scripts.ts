@@ -426,7 +426,6 @@ export class ScriptStore {
       return { result: [] };
     });
     router.on('GET', '/accounts/:account/workers/tails/by-consumer/:script', () => ({ result: [] }));
-    router.on('GET', '/accounts/:account/containers/applications', () => ({ result: [] }));
 
     // services (the older name of a Worker) and workers (the newer one)
     router.on('GET', '/accounts/:account/workers/services/:script', (req) => {

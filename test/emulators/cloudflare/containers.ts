@@ -162,7 +162,9 @@ export class ContainerStore {
       const body = jsonBody<Partial<ContainerApplication>>(req);
       this.#validate(body, true);
       if (this.list().some((a) => a.name === body.name)) throw new CfApiError(409, 1005, `an application named ${body.name} already exists`);
+      // the API keeps what it was given (observability, affinities, …) and echoes it: wrangler diffs against it
       const app: ContainerApplication = {
+        ...(body as Record<string, unknown>),
         id: uuid(),
         name: body.name!,
         account_id: this.accountId,
@@ -188,9 +190,9 @@ export class ContainerStore {
       const app = this.#require(req.params.id!);
       const body = jsonBody<Partial<ContainerApplication>>(req);
       this.#validate(body, false);
-      if (body.max_instances !== undefined) app.max_instances = body.max_instances;
-      if (body.configuration) app.configuration = { ...app.configuration, ...body.configuration };
-      if (body.scheduling_policy) app.scheduling_policy = body.scheduling_policy;
+      const { configuration, ...rest } = body;
+      Object.assign(app, rest);
+      if (configuration) app.configuration = { ...app.configuration, ...configuration };
       app.version++;
       await this.#trim(app);
       return { result: this.#json(app) };

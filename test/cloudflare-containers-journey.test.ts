@@ -197,6 +197,25 @@ describe('--provider cloudflare: Crawl4AI as a Cloudflare Container behind the s
     }
   }, 120_000);
 
+  it('plan prices the Workers Paid plan and per-second container usage for --hours-per-day', async () => {
+    const day = await cli(['plan', '--provider', 'cloudflare', '--size', 'small', '--hours-per-day', '24', '--json'], 'price');
+    expect(day.code, day.stderr).toBe(0);
+    const p = JSON.parse(day.stdout);
+    expect(p).toMatchObject({ provider: 'cloudflare', instanceType: 'standard-1', memoryGiB: 4 });
+    expect(p.cost.lines.map((l: { item: string; monthlyUsd: number }) => [l.item, l.monthlyUsd])).toEqual([
+      ['Workers Paid plan', 5],
+      ['container vCPU', 25.83],
+      ['container memory', 26.06],
+      ['container disk', 1.42],
+    ]);
+    expect(p.cost.monthlyUsd).toBe(58.31);
+    const hour = JSON.parse((await cli(['plan', '--provider', 'cloudflare', '--size', 'small', '--hours-per-day', '1', '--json'], 'price')).stdout);
+    expect(hour.cost.monthlyUsd).toBe(6.53);
+    const bad = await cli(['plan', '--provider', 'cloudflare', '--hours-per-day', '30'], 'price');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/CRAWL4AI_MCP_HOURS_PER_DAY=30 is not a number of hours/);
+  }, 120_000);
+
   it('flags that only fit a VM are refused in one line', async () => {
     const r = await cli(['init', '--yes', '--provider', 'cloudflare', '--network', 'public'], 'flags');
     expect(r.code).toBe(2);

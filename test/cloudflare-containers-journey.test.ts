@@ -99,6 +99,21 @@ describe('--provider cloudflare: Crawl4AI as a Cloudflare Container behind the s
     expect(cf.containerInstances(APP('box')).length).toBeGreaterThan(1);
     expect(cf.containerInstances(APP('box')).length).toBeLessThanOrEqual(3);
 
+    // a job lives on one instance: its status is asked of that instance, whichever the spread picks
+    const jobs: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const started = await client.callTool({ name: 'start_crawl_job', arguments: { urls: ['https://docs.example.com/'] } });
+      expect(started.isError, text(started)).toBeFalsy();
+      jobs.push(/crawl_c\d+-[A-Za-z0-9_-]+/.exec(text(started))![0]);
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    for (const task_id of jobs) {
+      for (let i = 0; i < 3; i++) {
+        const st = await client.callTool({ name: 'get_job_status', arguments: { task_id } });
+        expect(st.isError, `${task_id}: ${text(st)}`).toBeFalsy();
+      }
+    }
+
     // stop: max instances 0 now; a call says so clearly, never a 500 or a hang
     const stop = await cli(['stop']);
     expect(stop.code, stop.stderr).toBe(0);

@@ -7,7 +7,7 @@
  *   variable at start, from the Worker's own secret; it is never in the image or the config.
  * - `containerOrigin`: the {@link Crawl4aiOrigin} over that namespace. Requests spread over
  *   `CONTAINER_MAX_INSTANCES` instances (one Durable Object name per instance); a job is pinned to
- *   the instance that holds it by prefixing its id with the instance number.
+ *   the instance that holds it by its id, which carries the instance number (`crawl_c2-…`).
  * - After `sleepAfter` without traffic the container sleeps (scale to zero). The first call then
  *   starts it and answers "starting, ready in ~N s" at once, instead of holding the MCP client
  *   for the whole cold start.
@@ -54,7 +54,8 @@ export interface ContainerNamespaceLike {
 
 const JOB_SUBMIT = /^\/(crawl|llm)\/job$/;
 const JOB_STATUS = /^\/(crawl|llm)\/job\/([^/?]+)(.*)$/;
-const PINNED_ID = /^i(\d+)-(.+)$/;
+/** `crawl_c2-<id>`: Crawl4AI's `crawl_<id>` taken by instance 2 (the kind prefix stays, tools check it) */
+const PINNED_ID = /^(crawl|llm)_c(\d+)-(.+)$/;
 
 export function instanceName(index: number): string {
   return `crawl4ai-${index}`;
@@ -111,8 +112,8 @@ export function containerOrigin(ns: ContainerNamespaceLike, env: ContainerEnv): 
     const job = JOB_STATUS.exec(path);
     const pinned = job ? PINNED_ID.exec(decodeURIComponent(job[2]!)) : null;
     if (job && pinned) {
-      index = Number(pinned[1]) % instances;
-      target = `/${job[1]}/job/${encodeURIComponent(pinned[2]!)}${job[3]}`;
+      index = Number(pinned[2]) % instances;
+      target = `/${job[1]}/job/${encodeURIComponent(`${pinned[1]}_${pinned[3]}`)}${job[3]}`;
     }
     let response: Response;
     try {
@@ -146,7 +147,8 @@ export function containerOrigin(ns: ContainerNamespaceLike, env: ContainerEnv): 
     }
     if (JOB_SUBMIT.test(path) && response.ok) {
       const body = (await response.json()) as { task_id?: unknown };
-      if (typeof body.task_id === 'string') body.task_id = `i${index}-${body.task_id}`;
+      const id = typeof body.task_id === 'string' ? /^(crawl|llm)_(.+)$/.exec(body.task_id) : null;
+      if (id) body.task_id = `${id[1]}_c${index}-${id[2]}`;
       const headers = new Headers(response.headers);
       headers.delete('content-length');
       return new Response(JSON.stringify(body), { status: response.status, headers });

@@ -45,8 +45,7 @@ export class ContainerApplications {
   constructor(private readonly api: CloudflareApi) {}
 
   async list(): Promise<ContainerApplicationView[]> {
-    const apps = await this.api.get<ApiApplication[]>(APPS);
-    return apps.map(view);
+    return (await this.api.list<ApiApplication>(APPS)).map(view);
   }
 
   async find(name: string): Promise<ContainerApplicationView | undefined> {

@@ -5,7 +5,7 @@
  * (status, stop = max_instances 0 now, start, destroy, discovery). `wrangler delete` does not
  * delete the application, so `destroy` does, found by the journal or by its name.
  */
-import { CliError, credentialsError, ExitCode, usageError } from '../../ground/errors.js';
+import { CliError, ExitCode, usageError } from '../../ground/errors.js';
 import type { ContainerApplicationView, ContainerSpec, DiscoveredResource, Plan, SizeName, ValidationResult, VmStatus } from '../../model/deployment.js';
 import { SIZES } from '../../pricing/catalog.js';
 import { estimateContainerMonthly } from '../../pricing/containers.js';
@@ -118,7 +118,6 @@ export function createCloudflareContainersProvider(): Provider {
     // Runs after the Worker deploy: wrangler made the application; record it.
     async apply(ctx, journal): Promise<VmStatus> {
       const all = await port(ctx).listManaged();
-      ctx.debug(`container applications: ${JSON.stringify(all)}`);
       const app = all.find((a) => a.name === applicationName(ctx.spec.name));
       if (!app) throw new CliError(`wrangler deployed the Worker but no container application ${applicationName(ctx.spec.name)} exists (found: ${all.map((a) => a.name).join(', ') || 'none'})`, { exitCode: ExitCode.failed, hint: 'run init again (it resumes); `crawl4ai-mcp doctor` checks the plan and token' });
       if (journal.find(APPLICATION_KEY)?.phase !== 'created') {
@@ -177,9 +176,4 @@ export function createCloudflareContainersProvider(): Provider {
         .map((a) => ({ kind: 'container application', id: a.id, region: 'global', state: a.maxInstances === 0 ? 'stopped' : 'running' }));
     },
   };
-}
-
-/** A plan-not-allowed or missing-permission answer, as one line (used by doctor). */
-export function containersRefused(missing: string): CliError {
-  return credentialsError(`the Cloudflare API token lacks ${missing}`, 'edit the token to add it (templates/policies/cloudflare-token.json lists each and why)');
 }

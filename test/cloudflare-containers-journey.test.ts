@@ -224,6 +224,8 @@ describe('--provider cloudflare: Crawl4AI as a Cloudflare Container behind the s
       ['container disk', 1.42],
     ]);
     expect(p.cost.monthlyUsd).toBe(58.31);
+    // beside the same hours on a VM of the same size (AWS t3.medium running all month: $30.37 + disk $2.40 + IPv4 $3.65)
+    expect(p.compare.find((c: { provider: string }) => c.provider === 'aws')).toMatchObject({ instanceType: 't3.medium', monthlyUsd: 36.42 });
     const hour = JSON.parse((await cli(['plan', '--provider', 'cloudflare', '--size', 'small', '--hours-per-day', '1', '--json'], 'price')).stdout);
     expect(hour.cost.monthlyUsd).toBe(6.53);
     const bad = await cli(['plan', '--provider', 'cloudflare', '--hours-per-day', '30'], 'price');

@@ -46,6 +46,8 @@ export interface Plan {
   network: { vpc?: string; subnet?: string; detail: string };
   resources: PlannedResource[];
   cost: { lines: CostLine[]; monthlyUsd: number; stoppedMonthlyUsd: number; priceDate: string; excludes: string[] };
+  /** provider cloudflare: the same hours a day on a VM of the same size, for comparison */
+  compare?: Array<{ provider: ProviderName; instanceType: string; monthlyUsd: number; detail: string }>;
 }
 
 export type VmState = 'pending' | 'running' | 'stopping' | 'stopped' | 'terminated' | 'missing' | 'unknown';

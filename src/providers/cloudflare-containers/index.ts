@@ -9,6 +9,8 @@ import { CliError, ExitCode, usageError } from '../../ground/errors.js';
 import type { ContainerApplicationView, ContainerSpec, DiscoveredResource, Plan, SizeName, ValidationResult, VmStatus } from '../../model/deployment.js';
 import { SIZES } from '../../pricing/catalog.js';
 import { estimateContainerMonthly } from '../../pricing/containers.js';
+import { estimateMonthly } from '../../pricing/estimate.js';
+import { DEFAULT_DISK_GIB, DEFAULT_REGION } from '../../pricing/catalog.js';
 import type { Journal } from '../../state/journal.js';
 import type { ContainerApplicationsPort, Provider, ProviderContext } from '../provider.js';
 
@@ -112,6 +114,13 @@ export function createCloudflareContainersProvider(): Provider {
           { kind: 'Durable Object namespace', name: 'Crawl4aiContainer', detail: 'one object per container instance' },
         ],
         cost: estimateContainerMonthly({ instanceType: size.instanceType, instances: 1, hoursPerDay: hours }),
+        compare: (['aws', 'gcp', 'azure'] as const).map((p) => {
+          // a tunnel-mode VM stopped outside those hours: compute for the hours, disk and address all month
+          const vm = estimateMonthly({ provider: p, region: DEFAULT_REGION[p], size: ctx.spec.size, diskGiB: DEFAULT_DISK_GIB, publicIpv4: true, staticIpv4: false });
+          const compute = vm.lines.find((l) => l.item === 'compute')?.monthlyUsd ?? 0;
+          const monthlyUsd = Math.round((vm.monthlyUsd - compute + (compute * hours) / 24) * 100) / 100;
+          return { provider: p, instanceType: SIZES[p][ctx.spec.size].instanceType, monthlyUsd, detail: `running ${hours} h/day in ${DEFAULT_REGION[p]}, stopped otherwise; disk and address all month` };
+        }),
       };
     },
 

@@ -142,6 +142,7 @@ describe('templates/policies/cloudflare-token.json', () => {
       'Account › Connectivity Directory › Admin',
       'Account › Connectivity Directory › Bind',
     ]);
+    expect(cloudflarePermissionsFor('container').map(permissionLabel)).toEqual([...workers, 'Account › Workers Containers › Edit']);
     expect(cloudflarePermissionsFor('public', { includeOptional: true }).map(permissionLabel)).toEqual([
       ...workers,
       'User › User Details › Read',
@@ -149,8 +150,8 @@ describe('templates/policies/cloudflare-token.json', () => {
     ]);
   });
 
-  it('names are confirmed; every permission but Bind has a read-only probe, Bind is checked by its API group', () => {
-    expect(CLOUDFLARE_TOKEN_PERMISSIONS.filter((p) => !p.nameConfirmed)).toEqual([]);
+  it('names are confirmed (but the Containers one); every permission but Bind has a read-only probe, Bind is checked by its API group', () => {
+    expect(CLOUDFLARE_TOKEN_PERMISSIONS.filter((p) => !p.nameConfirmed).map((p) => p.name)).toEqual(['Workers Containers']);
     expect(doc.notes.some((n) => n.includes('#15704') && n.includes('Connectivity Directory - Bind'))).toBe(true);
     for (const p of CLOUDFLARE_TOKEN_PERMISSIONS) {
       expect(p.apiGroup).toBe(`${p.name} ${p.access === 'Edit' ? 'Write' : p.access}`);

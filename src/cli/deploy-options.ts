@@ -34,6 +34,7 @@ const CREDENTIAL_CHOICES: Record<ProviderName, Array<{ value: CredentialSource; 
     { value: 'keychain', name: 'A service principal with the least-privilege custom role (stored in your keychain)' },
     { value: 'chain', name: 'My Azure CLI login (az login) and AZURE_SUBSCRIPTION_ID' },
   ],
+  cloudflare: [{ value: 'keychain', name: 'My Cloudflare API token (the same one that deploys the Worker)' }],
   gcp: [
     { value: 'keychain', name: 'A key of a least-privilege service account (stored in your keychain)' },
     { value: 'chain', name: 'My Application Default Credentials (gcloud auth application-default login)' },
@@ -97,6 +98,11 @@ export function checkRegion(provider: ProviderName, region: string): void {
  * any API is called, so a typo costs one line, not a credential prompt and a cloud round trip.
  */
 function checkGivenAnswers(provider: ProviderName, o: SpecOptions): void {
+  if (provider === 'cloudflare') {
+    // a Container has no network mode, hostname or cloud login of its own
+    const given = [o.network !== undefined && '--network', o.hostname !== undefined && '--hostname', o.acmeEmail !== undefined && '--acme-email', o.wildcardDomain !== undefined && '--wildcard-domain', o.credentials === 'chain' && '--credentials chain'].filter(Boolean);
+    if (given.length) throw usageError(`${given.join(', ')} ${given.length === 1 ? 'does' : 'do'} not apply to --provider cloudflare (Crawl4AI runs as a Cloudflare Container, reached only by the Worker)`, 'drop it, or pick a VM provider (aws, gcp, azure)');
+  }
   if (o.region) checkRegion(provider, o.region);
   if (o.hostname !== undefined) checkHostname(o.hostname);
   if (o.acmeEmail !== undefined) checkAcmeEmail(o.acmeEmail);
@@ -121,20 +127,20 @@ export async function resolveSpec<C>(
 ): Promise<{ spec: DeploymentSpec; network: PublicNetworkOptions; credentials: C }> {
   const ask = asker(c, prompterFor(c));
   const provider = await ask(o.provider as ProviderName | undefined, 'the cloud provider', '--provider', 'CRAWL4AI_MCP_PROVIDER', (q) =>
-    q.select<ProviderName>('Which cloud should run your crawler VM?', PROVIDER_NAMES.map((n) => ({ value: n, name: n.toUpperCase(), ...(AVAILABLE_PROVIDERS.includes(n) ? {} : { description: 'not available yet' }) }))),
+    q.select<ProviderName>('Which cloud should run your crawler VM?', PROVIDER_NAMES.map((n) => ({ value: n, name: n === 'cloudflare' ? 'CLOUDFLARE (a Container next to the Worker: no other cloud account)' : n.toUpperCase(), ...(AVAILABLE_PROVIDERS.includes(n) ? {} : { description: 'not available yet' }) }))),
   );
   if (!AVAILABLE_PROVIDERS.includes(provider)) throw usageError(`provider "${provider}" is not available in this version yet`, `use --provider ${AVAILABLE_PROVIDERS.join('|')}`);
   checkGivenAnswers(provider, o);
-  const source = await ask(o.credentials, 'the credential source', '--credentials', 'CRAWL4AI_MCP_CREDENTIALS', (q) =>
+  const source = provider === 'cloudflare' ? 'keychain' : await ask(o.credentials, 'the credential source', '--credentials', 'CRAWL4AI_MCP_CREDENTIALS', (q) =>
     q.select<CredentialSource>('Which credentials?', CREDENTIAL_CHOICES[provider]), 'keychain');
   const credentials = await credentialsStep(provider, source);
   const regions = Object.keys(REGIONS[provider]);
-  const region = await ask(o.region, 'the region', '--region', 'CRAWL4AI_MCP_REGION', (q) =>
+  const region = regions.length === 1 ? (o.region ?? regions[0]!) : await ask(o.region, 'the region', '--region', 'CRAWL4AI_MCP_REGION', (q) =>
     q.select('Region', regions.map((r) => ({ value: r, name: r })), regions[0]));
   checkRegion(provider, region);
   const size = await ask(o.size as SizeName | undefined, 'the VM size', '--size', 'CRAWL4AI_MCP_SIZE', (q) =>
     q.select<SizeName>('VM size', SIZE_NAMES.map((s) => ({ value: s, name: `${s}: ${SIZES[provider][s].instanceType}, ${SIZES[provider][s].vcpus} vCPU, ${SIZES[provider][s].memoryGiB} GiB` })), 'medium'), 'medium');
-  const network = await ask(o.network as NetworkMode | undefined, 'the network mode', '--network', 'CRAWL4AI_MCP_NETWORK', (q) =>
+  const network = provider === 'cloudflare' ? 'container' : await ask(o.network as NetworkMode | undefined, 'the network mode', '--network', 'CRAWL4AI_MCP_NETWORK', (q) =>
     q.select<NetworkMode>('How should your Worker reach the VM?', [
       { value: 'tunnel', name: 'Cloudflare Tunnel (recommended): the VM opens no inbound port at all' },
       { value: 'public', name: 'Public HTTPS: the VM opens 443 with a certificate for a hostname' },

@@ -15,4 +15,5 @@ export function renderPlan(out: Output, plan: Plan): void {
   for (const l of plan.cost.lines) out.line(`    ${l.item.padEnd(12)} ${usd(l.monthlyUsd).padStart(9)}/month  ${out.style('dim', l.detail)}`);
   out.line(`    ${'total'.padEnd(12)} ${usd(plan.cost.monthlyUsd).padStart(9)}/month running, ${usd(plan.cost.stoppedMonthlyUsd)}/month while stopped`);
   out.line(out.style('dim', `    excludes: ${plan.cost.excludes.join('; ')}`));
+  for (const c of plan.compare ?? []) out.line(out.style('dim', `    compare: ${c.provider} ${c.instanceType} ${usd(c.monthlyUsd)}/month (${c.detail})`));
 }

@@ -87,6 +87,7 @@ const PERMISSION_BY_PATH: ReadonlyArray<{ pattern: RegExp; name: string; access?
   { pattern: /^\/accounts\/[^/]+\/connectivity\/directory(?:[/?]|$)/, name: 'Connectivity Directory', access: 'Admin' },
   { pattern: /^\/accounts\/[^/]+\/workers\/scripts(?:[/?]|$)/, name: 'Workers Scripts' },
   { pattern: /^\/accounts\/[^/]+\/storage\/kv(?:[/?]|$)/, name: 'Workers KV Storage' },
+  { pattern: /^\/accounts\/[^/]+\/containers(?:[/?]|$)/, name: 'Workers Containers' },
   { pattern: /^\/accounts\/[^/?]+\/?(?:\?|$)/, name: 'Account Settings' },
   { pattern: /^\/memberships(?:[/?]|$)/, name: 'Memberships' },
   { pattern: /^\/user\/?(?:\?|$)/, name: 'User Details' },

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { renderWranglerConfig, WORKER_MAIN_PATH } from './wrangler-config.js';
+import { renderWranglerConfig, WORKER_MAIN_PATH, type ContainerConfig } from './wrangler-config.js';
 import { runWrangler, WranglerError, wranglerWorkdir, type CloudflareAccount } from './wrangler.js';
 
 export function workerScriptName(deployment: string): string {
@@ -13,8 +13,10 @@ export interface WorkerDeployInput {
   originUrl?: string;
   /** tunnel mode: the Workers VPC service bound as CRAWL4AI */
   vpcServiceId?: string;
-  /** Worker secrets; passed to wrangler on stdin only */
-  secrets: Record<string, string>;
+  /** provider cloudflare: Crawl4AI as a Container (wrangler creates or updates the application) */
+  container?: ContainerConfig;
+  /** Worker secrets; passed to wrangler on stdin only. Omitted: a redeploy that keeps the ones set. */
+  secrets?: Record<string, string>;
   /** plain vars (never secrets), e.g. COST_ESTIMATE */
   vars?: Record<string, string>;
 }
@@ -47,10 +49,12 @@ export class WorkerDeployer {
         ...(input.originUrl ? { originUrl: input.originUrl } : {}),
         ...(input.vpcServiceId ? { vpcServiceId: input.vpcServiceId } : {}),
         ...(input.vars ? { vars: input.vars } : {}),
+        ...(input.container ? { container: input.container } : {}),
       });
       await fs.writeFile(configPath, JSON.stringify(config, null, 2), { mode: 0o600 });
       this.log(`deploying Worker ${scriptName}`);
       const deployed = await runWrangler(['deploy', '--config', configPath], { account: this.account, env: this.env, cwd: work.dir, log: this.log });
+      if (!input.secrets) return { scriptName, url: this.urlFor(scriptName, deployed.events) };
       this.log('uploading Worker secrets');
       await runWrangler(['secret', 'bulk', '--config', configPath], {
         account: this.account,

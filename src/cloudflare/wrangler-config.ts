@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VERSION } from '../ground/version.js';
+import type { ContainerSpec } from '../model/deployment.js';
 
 /** Kept current so that custom ports (>= 2024-09-02) and new runtime fixes apply. */
 export const WORKER_COMPATIBILITY_DATE = '2026-11-01';
@@ -25,6 +26,8 @@ export interface WranglerConfigInput {
   originUrl?: string;
   /** Workers VPC service id (tunnel mode): adds the CRAWL4AI vpc_service binding. */
   vpcServiceId?: string;
+  /** provider `cloudflare`: Crawl4AI as a Cloudflare Container (the `containers` entry, its Durable Object). */
+  container?: ContainerConfig;
   llmEnabled?: boolean;
   compatibilityDate?: string;
   /** Extra plain vars (never secrets). */
@@ -33,6 +36,13 @@ export interface WranglerConfigInput {
   workersDev?: boolean;
   version?: string;
 }
+
+/** The Container that runs Crawl4AI next to the Worker (provider `cloudflare`). */
+export type ContainerConfig = ContainerSpec;
+
+/** The Durable Object class and binding of the container (src/worker/container.ts). */
+export const CONTAINER_CLASS_NAME = 'Crawl4aiContainer';
+export const CONTAINER_BINDING = 'CRAWL4AI_CONTAINER';
 
 /** Removes // and /* *\/ comments and trailing commas outside strings. */
 export function stripJsonc(src: string): string {
@@ -94,12 +104,29 @@ export function renderWranglerConfig(input: WranglerConfigInput, templateText = 
     VPC_SERVICE_ID: input.vpcServiceId ?? '',
   }) as Record<string, unknown>;
   if (!input.vpcServiceId) delete cfg.vpc_services;
+  if (input.container) addContainer(cfg, input.container);
+  else delete cfg.containers;
   if (input.vars) cfg.vars = { ...(cfg.vars as Record<string, string>), ...input.vars };
   if (input.accountId) cfg.account_id = input.accountId;
   if (input.workersDev !== undefined) cfg.workers_dev = input.workersDev;
   const left = JSON.stringify(cfg).match(/__[A-Z_]+__/);
   if (left) throw new Error(`wrangler template placeholder ${left[0]} was not filled`);
   return cfg;
+}
+
+/** The `containers` entry, its Durable Object binding and migration, and the vars the Worker reads. */
+function addContainer(cfg: Record<string, unknown>, c: ContainerConfig): void {
+  const [entry] = cfg.containers as Array<Record<string, unknown>>;
+  cfg.containers = [{ ...entry, class_name: CONTAINER_CLASS_NAME, image: c.image, instance_type: c.instanceType, max_instances: c.maxInstances }];
+  const dos = cfg.durable_objects as { bindings: Array<Record<string, string>> };
+  dos.bindings.push({ name: CONTAINER_BINDING, class_name: CONTAINER_CLASS_NAME });
+  (cfg.migrations as Array<Record<string, unknown>>).push({ tag: 'v2-container', new_sqlite_classes: [CONTAINER_CLASS_NAME] });
+  cfg.vars = {
+    ...(cfg.vars as Record<string, string>),
+    CONTAINER_SLEEP_AFTER: c.sleepAfter,
+    CONTAINER_MAX_INSTANCES: String(c.maxInstances),
+    CONTAINER_COLD_START_SECONDS: String(c.coldStartSeconds),
+  };
 }
 
 /** Writes `wrangler.json` into `dir` and returns its path. */

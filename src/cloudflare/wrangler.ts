@@ -181,11 +181,21 @@ function wranglerError(command: string, stdout: string, stderr: string, events: 
   const text = `${stderr}\n${stdout}`.replace(/\x1b\[[0-9;]*m/g, '');
   const failed = events.find((e) => e.type === 'command-failed');
   const code = typeof failed?.code === 'number' ? failed.code : numberIn(/\[code: (\d+)\]/.exec(text)?.[1]);
-  const line =
-    text
-      .split('\n')
-      .map((l) => l.replace(/^[✘X▲\s[\]A-Z]*ERROR\]?\s*/, '').trim())
-      .find((l) => /error|failed|denied|not found|code:/i.test(l)) ?? `wrangler ${command} failed`;
+  const raw = text.split('\n');
+  const lines = raw.map((l) => l.replace(/^[✘X▲\s[\]A-Z]*ERROR\]?\s*/, '').trim());
+  const marked = raw.findIndex((l) => /^\s*✘\s*\[ERROR\]\s*\S/.test(l));
+  const hit = lines.findIndex((l) => /error|failed|denied|not found|code:/i.test(l));
+  // else wrangler's own error line (e.g. "There is already an application with the name …")
+  const at = hit >= 0 ? hit : marked;
+  // wrangler's container step prints "Error creating application…:" and the API's answer on the next line
+  const line = at < 0 ? `wrangler ${command} failed` : lines[at]!.endsWith(':') ? `${lines[at]} ${lines.slice(at + 1).find((l) => l) ?? ''}`.trim() : lines[at]!;
+  // the container step answers 401/403 as a bare "Forbidden"/"Unauthorized": the plan or the token
+  if (/Deploy a container application/.test(text) && /^(Forbidden|Unauthorized)$/m.test(lines.join('\n'))) {
+    return credentialsError(
+      'Cloudflare refused the container application (Forbidden) after uploading the Worker',
+      'the account needs the Workers Paid plan and the token Account › Workers Containers › Edit; `crawl4ai-mcp doctor` checks both',
+    );
+  }
   const plain = plainWords(command, code, text, line, accountId);
   if (plain) return plain;
   const retryAfterMs = typeof failed?.retry_after_ms === 'number' ? failed.retry_after_ms : undefined;

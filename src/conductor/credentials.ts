@@ -41,7 +41,17 @@ interface FieldSet {
   temporary?: Field;
 }
 
+const CLOUDFLARE_FIELDS: FieldSet = {
+  label: 'Cloudflare account ID and API token',
+  fields: [
+    { name: 'accountId', env: 'CLOUDFLARE_ACCOUNT_ID', prompt: 'Cloudflare account ID', secret: false },
+    { name: 'apiToken', env: 'CLOUDFLARE_API_TOKEN', prompt: 'Cloudflare API token (see templates/policies/cloudflare-token.json)', secret: true },
+  ],
+};
+
 const CLOUD_FIELDS: Record<ProviderName, FieldSet> = {
+  // Crawl4AI as a Cloudflare Container: the cloud is the Cloudflare account itself (one token, one profile)
+  cloudflare: CLOUDFLARE_FIELDS,
   aws: {
     label: 'AWS access key',
     fields: [
@@ -67,13 +77,6 @@ const CLOUD_FIELDS: Record<ProviderName, FieldSet> = {
   },
 };
 
-const CLOUDFLARE_FIELDS: FieldSet = {
-  label: 'Cloudflare account ID and API token',
-  fields: [
-    { name: 'accountId', env: 'CLOUDFLARE_ACCOUNT_ID', prompt: 'Cloudflare account ID', secret: false },
-    { name: 'apiToken', env: 'CLOUDFLARE_API_TOKEN', prompt: 'Cloudflare API token (see templates/policies/cloudflare-token.json)', secret: true },
-  ],
-};
 
 type Values = Record<string, string>;
 

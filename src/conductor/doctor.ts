@@ -129,6 +129,28 @@ export async function checkCloudflareToken(env: NodeJS.ProcessEnv): Promise<Chec
   }
 }
 
+/**
+ * Provider cloudflare: may this account run Containers (Workers Paid plan) and may the token
+ * manage them (Workers Containers › Edit)? A warning, not a failure: the VM providers need neither.
+ */
+export async function checkCloudflareContainers(env: NodeJS.ProcessEnv): Promise<Check> {
+  const title = 'Cloudflare Containers (--provider cloudflare)';
+  if (!env.CLOUDFLARE_API_TOKEN || !env.CLOUDFLARE_ACCOUNT_ID) {
+    return { id: 'cloudflare-containers', title, status: 'warn', detail: 'not checked: no Cloudflare token in this environment', hint: 'set CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID' };
+  }
+  const { CloudflareApi } = await import('../cloudflare/api.js');
+  const { ContainerApplications } = await import('../cloudflare/containers.js');
+  const api = new CloudflareApi({ accountId: env.CLOUDFLARE_ACCOUNT_ID, apiToken: env.CLOUDFLARE_API_TOKEN }, { env, retry: { attempts: 1 } });
+  try {
+    const allowed = await new ContainerApplications(api).checkAllowed();
+    if (allowed.ok) return { id: 'cloudflare-containers', title, status: 'ok', detail: 'the account may run Containers and the token may manage them' };
+    return { id: 'cloudflare-containers', title, status: 'warn', detail: `the token lacks ${allowed.missingPermission}`, hint: 'add it to use --provider cloudflare (templates/policies/cloudflare-token.json)' };
+  } catch (e) {
+    const hint = (e as { hint?: string }).hint;
+    return { id: 'cloudflare-containers', title, status: 'warn', detail: (e as Error).message, hint: hint ?? 'check CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID' };
+  }
+}
+
 export async function runDoctor(env: NodeJS.ProcessEnv) {
   const checks = await Promise.all([
     Promise.resolve(checkNode()),
@@ -137,6 +159,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv) {
     checkDocker(env),
     checkConfigDir(env),
     checkCloudflareToken(env),
+    checkCloudflareContainers(env),
   ]);
   const secrets = checks[1] as Awaited<ReturnType<typeof checkSecretBackend>>;
   return {

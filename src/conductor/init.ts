@@ -138,6 +138,8 @@ export async function initDeployment(
       tunnel = { ...t, serviceId };
     }
 
+    // provider cloudflare: Crawl4AI runs as a Container the Worker's deploy carries; no VM, no bootstrap
+    const container = provider.workerContainer?.(ctx, journal);
     const memoryGiB = SIZES[spec.provider][spec.size].memoryGiB;
     const cloudHostname = spec.network === 'public' && !network.hostname ? provider.publicHostname?.(ctx) : undefined;
     const bootstrapFor = (addr: { publicIp?: string }) => {
@@ -146,7 +148,7 @@ export async function initDeployment(
       return {
         userData: renderCloudInit({
           deployment: spec.name,
-          network: spec.network,
+          network: spec.network === 'public' ? 'public' : 'tunnel',
           crawl4aiImage: CRAWL4AI_IMAGE,
           crawl4aiToken,
           memoryLimit: memoryLimitFor(memoryGiB),
@@ -159,8 +161,11 @@ export async function initDeployment(
       };
     };
 
-    s.reporter.step(`creating the VM on ${spec.provider.toUpperCase()} (${plan.instanceType} in ${spec.region})`);
-    const vm = await provider.apply(ctx, journal, bootstrapFor);
+    let vm: VmStatus = { state: 'pending' };
+    if (!container) {
+      s.reporter.step(`creating the VM on ${spec.provider.toUpperCase()} (${plan.instanceType} in ${spec.region})`);
+      vm = await provider.apply(ctx, journal, bootstrapFor);
+    }
     const hostname =
       spec.network === 'public' ? (network.hostname ?? cloudHostname ?? (vm.publicIp ? hostnameForIp(vm.publicIp, network.wildcardDomain) : undefined)) : undefined;
     await journal.update({ outputs: { ...powerHistory(journal.state, true), publicIp: vm.publicIp ?? null, hostname: hostname ?? null } });
@@ -169,16 +174,18 @@ export async function initDeployment(
     const deployer = new WorkerDeployer(cloudflare, s.env, (m) => s.reporter.debug(m));
     const scriptName = workerScriptName(spec.name);
     if (journal.find(WORKER_KEY)?.phase !== 'created') await journal.intend(WORKER_KEY, WORKER_KEY);
-    s.reporter.step(`deploying the Worker ${scriptName}`);
+    s.reporter.step(container ? `deploying the Worker ${scriptName} with its Crawl4AI Container (${container.instanceType})` : `deploying the Worker ${scriptName}`);
     const worker = await deployer.deploy({
       deployment: spec.name,
-      ...(tunnel ? { vpcServiceId: tunnel.serviceId } : { originUrl: `https://${hostname}` }),
+      ...(tunnel ? { vpcServiceId: tunnel.serviceId } : container ? { container } : { originUrl: `https://${hostname}` }),
       secrets: { CRAWL4AI_API_TOKEN: crawl4aiToken, BOOTSTRAP_KEY_SHA256: await hashApiKey(apiKey), ADMIN_KEY_SHA256: await hashApiKey(adminKey) },
       vars: { COST_ESTIMATE: costEstimateVar(plan) }, // the dashboard's cost estimate
     });
     await journal.created(WORKER_KEY, scriptName, { url: worker.url }); // merges into a record created by an earlier run
     // The account id lives in the secret store with the token (it names where the token works), not here.
     await journal.update({ worker: { scriptName, url: worker.url } });
+    // the container application is wrangler's work: record it now (destroy deletes it; wrangler delete does not)
+    if (container) vm = await provider.apply(ctx, journal, bootstrapFor);
 
     const waitHealthy = (what: string) => {
       s.reporter.step(what);
@@ -192,14 +199,14 @@ export async function initDeployment(
     // 0600 files, so clear them from the cloud (stop, replace, start): afterwards no instance
     // attribute or metadata read reveals them. Journaled, so a resumed init finishes a cut-off scrub.
     const scrub = journal.state.outputs[SCRUB_OUTPUT];
-    if (scrub !== 'done') {
+    if (scrub !== 'done' && !container) {
       if (scrub !== 'started') await waitHealthy('waiting for Crawl4AI to answer through the Worker (the VM is booting)');
       await journal.update({ outputs: { ...journal.state.outputs, [SCRUB_OUTPUT]: 'started' } });
       s.reporter.step("clearing the secrets from the VM's user data (a restart, about a minute)");
       await provider.scrubBootstrap(ctx, journal);
       await journal.update({ outputs: { ...journal.state.outputs, [SCRUB_OUTPUT]: 'done' } });
     }
-    const health = await waitHealthy('waiting for Crawl4AI to answer through the Worker again');
+    const health = await waitHealthy(container ? `waiting for Crawl4AI to answer through the Worker (the container's first start pulls the image: about ${container.coldStartSeconds} s or more)` : 'waiting for Crawl4AI to answer through the Worker again');
     await journal.update({ status: 'ready', outputs: { ...journal.state.outputs, crawl4aiVersion: health.origin.version ?? null } });
     return { state: journal.state, plan, vm, health };
   });

@@ -5,6 +5,8 @@ import type { ProviderContext } from '../providers/provider.js';
 import type { SecretStore } from '../secrets/store.js';
 import type { DeploymentState } from '../state/schema.js';
 import { StateStore } from '../state/store.js';
+import { CloudflareApi } from '../cloudflare/api.js';
+import { ContainerApplications } from '../cloudflare/containers.js';
 
 /**
  * What every verb of the conductor works with: the user's environment, the secret store, a
@@ -40,10 +42,15 @@ export function stateStore(env: NodeJS.ProcessEnv): StateStore {
 }
 
 export function providerContext(spec: DeploymentSpec, credentials: ProviderCredentials, s: Session): ProviderContext {
+  // provider cloudflare: its credentials are the Cloudflare account; the container calls go through it
+  const cf = spec.provider === 'cloudflare' && credentials.kind === 'static' ? credentials.values : undefined;
   return {
     spec,
     credentials,
     env: s.env,
+    ...(cf?.accountId && cf.apiToken
+      ? { containers: new ContainerApplications(new CloudflareApi({ accountId: cf.accountId, apiToken: cf.apiToken }, { env: s.env, log: (m) => s.reporter.debug(m) })) }
+      : {}),
     progress: (m) => s.reporter.step(m),
     debug: (m) => s.reporter.debug(m),
     ...(s.pollMs !== undefined ? { pollMs: s.pollMs } : {}),

@@ -4,10 +4,12 @@
  * every resource. Types and constants only, so pricing, providers, cloudflare and the conductor can
  * all import it without importing each other.
  */
-export const PROVIDER_NAMES = ['aws', 'gcp', 'azure'] as const;
+/** `cloudflare`: Crawl4AI as a Cloudflare Container next to the Worker (no VM, no other cloud account). */
+export const PROVIDER_NAMES = ['aws', 'gcp', 'azure', 'cloudflare'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 export type SizeName = 'small' | 'medium' | 'large';
-export type NetworkMode = 'tunnel' | 'public';
+/** `container`: the Worker reaches Crawl4AI through its Container's Durable Object (provider cloudflare only). */
+export type NetworkMode = 'tunnel' | 'public' | 'container';
 
 /** What the user asked for. Secrets are not in here: they reach the VM only through its rendered bootstrap. */
 export interface DeploymentSpec {
@@ -44,6 +46,8 @@ export interface Plan {
   network: { vpc?: string; subnet?: string; detail: string };
   resources: PlannedResource[];
   cost: { lines: CostLine[]; monthlyUsd: number; stoppedMonthlyUsd: number; priceDate: string; excludes: string[] };
+  /** provider cloudflare: the same hours a day on a VM of the same size, for comparison */
+  compare?: Array<{ provider: ProviderName; instanceType: string; monthlyUsd: number; detail: string }>;
 }
 
 export type VmState = 'pending' | 'running' | 'stopping' | 'stopped' | 'terminated' | 'missing' | 'unknown';
@@ -78,6 +82,34 @@ export interface ValidationResult {
 
 /** Credentials resolved by the CLI from the secret store, or the cloud's own credential chain. */
 export type ProviderCredentials = { kind: 'chain' } | { kind: 'static'; values: Readonly<Record<string, string>> };
+
+/**
+ * Provider `cloudflare`: the Cloudflare Container that runs Crawl4AI, carried by the Worker's deploy
+ * (wrangler creates or updates the container application from the Worker's `containers` entry).
+ */
+export interface ContainerSpec {
+  /** `docker.io/unclecode/crawl4ai:<tag>` (docker.io/ written out) */
+  image: string;
+  instanceType: string;
+  /** horizontal scale: how many instances may run at once (requests spread across them) */
+  maxInstances: number;
+  /** idle time before an instance sleeps (scale to zero), e.g. "10m" */
+  sleepAfter: string;
+  /** the cold start on paper, in seconds, for the "ready in ~N s" answer */
+  coldStartSeconds: number;
+}
+
+/** A container application as the Cloudflare API shows it (provider `cloudflare`). */
+export interface ContainerApplicationView {
+  id: string;
+  name: string;
+  image: string;
+  instanceType: string;
+  maxInstances: number;
+  createdAt?: string;
+  /** instances by health, when the API reports them */
+  instances?: { healthy: number; starting: number; failed: number };
+}
 
 export const TAG_DEPLOYMENT = 'crawl4ai-mcp:deployment';
 export const TAG_MANAGED_BY = 'managed-by';

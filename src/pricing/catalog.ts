@@ -57,6 +57,12 @@ export const SIZES: Readonly<Record<ProviderName, Readonly<Record<SizeName, Size
     medium: { instanceType: 'e2-standard-2', vcpus: 2, memoryGiB: 8, hourlyUsd: 0.067006 },
     large: { instanceType: 'e2-standard-4', vcpus: 4, memoryGiB: 16, hourlyUsd: 0.134012 },
   },
+  // Cloudflare Containers (src/pricing/containers.ts): USD per running hour of vCPU + memory + disk
+  cloudflare: {
+    small: { instanceType: 'standard-1', vcpus: 0.5, memoryGiB: 4, hourlyUsd: 0.07402 },
+    medium: { instanceType: 'standard-2', vcpus: 1, memoryGiB: 6, hourlyUsd: 0.12902 },
+    large: { instanceType: 'standard-4', vcpus: 4, memoryGiB: 12, hourlyUsd: 0.40104 },
+  },
   azure: {
     small: { instanceType: 'Standard_B2s', vcpus: 2, memoryGiB: 4, hourlyUsd: 0.0416 },
     medium: { instanceType: 'Standard_B2ms', vcpus: 2, memoryGiB: 8, hourlyUsd: 0.0832 },
@@ -84,6 +90,8 @@ export const REGIONS: Readonly<Record<ProviderName, Readonly<Record<string, Regi
     'asia-southeast1': { compute: 1.23, storage: 1.1 },
     'asia-northeast1': { compute: 1.29, storage: 1.3 },
   },
+  // Cloudflare places container instances itself, near the requests: one price everywhere
+  cloudflare: { global: { compute: 1, storage: 1 } },
   azure: {
     eastus: { compute: 1, storage: 1 },
     eastus2: { compute: 1, storage: 1 },
@@ -111,6 +119,14 @@ export const PRICING: Readonly<Record<ProviderName, ProviderPricing>> = {
     ipv4: { inUse: 0.005, reserved: 0.01, detail: 'external IPv4; a static address on a stopped VM costs $0.01/h' },
     excludes: [],
   },
+  cloudflare: {
+    baseRegion: 'global',
+    source: 'Cloudflare Containers per-second pricing (src/pricing/containers.ts)',
+    // disk is billed per second while running, inside hourlyUsd; nothing while asleep
+    disk: { kind: 'container disk (billed while running)', usdPerGiBMonth: 0 },
+    ipv4: { inUse: 0, reserved: 0, detail: 'no public address' },
+    excludes: ['the Workers Paid plan ($5/month) that Containers require'],
+  },
   azure: {
     baseRegion: 'eastus',
     source: 'Azure pay-as-you-go pricing, Linux, East US (approximate for other regions)',
@@ -125,13 +141,14 @@ export const DEFAULT_REGION: Readonly<Record<ProviderName, string>> = {
   aws: PRICING.aws.baseRegion,
   gcp: PRICING.gcp.baseRegion,
   azure: PRICING.azure.baseRegion,
+  cloudflare: PRICING.cloudflare.baseRegion,
 };
 
 export const SIZE_NAMES: readonly SizeName[] = ['small', 'medium', 'large'];
 
 function providerOf(provider: string): ProviderName {
-  if (provider === 'aws' || provider === 'gcp' || provider === 'azure') return provider;
-  throw usageError(`unknown provider "${provider}"`, 'use one of: aws, gcp, azure');
+  if (provider === 'aws' || provider === 'gcp' || provider === 'azure' || provider === 'cloudflare') return provider;
+  throw usageError(`unknown provider "${provider}"`, 'use one of: aws, gcp, azure, cloudflare');
 }
 
 /** The machine type behind a size; an unknown size lists the valid ones (exit code 2). */

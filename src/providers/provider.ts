@@ -1,6 +1,8 @@
 import type { Journal } from '../state/journal.js';
 import type { ConsoleOutput } from './console.js';
 import type {
+  ContainerApplicationView,
+  ContainerSpec,
   DeploymentSpec,
   DiscoveredResource,
   Plan,
@@ -27,6 +29,18 @@ export interface VmBootstrap {
 
 export type BootstrapFactory = (address: { publicIp?: string }) => VmBootstrap;
 
+/**
+ * Provider `cloudflare`: the container application calls (src/cloudflare/containers.ts), handed
+ * in by the conductor because providers do not import the Cloudflare layer.
+ */
+export interface ContainerApplicationsPort {
+  find(name: string): Promise<ContainerApplicationView | undefined>;
+  listManaged(): Promise<ContainerApplicationView[]>;
+  setMaxInstances(id: string, maxInstances: number): Promise<void>;
+  delete(id: string): Promise<boolean>;
+  checkAllowed(): Promise<{ ok: true } | { ok: false; missingPermission: string }>;
+}
+
 export interface ProviderContext {
   spec: DeploymentSpec;
   credentials: ProviderCredentials;
@@ -34,6 +48,8 @@ export interface ProviderContext {
   env: NodeJS.ProcessEnv;
   /** test hook for waiters: poll interval in ms (real clouds: seconds) */
   pollMs?: number;
+  /** provider `cloudflare` only */
+  containers?: ContainerApplicationsPort;
   /** reports progress lines ("creating security group ...") */
   progress(message: string): void;
   /** debug detail, shown with --verbose */
@@ -54,6 +70,13 @@ export interface Provider {
    * wildcard DNS name of the address (sslip.io).
    */
   publicHostname?(ctx: ProviderContext): string | undefined;
+
+  /**
+   * Where Crawl4AI runs next to the Worker instead of on a VM (Cloudflare Containers): the Worker's
+   * deploy carries this, and wrangler creates the application. Then `apply` runs after the Worker
+   * deploy (it records what wrangler made) and there is no bootstrap to scrub.
+   */
+  workerContainer?(ctx: ProviderContext, journal: Journal): ContainerSpec;
 
   /** PreCreateCheck: identity + dry runs of the real create calls. Creates nothing. */
   validateCredentials(ctx: ProviderContext): Promise<ValidationResult>;

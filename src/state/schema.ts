@@ -40,10 +40,10 @@ export const DeploymentState = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   status: DeploymentStatus,
-  provider: z.enum(['aws', 'gcp', 'azure', 'local']).nullable(),
+  provider: z.enum(['aws', 'gcp', 'azure', 'cloudflare', 'local']).nullable(),
   region: z.string().optional(),
   size: z.string().optional(),
-  network: z.enum(['tunnel', 'public']).optional(),
+  network: z.enum(['tunnel', 'public', 'container']).optional(),
   /** the credential profile used (names a secret-store namespace, never a secret) */
   profile: z.string().optional(),
   /** where the cloud credentials come from: the secret store profile, or the cloud SDK's chain */

@@ -27,11 +27,12 @@ import { authorize, hashedBearer, registryOf } from './key-auth.js';
 import { KeyRegistry } from './key-registry.js';
 import { trackRequest, type CalledTool } from './tool-usage.js';
 import { refuseForeignRequest } from './request-guard.js';
+import { containerOrigin, Crawl4aiContainer, type ContainerEnv, type ContainerNamespaceLike } from './container.js';
 
-export { KeyRegistry };
+export { KeyRegistry, Crawl4aiContainer };
 
 // NB: a Worker's main module may export only handlers and Durable Object classes.
-export interface WorkerEnv {
+export interface WorkerEnv extends ContainerEnv {
   ORIGIN_URL?: string;
   CRAWL4AI_API_TOKEN?: string;
   BOOTSTRAP_KEY_SHA256?: string;
@@ -47,6 +48,8 @@ export interface WorkerEnv {
   KEYS: DurableObjectNamespace<KeyRegistry>;
   /** A vpc_service (tunnel) or other fetcher binding to Crawl4AI; wins over ORIGIN_URL. */
   CRAWL4AI?: FetcherLike;
+  /** provider `cloudflare`: the Crawl4AI Container's Durable Object namespace (container.ts) */
+  CRAWL4AI_CONTAINER?: ContainerNamespaceLike;
 }
 
 function versionOf(env: WorkerEnv): string {
@@ -59,6 +62,7 @@ function positiveInt(v: string | undefined): number | undefined {
 }
 
 function originFor(env: WorkerEnv): Crawl4aiOrigin {
+  if (env.CRAWL4AI_CONTAINER) return containerOrigin(env.CRAWL4AI_CONTAINER, env);
   if (env.CRAWL4AI) return bindingOrigin(env.CRAWL4AI, env.CRAWL4AI_API_TOKEN);
   try {
     if (!env.ORIGIN_URL) throw new OriginUnreachableError('this Worker has no Crawl4AI origin configured (ORIGIN_URL is empty)', 'redeploy with `crawl4ai-mcp init` or set the ORIGIN_URL var');

@@ -15,7 +15,7 @@ export const destroyCommand: CommandModule = {
       .addOption(new Option('--region <region>', 'when the state file is lost: the region to search').env('CRAWL4AI_MCP_REGION'))
       .addOption(new Option('--profile <name>', 'credential profile (when the state file is lost)').env('CRAWL4AI_MCP_PROFILE').default('default'))
       .addOption(new Option('--credentials <source>', 'keychain or chain (when the state file is lost)').choices(['keychain', 'chain']).env('CRAWL4AI_MCP_CREDENTIALS').default('keychain'))
-      .addHelpText('after', '\nExamples:\n  crawl4ai-mcp destroy --name work\n  crawl4ai-mcp destroy --name work --yes --provider aws --region us-east-1   # state file lost: find by tag\n  crawl4ai-mcp destroy --name work --yes --provider gcp --region us-central1 # the same on GCP (labels)')
+      .addHelpText('after', '\nExamples:\n  crawl4ai-mcp destroy --name work\n  crawl4ai-mcp destroy --name work --yes --provider aws --region us-east-1   # state file lost: find by tag\n  crawl4ai-mcp destroy --name work --yes --provider gcp --region us-central1 # the same on GCP (labels)\n  crawl4ai-mcp destroy --name work --yes --provider cloudflare                # the container application, by name')
       .action(async (opts: { provider?: string; region?: string; profile: string; credentials: 'keychain' | 'chain' }) => {
         const c = ctx();
         const [{ stateStore, specOf }, { destroyDeployment }] = await Promise.all([import('../../conductor/session.js'), import('../../conductor/destroy.js')]);
@@ -26,11 +26,13 @@ export const destroyCommand: CommandModule = {
         if (state) {
           spec = specOf(state);
         } else {
+          // Cloudflare Containers have one region ("global"): nothing to ask
+          if (opts.provider === 'cloudflare') opts.region ??= 'global';
           if (!opts.provider || !opts.region) {
             throw usageError(`no state file for deployment "${c.name}"`, 'to remove its resources by tag, pass --provider and --region');
           }
           checkRegion(opts.provider as ProviderName, opts.region);
-          spec = { name: c.name, provider: opts.provider as ProviderName, region: opts.region, size: 'medium', network: 'public', profile: opts.profile };
+          spec = { name: c.name, provider: opts.provider as ProviderName, region: opts.region, size: 'medium', network: opts.provider === 'cloudflare' ? 'container' : 'public', profile: opts.profile };
         }
         const prompter = prompterFor(c);
         if (prompter) {

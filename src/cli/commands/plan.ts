@@ -1,3 +1,4 @@
+import { Option } from 'commander';
 import type { CommandModule } from '../program.js';
 import { addSpecOptions, withSession, resolveSpec, prompterFor, type SpecOptions } from '../deploy-options.js';
 import { renderPlan } from '../render-plan.js';
@@ -8,9 +9,12 @@ export const planCommand: CommandModule = {
       program
         .command('plan')
         .description('show what `init` would create and what it costs; creates nothing')
-        .addHelpText('after', '\nExample:\n  crawl4ai-mcp plan --provider aws --region eu-west-1 --size medium --json'),
-    ).action(async (opts: SpecOptions) => {
+        .addOption(new Option('--hours-per-day <hours>', 'provider cloudflare: hours a day the container is awake, for the estimate (1-24, default 8)'))
+        .addHelpText('after', '\nExamples:\n  crawl4ai-mcp plan --provider aws --region eu-west-1 --size medium --json\n  crawl4ai-mcp plan --provider cloudflare --size small --hours-per-day 1'),
+    ).action(async (opts: SpecOptions & { hoursPerDay?: string }) => {
       const c = ctx();
+      // read by the cloudflare provider's estimate (and checked there: one line when it is not 1-24)
+      if (opts.hoursPerDay !== undefined) c.env.CRAWL4AI_MCP_HOURS_PER_DAY = opts.hoursPerDay;
       const { resolveCloudCredentials } = await import('../../conductor/credentials.js');
       const { planDeployment } = await import('../../conductor/plan.js');
       const plan = await withSession(c, async (session) => {

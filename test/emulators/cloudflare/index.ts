@@ -16,6 +16,8 @@ import { KvStore } from './kv.js';
 import { Router } from './router.js';
 import { registerSecretRoutes } from './secrets.js';
 import { ScriptStore } from './scripts.js';
+import { ContainerStore, type ContainerApplication, type ImageRunner } from './containers.js';
+import { startCrawl4aiEmulator } from '../crawl4ai/index.js';
 import { API_PREFIX, WORKERS_PREFIX, createEmulatorServer, type FaultRule, type RecordedRequest } from './server.js';
 import { ALL_PERMISSION_GROUPS, TokenRegistry, withTokenPermissions } from './token-permissions.js';
 import { TunnelStore } from './tunnels.js';
@@ -46,6 +48,15 @@ export interface CloudflareEmulatorOptions {
    * sent there, as the public internet would reach the VM. `{url, untrustedCert: true}` makes https fetches get 526.
    */
   hosts?: Record<string, string | HostTarget>;
+  /**
+   * Cloudflare Containers: image prefix -> what runs it. Default: `docker.io/unclecode/crawl4ai:` runs a Crawl4AI
+   * emulator with the CRAWL4AI_API_TOKEN the container was started with; any other image is "not found".
+   */
+  containerImages?: Record<string, ImageRunner>;
+  /** a container instance is "not listening" for this long after it starts (the cold start); default 0 */
+  containerColdStartMs?: number;
+  /** false: the account is on a plan without Containers (Workers Free): every containers call is refused */
+  containersAllowed?: boolean;
 }
 
 export interface CloudflareEmulator {
@@ -67,6 +78,14 @@ export interface CloudflareEmulator {
   tunnels(): Array<{ id: string; name: string; deleted: boolean; connections: number }>;
   vpcServices(): Array<{ service_id: string; name: string; tunnel_id: string; ipv4?: string; http_port?: number }>;
   durableObjectNamespaces(): Array<{ id: string; script: string; class: string; use_sqlite: boolean }>;
+  /** container applications, as the API holds them */
+  containerApplications(): ContainerApplication[];
+  /** running container instances (`ready` once the cold start has passed) */
+  containerInstances(appName?: string): Array<{ app: string; doId: string; ready: boolean }>;
+  /** the cold start of instances started from now on */
+  setContainerColdStart(ms: number): void;
+  /** switch the account's plan: false = Containers not allowed */
+  setContainersAllowed(allowed: boolean): void;
   /**
    * Simulates cloudflared on the VM: registers a connector for the tunnel, so `vpc_service` bindings on it route to
    * `targetBaseUrl` (a loopback stand-in for 127.0.0.1:<port> on the VM). disconnectTunnel removes all connectors.
@@ -107,6 +126,14 @@ export async function startCloudflareEmulator(opts: CloudflareEmulatorOptions = 
   const tunnels = new TunnelStore(accountId);
   const vpc = new VpcServiceStore(tunnels);
   const durableObjects = new DurableObjectStore(accountId);
+  const defaultImages: Record<string, ImageRunner> = {
+    'docker.io/unclecode/crawl4ai:': async (env) => {
+      const c4 = await startCrawl4aiEmulator({ token: env.CRAWL4AI_API_TOKEN || 'no-token-given' });
+      return { url: c4.url, close: () => c4.close() };
+    },
+  };
+  const containers = new ContainerStore(accountId, durableObjects, opts.containerImages ?? defaultImages, opts.containerColdStartMs ?? 0);
+  if (opts.containersAllowed === false) containers.planAllowsContainers = false;
   const hostnameOf = (script: string): string => `${script}.${info.subdomain}.workers.dev`;
 
   // the runtime and the stores refer to each other through these late-bound functions
@@ -129,6 +156,8 @@ export async function startCloudflareEmulator(opts: CloudflareEmulatorOptions = 
       return fail(outcome.error === 'refused' ? 'connection_refused' : outcome.error === 'timeout' ? 'connection_timeout' : 'connection_terminated');
     },
     dispatch: (script, request) => runtime.fetch(script, request),
+    containerClasses: (script) => durableObjects.classesOf(script).map((ns) => ns.class).filter((c) => containers.applicationFor(script, c) !== undefined),
+    containerConnect: (script, className, request) => containers.connect(script, className, request),
   });
   kv = new KvStore((namespaceId) => runtime.kvNamespace(namespaceId));
   scripts = new ScriptStore(durableObjects, {
@@ -157,6 +186,7 @@ export async function startCloudflareEmulator(opts: CloudflareEmulatorOptions = 
   durableObjects.register(router);
   tunnels.register(router);
   vpc.register(router);
+  containers.register(router);
 
   const server = createEmulatorServer({
     router: withTokenPermissions(router, info.tokens),
@@ -224,6 +254,7 @@ export async function startCloudflareEmulator(opts: CloudflareEmulatorOptions = 
       if (closed) return;
       closed = true;
       await runtime.close();
+      await containers.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
@@ -240,6 +271,14 @@ export async function startCloudflareEmulator(opts: CloudflareEmulatorOptions = 
         ...(s.host.ipv4 !== undefined ? { ipv4: s.host.ipv4 } : {}),
         ...(s.http_port !== undefined ? { http_port: s.http_port } : {}),
       })),
+    containerApplications: () => containers.list(),
+    containerInstances: (appName) => containers.instances(appName),
+    setContainerColdStart: (ms) => {
+      containers.coldStartMs = ms;
+    },
+    setContainersAllowed: (allowed) => {
+      containers.planAllowsContainers = allowed;
+    },
     durableObjectNamespaces: () => durableObjects.list().map(({ id, script, class: className, use_sqlite }) => ({ id, script, class: className, use_sqlite })),
     connectTunnel: (tunnelId, target) => tunnels.connect(tunnelId, target),
     disconnectTunnel: (tunnelId) => tunnels.disconnect(tunnelId),

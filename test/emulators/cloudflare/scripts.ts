@@ -208,7 +208,13 @@ export class ScriptStore {
       },
       annotations: version.annotations,
       resources: {
-        bindings: version.bindings.map(publicBinding),
+        // the API names the namespace of each Durable Object binding (wrangler's containers step reads it)
+        bindings: version.bindings.map((b) => {
+          const pub = publicBinding(b);
+          if (b.type !== 'durable_object_namespace' || (b.script_name && b.script_name !== script.name)) return pub;
+          const ns = this.durableObjects.find(script.name, String(b.class_name));
+          return ns ? { ...pub, namespace_id: ns.id } : pub;
+        }),
         script: { etag: version.etag, handlers: ['fetch'], last_deployed_from: 'wrangler' },
         script_runtime: {
           compatibility_date: version.compatibilityDate,
@@ -420,7 +426,6 @@ export class ScriptStore {
       return { result: [] };
     });
     router.on('GET', '/accounts/:account/workers/tails/by-consumer/:script', () => ({ result: [] }));
-    router.on('GET', '/accounts/:account/containers/applications', () => ({ result: [] }));
 
     // services (the older name of a Worker) and workers (the newer one)
     router.on('GET', '/accounts/:account/workers/services/:script', (req) => {

@@ -9,7 +9,7 @@
 import { CfApiError, ErrorCodes, hexId } from './envelope.js';
 import { formBody, type ApiHandler, type ApiRequest, type Router } from './router.js';
 
-type Family = 'Workers Scripts' | 'Account Settings' | 'Cloudflare Tunnel' | 'Connectivity Directory' | 'Workers KV Storage' | 'User Details' | 'Memberships' | 'API Tokens';
+type Family = 'Workers Scripts' | 'Workers Containers' | 'Account Settings' | 'Cloudflare Tunnel' | 'Connectivity Directory' | 'Workers KV Storage' | 'User Details' | 'Memberships' | 'API Tokens';
 
 /** Every group this emulator knows: the default token has them all. */
 export const ALL_PERMISSION_GROUPS: readonly string[] = Object.freeze([
@@ -18,6 +18,7 @@ export const ALL_PERMISSION_GROUPS: readonly string[] = Object.freeze([
   'Cloudflare Tunnel Read', 'Cloudflare Tunnel Write',
   'Connectivity Directory Read', 'Connectivity Directory Bind', 'Connectivity Directory Admin',
   'Workers KV Storage Read', 'Workers KV Storage Write',
+  'Workers Containers Read', 'Workers Containers Write',
   'User Details Read', 'Memberships Read', 'API Tokens Read',
 ]);
 
@@ -35,8 +36,8 @@ const FAMILY_BY_PATH: ReadonlyArray<[RegExp, Family | 'any']> = [
   [/^\/accounts\/[^/]+\/connectivity\/directory(\/|$)/, 'Connectivity Directory'],
   [/^\/accounts\/[^/]+\/storage\/kv(\/|$)/, 'Workers KV Storage'],
   [/^\/accounts\/[^/]+\/workers(\/|$)/, 'Workers Scripts'],
-  // wrangler delete looks here only for Workers that own a container; assumed part of Workers Scripts
-  [/^\/accounts\/[^/]+\/containers(\/|$)/, 'Workers Scripts'],
+  // container applications (wrangler deploy with a `containers` entry, wrangler delete of a Worker that owns one)
+  [/^\/accounts\/[^/]+\/containers(\/|$)/, 'Workers Containers'],
 ];
 
 /** The groups that allow `method` on `path` (any one suffices); 'any' when none is needed. */

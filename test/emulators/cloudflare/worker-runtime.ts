@@ -7,6 +7,7 @@ import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import type { ScriptVersion } from './scripts.js';
 import type { UploadedModule, WorkerBinding } from './upload.js';
 import { VPC_ERROR_HEADER } from './vpc-services.js';
+import { CONTAINER_STANDIN_SOURCE } from './containers.js';
 import type { KvNamespaceData } from './kv.js';
 
 type FetchHandler = (request: Request) => Promise<Response>;
@@ -21,6 +22,10 @@ export interface RuntimeDeps {
   edgeFetch(request: Request, callerZone: string): Promise<Response>;
   vpcServiceConnect(serviceId: string, request: Request): Promise<Response>;
   vpcNetworkConnect(tunnelId: string, request: Request): Promise<Response>;
+  /** Durable Object classes of the script that a container application names */
+  containerClasses(script: string): string[];
+  /** the stand-in `ctx.container` of such a class (containers.ts) */
+  containerConnect(script: string, className: string, request: Request): Promise<Response>;
   /** a `service` binding: fetch into another deployed Worker */
   dispatch(script: string, request: Request): Promise<Response>;
 }
@@ -60,10 +65,28 @@ const ENTRY_WRAPPER = '__emulator_entry__.js';
 // The Worker's main module is imported by a wrapper entry that re-exports everything (Durable Object classes,
 // named entrypoints) and turns an exception thrown by the fetch handler into a marked 500, which the emulator
 // answers as the edge does (error 1101). Miniflare alone would show the stack trace to the client.
-function entryWrapperSource(mainModule: string): string {
+const CONTAINER_STANDIN = '__emulator_container__.js';
+const containerHostBinding = (className: string): string => `__EMULATOR_CONTAINER_${className}`;
+
+// A container-enabled Durable Object class gets the stand-in `ctx.container` before its constructor runs (workerd
+// here has no container runtime; in production the platform provides it).
+function containerClassSource(className: string): string {
+  const host = JSON.stringify(containerHostBinding(className));
+  return `export class ${className} extends userModule.${className} {
+  constructor(ctx, env) {
+    if (ctx.container === undefined) Object.defineProperty(ctx, "container", { value: emulatedContainer(env[${host}], ctx.id.toString()) });
+    super(ctx, env);
+  }
+}
+`;
+}
+
+function entryWrapperSource(mainModule: string, containerClasses: string[] = []): string {
   const spec = JSON.stringify(`./${mainModule}`);
   return `import * as userModule from ${spec};
 export * from ${spec};
+${containerClasses.length ? `import { emulatedContainer } from "./${CONTAINER_STANDIN}";
+${containerClasses.map(containerClassSource).join('')}` : ''}
 const inner = userModule.default;
 const uncaught = (error) => new Response(String((error && error.stack) || error), { status: 500, headers: { ${JSON.stringify(UNCAUGHT_HEADER)}: "1" } });
 let wrapped = inner;
@@ -265,8 +288,13 @@ export class WorkerRuntime {
       .filter((m) => m.kind !== 'PythonModule' && m.kind !== 'PythonRequirement')
       .map((m) => ({ type: m.kind, path: `${root}/${m.name}`, contents: moduleContents(m) }));
     const main = version.modules[0];
+    const containerClasses = this.deps.containerClasses(script).filter((c) => /^[A-Za-z_$][\w$]*$/.test(c));
     if (main?.kind === 'ESModule') {
-      modules.unshift({ type: 'ESModule', path: `${root}/${ENTRY_WRAPPER}`, contents: entryWrapperSource(main.name) });
+      modules.unshift({ type: 'ESModule', path: `${root}/${ENTRY_WRAPPER}`, contents: entryWrapperSource(main.name, containerClasses) });
+      if (containerClasses.length) modules.push({ type: 'ESModule', path: `${root}/${CONTAINER_STANDIN}`, contents: CONTAINER_STANDIN_SOURCE });
+      for (const className of containerClasses) {
+        serviceBindings[containerHostBinding(className)] = (request) => this.deps.containerConnect(script, className, request);
+      }
     }
     return {
       workers: [

@@ -9,14 +9,16 @@
  *   POST /admin/keys/<name>/revoke
  *   POST /admin/keys/<name>/rotate   {hash?, grace_seconds?}
  *   GET  /admin/usage                keys with usage plus the recent calls
+ *   POST /admin/pairing-codes        a one-time code for the OAuth consent page (oauth/admin.ts)
  */
 import { constantTimeEqual, generateApiKey, hashApiKey, isWellFormedApiKey } from '../ground/api-key.js';
 import { TOOLS } from '../mcp/server.js';
 import { bearerOf, json, unauthorized } from './http.js';
 import type { KeyAuthEnv } from './key-auth.js';
 import { registryOf } from './key-auth.js';
+import { forgetOAuthClients, mintPairingCode, type OAuthAdminEnv } from './oauth/admin.js';
 
-export interface AdminEnv extends KeyAuthEnv {
+export interface AdminEnv extends KeyAuthEnv, OAuthAdminEnv {
   ADMIN_KEY_SHA256?: string;
 }
 
@@ -105,6 +107,10 @@ export async function adminRoute(request: Request, env: AdminEnv, path: string, 
     const [keys, recent] = await Promise.all([registry.listKeys(true), registry.recentCalls(100)]);
     return json({ keys, recent });
   }
+  if (parts[0] === 'pairing-codes' && parts.length === 1) {
+    if (request.method !== 'POST') return json({ error: 'method_not_allowed' }, 405, { allow: 'POST' });
+    return json(await mintPairingCode(env), 201);
+  }
   if (parts[0] !== 'keys') return json({ error: 'not_found', message: `no admin route ${path}` }, 404);
 
   if (parts.length === 1) {
@@ -126,7 +132,9 @@ export async function adminRoute(request: Request, env: AdminEnv, path: string, 
   if (parts.length !== 3 || (action !== 'revoke' && action !== 'rotate')) return json({ error: 'not_found', message: `no admin route ${path}` }, 404);
   if (request.method !== 'POST') return json({ error: 'method_not_allowed' }, 405, { allow: 'POST' });
   if (action === 'revoke') {
+    const oauthIds = (await registry.listKeys()).filter((k) => k.name === name && k.source === 'oauth').map((k) => k.id);
     const n = await registry.revokeKey(name);
+    if (n > 0 && oauthIds.length > 0) await forgetOAuthClients(env, oauthIds);
     if (n === 0) return json({ error: 'not_found', message: `no active key named "${name}"` }, 404);
     return json({ revoked: n });
   }

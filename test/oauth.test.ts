@@ -4,6 +4,7 @@
  * registration, the consent page driven in Debian's chromium, then tools, refresh and revocation,
  * and Claude's habits (client name "Claude", its callback, re-registration after invalid_client).
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import { Client, StreamableHTTPClientTransport, UnauthorizedError } from '@modelcontextprotocol/client';
@@ -39,8 +40,8 @@ async function admin(path: string, init: RequestInit = {}): Promise<Response> {
   return fetch(`${worker.url}/admin${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
 }
 
-async function pairingCode(): Promise<string> {
-  const r = await admin('/pairing-codes', { method: 'POST', body: '{}' });
+async function pairingCode(w: RunningWorker = worker): Promise<string> {
+  const r = await fetch(`${w.url}/admin/pairing-codes`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
   expect(r.status).toBe(201);
   return ((await r.json()) as { code: string }).code;
 }
@@ -165,5 +166,191 @@ describe('OAuth: a client that knows only the URL', () => {
     await byKey.close();
     // approvals are logged (never the code)
     expect(logs.join('')).not.toContain(code);
+  });
+});
+
+// ---- refusals, over plain HTTP (the consent form posted as a browser would: cookie + Origin) ----
+
+function pkce(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+async function register(w: RunningWorker, meta: Record<string, unknown> = {}): Promise<{ client_id: string; client_secret?: string }> {
+  const r = await fetch(`${w.url}/oauth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ client_name: 'Claude', redirect_uris: [CLAUDE_REDIRECT], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], ...meta }),
+  });
+  expect(r.status).toBe(201);
+  return (await r.json()) as { client_id: string; client_secret?: string };
+}
+
+function authorizeUrl(w: RunningWorker, clientId: string, p: Record<string, string | undefined>): string {
+  const q = new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: CLAUDE_REDIRECT, state: 'st4te', scope: 'mcp', resource: w.mcpUrl });
+  for (const [k, v] of Object.entries(p)) if (v === undefined) q.delete(k);
+  else q.set(k, v);
+  return `${w.url}/authorize?${q}`;
+}
+
+/** GET the consent page and POST `code`; the POST's response (a 302 to the client when approved). */
+async function consentOverHttp(w: RunningWorker, url: string, code: string): Promise<Response> {
+  const page = await fetch(url, { redirect: 'manual' });
+  expect(page.status).toBe(200);
+  const cookie = page.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const handle = /name="handle" value="([^"]+)"/.exec(await page.text())![1]!;
+  return fetch(`${w.url}/authorize`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie, origin: w.url, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ handle, code, decision: 'approve' }),
+  });
+}
+
+async function token(w: RunningWorker, body: Record<string, string>): Promise<{ status: number; body: Record<string, string> }> {
+  const r = await fetch(`${w.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body) });
+  return { status: r.status, body: (await r.json()) as Record<string, string> };
+}
+
+/** An authorization code for a fresh registration, approved with a pairing code. */
+async function approvedCode(w: RunningWorker): Promise<{ clientId: string; code: string; verifier: string }> {
+  const { client_id } = await register(w);
+  const { verifier, challenge } = pkce();
+  const r = await consentOverHttp(w, authorizeUrl(w, client_id, { code_challenge: challenge, code_challenge_method: 'S256' }), await pairingCode(w));
+  expect(r.status).toBe(302);
+  const loc = new URL(r.headers.get('location')!);
+  expect(loc.origin + loc.pathname).toBe(CLAUDE_REDIRECT);
+  expect(loc.searchParams.get('state')).toBe('st4te');
+  return { clientId: client_id, code: loc.searchParams.get('code')!, verifier };
+}
+
+describe('OAuth refusals', () => {
+  it('authorization without PKCE is sent back with invalid_request, for public and confidential clients alike', async () => {
+    for (const meta of [{}, { token_endpoint_auth_method: 'client_secret_post' }]) {
+      const { client_id } = await register(worker, meta);
+      const r = await fetch(authorizeUrl(worker, client_id, {}), { redirect: 'manual' });
+      expect(r.status).toBe(302);
+      const loc = new URL(r.headers.get('location')!);
+      expect(loc.origin + loc.pathname).toBe(CLAUDE_REDIRECT);
+      expect(loc.searchParams.get('error')).toBe('invalid_request');
+      // plain PKCE is no better
+      const plain = await fetch(authorizeUrl(worker, client_id, { code_challenge: 'x'.repeat(43), code_challenge_method: 'plain' }), { redirect: 'manual' });
+      expect(new URL(plain.headers.get('location')!).searchParams.get('error')).toBe('invalid_request');
+    }
+  });
+
+  it('a redirect URI that is not the registered one is refused on the page, never redirected (no open redirect)', async () => {
+    const { client_id } = await register(worker);
+    const { challenge } = pkce();
+    for (const redirect of ['https://evil.example/cb', `${CLAUDE_REDIRECT}/extra`, `${CLAUDE_REDIRECT}?x=1`, 'https://claude.ai.evil.example/api/mcp/auth_callback']) {
+      const r = await fetch(authorizeUrl(worker, client_id, { redirect_uri: redirect, code_challenge: challenge, code_challenge_method: 'S256' }), { redirect: 'manual' });
+      expect(r.status, redirect).toBe(400);
+      expect(r.headers.get('location')).toBeNull();
+      expect(await r.text()).toMatch(/Cannot authorize/);
+    }
+  });
+
+  it('a wrong code_verifier, a reused code and a foreign resource are refused at the token endpoint', async () => {
+    const a = await approvedCode(worker);
+    const wrong = await token(worker, { grant_type: 'authorization_code', code: a.code, code_verifier: pkce().verifier, client_id: a.clientId, redirect_uri: CLAUDE_REDIRECT });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.error).toBe('invalid_grant');
+
+    const b = await approvedCode(worker);
+    const foreign = await token(worker, { grant_type: 'authorization_code', code: b.code, code_verifier: b.verifier, client_id: b.clientId, redirect_uri: CLAUDE_REDIRECT, resource: 'https://other.example/mcp' });
+    expect(foreign.status).toBe(400);
+    expect(foreign.body.error).toBe('invalid_target');
+
+    const c = await approvedCode(worker);
+    const ok = await token(worker, { grant_type: 'authorization_code', code: c.code, code_verifier: c.verifier, client_id: c.clientId, redirect_uri: CLAUDE_REDIRECT, resource: worker.mcpUrl });
+    expect(ok.status).toBe(200);
+    expect(ok.body.token_type).toMatch(/bearer/i);
+    const reused = await token(worker, { grant_type: 'authorization_code', code: c.code, code_verifier: c.verifier, client_id: c.clientId, redirect_uri: CLAUDE_REDIRECT });
+    expect(reused.status).toBe(400);
+    expect(reused.body.error).toBe('invalid_grant');
+
+    // an authorization request for another resource is sent back with invalid_target
+    const { client_id } = await register(worker);
+    const r = await fetch(authorizeUrl(worker, client_id, { code_challenge: pkce().challenge, code_challenge_method: 'S256', resource: 'https://other.example/mcp' }), { redirect: 'manual' });
+    expect(new URL(r.headers.get('location')!).searchParams.get('error')).toBe('invalid_target');
+  });
+
+  it('the admin key approves too; a used pairing code and a wrong admin key do not; Deny sends access_denied', async () => {
+    const { client_id } = await register(worker);
+    const url = () => authorizeUrl(worker, client_id, { code_challenge: pkce().challenge, code_challenge_method: 'S256' });
+    expect((await consentOverHttp(worker, url(), ADMIN_KEY)).status).toBe(302);
+    expect((await consentOverHttp(worker, url(), 'c4m_' + 'x'.repeat(43))).status).toBe(403);
+    const once = await pairingCode();
+    expect((await consentOverHttp(worker, url(), once.toLowerCase().replace('-', ' '))).status).toBe(302); // typed loosely
+    const reused = await consentOverHttp(worker, url(), once);
+    expect(reused.status).toBe(403);
+    expect(await reused.text()).toMatch(/Wrong or expired pairing code/);
+    // a forged POST without the browser's consent cookie is refused
+    const page = await fetch(url());
+    const handle = /name="handle" value="([^"]+)"/.exec(await page.text())![1]!;
+    const forged = await fetch(`${worker.url}/authorize`, { method: 'POST', redirect: 'manual', headers: { origin: worker.url, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ handle, code: ADMIN_KEY, decision: 'approve' }) });
+    expect(forged.status).toBe(400);
+    expect(forged.headers.get('location')).toBeNull();
+    const crossSite = await fetch(`${worker.url}/authorize`, { method: 'POST', redirect: 'manual', headers: { origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ handle, code: ADMIN_KEY, decision: 'approve' }) });
+    expect(crossSite.status).toBe(403);
+    // Deny
+    const p2 = await fetch(url());
+    const cookie = p2.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const h2 = /name="handle" value="([^"]+)"/.exec(await p2.text())![1]!;
+    const denied = await fetch(`${worker.url}/authorize`, { method: 'POST', redirect: 'manual', headers: { cookie, origin: worker.url, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ handle: h2, decision: 'deny' }) });
+    expect(denied.status).toBe(302);
+    expect(new URL(denied.headers.get('location')!).searchParams.get('error')).toBe('access_denied');
+  });
+});
+
+describe('OAuth pairing-code brute force', () => {
+  let w: RunningWorker;
+  const wlogs: string[] = [];
+  beforeAll(async () => {
+    w = await startWorker({ originUrl: emu.url, token: emu.token, adminKey: ADMIN_KEY, onStderr: (t) => wlogs.push(t) });
+  }, 60_000);
+  afterAll(async () => w?.close());
+
+  it('five wrong codes, then even the right one is refused with 429 and Retry-After; every failure is logged', async () => {
+    const { client_id } = await register(w);
+    const url = () => authorizeUrl(w, client_id, { code_challenge: pkce().challenge, code_challenge_method: 'S256' });
+    const mint = await fetch(`${w.url}/admin/pairing-codes`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    const good = ((await mint.json()) as { code: string }).code;
+    for (let i = 0; i < 5; i++) {
+      const r = await consentOverHttp(w, url(), i === 0 ? 'not a code' : `AAAA-AAA${i}`);
+      expect(r.status, `try ${i}`).toBe(403);
+    }
+    const limited = await consentOverHttp(w, url(), good);
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(500);
+    expect(await limited.text()).toMatch(/Too many wrong codes/);
+    await expect.poll(() => wlogs.join('').match(/wrong or expired pairing code/g)?.length ?? 0).toBe(5);
+    expect(wlogs.join('')).toMatch(/too many wrong codes/);
+    // the admin key is not rate-limited by pairing failures
+    expect((await consentOverHttp(w, url(), ADMIN_KEY)).status).toBe(302);
+  });
+});
+
+describe('OAuth access-token expiry', () => {
+  it('an access token past its lifetime (60 s here) is refused with 401 and a resource_metadata challenge', { timeout: 120_000 }, async () => {
+    const w = await startWorker({ originUrl: emu.url, token: emu.token, adminKey: ADMIN_KEY, vars: { OAUTH_ACCESS_TOKEN_TTL: '60' } });
+    try {
+      const a = await approvedCode(w);
+      const t = await token(w, { grant_type: 'authorization_code', code: a.code, code_verifier: a.verifier, client_id: a.clientId, redirect_uri: CLAUDE_REDIRECT });
+      expect(Number(t.body.expires_in)).toBe(60);
+      const call = () =>
+        fetch(w.mcpUrl, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${t.body.access_token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'health', arguments: {} } }),
+        });
+      expect((await call()).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 61_500));
+      const late = await call();
+      expect(late.status).toBe(401);
+      expect(late.headers.get('www-authenticate')).toMatch(/invalid_token.*resource_metadata=|resource_metadata=.*invalid_token/);
+    } finally {
+      await w.close();
+    }
   });
 });

@@ -102,6 +102,11 @@ export class AdminClient {
     return { key: r.key, apiKey };
   }
 
+  /** A one-time pairing code for the OAuth consent page (claude.ai connectors). */
+  pairingCode(): Promise<{ code: string; expires_at: number; ttl_seconds: number }> {
+    return this.call('POST', '/admin/pairing-codes', {});
+  }
+
   revoke(name: string): Promise<{ revoked: number }> {
     return this.call('POST', `/admin/keys/${encodeURIComponent(name)}/revoke`, {});
   }

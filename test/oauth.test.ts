@@ -5,11 +5,17 @@
  * and Claude's habits (client name "Claude", its callback, re-registration after invalid_client).
  */
 import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { PassThrough } from 'node:stream';
+import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import { Client, StreamableHTTPClientTransport, UnauthorizedError } from '@modelcontextprotocol/client';
 import { startCrawl4aiEmulator, type Crawl4aiEmulator } from './emulators/crawl4ai/index.ts';
-import { startWorker, type RunningWorker } from './helpers/mcp-worker.ts';
+import { ROOT, startWorker, type RunningWorker } from './helpers/mcp-worker.ts';
 import { connectV2 } from './helpers/mcp-clients.ts';
 import { ClaudeLikeOAuthClient, CLAUDE_REDIRECT } from './helpers/oauth-client.ts';
 import { hasCommand, itWith } from './helpers/system-tools.ts';
@@ -26,7 +32,7 @@ beforeAll(async () => {
   emu = await startCrawl4aiEmulator({});
   worker = await startWorker({ originUrl: emu.url, token: emu.token, adminKey: ADMIN_KEY, onStderr: (t) => logs.push(t) });
   if (hasCommand('chromium')) {
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1'] });
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1, EXCLUDE localhost'] });
   }
 }, 60_000);
 
@@ -351,6 +357,45 @@ describe('OAuth access-token expiry', () => {
       expect(late.headers.get('www-authenticate')).toMatch(/invalid_token.*resource_metadata=|resource_metadata=.*invalid_token/);
     } finally {
       await w.close();
+    }
+  });
+});
+
+describe('mcp-remote with no header', () => {
+  it('mcp-remote 0.15.1 registers, the owner approves in chromium, its loopback callback completes the flow, and tools work', { timeout: 120_000 }, async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-oauth-remote-'));
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [path.join(ROOT, 'node_modules', 'mcp-remote', 'dist', 'proxy.js'), worker.mcpUrl, '--transport', 'http-only'],
+      // no DISPLAY and no browser: mcp-remote prints the URL, the test opens it
+      env: { PATH: '/nonexistent', HOME: home, XDG_CONFIG_HOME: path.join(home, 'xdg'), MCP_REMOTE_CONFIG_DIR: path.join(home, 'mcp-auth') },
+      stderr: 'pipe',
+    });
+    let err = '';
+    (transport.stderr as PassThrough | null)?.on('data', (d: Buffer) => (err += d.toString()));
+    const client = new ClientV1({ name: 'claude-desktop-like', version: '1.0.0' });
+    try {
+      const connecting = client.connect(transport);
+      await expect.poll(() => /Please authorize this client by visiting:\s*(\S+)/.exec(err)?.[1], { timeout: 30_000 }).toBeDefined();
+      const authUrl = new URL(/Please authorize this client by visiting:\s*(\S+)/.exec(err)![1]!);
+      const redirect = new URL(authUrl.searchParams.get('redirect_uri')!);
+      expect(['localhost', '127.0.0.1']).toContain(redirect.hostname);
+      // the owner approves; the browser then lands on mcp-remote's own callback server
+      const ctx = await browser!.newContext();
+      const page = await ctx.newPage();
+      await page.goto(authUrl.href);
+      expect(await page.content()).toMatch(/sends access to an app on a computer/); // loopback redirect warning
+      await page.fill('#code', await pairingCode());
+      await page.click('button[value=approve]');
+      await page.waitForURL((u) => u.port === redirect.port, { timeout: 15_000 });
+      await ctx.close();
+      await connecting;
+      const r = (await client.callTool({ name: 'health', arguments: {} })) as { isError?: boolean };
+      expect(r.isError).toBeFalsy();
+      expect((await keys()).filter((k) => k.source === 'oauth' && k.revoked_at === null).length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await client.close().catch(() => undefined);
+      fs.rmSync(home, { recursive: true, force: true });
     }
   });
 });

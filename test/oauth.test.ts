@@ -284,10 +284,14 @@ describe('OAuth refusals', () => {
   it('the admin key approves too; a used pairing code and a wrong admin key do not; Deny sends access_denied', async () => {
     const { client_id } = await register(worker);
     const url = () => authorizeUrl(worker, client_id, { code_challenge: pkce().challenge, code_challenge_method: 'S256' });
+    const activeOAuth = async () => (await keys()).filter((k) => k.source === 'oauth' && k.revoked_at === null).length;
+    const before = await activeOAuth();
     expect((await consentOverHttp(worker, url(), ADMIN_KEY)).status).toBe(302);
     expect((await consentOverHttp(worker, url(), 'c4m_' + 'x'.repeat(43))).status).toBe(403);
     const once = await pairingCode();
     expect((await consentOverHttp(worker, url(), once.toLowerCase().replace('-', ' '))).status).toBe(302); // typed loosely
+    // approving the same client again replaces its grant, and its key record with it
+    expect(await activeOAuth()).toBe(before + 1);
     const reused = await consentOverHttp(worker, url(), once);
     expect(reused.status).toBe(403);
     expect(await reused.text()).toMatch(/Wrong or expired pairing code/);

@@ -16,7 +16,7 @@ import { TOOLS } from '../mcp/server.js';
 import { bearerOf, json, unauthorized } from './http.js';
 import type { KeyAuthEnv } from './key-auth.js';
 import { registryOf } from './key-auth.js';
-import { forgetOAuthClients, mintPairingCode, type OAuthAdminEnv } from './oauth/admin.js';
+import { mintPairingCode, revokeKeyNamed, type OAuthAdminEnv } from './oauth/admin.js';
 
 export interface AdminEnv extends KeyAuthEnv, OAuthAdminEnv {
   ADMIN_KEY_SHA256?: string;
@@ -132,9 +132,7 @@ export async function adminRoute(request: Request, env: AdminEnv, path: string, 
   if (parts.length !== 3 || (action !== 'revoke' && action !== 'rotate')) return json({ error: 'not_found', message: `no admin route ${path}` }, 404);
   if (request.method !== 'POST') return json({ error: 'method_not_allowed' }, 405, { allow: 'POST' });
   if (action === 'revoke') {
-    const oauthIds = (await registry.listKeys()).filter((k) => k.name === name && k.source === 'oauth').map((k) => k.id);
-    const n = await registry.revokeKey(name);
-    if (n > 0 && oauthIds.length > 0) await forgetOAuthClients(env, oauthIds);
+    const n = await revokeKeyNamed(env, name);
     if (n === 0) return json({ error: 'not_found', message: `no active key named "${name}"` }, 404);
     return json({ revoked: n });
   }

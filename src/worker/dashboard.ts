@@ -12,6 +12,7 @@ import type { KeyInfo, RecentCall } from './key-registry.js';
 import { isAdminKey, parseKeySettings, type AdminEnv } from './admin-api.js';
 import { generateApiKey, hashApiKey, constantTimeEqual } from '../ground/api-key.js';
 import { registryOf } from './key-auth.js';
+import { revokeKeyNamed } from './oauth/admin.js';
 import { TOOLS } from '../mcp/server.js';
 
 /** Crawl4AI's GET /monitor/health, the fields the dashboard shows. */
@@ -228,7 +229,7 @@ export async function dashboardRoute(request: Request, env: AdminEnv, path: stri
     return mainPage(env, deps, session, newKeyNotice('Created', name, apiKey));
   }
   if (path === '/dashboard/keys/revoke') {
-    const n = await registry.revokeKey(name);
+    const n = await revokeKeyNamed(env, name); // an OAuth client loses its registration too
     return mainPage(env, deps, session, n ? `<section role="status"><p>Revoked “${esc(name)}”.</p></section>` : errorNotice(`no active key named "${name}"`));
   }
   if (path === '/dashboard/keys/rotate') {

@@ -19,6 +19,18 @@ export async function mintPairingCode(env: Pick<OAuthEnv, 'KEYS'>): Promise<{ co
   return { code, expires_at: expiresAt, ttl_seconds: PAIRING_TTL_MS / 1000 };
 }
 
+/**
+ * Revokes every active key named `name` (admin API and dashboard alike); when it was an approved
+ * OAuth client, its registration and grants go too. Returns how many keys were revoked.
+ */
+export async function revokeKeyNamed(env: OAuthAdminEnv & Pick<OAuthEnv, 'KEYS'>, name: string): Promise<number> {
+  const registry = registryStub(env as OAuthEnv);
+  const oauthIds = (await registry.listKeys()).filter((k) => k.name === name && k.source === 'oauth').map((k) => k.id);
+  const n = await registry.revokeKey(name);
+  if (n > 0 && oauthIds.length > 0) await forgetOAuthClients(env, oauthIds);
+  return n;
+}
+
 /** Deletes the OAuth registrations behind these (just revoked) key records, and their grants. */
 export async function forgetOAuthClients(env: OAuthAdminEnv & Pick<OAuthEnv, 'KEYS'>, keyIds: string[]): Promise<void> {
   const kv = env.OAUTH_KV;
@@ -30,5 +42,6 @@ export async function forgetOAuthClients(env: OAuthAdminEnv & Pick<OAuthEnv, 'KE
     if (!clientId) continue;
     await api.deleteClient(clientId);
     await kv.delete(`c4m:key-client:${id}`);
+    await kv.delete(`c4m:client-key:${clientId}`);
   }
 }

@@ -148,7 +148,11 @@ async function decide(request: Request, env: OAuthEnv, oauth: OAuthHelpers): Pro
     scope,
     props,
   });
+  // the library revoked this client's earlier grant (revokeExistingGrants): retire its key record too
+  const previous = await env.OAUTH_KV?.get(`c4m:client-key:${authRequest.clientId}`);
+  if (previous && previous !== made.name) await registryStub(env).revokeKey(previous);
   await env.OAUTH_KV?.put(`c4m:key-client:${made.id}`, authRequest.clientId);
+  await env.OAUTH_KV?.put(`c4m:client-key:${authRequest.clientId}`, made.name);
   console.log(`oauth: ${proof.how} approved client "${client.clientName}" (${authRequest.clientId}) as key ${made.name}`);
   approved.headers.set('location', redirectTo);
   return new Response(null, { status: 302, headers: approved.headers });

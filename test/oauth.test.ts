@@ -136,6 +136,11 @@ describe('OAuth: a client that knows only the URL', () => {
     expect(second.refresh_token).not.toBe(first.refresh_token);
     await client.close();
 
+    // an OAuth client has no key to rotate
+    const rotate = await admin(`/keys/${mine.name}/rotate`, { method: 'POST', body: '{}' });
+    expect(rotate.status).toBe(400);
+    expect(((await rotate.json()) as { message: string }).message).toMatch(/OAuth client.*Revoke it and connect again/);
+
     // 5. the owner revokes it: tokens refused, refresh refused, registration deleted (401 invalid_client)
     expect((await admin(`/keys/${mine.name}/revoke`, { method: 'POST', body: '{}' })).status).toBe(200);
     const direct = await fetch(worker.mcpUrl, {

@@ -4,7 +4,8 @@
  * name, so creating is idempotent (a re-run of `init` reuses it) and `destroy` finds it even when
  * the state file is lost. Needs the token's "Workers KV Storage: Edit" permission.
  */
-import { CloudflareApi } from './api.js';
+import { CloudflareApi, isCloudflareApiError } from './api.js';
+import { credentialsError } from '../ground/errors.js';
 
 interface KvNamespace {
   id: string;
@@ -16,7 +17,20 @@ export function oauthKvTitle(deployment: string): string {
 }
 
 async function find(api: CloudflareApi, title: string): Promise<KvNamespace | undefined> {
-  const all = await api.list<KvNamespace>(api.accountPath('/storage/kv/namespaces'), { per_page: 100 });
+  let all: KvNamespace[];
+  try {
+    all = await api.list<KvNamespace>(api.accountPath('/storage/kv/namespaces'), { per_page: 100 });
+  } catch (e) {
+    // the first account-scoped call of a deploy: a wrong account id shows here first (7003), and
+    // must read as it does when wrangler meets it
+    if (isCloudflareApiError(e) && e.codes.includes(7003)) {
+      throw credentialsError(
+        `CLOUDFLARE_ACCOUNT_ID "${api.accountId}" is not a Cloudflare account id (the API could not route the request for the OAuth KV namespace)`,
+        'copy the 32-character Account ID from the Cloudflare dashboard (Workers & Pages, right-hand column) into CLOUDFLARE_ACCOUNT_ID',
+      );
+    }
+    throw e;
+  }
   return all.find((n) => n.title === title);
 }
 

@@ -136,6 +136,10 @@ export async function adminRoute(request: Request, env: AdminEnv, path: string, 
     if (n === 0) return json({ error: 'not_found', message: `no active key named "${name}"` }, 404);
     return json({ revoked: n });
   }
+  // an OAuth client holds no key to replace: its tokens name the key record
+  if ((await registry.listKeys()).some((k) => k.name === name && k.source === 'oauth')) {
+    return bad(`"${name}" is an OAuth client (claude.ai connector); it has no key to rotate. Revoke it and connect again instead`);
+  }
   const body = await bodyOf(request);
   if (body instanceof Response) return body;
   const grace = body.grace_seconds === undefined ? { ok: true as const, value: 0 } : optionalLimit(body.grace_seconds, 'grace_seconds');

@@ -145,7 +145,7 @@ async function mainPage(env: AdminEnv, deps: DashboardDeps, session: string, not
       const state = k.revoked_at !== null ? 'revoked' : k.expires_at !== null && k.expires_at <= Date.now() ? 'expired' : 'active';
       const actions =
         state === 'active' && k.source !== 'bootstrap'
-          ? `<form class="inline" method="post" action="/dashboard/keys/rotate">${token}<input type="hidden" name="name" value="${esc(k.name)}"><button type="submit">Rotate</button></form>
+          ? `${k.source === 'oauth' ? '' : `<form class="inline" method="post" action="/dashboard/keys/rotate">${token}<input type="hidden" name="name" value="${esc(k.name)}"><button type="submit">Rotate</button></form>`}
 <form class="inline" method="post" action="/dashboard/keys/revoke">${token}<input type="hidden" name="name" value="${esc(k.name)}"><button class="danger" type="submit" aria-label="Revoke ${esc(k.name)}">Revoke</button></form>`
           : '';
       return `<tr data-key="${esc(k.name)}"><td>${esc(k.name)}</td><td class="${state === 'active' ? 'ok' : 'bad'}">${state}</td><td>${esc(k.tools ? k.tools.join(', ') : 'all')}</td><td>${esc(k.rpm ?? '∞')}/min, ${esc(k.daily ?? '∞')}/day</td><td class="calls">${k.usage.calls}</td><td>${k.usage.today}</td><td>${k.usage.errors}</td><td>${k.usage.bytes}</td><td>${when(k.last_used_at)}</td><td>${when(k.expires_at)}</td><td>${actions}</td></tr>`;

@@ -187,7 +187,11 @@ describe('connect', () => {
     const all = await runCli(['--name', 'work', 'connect', '--json'], { env });
     const doc = JSON.parse(all.stdout);
     expect(doc.url).toBe(url);
-    expect(Object.keys(doc.clients).sort()).toEqual(['claude-code', 'claude-desktop', 'cursor', 'vscode']);
+    expect(Object.keys(doc.clients).sort()).toEqual(['claude-ai', 'claude-code', 'claude-desktop', 'cursor', 'vscode']);
+    // the connector needs the URL only: no key in its steps
+    expect(doc.clients['claude-ai'].url).toBe(url);
+    expect(JSON.stringify(doc.clients['claude-ai'])).not.toContain(apiKey);
+    expect(doc.clients['claude-ai'].steps.join('\n')).toMatch(/Add custom connector[\s\S]*paste the URL[\s\S]*connect --name work --client claude-ai/);
   });
 
   it('the Claude Code snippet, run in bash, gives claude the key while history and the screen never show it', async () => {

@@ -134,7 +134,8 @@ describe('templates/policies/cloudflare-token.json', () => {
 
   it('needs the Workers permissions in both modes and the tunnel ones only in tunnel mode', () => {
     const labels = (mode: 'tunnel' | 'public') => cloudflarePermissionsFor(mode).map(permissionLabel);
-    const workers = ['Account › Workers Scripts › Edit', 'Account › Account Settings › Read'];
+    // KV: the OAUTH_KV namespace of the OAuth provider (claude.ai connectors)
+    const workers = ['Account › Workers Scripts › Edit', 'Account › Workers KV Storage › Edit', 'Account › Account Settings › Read'];
     expect(labels('public')).toEqual(workers);
     expect(labels('tunnel')).toEqual([
       ...workers,

@@ -98,3 +98,25 @@ export function clientSnippet(client: ClientName, info: ConnectionInfo): ClientS
 export function mcpEndpoint(workerUrl: string): string {
   return workerUrl.replace(/\/+$/, '') + '/mcp';
 }
+
+/** `connect --client claude-ai`: Claude's custom connectors take a URL only and sign in with OAuth. */
+export const CONNECTOR_CLIENT = 'claude-ai';
+export const CONNECT_CLIENTS = [...CLIENTS, CONNECTOR_CLIENT] as const;
+export type ConnectClientName = (typeof CONNECT_CLIENTS)[number];
+
+/**
+ * The steps to add the deployment as a custom connector in claude.ai, Claude Desktop or the mobile
+ * apps. With a pairing code (minted for this run, single use, 10 minutes), step 3 names it; without
+ * one it says how to get one.
+ */
+export function connectorSteps(deployment: string, mcpUrl: string, pairing?: { code: string; expiresAt: number }): string[] {
+  const nameFlag = deployment === 'default' ? '' : ` --name ${deployment}`;
+  const proof = pairing
+    ? `enter the pairing code ${pairing.code} (single use, valid until ${new Date(pairing.expiresAt).toISOString().slice(11, 16)} UTC) and click Allow.`
+    : `enter a pairing code from \`crawl4ai-mcp connect${nameFlag} --client claude-ai\` (or your admin key) and click Allow.`;
+  return [
+    `1. In claude.ai (or Claude Desktop, same account): Settings > Connectors > Add custom connector.`,
+    `2. Name it ${serverName(deployment)} and paste the URL: ${mcpUrl} (no key, no header), then Connect.`,
+    `3. On the crawl4ai-mcp page that opens, check it says "Claude" and claude.ai, ${proof}`,
+  ];
+}

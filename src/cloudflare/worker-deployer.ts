@@ -2,6 +2,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { renderWranglerConfig, WORKER_MAIN_PATH, type ContainerConfig } from './wrangler-config.js';
 import { runWrangler, WranglerError, wranglerWorkdir, type CloudflareAccount } from './wrangler.js';
+import { CloudflareApi } from './api.js';
+import { deleteOAuthKv, ensureOAuthKv } from './oauth-kv.js';
 
 export function workerScriptName(deployment: string): string {
   return `crawl4ai-mcp-${deployment}`;
@@ -40,12 +42,16 @@ export class WorkerDeployer {
 
   async deploy(input: WorkerDeployInput): Promise<DeployedWorker> {
     const scriptName = workerScriptName(input.deployment);
+    // the OAuth store first: the Worker is uploaded bound to it
+    this.log('ensuring the OAuth KV namespace');
+    const oauthKvId = await ensureOAuthKv(this.api(), input.deployment);
     const work = await wranglerWorkdir();
     try {
       const configPath = path.join(work.dir, 'wrangler.json');
       const config = renderWranglerConfig({
         scriptName,
         mainPath: WORKER_MAIN_PATH,
+        oauthKvId,
         ...(input.originUrl ? { originUrl: input.originUrl } : {}),
         ...(input.vpcServiceId ? { vpcServiceId: input.vpcServiceId } : {}),
         ...(input.vars ? { vars: input.vars } : {}),
@@ -69,9 +75,22 @@ export class WorkerDeployer {
     }
   }
 
-  /** Deletes the Worker (and with it its Durable Objects and secrets). Missing is not an error. */
+  private api(): CloudflareApi {
+    return new CloudflareApi(this.account, { env: this.env, log: this.log });
+  }
+
+  /**
+   * Deletes the Worker (and with it its Durable Objects and secrets), then its OAuth KV namespace
+   * (found by title, so a lost state file leaves nothing behind). Missing is not an error.
+   */
   async delete(deployment: string): Promise<boolean> {
     const scriptName = workerScriptName(deployment);
+    const gone = await this.deleteScript(scriptName);
+    if (await deleteOAuthKv(this.api(), deployment)) this.log('deleted the OAuth KV namespace');
+    return gone;
+  }
+
+  private async deleteScript(scriptName: string): Promise<boolean> {
     const work = await wranglerWorkdir();
     try {
       await runWrangler(['delete', '--name', scriptName, '--force'], { account: this.account, env: this.env, cwd: work.dir, log: this.log });

@@ -24,6 +24,8 @@ export interface WranglerConfigInput {
   mainPath: string;
   /** Crawl4AI base URL (public mode, dev). Omitted → empty ORIGIN_URL (tunnel mode). */
   originUrl?: string;
+  /** The OAUTH_KV namespace id (made by init); omitted → a binding without id (dev, dry runs). */
+  oauthKvId?: string;
   /** Workers VPC service id (tunnel mode): adds the CRAWL4AI vpc_service binding. */
   vpcServiceId?: string;
   /** provider `cloudflare`: Crawl4AI as a Cloudflare Container (the `containers` entry, its Durable Object). */
@@ -102,7 +104,9 @@ export function renderWranglerConfig(input: WranglerConfigInput, templateText = 
     LLM_ENABLED: input.llmEnabled ? 'true' : 'false',
     VERSION: input.version ?? VERSION,
     VPC_SERVICE_ID: input.vpcServiceId ?? '',
+    OAUTH_KV_ID: input.oauthKvId ?? '',
   }) as Record<string, unknown>;
+  if (!input.oauthKvId) for (const kv of (cfg.kv_namespaces ?? []) as Array<Record<string, unknown>>) if (kv.binding === 'OAUTH_KV') delete kv.id;
   if (!input.vpcServiceId) delete cfg.vpc_services;
   if (input.container) addContainer(cfg, input.container);
   else delete cfg.containers;

@@ -114,6 +114,11 @@ export class AdminClient {
     return this.call('GET', `/admin/origin/logs?lines=${lines}`);
   }
 
+  /** A one-time pairing code for the OAuth consent page (claude.ai connectors). */
+  pairingCode(): Promise<{ code: string; expires_at: number; ttl_seconds: number }> {
+    return this.call('POST', '/admin/pairing-codes', {});
+  }
+
   revoke(name: string): Promise<{ revoked: number }> {
     return this.call('POST', `/admin/keys/${encodeURIComponent(name)}/revoke`, {});
   }

@@ -10,6 +10,7 @@
  *   POST /admin/keys/<name>/rotate   {hash?, grace_seconds?}
  *   GET  /admin/usage                keys with usage plus the recent calls
  *   GET  /admin/origin/logs?lines=N  Crawl4AI's recent log lines (origin-logs.ts)
+ *   POST /admin/pairing-codes        a one-time code for the OAuth consent page (oauth/admin.ts)
  */
 import { constantTimeEqual, generateApiKey, hashApiKey, isWellFormedApiKey } from '../ground/api-key.js';
 import { TOOLS } from '../mcp/server.js';
@@ -22,8 +23,9 @@ import { MAX_LOG_LINES, type OriginLogs } from './origin-logs.js';
 export interface AdminOrigin {
   logs(limit: number): Promise<OriginLogs>;
 }
+import { mintPairingCode, revokeKeyNamed, type OAuthAdminEnv } from './oauth/admin.js';
 
-export interface AdminEnv extends KeyAuthEnv {
+export interface AdminEnv extends KeyAuthEnv, OAuthAdminEnv {
   ADMIN_KEY_SHA256?: string;
 }
 
@@ -119,6 +121,10 @@ export async function adminRoute(request: Request, env: AdminEnv, path: string, 
     if (!/^\d+$/.test(raw) || lines < 1 || lines > MAX_LOG_LINES) return bad(`lines must be a whole number from 1 to ${MAX_LOG_LINES}`);
     return json(await origin.logs(lines));
   }
+  if (parts[0] === 'pairing-codes' && parts.length === 1) {
+    if (request.method !== 'POST') return json({ error: 'method_not_allowed' }, 405, { allow: 'POST' });
+    return json(await mintPairingCode(env), 201);
+  }
   if (parts[0] !== 'keys') return json({ error: 'not_found', message: `no admin route ${path}` }, 404);
 
   if (parts.length === 1) {
@@ -140,9 +146,13 @@ export async function adminRoute(request: Request, env: AdminEnv, path: string, 
   if (parts.length !== 3 || (action !== 'revoke' && action !== 'rotate')) return json({ error: 'not_found', message: `no admin route ${path}` }, 404);
   if (request.method !== 'POST') return json({ error: 'method_not_allowed' }, 405, { allow: 'POST' });
   if (action === 'revoke') {
-    const n = await registry.revokeKey(name);
+    const n = await revokeKeyNamed(env, name);
     if (n === 0) return json({ error: 'not_found', message: `no active key named "${name}"` }, 404);
     return json({ revoked: n });
+  }
+  // an OAuth client holds no key to replace: its tokens name the key record
+  if ((await registry.listKeys()).some((k) => k.name === name && k.source === 'oauth')) {
+    return bad(`"${name}" is an OAuth client (claude.ai connector); it has no key to rotate. Revoke it and connect again instead`);
   }
   const body = await bodyOf(request);
   if (body instanceof Response) return body;

@@ -12,6 +12,7 @@ import type { KeyInfo, RecentCall } from './key-registry.js';
 import { isAdminKey, parseKeySettings, type AdminEnv } from './admin-api.js';
 import { generateApiKey, hashApiKey, constantTimeEqual } from '../ground/api-key.js';
 import { registryOf } from './key-auth.js';
+import { revokeKeyNamed } from './oauth/admin.js';
 import { TOOLS } from '../mcp/server.js';
 import type { CostEstimate } from '../model/cost-estimate.js';
 
@@ -157,7 +158,7 @@ async function mainPage(env: AdminEnv, deps: DashboardDeps, session: string, not
       const state = k.revoked_at !== null ? 'revoked' : k.expires_at !== null && k.expires_at <= Date.now() ? 'expired' : 'active';
       const actions =
         state === 'active' && k.source !== 'bootstrap'
-          ? `<form class="inline" method="post" action="/dashboard/keys/rotate">${token}<input type="hidden" name="name" value="${esc(k.name)}"><button type="submit">Rotate</button></form>
+          ? `${k.source === 'oauth' ? '' : `<form class="inline" method="post" action="/dashboard/keys/rotate">${token}<input type="hidden" name="name" value="${esc(k.name)}"><button type="submit">Rotate</button></form>`}
 <form class="inline" method="post" action="/dashboard/keys/revoke">${token}<input type="hidden" name="name" value="${esc(k.name)}"><button class="danger" type="submit" aria-label="Revoke ${esc(k.name)}">Revoke</button></form>`
           : '';
       return `<tr data-key="${esc(k.name)}"><td>${esc(k.name)}</td><td class="${state === 'active' ? 'ok' : 'bad'}">${state}</td><td>${esc(k.tools ? k.tools.join(', ') : 'all')}</td><td>${esc(k.rpm ?? '∞')}/min, ${esc(k.daily ?? '∞')}/day</td><td class="calls">${k.usage.calls}</td><td>${k.usage.today}</td><td>${k.usage.errors}</td><td>${k.usage.bytes}</td><td>${when(k.last_used_at)}</td><td>${when(k.expires_at)}</td><td>${actions}</td></tr>`;
@@ -242,7 +243,7 @@ export async function dashboardRoute(request: Request, env: AdminEnv, path: stri
     return mainPage(env, deps, session, newKeyNotice('Created', name, apiKey));
   }
   if (path === '/dashboard/keys/revoke') {
-    const n = await registry.revokeKey(name);
+    const n = await revokeKeyNamed(env, name); // an OAuth client loses its registration too
     return mainPage(env, deps, session, n ? `<section role="status"><p>Revoked “${esc(name)}”.</p></section>` : errorNotice(`no active key named "${name}"`));
   }
   if (path === '/dashboard/keys/rotate') {

@@ -7,6 +7,8 @@
  *                  the Worker's token? (used by `init`, `start`, `scale` and `status`)
  *   /admin/...     the admin API (admin key): keys, scopes, limits, usage (admin-api.ts)
  *   /dashboard     the management pages, signed in with the admin key (dashboard.ts)
+ *   OAuth 2.1      /.well-known/oauth-*, /authorize (consent), /oauth/token, /oauth/register, and
+ *                  /mcp with an OAuth access token (oauth/provider.ts; API keys bypass it)
  *   *              404 JSON
  *
  * Bindings: KEYS (KeyRegistry Durable Object), ORIGIN_URL var + CRAWL4AI_API_TOKEN secret, or a
@@ -28,6 +30,8 @@ import { KeyRegistry } from './key-registry.js';
 import { trackRequest, type CalledTool } from './tool-usage.js';
 import { refuseForeignRequest } from './request-guard.js';
 import { containerOrigin, Crawl4aiContainer, type ContainerEnv, type ContainerNamespaceLike } from './container.js';
+import { isOAuthPath, looksLikeOAuthToken, oauthProviderFor, resourceMetadataUrl, type GrantProps, type KvLike } from './oauth/provider.js';
+import { consentRoute } from './oauth/consent.js';
 
 export { KeyRegistry, Crawl4aiContainer };
 
@@ -50,6 +54,10 @@ export interface WorkerEnv extends ContainerEnv {
   CRAWL4AI?: FetcherLike;
   /** provider `cloudflare`: the Crawl4AI Container's Durable Object namespace (container.ts) */
   CRAWL4AI_CONTAINER?: ContainerNamespaceLike;
+  /** OAuth clients, grants and tokens (hashed), for URL-only clients such as claude.ai; unset = OAuth off */
+  OAUTH_KV?: KvLike;
+  /** access-token lifetime in seconds (>= 60, default 900) */
+  OAUTH_ACCESS_TOKEN_TTL?: string;
 }
 
 function versionOf(env: WorkerEnv): string {
@@ -192,9 +200,10 @@ async function boundedText(request: Request): Promise<string | undefined> {
   return new TextDecoder().decode(all);
 }
 
-async function serveMcp(request: Request, env: WorkerEnv, ctx: ExecutionContext): Promise<Response> {
-  // A malformed or missing key is refused before the body is read.
-  const hash = await hashedBearer(request);
+async function serveMcp(request: Request, env: WorkerEnv, ctx: ExecutionContext, oauthKeyHash?: string): Promise<Response> {
+  // A malformed or missing key is refused before the body is read. An OAuth client (its token
+  // already checked by the provider) is its key record, named by the grant.
+  const hash = oauthKeyHash ?? (await hashedBearer(request));
   if (hash instanceof Response) return hash;
   // The body is read here to find tool calls (they are checked and counted before the SDK runs
   // them); the SDK gets it back parsed, so it is parsed once.
@@ -277,12 +286,42 @@ async function route(request: Request, env: WorkerEnv, ctx: ExecutionContext, ur
   return json({ error: 'not_found', message: `no route for ${request.method} ${url.pathname}; the MCP endpoint is POST /mcp` }, 404);
 }
 
+/** The OAuth provider's routes: metadata, registration, token, consent, and /mcp with an OAuth token. */
+function serveOAuth(request: Request, env: WorkerEnv, ctx: ExecutionContext, url: URL): Promise<Response> {
+  return oauthProviderFor(url.origin, env, {
+    api: (req, e, c) => {
+      const props = c.props as Partial<GrantProps> | undefined;
+      if (!props?.keyHash) return Promise.resolve(json({ error: 'invalid_token', error_description: 'this grant names no key' }, 401));
+      return serveMcp(req, e, c, props.keyHash);
+    },
+    fallback: (req, e) => {
+      if (new URL(req.url).pathname === '/authorize') return consentRoute(req, e);
+      return Promise.resolve(json({ error: 'not_found' }, 404));
+    },
+  }).fetch(request, env, ctx);
+}
+
+/** MCP clients find the OAuth metadata from a 401 (RFC 9728 §5.1), API-key 401s included. */
+function withResourceMetadata(response: Response, url: URL): Response {
+  const challenge = response.headers.get('www-authenticate');
+  if (response.status !== 401 || !challenge || /resource_metadata=/.test(challenge)) return response;
+  const headers = new Headers(response.headers);
+  headers.set('www-authenticate', `${challenge}, resource_metadata="${resourceMetadataUrl(url.origin)}"`);
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
 export default {
   async fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): Promise<Response> {
     const url = new URL(request.url);
     const path = url.pathname.replace(/\/+$/, '') || '/';
     try {
-      return await route(request, env, ctx, url, path);
+      if (env.OAUTH_KV && (isOAuthPath(url.pathname) || (path === '/mcp' && looksLikeOAuthToken(request)))) {
+        const foreign = refuseForeignRequest(request, env);
+        if (foreign && !url.pathname.startsWith('/.well-known/') && url.pathname !== '/oauth/token' && url.pathname !== '/oauth/register') return json(foreign, 403);
+        return withResourceMetadata(await serveOAuth(request, env, ctx, url), url);
+      }
+      const r = await route(request, env, ctx, url, path);
+      return env.OAUTH_KV && path === '/mcp' ? withResourceMetadata(r, url) : r;
     } catch (e) {
       return internalError(e, path);
     }

@@ -21,6 +21,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { RateWindow } from './rate-window.js';
 import { API_KEY_HASH_RE, constantTimeEqual } from '../ground/api-key.js';
 import type { KeyInfo, ToolUsage } from '../model/keys.js';
+import { createPairingTables, redeemPairingCode, storePairingCode, type Redemption } from './oauth/pairing-store.js';
 
 export type { KeyInfo, ToolUsage } from '../model/keys.js';
 
@@ -64,6 +65,8 @@ export interface NewKey {
   rpm?: number | null;
   daily?: number | null;
   expiresAt?: number | null;
+  /** 'created' (admin API, dashboard, CLI) or 'oauth' (an approved OAuth client, oauth/consent.ts) */
+  source?: 'created' | 'oauth';
 }
 
 export interface RecentCall {
@@ -151,6 +154,7 @@ export class KeyRegistry extends DurableObject {
     sql.exec(`CREATE TABLE IF NOT EXISTS recent (
       seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, key_id TEXT NOT NULL, tool TEXT NOT NULL,
       host TEXT, error INTEGER NOT NULL, bytes INTEGER NOT NULL, ms INTEGER NOT NULL)`);
+    createPairingTables(sql);
   }
 
   private load(): KeyRow[] {
@@ -317,7 +321,7 @@ export class KeyRegistry extends DurableObject {
       id,
       k.name,
       k.hash,
-      'created',
+      k.source ?? 'created',
       Date.now(),
       k.tools ? JSON.stringify(k.tools) : null,
       k.rpm ?? null,
@@ -400,6 +404,16 @@ export class KeyRegistry extends DurableObject {
         Math.min(Math.max(1, limit), RECENT_KEEP),
       )
       .toArray();
+  }
+
+  // ---- OAuth pairing codes (oauth/pairing-store.ts) ----
+
+  addPairingCode(hash: string): { expiresAt: number } {
+    return storePairingCode(this.ctx.storage.sql, hash, Date.now());
+  }
+
+  usePairingCode(hash: string): Redemption {
+    return redeemPairingCode(this.ctx.storage.sql, hash, Date.now());
   }
 
   /** Number of active keys (diagnostics). */

@@ -165,6 +165,8 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Runnin
     compatibilityFlags: bundle.config.compatibility_flags,
     bindings,
     durableObjects: { KEYS: { className: 'KeyRegistry', useSQLite: !opts.keysWithoutSqlite } },
+    // the config's KV bindings (OAUTH_KV), in Miniflare's memory
+    kvNamespaces: ((bundle.config.kv_namespaces ?? []) as Array<{ binding: string }>).map((k) => k.binding),
   };
   const workers: Array<Record<string, unknown>> = [workerOptions];
   const binding = opts.crawl4aiBinding;

@@ -3,7 +3,7 @@ import { missingAnswer, usageError } from '../ground/errors.js';
 import type { CommandContext } from './context.js';
 import { inquirerPrompter, type Prompter } from './prompter.js';
 import { AVAILABLE_PROVIDERS, PROVIDER_NAMES } from '../conductor/providers.js';
-import type { DeploymentSpec, NetworkMode, ProviderName, SizeName } from '../model/deployment.js';
+import { CPU_CREDIT_MODES, type CpuCredits, type DeploymentSpec, type NetworkMode, type ProviderName, type SizeName } from '../model/deployment.js';
 import type { CredentialSource } from '../conductor/credentials.js';
 import type { PublicNetworkOptions, Session } from '../conductor/session.js';
 import { SIZES, REGIONS } from '../pricing/catalog.js';
@@ -50,7 +50,22 @@ export function addSpecOptions(cmd: Command): Command {
     .addOption(new Option('--wildcard-domain <domain>', 'public mode without --hostname: wildcard DNS service').choices(['sslip.io', 'nip.io']).env('CRAWL4AI_MCP_WILDCARD_DOMAIN'))
     .addOption(new Option('--acme-email <email>', 'public mode: email for ZeroSSL, the fallback certificate issuer').env('CRAWL4AI_MCP_ACME_EMAIL'))
     .addOption(new Option('--credentials <source>', 'keychain: an access key (AWS), service-account key (GCP) or service principal (Azure) stored in the secret store; chain: the cloud\'s own login (AWS profile/SSO/env, GCP Application Default Credentials, Azure CLI az login)').choices(['keychain', 'chain']).env('CRAWL4AI_MCP_CREDENTIALS'))
-    .addOption(new Option('--profile <name>', 'credential profile in the secret store').env('CRAWL4AI_MCP_PROFILE').default('default'));
+    .addOption(new Option('--profile <name>', 'credential profile in the secret store').env('CRAWL4AI_MCP_PROFILE').default('default'))
+    .addOption(cpuCreditsOption());
+}
+
+/** AWS T3 only: standard (default) never bills bursts; unlimited bills surplus CPU credits. */
+export function cpuCreditsOption(): Option {
+  return new Option('--cpu-credits <mode>', 'AWS only: standard (default; the CPU slows to its baseline when burst credits run out, never billed extra) or unlimited (bursts on, surplus credits billed at $0.05 per vCPU-hour; `plan` shows the worst case)')
+    .choices(CPU_CREDIT_MODES as string[])
+    .env('CRAWL4AI_MCP_CPU_CREDITS');
+}
+
+/** --cpu-credits names an AWS feature: elsewhere bursts are never billed, so the flag would mislead. */
+export function checkCpuCredits(provider: ProviderName, cpuCredits: string | undefined): void {
+  if (cpuCredits !== undefined && provider !== 'aws') {
+    throw usageError(`--cpu-credits applies to AWS only`, `drop it: ${provider === 'gcp' ? 'GCP e2' : 'Azure B-series'} bursts are never billed extra`);
+  }
 }
 
 export interface SpecOptions {
@@ -63,6 +78,7 @@ export interface SpecOptions {
   acmeEmail?: string;
   credentials?: CredentialSource;
   profile: string;
+  cpuCredits?: CpuCredits;
 }
 
 export function prompterFor(c: CommandContext): Prompter | null {
@@ -97,6 +113,7 @@ export function checkRegion(provider: ProviderName, region: string): void {
  * any API is called, so a typo costs one line, not a credential prompt and a cloud round trip.
  */
 function checkGivenAnswers(provider: ProviderName, o: SpecOptions): void {
+  checkCpuCredits(provider, o.cpuCredits);
   if (o.region) checkRegion(provider, o.region);
   if (o.hostname !== undefined) checkHostname(o.hostname);
   if (o.acmeEmail !== undefined) checkAcmeEmail(o.acmeEmail);
@@ -141,7 +158,7 @@ export async function resolveSpec<C>(
     ], 'tunnel'), 'tunnel');
   checkPublicOnlyOptions(network, o);
   return {
-    spec: { name: c.name, provider, region, size, network, profile: o.profile },
+    spec: { name: c.name, provider, region, size, network, profile: o.profile, ...(o.cpuCredits ? { cpuCredits: o.cpuCredits } : {}) },
     network: { wildcardDomain: o.wildcardDomain ?? 'sslip.io', ...(o.hostname ? { hostname: o.hostname } : {}), ...(o.acmeEmail ? { acmeEmail: o.acmeEmail } : {}) },
     credentials,
   };

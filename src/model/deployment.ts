@@ -8,6 +8,13 @@ export const PROVIDER_NAMES = ['aws', 'gcp', 'azure'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 export type SizeName = 'small' | 'medium' | 'large';
 export type NetworkMode = 'tunnel' | 'public';
+/**
+ * AWS T3 CPU credit option. 'standard': the CPU is held to its baseline once the earned credits
+ * are spent, and nothing extra is billed. 'unlimited': it may burst past them, and the surplus
+ * credits are billed per vCPU-hour (EC2's own default for T3).
+ */
+export type CpuCredits = 'standard' | 'unlimited';
+export const CPU_CREDIT_MODES: readonly CpuCredits[] = ['standard', 'unlimited'];
 
 /** What the user asked for. Secrets are not in here: they reach the VM only through its rendered bootstrap. */
 export interface DeploymentSpec {
@@ -18,6 +25,8 @@ export interface DeploymentSpec {
   network: NetworkMode;
   /** credential profile name in the secret store, or "chain" for the cloud's own credential chain */
   profile: string;
+  /** AWS burstable types only; default 'standard' (no surplus-credit charges) */
+  cpuCredits?: CpuCredits;
 }
 
 export interface PlannedResource {
@@ -32,6 +41,18 @@ export interface CostLine {
   detail: string;
 }
 
+export interface CpuCreditCost {
+  mode: CpuCredits;
+  /** share of each vCPU the instance may use all the time without surplus credits */
+  baselinePerVcpu: number;
+  /**
+   * what unlimited mode adds in a month of the CPU at 100%: (1 − baseline) × vCPUs × 730 h ×
+   * the surplus-credit price. Given in standard mode too, as the price of opting in.
+   */
+  worstCaseMonthlyUsd: number;
+  detail: string;
+}
+
 export interface Plan {
   provider: ProviderName;
   region: string;
@@ -43,7 +64,15 @@ export interface Plan {
   image: { id: string; name: string };
   network: { vpc?: string; subnet?: string; detail: string };
   resources: PlannedResource[];
-  cost: { lines: CostLine[]; monthlyUsd: number; stoppedMonthlyUsd: number; priceDate: string; excludes: string[] };
+  cost: {
+    lines: CostLine[];
+    monthlyUsd: number;
+    stoppedMonthlyUsd: number;
+    priceDate: string;
+    excludes: string[];
+    /** sizes whose CPU bursts can be billed (AWS T3): the credit option and what unlimited can add */
+    cpuCredits?: CpuCreditCost;
+  };
 }
 
 export type VmState = 'pending' | 'running' | 'stopping' | 'stopped' | 'terminated' | 'missing' | 'unknown';
@@ -56,6 +85,8 @@ export interface VmStatus {
   launchedAt?: string;
   /** the cloud's own name for the state and what it bills in it (Azure: deallocated vs stopped) */
   detail?: string;
+  /** AWS burstable types: the CPU credit option the instance has now */
+  cpuCredits?: CpuCredits;
   /** the Crawl4AI image the VM runs, as it reported it (`repo:tag@sha256:…`), or why that is unknown */
   image?: { ref: string } | { unknown: string };
 }

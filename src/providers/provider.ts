@@ -1,5 +1,6 @@
 import type { Journal } from '../state/journal.js';
 import type {
+  CpuCredits,
   DeploymentSpec,
   DiscoveredResource,
   Plan,
@@ -67,6 +68,11 @@ export interface Provider {
   status(ctx: ProviderContext, journal: Journal): Promise<VmStatus>;
   /** Stop, change machine type, start (the caller waits for health). */
   resize(ctx: ProviderContext, journal: Journal, size: SizeName): Promise<VmStatus>;
+  /**
+   * Clouds whose sizes bill CPU bursts (AWS T3 in unlimited mode): changes the credit option of
+   * the VM in place. Absent where bursting costs nothing extra (GCP e2, Azure B-series).
+   */
+  setCpuCredits?(ctx: ProviderContext, journal: Journal, mode: CpuCredits): Promise<VmStatus>;
   stop(ctx: ProviderContext, journal: Journal): Promise<VmStatus>;
   start(ctx: ProviderContext, journal: Journal): Promise<VmStatus>;
   /**

@@ -1,10 +1,10 @@
 import { Option } from 'commander';
 import type { CommandModule, ContextFactory } from '../program.js';
 import type { Command } from 'commander';
-import { withSession, SIZE_NAMES, sizeHelp } from '../deploy-options.js';
+import { cpuCreditsOption, withSession, SIZE_NAMES, sizeHelp } from '../deploy-options.js';
 import { credentialsOf } from '../stored-credentials.js';
 import { usageError } from '../../ground/errors.js';
-import type { SizeName } from '../../model/deployment.js';
+import type { CpuCredits, SizeName } from '../../model/deployment.js';
 
 type PowerOp = { kind: 'stop' } | { kind: 'start' } | { kind: 'resize'; size: SizeName };
 
@@ -36,14 +36,28 @@ function start(program: Command, ctx: ContextFactory) {
 function scale(program: Command, ctx: ContextFactory) {
   program
     .command('scale')
-    .description('change the VM size: stop, change the machine type, start, wait until healthy')
+    .description('change the VM size (stop, change the machine type, start, wait until healthy) and/or the AWS CPU credit option (in place)')
     .addOption(new Option('--size <size>', `small|medium|large — ${sizeHelp()}`))
-    .addHelpText('after', '\nExample:\n  crawl4ai-mcp scale --size large')
-    .action((opts: { size?: string }) => {
-      if (!opts.size) throw usageError('scale needs --size', `use --size ${SIZE_NAMES.join('|')}`);
-      if (!(SIZE_NAMES as string[]).includes(opts.size)) throw usageError(`unknown size "${opts.size}"`, `valid sizes: ${sizeHelp()}`);
-      return run(ctx, { kind: 'resize', size: opts.size as SizeName });
+    .addOption(cpuCreditsOption())
+    .addHelpText('after', '\nExamples:\n  crawl4ai-mcp scale --size large\n  crawl4ai-mcp scale --cpu-credits unlimited')
+    .action(async (opts: { size?: string; cpuCredits?: CpuCredits }) => {
+      if (!opts.size && !opts.cpuCredits) throw usageError('scale needs --size or --cpu-credits', `use --size ${SIZE_NAMES.join('|')} or --cpu-credits standard|unlimited`);
+      if (opts.size && !(SIZE_NAMES as string[]).includes(opts.size)) throw usageError(`unknown size "${opts.size}"`, `valid sizes: ${sizeHelp()}`);
+      if (opts.cpuCredits) await credits(ctx, opts.cpuCredits);
+      if (opts.size) await run(ctx, { kind: 'resize', size: opts.size as SizeName });
     });
+}
+
+async function credits(ctx: ContextFactory, mode: CpuCredits) {
+  const c = ctx();
+  const [{ loadDeployment }, { changeCpuCredits }] = await Promise.all([import('../../conductor/session.js'), import('../../conductor/cpu-credits.js')]);
+  const state = await loadDeployment(c.name, c.env);
+  const result = await withSession(c, async (session) => changeCpuCredits(state, await credentialsOf(state, session), session, mode));
+  if (c.json) c.out.data({ name: c.name, ...result });
+  else {
+    const cost = result.worstCaseMonthlyUsd !== undefined && mode === 'unlimited' ? `; bursts are now billed: up to $${result.worstCaseMonthlyUsd.toFixed(2)}/month more at 100% CPU` : '';
+    c.out.line(c.out.ok(`CPU credits ${result.vm.cpuCredits ?? mode}${cost}`));
+  }
 }
 
 export const stopCommand: CommandModule = { register: stop };

@@ -11,6 +11,7 @@ import { discoverResources } from './discover.js';
 import { SCRUBBED_USER_DATA } from '../../bootstrap/cloud-init.js';
 import { describeInstance, runningImage, setInstanceType, setUserData, startInstance, stopInstance, toVmStatus } from './instance.js';
 import { planDeployment } from './plan.js';
+import { readCpuCredits, writeCpuCredits } from './credits.js';
 import { AWS_RESOURCE } from './resources.js';
 import { awsInstanceTypes, instanceTypeOf, otherSizes } from './sizes.js';
 import { validateAwsCredentials } from './validate.js';
@@ -41,7 +42,18 @@ export function createAwsProvider(): Provider {
         const id = await findInstanceId(aws, ctx, journal);
         if (!id) return { state: 'missing' };
         const vm = toVmStatus(await describeInstance(aws, id));
-        return vm.state === 'running' ? { ...vm, image: await runningImage(aws, id) } : vm;
+        const cpuCredits = vm.state === 'terminated' ? undefined : await readCpuCredits(aws, id);
+        const withCredits = cpuCredits ? { ...vm, cpuCredits } : vm;
+        return vm.state === 'running' ? { ...withCredits, image: await runningImage(aws, id) } : withCredits;
+      }),
+
+    setCpuCredits: (ctx, journal, mode) =>
+      withAws(ctx, async (aws) => {
+        const id = await requireInstanceId(aws, ctx, journal);
+        ctx.progress(`setting the CPU credit option of instance ${id} to ${mode}`);
+        await writeCpuCredits(aws, id, mode);
+        const vm = toVmStatus(await describeInstance(aws, id));
+        return { ...vm, cpuCredits: (await readCpuCredits(aws, id)) ?? mode };
       }),
 
     stop: (ctx, journal) =>

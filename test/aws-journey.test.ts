@@ -55,6 +55,7 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
     expect(inst.keyName).toBeUndefined();
     expect(inst.iamInstanceProfile).toBeUndefined();
     expect(inst.instanceType).toBe('t3.large');
+    expect(inst.cpuCredits).toBe('standard'); // not EC2's T3 default (unlimited): bursts are never billed
     // After init the cloud's copy of the user data holds no secret; the VM kept its own (first boot).
     const disk = sim.disk(inst.instanceId)!;
     expect(disk.token).toMatch(/^[0-9a-f]{64}$/);
@@ -107,6 +108,15 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
     const scale = await cli(['scale', '--size', 'large']);
     expect(scale.code, scale.stderr).toBe(0);
     expect(ec2.state.instances.get(inst.instanceId)!.instanceType).toBe('t3.xlarge');
+
+    // opt in to unlimited CPU credits: in place, no stop; the price of it is said
+    const stopsBefore = ec2.requests.filter((r) => r.action === 'StopInstances').length;
+    const credits = await cli(['scale', '--cpu-credits', 'unlimited']);
+    expect(credits.code, credits.stderr).toBe(0);
+    expect(credits.stdout).toMatch(/CPU credits unlimited; bursts are now billed: up to \$87\.60\/month more at 100% CPU/);
+    expect(ec2.state.instances.get(inst.instanceId)!.cpuCredits).toBe('unlimited');
+    expect(ec2.requests.filter((r) => r.action === 'StopInstances').length).toBe(stopsBefore);
+    expect(JSON.parse((await cli(['status', '--json'])).stdout).vm.cpuCredits).toBe('unlimited');
 
     const stop = await cli(['stop']);
     expect(stop.code, stop.stderr).toBe(0);

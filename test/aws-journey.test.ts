@@ -43,6 +43,7 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
     expect(init.code, init.stderr).toBe(0);
     const created = JSON.parse(init.stdout);
     expect(created.status).toBe('ready');
+    expect(created.idleStopMinutes).toBe(60); // idle auto-stop is on by default
     expect(created.mcpUrl).toBe(cf.workerUrl('crawl4ai-mcp-journey') + '/mcp');
 
     // What was created, as the cloud sees it.
@@ -117,6 +118,16 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
     expect(ec2.state.instances.get(inst.instanceId)!.cpuCredits).toBe('unlimited');
     expect(ec2.requests.filter((r) => r.action === 'StopInstances').length).toBe(stopsBefore);
     expect(JSON.parse((await cli(['status', '--json'])).stdout).vm.cpuCredits).toBe('unlimited');
+
+    // idle auto-stop changed on the running deployment: the secret-free user data carries it to
+    // the VM (a bootcmd), the VM restarts and is healthy again through the Worker
+    const idle = await cli(['scale', '--idle-stop', '30m']);
+    expect(idle.code, idle.stderr).toBe(0);
+    expect(idle.stdout).toMatch(/idle auto-stop after 30 min without a crawl request; VM running, Crawl4AI healthy through the Worker/);
+    const idleUserData = await userDataAsTheCloudShowsIt(ec2, inst.instanceId);
+    expect(idleUserData).toContain('s/^IDLE_STOP_MINUTES=.*/IDLE_STOP_MINUTES=30/');
+    expect(idleUserData).not.toMatch(/CRAWL4AI_API_TOKEN|TUNNEL_TOKEN/);
+    expect(JSON.parse(fs.readFileSync(path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', 'journey.json'), 'utf8')).outputs.idleStopMinutes).toBe(30);
 
     const stop = await cli(['stop']);
     expect(stop.code, stop.stderr).toBe(0);

@@ -8,6 +8,7 @@ import type { CredentialSource } from '../conductor/credentials.js';
 import type { PublicNetworkOptions, Session } from '../conductor/session.js';
 import { SIZES, REGIONS } from '../pricing/catalog.js';
 import { checkAcmeEmail, checkHostname } from '../bootstrap/cloud-init.js';
+import { DEFAULT_IDLE_STOP_MINUTES, idleStopFor } from '../bootstrap/idle-stop.js';
 import { openSecretStore, promptPassphrase } from '../secrets/store.js';
 import { createProgress, type Progress } from './progress.js';
 
@@ -51,7 +52,12 @@ export function addSpecOptions(cmd: Command): Command {
     .addOption(new Option('--acme-email <email>', 'public mode: email for ZeroSSL, the fallback certificate issuer').env('CRAWL4AI_MCP_ACME_EMAIL'))
     .addOption(new Option('--credentials <source>', 'keychain: an access key (AWS), service-account key (GCP) or service principal (Azure) stored in the secret store; chain: the cloud\'s own login (AWS profile/SSO/env, GCP Application Default Credentials, Azure CLI az login)').choices(['keychain', 'chain']).env('CRAWL4AI_MCP_CREDENTIALS'))
     .addOption(new Option('--profile <name>', 'credential profile in the secret store').env('CRAWL4AI_MCP_PROFILE').default('default'))
-    .addOption(cpuCreditsOption());
+    .addOption(cpuCreditsOption())
+    .addOption(idleStopOption());
+}
+
+export function idleStopOption(): Option {
+  return new Option('--idle-stop <duration>', `stop the VM after this long without a crawl request, e.g. 30m or 2h (default ${DEFAULT_IDLE_STOP_MINUTES}m on AWS and GCP), or off; the next tool call or \`start\` starts it again. Not on Azure (a VM stopped from inside stays billed there)`).env('CRAWL4AI_MCP_IDLE_STOP');
 }
 
 /** AWS T3 only: standard (default) never bills bursts; unlimited bills surplus CPU credits. */
@@ -79,6 +85,7 @@ export interface SpecOptions {
   credentials?: CredentialSource;
   profile: string;
   cpuCredits?: CpuCredits;
+  idleStop?: string;
 }
 
 export function prompterFor(c: CommandContext): Prompter | null {
@@ -114,6 +121,7 @@ export function checkRegion(provider: ProviderName, region: string): void {
  */
 function checkGivenAnswers(provider: ProviderName, o: SpecOptions): void {
   checkCpuCredits(provider, o.cpuCredits);
+  idleStopFor(provider, o.idleStop);
   if (o.region) checkRegion(provider, o.region);
   if (o.hostname !== undefined) checkHostname(o.hostname);
   if (o.acmeEmail !== undefined) checkAcmeEmail(o.acmeEmail);
@@ -158,7 +166,7 @@ export async function resolveSpec<C>(
     ], 'tunnel'), 'tunnel');
   checkPublicOnlyOptions(network, o);
   return {
-    spec: { name: c.name, provider, region, size, network, profile: o.profile, ...(o.cpuCredits ? { cpuCredits: o.cpuCredits } : {}) },
+    spec: { name: c.name, provider, region, size, network, profile: o.profile, ...(o.cpuCredits ? { cpuCredits: o.cpuCredits } : {}), idleStopMinutes: idleStopFor(provider, o.idleStop) },
     network: { wildcardDomain: o.wildcardDomain ?? 'sslip.io', ...(o.hostname ? { hostname: o.hostname } : {}), ...(o.acmeEmail ? { acmeEmail: o.acmeEmail } : {}) },
     credentials,
   };

@@ -153,6 +153,7 @@ export async function initDeployment(
           ...(spec.network === 'public' && hostname ? { hostname } : {}),
           ...(spec.network === 'public' && network.acmeEmail ? { acmeEmail: network.acmeEmail } : {}),
           ...(tunnel ? { tunnelToken: tunnel.token } : {}),
+          idleStopMinutes: spec.idleStopMinutes ?? 0,
         }),
         inboundPorts: spec.network === 'public' ? [443] : [],
       };
@@ -162,7 +163,9 @@ export async function initDeployment(
     const vm = await provider.apply(ctx, journal, bootstrapFor);
     const hostname =
       spec.network === 'public' ? (network.hostname ?? cloudHostname ?? (vm.publicIp ? hostnameForIp(vm.publicIp, network.wildcardDomain) : undefined)) : undefined;
-    await journal.update({ outputs: { ...powerHistory(journal.state, true), publicIp: vm.publicIp ?? null, hostname: hostname ?? null } });
+    await journal.update({
+      outputs: { ...powerHistory(journal.state, true), publicIp: vm.publicIp ?? null, hostname: hostname ?? null, idleStopMinutes: spec.idleStopMinutes ?? 0 },
+    });
 
     // The Worker deploys while the VM boots (cloud-init takes minutes; the Worker seconds).
     const deployer = new WorkerDeployer(cloudflare, s.env, (m) => s.reporter.debug(m));

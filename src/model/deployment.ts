@@ -27,6 +27,8 @@ export interface DeploymentSpec {
   profile: string;
   /** AWS burstable types only; default 'standard' (no surplus-credit charges) */
   cpuCredits?: CpuCredits;
+  /** idle auto-stop: the VM powers itself off after this many minutes without a crawl request; 0 = never */
+  idleStopMinutes?: number;
 }
 
 export interface PlannedResource {

@@ -73,6 +73,11 @@ export interface Provider {
    * the VM in place. Absent where bursting costs nothing extra (GCP e2, Azure B-series).
    */
   setCpuCredits?(ctx: ProviderContext, journal: Journal, mode: CpuCredits): Promise<VmStatus>;
+  /**
+   * Changes the idle auto-stop minutes on the VM (secretFreeUserData: a bootcmd that rewrites the
+   * setting at boot), restarting it so the change applies now; the caller waits for health.
+   */
+  setIdleStop?(ctx: ProviderContext, journal: Journal, minutes: number): Promise<VmStatus>;
   stop(ctx: ProviderContext, journal: Journal): Promise<VmStatus>;
   start(ctx: ProviderContext, journal: Journal): Promise<VmStatus>;
   /**

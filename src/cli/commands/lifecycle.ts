@@ -1,7 +1,8 @@
 import { Option } from 'commander';
 import type { CommandModule, ContextFactory } from '../program.js';
 import type { Command } from 'commander';
-import { cpuCreditsOption, withSession, SIZE_NAMES, sizeHelp } from '../deploy-options.js';
+import { cpuCreditsOption, idleStopOption, withSession, SIZE_NAMES, sizeHelp } from '../deploy-options.js';
+import { describeIdleStop, parseIdleStop } from '../../bootstrap/idle-stop.js';
 import { credentialsOf } from '../stored-credentials.js';
 import { usageError } from '../../ground/errors.js';
 import type { CpuCredits, SizeName } from '../../model/deployment.js';
@@ -39,13 +40,27 @@ function scale(program: Command, ctx: ContextFactory) {
     .description('change the VM size (stop, change the machine type, start, wait until healthy) and/or the AWS CPU credit option (in place)')
     .addOption(new Option('--size <size>', `small|medium|large — ${sizeHelp()}`))
     .addOption(cpuCreditsOption())
-    .addHelpText('after', '\nExamples:\n  crawl4ai-mcp scale --size large\n  crawl4ai-mcp scale --cpu-credits unlimited')
-    .action(async (opts: { size?: string; cpuCredits?: CpuCredits }) => {
-      if (!opts.size && !opts.cpuCredits) throw usageError('scale needs --size or --cpu-credits', `use --size ${SIZE_NAMES.join('|')} or --cpu-credits standard|unlimited`);
+    .addOption(idleStopOption())
+    .addHelpText('after', '\nExamples:\n  crawl4ai-mcp scale --size large\n  crawl4ai-mcp scale --cpu-credits unlimited\n  crawl4ai-mcp scale --idle-stop 30m')
+    .action(async (opts: { size?: string; cpuCredits?: CpuCredits; idleStop?: string }) => {
+      if (!opts.size && !opts.cpuCredits && opts.idleStop === undefined) {
+        throw usageError('scale needs --size, --cpu-credits or --idle-stop', `use --size ${SIZE_NAMES.join('|')}, --cpu-credits standard|unlimited or --idle-stop 30m|2h|off`);
+      }
       if (opts.size && !(SIZE_NAMES as string[]).includes(opts.size)) throw usageError(`unknown size "${opts.size}"`, `valid sizes: ${sizeHelp()}`);
+      const idleMinutes = opts.idleStop === undefined ? undefined : parseIdleStop(opts.idleStop);
       if (opts.cpuCredits) await credits(ctx, opts.cpuCredits);
+      if (idleMinutes !== undefined) await idleStop(ctx, idleMinutes);
       if (opts.size) await run(ctx, { kind: 'resize', size: opts.size as SizeName });
     });
+}
+
+async function idleStop(ctx: ContextFactory, minutes: number) {
+  const c = ctx();
+  const [{ loadDeployment }, { changeIdleStop }] = await Promise.all([import('../../conductor/session.js'), import('../../conductor/idle-stop.js')]);
+  const state = await loadDeployment(c.name, c.env);
+  const result = await withSession(c, async (session) => changeIdleStop(state, await credentialsOf(state, session), session, minutes));
+  if (c.json) c.out.data({ name: c.name, ...result });
+  else c.out.line(c.out.ok(`idle auto-stop ${minutes ? `after ${describeIdleStop(minutes)} without a crawl request` : 'off'}; VM ${result.vm.state}${result.health ? ', Crawl4AI healthy through the Worker' : ''}`));
 }
 
 async function credits(ctx: ContextFactory, mode: CpuCredits) {

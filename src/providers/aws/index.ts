@@ -8,7 +8,7 @@ import { applyDeployment } from './apply.js';
 import { createAwsClients, type AwsClients } from './clients.js';
 import { destroyDeployment } from './destroy.js';
 import { discoverResources } from './discover.js';
-import { SCRUBBED_USER_DATA } from '../../bootstrap/cloud-init.js';
+import { SCRUBBED_USER_DATA, secretFreeUserData } from '../../bootstrap/cloud-init.js';
 import { describeInstance, runningImage, setInstanceType, setUserData, startInstance, stopInstance, toVmStatus } from './instance.js';
 import { planDeployment } from './plan.js';
 import { readCpuCredits, writeCpuCredits } from './credits.js';
@@ -78,6 +78,17 @@ export function createAwsProvider(): Provider {
         await stopInstance(aws, id);
         await setUserData(aws, id, SCRUBBED_USER_DATA);
         ctx.progress(`starting instance ${id} with secret-free user data`);
+        return remember(journal, toVmStatus(await startInstance(aws, id, otherSizes(ctx.spec.size))));
+      }),
+
+    // The same path as the scrub: EC2 changes user data only while the instance is stopped.
+    setIdleStop: (ctx, journal, minutes) =>
+      withAws(ctx, async (aws) => {
+        const id = await requireInstanceId(aws, ctx, journal);
+        ctx.progress(`stopping instance ${id} to change its idle auto-stop setting`);
+        await stopInstance(aws, id);
+        await setUserData(aws, id, secretFreeUserData(minutes));
+        ctx.progress(`starting instance ${id}; it applies the setting as it boots`);
         return remember(journal, toVmStatus(await startInstance(aws, id, otherSizes(ctx.spec.size))));
       }),
 

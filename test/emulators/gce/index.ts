@@ -87,6 +87,11 @@ export interface GceEmulator {
   /** the next n setMetadata calls find the fingerprint changed behind the caller's back (412) */
   raceMetadataNext(n: number): void;
   removeDefaultNetwork(): void;
+  /**
+   * The guest runs `shutdown -h now` (the idle watchdog): a RUNNING instance goes STOPPING, then
+   * TERMINATED (vCPU and memory no longer billed; the ephemeral external address is released).
+   */
+  guestShutdown(name: string): void;
 }
 
 export const DEPLOYMENT_LABEL = 'crawl4ai-mcp-deployment';
@@ -795,6 +800,17 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
     },
     throttleNext(n) {
       controls.throttle = n;
+    },
+    guestShutdown(name) {
+      state.tick();
+      const inst = [...state.instances.values()].find((i) => i.name === name);
+      if (!inst) throw new Error(`guestShutdown: no instance ${name}`);
+      if (inst.status !== 'RUNNING') return;
+      inst.status = 'STOPPING';
+      state.schedule(state.now() + transitionMs, () => {
+        inst.status = 'TERMINATED';
+        delete inst.ephemeralIp;
+      });
     },
     denyPermissions(permissions) {
       controls.denied = new Set(permissions);

@@ -77,6 +77,7 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
     expect(status.code, status.stderr).toBe(0);
     const st = JSON.parse(status.stdout);
     expect(st.vm.state).toBe('running');
+    expect(st.cost.hourlyUsd).toBeCloseTo(0.0832 + (30 * 0.08) / 730 + 0.005, 4); // t3.large running, disk, address
     expect(st.crawl4ai.ok).toBe(true);
     expect(st.crawl4ai.version).toBe('0.9.4');
     // the image the VM reported on its serial console, read with GetConsoleOutput
@@ -139,6 +140,8 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
     expect(stoppedState.outputs.runningSince).toBeNull();
     expect(stoppedState.outputs.runningHoursBefore).toBeGreaterThan(0);
     expect(stopped.cost.soFarUsd).toBeGreaterThanOrEqual(0);
+    // the rate now: stopped, only the disk (30 GiB gp3) and the Elastic IP are billed
+    expect(stopped.cost.hourlyUsd).toBeCloseTo((30 * 0.08) / 730 + 0.005, 4);
 
     const start = await cli(['start']);
     expect(start.code, start.stderr).toBe(0);

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAwsProvider } from '../src/providers/aws/index.js';
-import { cpuCreditCost, estimateMonthly } from '../src/pricing/estimate.js';
+import { cpuCreditCost, estimateMonthly, hourlyRate } from '../src/pricing/estimate.js';
 import type { DeploymentSpec, NetworkMode } from '../src/model/deployment.js';
 import type { BootstrapFactory, ProviderContext } from '../src/providers/provider.js';
 import { Journal } from '../src/state/journal.js';
@@ -186,6 +186,15 @@ describe('pricing: T3 credits', () => {
     expect(standard.cpuCredits?.mode).toBe('standard');
     expect(standard.excludes.join(' ')).not.toMatch(/credit/i);
     expect(unlimited.excludes).toContainEqual(expect.stringMatching(/surplus CPU credits.*\$58\.40/));
+  });
+});
+
+describe('pricing: the hourly rate in the current state (status)', () => {
+  it('running bills compute, disk and address; stopped only the disk and a static address', () => {
+    const base = { provider: 'aws' as const, region: REGION, size: 'medium' as const, diskGiB: 30, publicIpv4: true };
+    expect(hourlyRate({ ...base, staticIpv4: true }, true)).toBeCloseTo(0.0832 + 2.4 / 730 + 0.005, 9);
+    expect(hourlyRate({ ...base, staticIpv4: true }, false)).toBeCloseTo(2.4 / 730 + 0.005, 9);
+    expect(hourlyRate({ ...base, staticIpv4: false }, false)).toBeCloseTo(2.4 / 730, 9); // tunnel mode: the address is released
   });
 });
 

@@ -158,3 +158,13 @@ export function costSoFar(input: CostSoFarInput): CostSoFar {
     excludes: r.excludes,
   };
 }
+
+/**
+ * What the deployment costs per hour in its current power state: running = compute + disk + the
+ * address in use; stopped (by `stop` or the idle watchdog) = disk + a static address only.
+ */
+export function hourlyRate(input: EstimateInput, running: boolean): number {
+  const r = rates(input);
+  const disk = r.diskPerMonth / HOURS_PER_MONTH;
+  return running ? r.computePerHour + disk + r.ipInUsePerHour : disk + r.ipReservedPerHour;
+}

@@ -43,6 +43,7 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
     expect(init.code, init.stderr).toBe(0);
     const created = JSON.parse(init.stdout);
     expect(created.status).toBe('ready');
+    expect(created.idleStopMinutes).toBe(60); // idle auto-stop is on by default
     expect(created.mcpUrl).toBe(cf.workerUrl('crawl4ai-mcp-journey') + '/mcp');
 
     // What was created, as the cloud sees it.
@@ -55,6 +56,7 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
     expect(inst.keyName).toBeUndefined();
     expect(inst.iamInstanceProfile).toBeUndefined();
     expect(inst.instanceType).toBe('t3.large');
+    expect(inst.cpuCredits).toBe('standard'); // not EC2's T3 default (unlimited): bursts are never billed
     // After init the cloud's copy of the user data holds no secret; the VM kept its own (first boot).
     const disk = sim.disk(inst.instanceId)!;
     expect(disk.token).toMatch(/^[0-9a-f]{64}$/);
@@ -75,6 +77,7 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
     expect(status.code, status.stderr).toBe(0);
     const st = JSON.parse(status.stdout);
     expect(st.vm.state).toBe('running');
+    expect(st.cost.hourlyUsd).toBeCloseTo(0.0832 + (30 * 0.08) / 730 + 0.005, 4); // t3.large running, disk, address
     expect(st.crawl4ai.ok).toBe(true);
     expect(st.crawl4ai.version).toBe('0.9.4');
     // the image the VM reported on its serial console, read with GetConsoleOutput
@@ -108,6 +111,25 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
     expect(scale.code, scale.stderr).toBe(0);
     expect(ec2.state.instances.get(inst.instanceId)!.instanceType).toBe('t3.xlarge');
 
+    // opt in to unlimited CPU credits: in place, no stop; the price of it is said
+    const stopsBefore = ec2.requests.filter((r) => r.action === 'StopInstances').length;
+    const credits = await cli(['scale', '--cpu-credits', 'unlimited']);
+    expect(credits.code, credits.stderr).toBe(0);
+    expect(credits.stdout).toMatch(/CPU credits unlimited; bursts are now billed: up to \$87\.60\/month more at 100% CPU/);
+    expect(ec2.state.instances.get(inst.instanceId)!.cpuCredits).toBe('unlimited');
+    expect(ec2.requests.filter((r) => r.action === 'StopInstances').length).toBe(stopsBefore);
+    expect(JSON.parse((await cli(['status', '--json'])).stdout).vm.cpuCredits).toBe('unlimited');
+
+    // idle auto-stop changed on the running deployment: the secret-free user data carries it to
+    // the VM (a bootcmd), the VM restarts and is healthy again through the Worker
+    const idle = await cli(['scale', '--idle-stop', '30m']);
+    expect(idle.code, idle.stderr).toBe(0);
+    expect(idle.stdout).toMatch(/idle auto-stop after 30 min without a crawl request; VM running, Crawl4AI healthy through the Worker/);
+    const idleUserData = await userDataAsTheCloudShowsIt(ec2, inst.instanceId);
+    expect(idleUserData).toContain('s/^IDLE_STOP_MINUTES=.*/IDLE_STOP_MINUTES=30/');
+    expect(idleUserData).not.toMatch(/CRAWL4AI_API_TOKEN|TUNNEL_TOKEN/);
+    expect(JSON.parse(fs.readFileSync(path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', 'journey.json'), 'utf8')).outputs.idleStopMinutes).toBe(30);
+
     const stop = await cli(['stop']);
     expect(stop.code, stop.stderr).toBe(0);
     const stopped = JSON.parse((await cli(['status', '--json'])).stdout);
@@ -118,6 +140,8 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
     expect(stoppedState.outputs.runningSince).toBeNull();
     expect(stoppedState.outputs.runningHoursBefore).toBeGreaterThan(0);
     expect(stopped.cost.soFarUsd).toBeGreaterThanOrEqual(0);
+    // the rate now: stopped, only the disk (30 GiB gp3) and the Elastic IP are billed
+    expect(stopped.cost.hourlyUsd).toBeCloseTo((30 * 0.08) / 730 + 0.005, 4);
 
     const start = await cli(['start']);
     expect(start.code, start.stderr).toBe(0);

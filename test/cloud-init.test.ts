@@ -26,6 +26,7 @@ import {
   renderCaddyfile,
   renderCloudInit,
   runningImageFromConsole,
+  secretFreeUserData,
   type BootstrapInput,
 } from '../src/bootstrap/cloud-init.js';
 import { CliError } from '../src/ground/errors.js';
@@ -167,7 +168,7 @@ describe.each(MODES)('rendered cloud-config (%s mode)', (name, input) => {
     const cfg = doc().cfg;
     const scripts = cfg.write_files.filter((f) => f.content.startsWith('#!'));
     expect(scripts.map((s) => path.basename(s.path)).sort()).toEqual(
-      ['bootstrap.sh', 'crawl4ai-run.sh', 'egress-guard.sh', 'healthcheck.sh', 'network-setup.sh'].sort(),
+      ['bootstrap.sh', 'crawl4ai-run.sh', 'egress-guard.sh', 'healthcheck.sh', 'idle-stop.sh', 'network-setup.sh'].sort(),
     );
     const files = scripts.map((s) => {
       expect(s.permissions, s.path).toBe('0755');
@@ -252,6 +253,21 @@ describe.each(MODES)('rendered cloud-config (%s mode)', (name, input) => {
     expect(unit).toMatch(/^Restart=always$/m);
     expect(unit).toMatch(/^Requires=.*crawl4ai-egress-guard\.service/m);
     expect(entry(cfg, '/usr/local/lib/crawl4ai-mcp/healthcheck.sh').content).toContain('http://127.0.0.1:11235/health');
+  });
+
+  it('installs the idle watchdog on the health timer; its minutes come from the settings (0 = off unless init gives them)', () => {
+    const cfg = doc().cfg;
+    expect(entry(cfg, '/etc/crawl4ai/settings.env').content).toMatch(/^IDLE_STOP_MINUTES=0$/m);
+    const script = entry(cfg, '/usr/local/lib/crawl4ai-mcp/idle-stop.sh');
+    expect([script.owner, script.permissions]).toEqual(['root:root', '0755']);
+    expect(script.content).toBe(renderBootstrapFile(input, 'idle-stop.sh'));
+    expect(script.content).toContain('CONFIG=${IDLE_STOP_CONFIG:-/etc/crawl4ai/settings.env}');
+    expect(script.content).toContain('systemctl poweroff');
+    // the health check's failure must not skip the watchdog ("-" prefix), and the watchdog runs after it
+    expect(entry(cfg, '/etc/systemd/system/crawl4ai-health.service').content).toMatch(/^ExecStart=-\/usr\/local\/lib\/crawl4ai-mcp\/healthcheck\.sh\nExecStart=\/usr\/local\/lib\/crawl4ai-mcp\/idle-stop\.sh$/m);
+    const withIdle = parseYamlText(renderCloudInit({ ...input, idleStopMinutes: 45 }), { version: '1.1' }) as CloudConfig;
+    expect(entry(withIdle, '/etc/crawl4ai/settings.env').content).toMatch(/^IDLE_STOP_MINUTES=45$/m);
+    expect(() => renderCloudInit({ ...input, idleStopMinutes: 1.5 })).toThrow(/invalid idleStopMinutes/);
   });
 
   it('applies the egress guard (both families, one iptables-restore each), re-applied with Docker', () => {
@@ -757,5 +773,36 @@ describe('inputs', () => {
       expect(message).not.toContain('c4aiSECRET');
       expect(message).not.toContain(TUNNEL_TOKEN.slice(0, 30));
     }
+  });
+});
+
+describe('secret-free user data with the idle setting (scale --idle-stop)', () => {
+  itWith([CLOUD_INIT])('is valid cloud-config whose bootcmd rewrites IDLE_STOP_MINUTES in settings.env at each boot', () => {
+    const text = secretFreeUserData(30);
+    const file = path.join(os.tmpdir(), `c4m-secret-free-${process.pid}.yaml`);
+    fs.writeFileSync(file, text);
+    try {
+      const r = run('cloud-init', ['schema', '--config-file', file]);
+      expect(r.out).toContain('Valid cloud-config');
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  });
+
+  it('the bootcmd really rewrites the setting (run with sh on a copy of settings.env)', () => {
+    const cfg = parseYamlText(secretFreeUserData(45), { version: '1.1' }) as CloudConfig;
+    expect(Object.keys(cfg).sort()).toEqual(['bootcmd']);
+    const [cmd] = cfg.bootcmd as string[][];
+    const settings = path.join(os.tmpdir(), `c4m-settings-${process.pid}.env`);
+    fs.writeFileSync(settings, 'CRAWL4AI_NETWORK=tunnel\nIDLE_STOP_MINUTES=60\n');
+    try {
+      const r = spawnSync(cmd![0]!, [...cmd!.slice(1, -1), settings], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      expect(fs.readFileSync(settings, 'utf8')).toBe('CRAWL4AI_NETWORK=tunnel\nIDLE_STOP_MINUTES=45\n');
+    } finally {
+      fs.rmSync(settings, { force: true });
+    }
+    expect(cmd!.at(-1)).toBe('/etc/crawl4ai/settings.env');
+    expect(() => secretFreeUserData(-1)).toThrow();
   });
 });

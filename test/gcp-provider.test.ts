@@ -197,6 +197,19 @@ describe('gcp provider: what Compute Engine holds', () => {
     for (const port of [22, 3389, 443, 11235]) expect(emu.state.reachable(inst!, port), `port ${port}`).toBe(false);
   });
 
+  it('a guest shutdown (the idle watchdog) ends in TERMINATED, which status reports as stopped and start brings back', async () => {
+    const emu = await emulator();
+    const d = deployment(emu);
+    await gcp.apply(d.ctx, d.journal, bootstrapFactory('tunnel'));
+    const [inst] = instancesOf(emu, d.ctx.spec.name);
+    emu.guestShutdown(inst!.name);
+    await new Promise((r) => setTimeout(r, 100));
+    emu.state.tick();
+    expect(inst!.status).toBe('TERMINATED'); // no vCPU/memory billing in this state
+    expect((await gcp.status(d.ctx, d.journal)).state).toBe('stopped');
+    expect((await gcp.start(d.ctx, d.journal)).state).toBe('running');
+  });
+
   it('public mode: a labelled static address known before boot, 443 reachable, 22 still not', async () => {
     const emu = await emulator();
     const { ctx, journal } = deployment(emu, { network: 'public' });

@@ -33,9 +33,9 @@ describe('catalog', () => {
   it('is dated and maps AWS sizes to t3 types with their us-east-1 prices', () => {
     expect(PRICE_DATE).toBe('2026-11-01');
     expect(SIZES.aws).toEqual({
-      small: { instanceType: 't3.medium', vcpus: 2, memoryGiB: 4, hourlyUsd: 0.0416 },
-      medium: { instanceType: 't3.large', vcpus: 2, memoryGiB: 8, hourlyUsd: 0.0832 },
-      large: { instanceType: 't3.xlarge', vcpus: 4, memoryGiB: 16, hourlyUsd: 0.1664 },
+      small: { instanceType: 't3.medium', vcpus: 2, memoryGiB: 4, hourlyUsd: 0.0416, baselinePerVcpu: 0.2 },
+      medium: { instanceType: 't3.large', vcpus: 2, memoryGiB: 8, hourlyUsd: 0.0832, baselinePerVcpu: 0.3 },
+      large: { instanceType: 't3.xlarge', vcpus: 4, memoryGiB: 16, hourlyUsd: 0.1664, baselinePerVcpu: 0.4 },
     });
     expect(instanceTypes('gcp')).toEqual({ small: 'e2-medium', medium: 'e2-standard-2', large: 'e2-standard-4' });
     expect(instanceTypes('azure')).toEqual({ small: 'Standard_B2s', medium: 'Standard_B2ms', large: 'Standard_B4ms' });
@@ -106,8 +106,10 @@ describe('estimateMonthly', () => {
       expect.stringMatching(/data transfer out/),
       expect.stringMatching(/Cloudflare Workers usage beyond the free tier/),
       'taxes',
-      expect.stringMatching(/T3 CPU credits/),
     ]));
+    // standard mode (the default) bills no surplus credits, so there is nothing to exclude for them
+    expect(cost.excludes.join(' ')).not.toMatch(/credit/i);
+    expect(cost.cpuCredits).toMatchObject({ mode: 'standard', baselinePerVcpu: 0.3 });
   });
 
   it('applies region multipliers and sums rounded lines', () => {

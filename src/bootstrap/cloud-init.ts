@@ -37,6 +37,20 @@ export const SCRUBBED_USER_DATA =
   '# crawl4ai-mcp: the first-boot bootstrap of this VM ran and was cleared from its user data;\n' +
   '# its secrets live only in root-owned 0600 files on the VM\'s disk.\n';
 /**
+ * Secret-free user data that also sets the idle auto-stop minutes on every boot (cloud-init's
+ * bootcmd runs at each boot, write_files only at the first): how `scale --idle-stop` reaches a VM
+ * that nothing logs in to. The value is an integer, checked here, so the command needs no quoting.
+ */
+export function secretFreeUserData(idleStopMinutes: number): string {
+  if (!(Number.isInteger(idleStopMinutes) && idleStopMinutes >= 0)) throw new Error(`invalid idleStopMinutes ${idleStopMinutes}`);
+  return (
+    SCRUBBED_USER_DATA +
+    `# idle auto-stop after ${idleStopMinutes} min without a crawl request (0 = off), set by \`scale --idle-stop\`\n` +
+    `bootcmd:\n  - [sed, -i, "s/^IDLE_STOP_MINUTES=.*/IDLE_STOP_MINUTES=${idleStopMinutes}/", /etc/crawl4ai/settings.env]\n`
+  );
+}
+
+/**
  * crawl4ai-run.sh prints `crawl4ai-mcp: image <ref> digest sha256:<hex>` to the serial console at
  * each start of Crawl4AI. The image the VM actually runs, pinned by digest, from the latest such
  * line of a console output (`repo:tag@sha256:…`), or undefined when there is none yet.
@@ -76,6 +90,8 @@ export interface BootstrapInput {
   // tunnel mode
   /** secret: the cloudflared connector token of the deployment's tunnel */
   tunnelToken?: string;
+  /** idle auto-stop: power the VM off after this many minutes without a crawl request; 0 or absent = never */
+  idleStopMinutes?: number;
 }
 
 const TEMPLATE_DIR = new URL('../../templates/cloud-init/', import.meta.url);
@@ -184,6 +200,9 @@ function validate(input: BootstrapInput): void {
   if (input.memoryGiB !== undefined && !(Number.isInteger(input.memoryGiB) && input.memoryGiB > 0)) {
     throw new Error(`invalid memoryGiB ${input.memoryGiB}`);
   }
+  if (input.idleStopMinutes !== undefined && !(Number.isInteger(input.idleStopMinutes) && input.idleStopMinutes >= 0)) {
+    throw new Error(`invalid idleStopMinutes ${input.idleStopMinutes}`);
+  }
   // Secret values are never echoed in these messages.
   if (!TOKEN_RE.test(input.crawl4aiToken)) {
     throw new Error('invalid Crawl4AI API token: want 32-512 characters of [A-Za-z0-9_-] (e.g. 32 random bytes as hex)');
@@ -214,6 +233,7 @@ function contexts(input: BootstrapInput): { top: Context; files: Context } {
     tunnel: input.network === 'tunnel' ? 'yes' : undefined,
     hostname: input.hostname,
     acmeEmail: input.acmeEmail,
+    idleStopMinutes: String(input.idleStopMinutes ?? 0),
   };
   const top: Context = { ...files, crawl4aiToken: input.crawl4aiToken, tunnelToken: input.tunnelToken };
   return { top, files };

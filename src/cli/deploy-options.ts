@@ -3,11 +3,12 @@ import { missingAnswer, usageError } from '../ground/errors.js';
 import type { CommandContext } from './context.js';
 import { inquirerPrompter, type Prompter } from './prompter.js';
 import { AVAILABLE_PROVIDERS, PROVIDER_NAMES } from '../conductor/providers.js';
-import type { DeploymentSpec, NetworkMode, ProviderName, SizeName } from '../model/deployment.js';
+import { CPU_CREDIT_MODES, type CpuCredits, type DeploymentSpec, type NetworkMode, type ProviderName, type SizeName } from '../model/deployment.js';
 import type { CredentialSource } from '../conductor/credentials.js';
 import type { PublicNetworkOptions, Session } from '../conductor/session.js';
 import { SIZES, REGIONS } from '../pricing/catalog.js';
 import { checkAcmeEmail, checkHostname } from '../bootstrap/cloud-init.js';
+import { DEFAULT_IDLE_STOP_MINUTES, idleStopFor } from '../bootstrap/idle-stop.js';
 import { openSecretStore, promptPassphrase } from '../secrets/store.js';
 import { createProgress, type Progress } from './progress.js';
 
@@ -51,7 +52,27 @@ export function addSpecOptions(cmd: Command): Command {
     .addOption(new Option('--wildcard-domain <domain>', 'public mode without --hostname: wildcard DNS service').choices(['sslip.io', 'nip.io']).env('CRAWL4AI_MCP_WILDCARD_DOMAIN'))
     .addOption(new Option('--acme-email <email>', 'public mode: email for ZeroSSL, the fallback certificate issuer').env('CRAWL4AI_MCP_ACME_EMAIL'))
     .addOption(new Option('--credentials <source>', 'keychain: an access key (AWS), service-account key (GCP) or service principal (Azure) stored in the secret store; chain: the cloud\'s own login (AWS profile/SSO/env, GCP Application Default Credentials, Azure CLI az login)').choices(['keychain', 'chain']).env('CRAWL4AI_MCP_CREDENTIALS'))
-    .addOption(new Option('--profile <name>', 'credential profile in the secret store').env('CRAWL4AI_MCP_PROFILE').default('default'));
+    .addOption(new Option('--profile <name>', 'credential profile in the secret store').env('CRAWL4AI_MCP_PROFILE').default('default'))
+    .addOption(cpuCreditsOption())
+    .addOption(idleStopOption());
+}
+
+export function idleStopOption(): Option {
+  return new Option('--idle-stop <duration>', `stop the VM after this long without a crawl request, e.g. 30m or 2h (default ${DEFAULT_IDLE_STOP_MINUTES}m on AWS and GCP), or off; the next tool call or \`start\` starts it again. Not on Azure (a VM stopped from inside stays billed there)`).env('CRAWL4AI_MCP_IDLE_STOP');
+}
+
+/** AWS T3 only: standard (default) never bills bursts; unlimited bills surplus CPU credits. */
+export function cpuCreditsOption(): Option {
+  return new Option('--cpu-credits <mode>', 'AWS only: standard (default; the CPU slows to its baseline when burst credits run out, never billed extra) or unlimited (bursts on, surplus credits billed at $0.05 per vCPU-hour; `plan` shows the worst case)')
+    .choices(CPU_CREDIT_MODES as string[])
+    .env('CRAWL4AI_MCP_CPU_CREDITS');
+}
+
+/** --cpu-credits names an AWS feature: elsewhere bursts are never billed, so the flag would mislead. */
+export function checkCpuCredits(provider: ProviderName, cpuCredits: string | undefined): void {
+  if (cpuCredits !== undefined && provider !== 'aws') {
+    throw usageError(`--cpu-credits applies to AWS only`, `drop it: ${provider === 'gcp' ? 'GCP e2' : 'Azure B-series'} bursts are never billed extra`);
+  }
 }
 
 export interface SpecOptions {
@@ -64,6 +85,8 @@ export interface SpecOptions {
   acmeEmail?: string;
   credentials?: CredentialSource;
   profile: string;
+  cpuCredits?: CpuCredits;
+  idleStop?: string;
 }
 
 export function prompterFor(c: CommandContext): Prompter | null {
@@ -103,6 +126,8 @@ function checkGivenAnswers(provider: ProviderName, o: SpecOptions): void {
     const given = [o.network !== undefined && '--network', o.hostname !== undefined && '--hostname', o.acmeEmail !== undefined && '--acme-email', o.wildcardDomain !== undefined && '--wildcard-domain', o.credentials === 'chain' && '--credentials chain'].filter(Boolean);
     if (given.length) throw usageError(`${given.join(', ')} ${given.length === 1 ? 'does' : 'do'} not apply to --provider cloudflare (Crawl4AI runs as a Cloudflare Container, reached only by the Worker)`, 'drop it, or pick a VM provider (aws, gcp, azure)');
   }
+  checkCpuCredits(provider, o.cpuCredits);
+  idleStopFor(provider, o.idleStop);
   if (o.region) checkRegion(provider, o.region);
   if (o.hostname !== undefined) checkHostname(o.hostname);
   if (o.acmeEmail !== undefined) checkAcmeEmail(o.acmeEmail);
@@ -147,7 +172,7 @@ export async function resolveSpec<C>(
     ], 'tunnel'), 'tunnel');
   checkPublicOnlyOptions(network, o);
   return {
-    spec: { name: c.name, provider, region, size, network, profile: o.profile },
+    spec: { name: c.name, provider, region, size, network, profile: o.profile, ...(o.cpuCredits ? { cpuCredits: o.cpuCredits } : {}), idleStopMinutes: idleStopFor(provider, o.idleStop) },
     network: { wildcardDomain: o.wildcardDomain ?? 'sslip.io', ...(o.hostname ? { hostname: o.hostname } : {}), ...(o.acmeEmail ? { acmeEmail: o.acmeEmail } : {}) },
     credentials,
   };

@@ -1,5 +1,6 @@
 import type { Plan } from '../model/deployment.js';
 import type { Output } from './output.js';
+import { HOURS_PER_MONTH } from '../pricing/catalog.js';
 
 const usd = (n: number) => `$${n.toFixed(2)}`;
 
@@ -14,6 +15,12 @@ export function renderPlan(out: Output, plan: Plan): void {
   out.line(`  cost (on-demand prices of ${plan.cost.priceDate}):`);
   for (const l of plan.cost.lines) out.line(`    ${l.item.padEnd(12)} ${usd(l.monthlyUsd).padStart(9)}/month  ${out.style('dim', l.detail)}`);
   out.line(`    ${'total'.padEnd(12)} ${usd(plan.cost.monthlyUsd).padStart(9)}/month running, ${usd(plan.cost.stoppedMonthlyUsd)}/month while stopped`);
+  const credits = plan.cost.cpuCredits;
+  if (credits?.mode === 'unlimited') {
+    out.line(`    ${'worst case'.padEnd(12)} ${usd(plan.cost.monthlyUsd + credits.worstCaseMonthlyUsd).padStart(9)}/month  ${out.style('dim', `with +${usd(credits.worstCaseMonthlyUsd)} of surplus CPU credits`)}`);
+  }
+  if (credits) out.line(`    ${'CPU credits'.padEnd(12)} ${credits.detail}`);
+  out.line(out.style('dim', `    includes: ${plan.cost.lines.map((l) => l.item).join(', ')}, for the VM running all ${HOURS_PER_MONTH} hours of a month`));
   out.line(out.style('dim', `    excludes: ${plan.cost.excludes.join('; ')}`));
   for (const c of plan.compare ?? []) out.line(out.style('dim', `    compare: ${c.provider} ${c.instanceType} ${usd(c.monthlyUsd)}/month (${c.detail})`));
 }

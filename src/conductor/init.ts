@@ -156,6 +156,7 @@ export async function initDeployment(
           ...(spec.network === 'public' && hostname ? { hostname } : {}),
           ...(spec.network === 'public' && network.acmeEmail ? { acmeEmail: network.acmeEmail } : {}),
           ...(tunnel ? { tunnelToken: tunnel.token } : {}),
+          idleStopMinutes: spec.idleStopMinutes ?? 0,
         }),
         inboundPorts: spec.network === 'public' ? [443] : [],
       };
@@ -168,7 +169,9 @@ export async function initDeployment(
     }
     const hostname =
       spec.network === 'public' ? (network.hostname ?? cloudHostname ?? (vm.publicIp ? hostnameForIp(vm.publicIp, network.wildcardDomain) : undefined)) : undefined;
-    await journal.update({ outputs: { ...powerHistory(journal.state, true), publicIp: vm.publicIp ?? null, hostname: hostname ?? null } });
+    await journal.update({
+      outputs: { ...powerHistory(journal.state, true), publicIp: vm.publicIp ?? null, hostname: hostname ?? null, idleStopMinutes: spec.idleStopMinutes ?? 0 },
+    });
 
     // The Worker deploys while the VM boots (cloud-init takes minutes; the Worker seconds).
     const deployer = new WorkerDeployer(cloudflare, s.env, (m) => s.reporter.debug(m));

@@ -1,5 +1,5 @@
 import { DEFAULT_DISK_GIB, SIZES } from '../pricing/catalog.js';
-import { costSoFar } from '../pricing/estimate.js';
+import { costSoFar, hourlyRate } from '../pricing/estimate.js';
 import type { DiscoveredResource, ProviderCredentials, SizeName, DeploymentSpec, VmStatus } from '../model/deployment.js';
 import { Journal } from '../state/journal.js';
 import type { DeploymentState } from '../state/schema.js';
@@ -25,7 +25,8 @@ export interface StatusReport {
   address: { publicIp?: string | null; hostname?: string | null };
   worker: { url?: string; ok: boolean; version?: string; error?: string };
   crawl4ai: { ok: boolean; version?: string; error?: string };
-  cost: { soFarUsd: number; monthlyUsd: number; since: string };
+  /** hourlyUsd: the rate in the VM's current state (running, or stopped: disk and a static address) */
+  cost: { soFarUsd: number; monthlyUsd: number; since: string; hourlyUsd: number };
   drift: { missing: string[]; unexpected: DiscoveredResource[] };
   /** tool calls over every key, from the Worker's admin API (absent when this machine has no admin key) */
   usage?: ReturnType<typeof usageTotals> | { error: string };
@@ -71,16 +72,17 @@ export async function deploymentStatus(
   const unexpected = discovered.filter((d) => !known.has(d.id));
   const since = state.createdAt;
   const hours = (Date.now() - Date.parse(since)) / 3_600_000;
-  const cost = costSoFar({
+  const priced = {
     provider: spec.provider,
     region: spec.region,
     size: spec.size,
     diskGiB: DEFAULT_DISK_GIB,
     publicIpv4: true, // tunnel mode too: the VM needs one to connect out
     staticIpv4: spec.network === 'public', // only the Elastic IP is billed while stopped
-    runningHours: runningHoursOf(state),
-    totalHours: hours,
-  });
+  };
+  const cost = costSoFar({ ...priced, runningHours: runningHoursOf(state), totalHours: hours });
+  // pending/stopping bill compute too; stopped (however it got there) and terminated do not
+  const billedRunning = vm.state === 'running' || vm.state === 'pending' || vm.state === 'stopping';
   return {
     name: state.name,
     provider: state.provider,
@@ -92,7 +94,7 @@ export async function deploymentStatus(
     address: { publicIp: vm.publicIp ?? (state.outputs.publicIp as string | null | undefined) ?? null, hostname: (state.outputs.hostname as string | null | undefined) ?? null },
     worker: { ...(state.worker ? { url: state.worker.url } : {}), ok: health?.worker.ok ?? false, ...pick(health?.worker) },
     crawl4ai: { ok: health?.origin.ok ?? false, ...pick(health?.origin) },
-    cost: { soFarUsd: round2(cost.soFarUsd), monthlyUsd: round2(cost.monthlyUsd), since },
+    cost: { soFarUsd: round2(cost.soFarUsd), monthlyUsd: round2(cost.monthlyUsd), since, hourlyUsd: Math.round(hourlyRate(priced, billedRunning) * 10_000) / 10_000 },
     drift: { missing, unexpected },
     ...(usage ? { usage } : {}),
     ...(tunnel ? { tunnel } : {}),

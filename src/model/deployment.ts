@@ -10,6 +10,13 @@ export type ProviderName = (typeof PROVIDER_NAMES)[number];
 export type SizeName = 'small' | 'medium' | 'large';
 /** `container`: the Worker reaches Crawl4AI through its Container's Durable Object (provider cloudflare only). */
 export type NetworkMode = 'tunnel' | 'public' | 'container';
+/**
+ * AWS T3 CPU credit option. 'standard': the CPU is held to its baseline once the earned credits
+ * are spent, and nothing extra is billed. 'unlimited': it may burst past them, and the surplus
+ * credits are billed per vCPU-hour (EC2's own default for T3).
+ */
+export type CpuCredits = 'standard' | 'unlimited';
+export const CPU_CREDIT_MODES: readonly CpuCredits[] = ['standard', 'unlimited'];
 
 /** What the user asked for. Secrets are not in here: they reach the VM only through its rendered bootstrap. */
 export interface DeploymentSpec {
@@ -20,6 +27,10 @@ export interface DeploymentSpec {
   network: NetworkMode;
   /** credential profile name in the secret store, or "chain" for the cloud's own credential chain */
   profile: string;
+  /** AWS burstable types only; default 'standard' (no surplus-credit charges) */
+  cpuCredits?: CpuCredits;
+  /** idle auto-stop: the VM powers itself off after this many minutes without a crawl request; 0 = never */
+  idleStopMinutes?: number;
 }
 
 export interface PlannedResource {
@@ -34,6 +45,18 @@ export interface CostLine {
   detail: string;
 }
 
+export interface CpuCreditCost {
+  mode: CpuCredits;
+  /** share of each vCPU the instance may use all the time without surplus credits */
+  baselinePerVcpu: number;
+  /**
+   * what unlimited mode adds in a month of the CPU at 100%: (1 − baseline) × vCPUs × 730 h ×
+   * the surplus-credit price. Given in standard mode too, as the price of opting in.
+   */
+  worstCaseMonthlyUsd: number;
+  detail: string;
+}
+
 export interface Plan {
   provider: ProviderName;
   region: string;
@@ -45,7 +68,15 @@ export interface Plan {
   image: { id: string; name: string };
   network: { vpc?: string; subnet?: string; detail: string };
   resources: PlannedResource[];
-  cost: { lines: CostLine[]; monthlyUsd: number; stoppedMonthlyUsd: number; priceDate: string; excludes: string[] };
+  cost: {
+    lines: CostLine[];
+    monthlyUsd: number;
+    stoppedMonthlyUsd: number;
+    priceDate: string;
+    excludes: string[];
+    /** sizes whose CPU bursts can be billed (AWS T3): the credit option and what unlimited can add */
+    cpuCredits?: CpuCreditCost;
+  };
   /** provider cloudflare: the same hours a day on a VM of the same size, for comparison */
   compare?: Array<{ provider: ProviderName; instanceType: string; monthlyUsd: number; detail: string }>;
 }
@@ -60,6 +91,8 @@ export interface VmStatus {
   launchedAt?: string;
   /** the cloud's own name for the state and what it bills in it (Azure: deallocated vs stopped) */
   detail?: string;
+  /** AWS burstable types: the CPU credit option the instance has now */
+  cpuCredits?: CpuCredits;
   /** the Crawl4AI image the VM runs, as it reported it (`repo:tag@sha256:…`), or why that is unknown */
   image?: { ref: string } | { unknown: string };
 }

@@ -24,6 +24,11 @@ export interface SizeSpec {
   memoryGiB: number;
   /** on-demand USD per hour in the provider's base region */
   hourlyUsd: number;
+  /**
+   * Burstable types whose bursts can be billed (AWS T3): the share of each vCPU the instance may
+   * use all the time on the credits it earns (AWS's published "baseline performance / vCPU").
+   */
+  baselinePerVcpu?: number;
 }
 
 export interface RegionPricing {
@@ -48,9 +53,9 @@ export interface ProviderPricing {
 
 export const SIZES: Readonly<Record<ProviderName, Readonly<Record<SizeName, SizeSpec>>>> = {
   aws: {
-    small: { instanceType: 't3.medium', vcpus: 2, memoryGiB: 4, hourlyUsd: 0.0416 },
-    medium: { instanceType: 't3.large', vcpus: 2, memoryGiB: 8, hourlyUsd: 0.0832 },
-    large: { instanceType: 't3.xlarge', vcpus: 4, memoryGiB: 16, hourlyUsd: 0.1664 },
+    small: { instanceType: 't3.medium', vcpus: 2, memoryGiB: 4, hourlyUsd: 0.0416, baselinePerVcpu: 0.2 },
+    medium: { instanceType: 't3.large', vcpus: 2, memoryGiB: 8, hourlyUsd: 0.0832, baselinePerVcpu: 0.3 },
+    large: { instanceType: 't3.xlarge', vcpus: 4, memoryGiB: 16, hourlyUsd: 0.1664, baselinePerVcpu: 0.4 },
   },
   gcp: {
     small: { instanceType: 'e2-medium', vcpus: 2, memoryGiB: 4, hourlyUsd: 0.033503 },
@@ -110,7 +115,7 @@ export const PRICING: Readonly<Record<ProviderName, ProviderPricing>> = {
     disk: { kind: 'gp3', usdPerGiBMonth: 0.08 },
     // Since February 2024 every public IPv4 address costs the same, in use or idle.
     ipv4: { inUse: 0.005, reserved: 0.005, detail: 'public IPv4, charged in use or idle since Feb 2024' },
-    excludes: ['T3 CPU credits above the baseline in unlimited mode ($0.05 per vCPU-hour)'],
+    excludes: [],
   },
   gcp: {
     baseRegion: 'us-central1',
@@ -136,6 +141,14 @@ export const PRICING: Readonly<Record<ProviderName, ProviderPricing>> = {
     excludes: [],
   },
 };
+
+/**
+ * AWS T3 unlimited mode: CPU above the baseline, once the earned credits are spent, is billed as
+ * surplus credits at a flat price per vCPU-hour (Linux; the same in every offered region). Source:
+ * AWS "Burstable performance instances: unlimited mode pricing" and the EC2 on-demand pricing page,
+ * as of PRICE_DATE. GCP e2 and Azure B-series bursts are never billed extra, so they have none.
+ */
+export const T3_SURPLUS_CREDIT_USD_PER_VCPU_HOUR = 0.05;
 
 export const DEFAULT_REGION: Readonly<Record<ProviderName, string>> = {
   aws: PRICING.aws.baseRegion,

@@ -1,6 +1,6 @@
 import { usageError } from '../ground/errors.js';
-import type { CostLine, Plan, ProviderName, SizeName } from '../model/deployment.js';
-import { HOURS_PER_MONTH, PRICE_DATE, PRICING, regionPricing, sizeSpec } from './catalog.js';
+import type { CostLine, CpuCreditCost, CpuCredits, Plan, ProviderName, SizeName } from '../model/deployment.js';
+import { HOURS_PER_MONTH, PRICE_DATE, PRICING, regionPricing, sizeSpec, T3_SURPLUS_CREDIT_USD_PER_VCPU_HOUR } from './catalog.js';
 
 export interface EstimateInput {
   provider: ProviderName;
@@ -15,6 +15,8 @@ export interface EstimateInput {
    * released on stop and costs nothing then.
    */
   staticIpv4?: boolean;
+  /** burstable sizes that bill bursts (AWS T3): the credit option; default 'standard' */
+  cpuCredits?: CpuCredits;
 }
 
 /** What every estimate leaves out, whatever the cloud. */
@@ -89,7 +91,28 @@ export function estimateMonthly(input: EstimateInput): Plan['cost'] {
   }
   const monthlyUsd = cents(lines.reduce((sum, l) => sum + l.monthlyUsd, 0));
   const stoppedMonthlyUsd = cents(cents(r.diskPerMonth) + cents(r.ipReservedPerHour * HOURS_PER_MONTH));
-  return { lines, monthlyUsd, stoppedMonthlyUsd, priceDate: PRICE_DATE, excludes: r.excludes };
+  const credits = cpuCreditCost(input);
+  const excludes = credits?.mode === 'unlimited' ? [...r.excludes, `surplus CPU credits in unlimited mode (up to $${credits.worstCaseMonthlyUsd.toFixed(2)}/month, see the worst case)`] : r.excludes;
+  return { lines, monthlyUsd, stoppedMonthlyUsd, priceDate: PRICE_DATE, excludes, ...(credits ? { cpuCredits: credits } : {}) };
+}
+
+/**
+ * T3 credits: in standard mode nothing is billed beyond the hourly price (the CPU is held to its
+ * baseline once the earned credits are spent); unlimited mode bills every vCPU-hour above the
+ * baseline. The worst case is the CPU at 100% all month. Undefined for sizes that do not bill bursts.
+ */
+export function cpuCreditCost(input: Pick<EstimateInput, 'provider' | 'size' | 'cpuCredits'>): CpuCreditCost | undefined {
+  const spec = sizeSpec(input.provider, input.size);
+  if (input.provider !== 'aws' || spec.baselinePerVcpu === undefined) return undefined;
+  const mode = input.cpuCredits ?? 'standard';
+  const surplusVcpuHours = (1 - spec.baselinePerVcpu) * spec.vcpus * HOURS_PER_MONTH;
+  const worstCaseMonthlyUsd = cents(surplusVcpuHours * T3_SURPLUS_CREDIT_USD_PER_VCPU_HOUR);
+  const baseline = `${Math.round(spec.baselinePerVcpu * 100)}% of each of ${spec.vcpus} vCPUs`;
+  const detail =
+    mode === 'standard'
+      ? `standard mode: bursts use earned credits, then the CPU is held to its baseline (${baseline}); never billed extra. Unlimited mode (--cpu-credits unlimited) would add up to $${worstCaseMonthlyUsd.toFixed(2)}/month`
+      : `unlimited mode: CPU above the baseline (${baseline}) beyond earned credits is billed at $${T3_SURPLUS_CREDIT_USD_PER_VCPU_HOUR}/vCPU-hour; at 100% all month that is ${fmt(surplusVcpuHours, 0)} vCPU-hours, $${worstCaseMonthlyUsd.toFixed(2)}/month`;
+  return { mode, baselinePerVcpu: spec.baselinePerVcpu, worstCaseMonthlyUsd, detail };
 }
 
 export interface CostSoFarInput extends EstimateInput {
@@ -134,4 +157,14 @@ export function costSoFar(input: CostSoFarInput): CostSoFar {
     priceDate: PRICE_DATE,
     excludes: r.excludes,
   };
+}
+
+/**
+ * What the deployment costs per hour in its current power state: running = compute + disk + the
+ * address in use; stopped (by `stop` or the idle watchdog) = disk + a static address only.
+ */
+export function hourlyRate(input: EstimateInput, running: boolean): number {
+  const r = rates(input);
+  const disk = r.diskPerMonth / HOURS_PER_MONTH;
+  return running ? r.computePerHour + disk + r.ipInUsePerHour : disk + r.ipReservedPerHour;
 }

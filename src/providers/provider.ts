@@ -3,6 +3,7 @@ import type { ConsoleOutput } from './console.js';
 import type {
   ContainerApplicationView,
   ContainerSpec,
+  CpuCredits,
   DeploymentSpec,
   DiscoveredResource,
   Plan,
@@ -91,6 +92,16 @@ export interface Provider {
   status(ctx: ProviderContext, journal: Journal): Promise<VmStatus>;
   /** Stop, change machine type, start (the caller waits for health). */
   resize(ctx: ProviderContext, journal: Journal, size: SizeName): Promise<VmStatus>;
+  /**
+   * Clouds whose sizes bill CPU bursts (AWS T3 in unlimited mode): changes the credit option of
+   * the VM in place. Absent where bursting costs nothing extra (GCP e2, Azure B-series).
+   */
+  setCpuCredits?(ctx: ProviderContext, journal: Journal, mode: CpuCredits): Promise<VmStatus>;
+  /**
+   * Changes the idle auto-stop minutes on the VM (secretFreeUserData: a bootcmd that rewrites the
+   * setting at boot), restarting it so the change applies now; the caller waits for health.
+   */
+  setIdleStop?(ctx: ProviderContext, journal: Journal, minutes: number): Promise<VmStatus>;
   stop(ctx: ProviderContext, journal: Journal): Promise<VmStatus>;
   start(ctx: ProviderContext, journal: Journal): Promise<VmStatus>;
   /**

@@ -1,4 +1,5 @@
 import type { CommandModule } from '../program.js';
+import { describeIdleStop } from '../../bootstrap/idle-stop.js';
 import { addSpecOptions, prompterFor, resolveSpec, withSession, type SpecOptions } from '../deploy-options.js';
 import { renderPlan } from '../render-plan.js';
 import { CliError, ExitCode, missingAnswer } from '../../ground/errors.js';
@@ -46,7 +47,7 @@ export const initCommand: CommandModule = {
         const apiKey = (await session.secrets.get(deploymentSecret(spec.name, 'mcp-api-key')))!;
         const mcpUrl = mcpEndpoint(result.state.worker!.url);
         if (c.json) {
-          c.out.data({ name: spec.name, status: result.state.status, mcpUrl, vm: result.vm, crawl4aiVersion: result.health.origin.version ?? null, monthlyUsd: plan.cost.monthlyUsd });
+          c.out.data({ name: spec.name, status: result.state.status, mcpUrl, vm: result.vm, crawl4aiVersion: result.health.origin.version ?? null, monthlyUsd: plan.cost.monthlyUsd, idleStopMinutes: spec.idleStopMinutes ?? 0 });
           return;
         }
         c.out.line('');
@@ -54,6 +55,8 @@ export const initCommand: CommandModule = {
         c.out.line(`  MCP endpoint  ${mcpUrl}`);
         c.out.line(`  VM            ${result.vm.publicIp ?? ''} (${plan.instanceType}, ${spec.region})`);
         c.out.line(`  Crawl4AI      ${result.health.origin.version ?? 'healthy'}`);
+        const idle = spec.idleStopMinutes ?? 0;
+        c.out.line(`  idle stop     ${idle ? `after ${describeIdleStop(idle)} without a crawl request (start it again with \`crawl4ai-mcp start\`)` : 'off'}`);
         c.out.line('');
         for (const client of CLIENTS) {
           const s = clientSnippet(client, { deployment: spec.name, mcpUrl, apiKey });

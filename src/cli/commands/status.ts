@@ -22,7 +22,7 @@ export const statusCommand: CommandModule = {
         } else {
           const mark = (ok: boolean) => (ok ? c.out.ok('') : c.out.fail('')).trimEnd();
           c.out.line(c.out.style('bold', `${report.name}`) + ` — ${report.provider?.toUpperCase()} ${report.region ?? ''}, size ${report.size ?? '?'}, ${report.network ?? ''} network`);
-          c.out.line(`${mark(report.vm.state === 'running')} VM: ${report.vm.state}${report.vm.instanceType ? ` (${report.vm.instanceType})` : ''}${report.vm.detail ? ` — ${report.vm.detail}` : ''}`);
+          c.out.line(`${mark(report.vm.state === 'running')} VM: ${report.vm.state}${report.vm.instanceType ? ` (${report.vm.instanceType}${report.vm.cpuCredits ? `, CPU credits ${report.vm.cpuCredits}` : ''})` : ''}${report.vm.detail ? ` — ${report.vm.detail}` : ''}`);
           c.out.line(`  address: ${report.address.publicIp ?? '-'}${report.address.hostname ? ` (${report.address.hostname})` : ''}`);
           if (report.vm.image) c.out.line(`  image: ${'ref' in report.vm.image ? report.vm.image.ref : `unknown — ${report.vm.image.unknown}`}`);
           if (report.tunnel) {
@@ -37,6 +37,7 @@ export const statusCommand: CommandModule = {
             c.out.line('error' in u ? `  usage: unknown — ${u.error}` : `  usage: ${u.calls} tool calls (${u.today} today), ${u.errors} errors, ${u.bytes} bytes returned, ${u.keys} active key${u.keys === 1 ? '' : 's'}`);
           }
           c.out.line(`  cost so far: $${report.cost.soFarUsd.toFixed(2)} since ${report.cost.since.slice(0, 10)} (about $${report.cost.monthlyUsd.toFixed(2)}/month running)`);
+          c.out.line(`  cost now: $${report.cost.hourlyUsd.toFixed(4)}/hour while ${report.vm.state === 'running' ? 'running' : report.vm.state}`);
           const drift = report.drift.missing.length + report.drift.unexpected.length;
           c.out.line(`${mark(drift === 0)} drift: ${drift === 0 ? 'none' : ''}${report.drift.missing.map((m) => `missing ${m}`).concat(report.drift.unexpected.map((u) => `unexpected ${u.kind} ${u.id}`)).join('; ')}`);
         }

@@ -141,7 +141,7 @@ async function launchInSomeZone(
       if (!next) break;
       image ??= await findUbuntuImage(aws);
       zone = next.availabilityZone;
-      launch = { deployment: l.deployment, imageId: image.id, rootDeviceName: image.rootDeviceName, subnetId: next.subnetId, instanceType: l.opts.instanceType, securityGroupId: l.groupId };
+      launch = { deployment: l.deployment, imageId: image.id, rootDeviceName: image.rootDeviceName, subnetId: next.subnetId, instanceType: l.opts.instanceType, securityGroupId: l.groupId, cpuCredits: ctx.spec.cpuCredits ?? 'standard' };
     }
     const { deployment: _d, securityGroupId: _g, ...recorded } = launch;
     const rec = await journal.intend(AWS_RESOURCE.instance, AWS_RESOURCE.instance, { region: aws.region, meta: { ...recorded, availabilityZone: zone } });
@@ -180,8 +180,9 @@ function resumedLaunch(journal: Journal, deployment: string, securityGroupId: st
   const rec = journal.find(AWS_RESOURCE.instance);
   const m = rec?.phase === 'intent' ? rec.meta : {};
   if (typeof m.imageId === 'string' && typeof m.subnetId === 'string' && typeof m.rootDeviceName === 'string' && typeof m.instanceType === 'string') {
+    const cpuCredits = m.cpuCredits === 'unlimited' ? 'unlimited' : 'standard';
     return {
-      launch: { deployment, imageId: m.imageId, rootDeviceName: m.rootDeviceName, subnetId: m.subnetId, instanceType: m.instanceType, securityGroupId },
+      launch: { deployment, imageId: m.imageId, rootDeviceName: m.rootDeviceName, subnetId: m.subnetId, instanceType: m.instanceType, securityGroupId, cpuCredits },
       zone: typeof m.availabilityZone === 'string' ? m.availabilityZone : '',
     };
   }

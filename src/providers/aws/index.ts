@@ -8,10 +8,11 @@ import { applyDeployment } from './apply.js';
 import { createAwsClients, type AwsClients } from './clients.js';
 import { destroyDeployment } from './destroy.js';
 import { discoverResources } from './discover.js';
-import { SCRUBBED_USER_DATA } from '../../bootstrap/cloud-init.js';
+import { SCRUBBED_USER_DATA, secretFreeUserData } from '../../bootstrap/cloud-init.js';
 import { readConsole, runningImage } from './console.js';
 import { describeInstance, setInstanceType, setUserData, startInstance, stopInstance, toVmStatus } from './instance.js';
 import { planDeployment } from './plan.js';
+import { readCpuCredits, writeCpuCredits } from './credits.js';
 import { AWS_RESOURCE } from './resources.js';
 import { awsInstanceTypes, instanceTypeOf, otherSizes } from './sizes.js';
 import { validateAwsCredentials } from './validate.js';
@@ -42,7 +43,18 @@ export function createAwsProvider(): Provider {
         const id = await findInstanceId(aws, ctx, journal);
         if (!id) return { state: 'missing' };
         const vm = toVmStatus(await describeInstance(aws, id));
-        return vm.state === 'running' ? { ...vm, image: await runningImage(aws, id) } : vm;
+        const cpuCredits = vm.state === 'terminated' ? undefined : await readCpuCredits(aws, id);
+        const withCredits = cpuCredits ? { ...vm, cpuCredits } : vm;
+        return vm.state === 'running' ? { ...withCredits, image: await runningImage(aws, id) } : withCredits;
+      }),
+
+    setCpuCredits: (ctx, journal, mode) =>
+      withAws(ctx, async (aws) => {
+        const id = await requireInstanceId(aws, ctx, journal);
+        ctx.progress(`setting the CPU credit option of instance ${id} to ${mode}`);
+        await writeCpuCredits(aws, id, mode);
+        const vm = toVmStatus(await describeInstance(aws, id));
+        return { ...vm, cpuCredits: (await readCpuCredits(aws, id)) ?? mode };
       }),
 
     stop: (ctx, journal) =>
@@ -67,6 +79,17 @@ export function createAwsProvider(): Provider {
         await stopInstance(aws, id);
         await setUserData(aws, id, SCRUBBED_USER_DATA);
         ctx.progress(`starting instance ${id} with secret-free user data`);
+        return remember(journal, toVmStatus(await startInstance(aws, id, otherSizes(ctx.spec.size))));
+      }),
+
+    // The same path as the scrub: EC2 changes user data only while the instance is stopped.
+    setIdleStop: (ctx, journal, minutes) =>
+      withAws(ctx, async (aws) => {
+        const id = await requireInstanceId(aws, ctx, journal);
+        ctx.progress(`stopping instance ${id} to change its idle auto-stop setting`);
+        await stopInstance(aws, id);
+        await setUserData(aws, id, secretFreeUserData(minutes));
+        ctx.progress(`starting instance ${id}; it applies the setting as it boots`);
         return remember(journal, toVmStatus(await startInstance(aws, id, otherSizes(ctx.spec.size))));
       }),
 

@@ -1,6 +1,7 @@
 import { DescribeInstancesCommand, RunInstancesCommand, type RunInstancesCommandInput } from '@aws-sdk/client-ec2';
 import { CliError } from '../../ground/errors.js';
 import { DEFAULT_DISK_GIB } from '../../pricing/catalog.js';
+import type { CpuCredits } from '../../model/deployment.js';
 import type { AwsClients } from './clients.js';
 import { awsCall, isAwsError } from './errors.js';
 import { tagSpecifications } from './tags.js';
@@ -19,13 +20,18 @@ export interface LaunchParams {
   subnetId: string;
   /** undefined only for a permission dry run, before the group exists */
   securityGroupId?: string;
+  /** T3 credit option; every offered size is a T3 */
+  cpuCredits: CpuCredits;
 }
 
 /**
  * The RunInstances request: IMDSv2 only with hop limit 1 (containers cannot reach the metadata
  * service through the Docker bridge), encrypted gp3 root, tags on the instance, its volume and its
  * network interface from the first moment, a public IPv4 address for outbound traffic, no key pair
- * and no instance profile (nothing logs in, and the VM needs no AWS permission).
+ * and no instance profile (nothing logs in, and the VM needs no AWS permission). The CPU credit
+ * option is always sent: EC2 would otherwise launch T3 in unlimited mode, where a busy Chromium is
+ * billed for surplus credits. A shutdown from inside the guest (the idle watchdog) stops the
+ * instance, never terminates it: said explicitly so nothing depends on EC2's default.
  */
 export function runInstancesInput(p: LaunchParams, userData: string, clientToken?: string): RunInstancesCommandInput {
   return {
@@ -44,6 +50,8 @@ export function runInstancesInput(p: LaunchParams, userData: string, clientToken
       },
     ],
     UserData: Buffer.from(userData, 'utf8').toString('base64'),
+    CreditSpecification: { CpuCredits: p.cpuCredits },
+    InstanceInitiatedShutdownBehavior: 'stop',
     MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 1, HttpEndpoint: 'enabled' },
     BlockDeviceMappings: [
       {

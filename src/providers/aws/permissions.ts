@@ -39,6 +39,8 @@ export const AWS_DESCRIBE_ACTIONS = [
   'ec2:DescribeSecurityGroups',
   'ec2:DescribeAddresses',
   'ec2:DescribeVolumes',
+  // the T3 credit option, for `status` and `scale --cpu-credits`
+  'ec2:DescribeInstanceCreditSpecifications',
 ] as const;
 
 /** Calls that create a resource; allowed only with the deployment tags in the request. */
@@ -66,6 +68,8 @@ export const AWS_MANAGE_ACTIONS = [
   'ec2:DisassociateAddress',
   'ec2:ReleaseAddress',
   'ec2:GetConsoleOutput',
+  // `scale --cpu-credits`: standard <-> unlimited on the running instance
+  'ec2:ModifyInstanceCreditSpecification',
 ] as const;
 
 export type AwsAction = (typeof AWS_DESCRIBE_ACTIONS)[number] | (typeof AWS_CREATE_ACTIONS)[number] | (typeof AWS_MANAGE_ACTIONS)[number];

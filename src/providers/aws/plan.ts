@@ -24,7 +24,7 @@ export async function planDeployment(aws: AwsClients, ctx: ProviderContext): Pro
     {
       kind: 'EC2 instance',
       name,
-      detail: `${size.instanceType} (${size.vcpus} vCPU, ${size.memoryGiB} GiB), ${image.name} (${image.id}), IMDSv2 only, no key pair, no instance profile`,
+      detail: `${size.instanceType} (${size.vcpus} vCPU, ${size.memoryGiB} GiB), ${image.name} (${image.id}), IMDSv2 only, no key pair, no instance profile, CPU credits ${spec.cpuCredits ?? 'standard'}`,
     },
     { kind: 'EBS volume', name, detail: `${ROOT_VOLUME_GIB} GiB gp3 root volume, encrypted, deleted with the instance` },
     publicMode
@@ -38,6 +38,7 @@ export async function planDeployment(aws: AwsClients, ctx: ProviderContext): Pro
     diskGiB: ROOT_VOLUME_GIB,
     publicIpv4: true, // both modes: tunnel mode needs one for outbound traffic
     staticIpv4: publicMode, // only the Elastic IP is kept (and billed) while stopped
+    cpuCredits: spec.cpuCredits ?? 'standard',
   });
   return {
     provider: 'aws',

@@ -76,7 +76,7 @@ export async function validateAwsCredentials(aws: AwsClients, ctx: ProviderConte
         }),
       ),
     );
-    const launch = { deployment: ctx.spec.name, imageId: image.id, rootDeviceName: image.rootDeviceName, instanceType, subnetId: net.subnetId };
+    const launch = { deployment: ctx.spec.name, imageId: image.id, rootDeviceName: image.rootDeviceName, instanceType, subnetId: net.subnetId, cpuCredits: ctx.spec.cpuCredits ?? 'standard' };
     await tryRun('RunInstances', () => ec2.send(new RunInstancesCommand({ ...runInstancesInput(launch, '#cloud-config\n'), DryRun })));
   }
   if (ctx.spec.network === 'public') {

@@ -150,6 +150,21 @@ function readMetadataOptions(p: Params, imdsV2Ami: boolean): MetadataOptions {
   };
 }
 
+/**
+ * CreditSpecification.CpuCredits: only burstable (T) types take it. Without it, T3 launches in
+ * 'unlimited' mode (surplus credits are billed) and T2 in 'standard', as EC2 does.
+ */
+function readCreditSpecification(p: Params, type: InstanceTypeInfo): 'standard' | 'unlimited' | undefined {
+  const given = p.sub('CreditSpecification').get('CpuCredits');
+  if (given !== undefined) {
+    if (given !== 'standard' && given !== 'unlimited') throw invalidValue('CpuCredits', given, "Valid values: 'standard', 'unlimited'.");
+    if (!type.burstable) throw new Ec2Error('InvalidParameterCombination', `The parameter CreditSpecification is not supported for ${type.name} instances.`);
+    return given;
+  }
+  if (!type.burstable) return undefined;
+  return type.name.startsWith('t2.') ? 'standard' : 'unlimited';
+}
+
 function runInstances(ctx: Ctx): string {
   const { p, state } = ctx;
   const minCount = p.int('MinCount')!;
@@ -232,6 +247,11 @@ function runInstances(ctx: Ctx): string {
   const disableApiTermination = p.bool('DisableApiTermination') ?? false;
   const ebsOptimized = p.bool('EbsOptimized') ?? false;
   const monitoring = p.sub('Monitoring').bool('Enabled') ? 'enabled' : 'disabled';
+  const cpuCredits = readCreditSpecification(p, type);
+  const shutdownBehavior = p.get('InstanceInitiatedShutdownBehavior') ?? 'stop';
+  if (shutdownBehavior !== 'stop' && shutdownBehavior !== 'terminate') {
+    throw invalidValue('InstanceInitiatedShutdownBehavior', shutdownBehavior, "Valid values: 'stop', 'terminate'.");
+  }
 
   const rootReq = bdms.find((b) => b.deviceName === image.rootDeviceName);
   if (rootReq?.size !== undefined && rootReq.size < image.rootSize) {
@@ -309,6 +329,8 @@ function runInstances(ctx: Ctx): string {
       ebsOptimized,
       amiLaunchIndex: n,
       monitoring,
+      ...(cpuCredits ? { cpuCredits } : {}),
+      instanceInitiatedShutdownBehavior: shutdownBehavior,
     };
     state.instances.set(instanceId, inst);
     created.push(inst);
@@ -547,6 +569,7 @@ function modifyInstanceAttribute(ctx: Ctx): string {
       break;
     case 'instanceInitiatedShutdownBehavior':
       if (value !== 'stop' && value !== 'terminate') throw new Ec2Error('InvalidParameterValue', `Value (${value}) for parameter instanceInitiatedShutdownBehavior is invalid.`);
+      inst!.instanceInitiatedShutdownBehavior = value;
       break;
     case 'groupSet': {
       const ids = p.list('GroupId');
@@ -595,6 +618,9 @@ function describeInstanceAttribute(ctx: Ctx): string {
     case 'rootDeviceName':
       body = value(i.rootDeviceName);
       break;
+    case 'instanceInitiatedShutdownBehavior':
+      body = value(i.instanceInitiatedShutdownBehavior);
+      break;
     case 'groupSet':
       body = items('groupSet', i.securityGroupIds, (g) => el('groupId', g));
       break;
@@ -615,7 +641,52 @@ function getConsoleOutput(ctx: Ctx): string {
   return el('instanceId', i.instanceId) + el('timestamp', iso(i.consoleAt ?? ctx.now)) + el('output', out);
 }
 
+/**
+ * The credit option of burstable instances. Named ids that are not burstable are an error, as in
+ * EC2; without ids, every burstable instance of the region (paged).
+ */
+function describeInstanceCreditSpecifications(ctx: Ctx): string {
+  const { p } = ctx;
+  const ids = p.list('InstanceId');
+  if (ids.length && p.get('MaxResults') !== undefined) throw new Ec2Error('InvalidParameterCombination', 'The parameter instancesSet cannot be used with the parameter maxResults');
+  let list = ids.length ? lookupInstances(ctx, ids, { consistency: true }) : inRegion(ctx, ctx.state.instances).filter((i) => i.cpuCredits !== undefined && i.state !== 'terminated');
+  for (const i of list) {
+    if (i.cpuCredits === undefined) throw new Ec2Error('InvalidParameterValue', `The instance ID '${i.instanceId}' is not a burstable performance instance.`);
+  }
+  list = applyFilters(list, readFilters(p), { 'instance-id': (i: Instance) => i.instanceId });
+  const { page, nextToken } = paginate(ctx, list, { min: 5, max: 1000 }, ids.length === 0);
+  return items('instanceCreditSpecificationSet', page, (i) => el('instanceId', i.instanceId) + el('cpuCredits', i.cpuCredits)) + el('nextToken', nextToken);
+}
+
+/** Per-instance outcome, like EC2: a failure for one instance does not fail the call. */
+function modifyInstanceCreditSpecification(ctx: Ctx): string {
+  const specs = ctx.p.structs('InstanceCreditSpecification');
+  if (!specs.length) throw missing('InstanceCreditSpecification');
+  const ok: string[] = [];
+  const failed: Array<{ id: string; code: string; message: string }> = [];
+  for (const s of specs) {
+    const id = s.req('InstanceId');
+    checkId(id, 'i', 'InvalidInstanceID.Malformed');
+    const credits = s.get('CpuCredits');
+    if (credits !== 'standard' && credits !== 'unlimited') throw invalidValue('CpuCredits', String(credits), "Valid values: 'standard', 'unlimited'.");
+    const inst = ctx.state.instances.get(id);
+    if (!inst || inst.region !== ctx.region) failed.push({ id, code: 'InvalidInstanceID.NotFound', message: `The instance ID '${id}' does not exist` });
+    else if (inst.cpuCredits === undefined) failed.push({ id, code: 'InvalidInstanceID.Unsupported', message: `The instance ID '${id}' is not a burstable performance instance.` });
+    else if (inst.state === 'terminated' || inst.state === 'shutting-down') failed.push({ id, code: 'IncorrectInstanceState', message: `The instance '${id}' is not in a state from which it can be modified.` });
+    else {
+      inst.cpuCredits = credits;
+      ok.push(id);
+    }
+  }
+  return (
+    items('successfulInstanceCreditSpecificationSet', ok, (id) => el('instanceId', id)) +
+    items('unsuccessfulInstanceCreditSpecificationSet', failed, (f) => el('instanceId', f.id) + node('error', el('code', f.code) + el('message', f.message)))
+  );
+}
+
 export const instanceActions: Record<string, ActionDef> = {
+  DescribeInstanceCreditSpecifications: { handler: describeInstanceCreditSpecifications, params: ['DryRun', 'Filter', 'InstanceId', 'MaxResults', 'NextToken'] },
+  ModifyInstanceCreditSpecification: { handler: modifyInstanceCreditSpecification, required: ['InstanceCreditSpecification'], params: ['DryRun', 'ClientToken', 'InstanceCreditSpecification'] },
   RunInstances: {
     handler: runInstances,
     required: ['MinCount', 'MaxCount'],

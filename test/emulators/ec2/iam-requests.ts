@@ -122,6 +122,12 @@ export function authorizationRequests(ctx: Ctx): AuthorizationRequest[] {
       if (i) add(arn('instance', i.instanceId), { ...resourceTags(i.tags), 'ec2:InstanceType': i.instanceType, ...(newType ? { 'ec2:Attribute/InstanceType': newType } : {}) });
       return out;
     }
+    case 'ModifyInstanceCreditSpecification':
+      for (const sp of p.structs('InstanceCreditSpecification')) {
+        const i = instance(sp.get('InstanceId'));
+        if (i) add(arn('instance', i.instanceId), { ...resourceTags(i.tags), 'ec2:InstanceType': i.instanceType });
+      }
+      return out;
     case 'AssociateAddress': {
       const a = address(p.get('AllocationId'));
       if (a) add(arn('elastic-ip', a.allocationId), resourceTags(a.tags));

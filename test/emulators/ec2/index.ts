@@ -96,6 +96,11 @@ export interface Ec2Emulator {
   removeDefaultVpc(): void;
   /** the VM writes `text` to its serial console (what GetConsoleOutput returns; the last 64 KB are kept) */
   writeConsole(instanceId: string, text: string): void;
+  /**
+   * The guest runs `shutdown -h now` (the idle watchdog): a running instance moves to stopping →
+   * stopped, or shutting-down → terminated when its InstanceInitiatedShutdownBehavior is terminate.
+   */
+  guestShutdown(instanceId: string): void;
   /** every request received, in order */
   requests: RequestLogEntry[];
 }
@@ -183,6 +188,16 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
       const all = Buffer.from((inst.consoleOutput ?? '') + text, 'utf8');
       inst.consoleOutput = all.subarray(Math.max(0, all.length - CONSOLE_OUTPUT_MAX_BYTES)).toString('utf8');
       inst.consoleAt = (opts.clock ?? Date.now)();
+    },
+    guestShutdown(instanceId) {
+      model.tick();
+      const inst = model.instances.get(instanceId);
+      if (!inst) throw new Error(`guestShutdown: no instance ${instanceId}`);
+      if (inst.state !== 'running') return; // a guest that is not running cannot shut itself down
+      const now = (opts.clock ?? Date.now)();
+      const terminate = inst.instanceInitiatedShutdownBehavior === 'terminate';
+      model.setState(inst, terminate ? 'shutting-down' : 'stopping', now, `Client.InstanceInitiatedShutdown: Instance initiated shutdown`);
+      inst.stateReason = { code: 'Client.InstanceInitiatedShutdown', message: 'Client.InstanceInitiatedShutdown: Instance initiated shutdown' };
     },
     requests,
   };

@@ -68,6 +68,10 @@ export interface Instance {
   amiLaunchIndex: number;
   monitoring: 'disabled' | 'enabled';
   terminatedAt?: number;
+  /** burstable (T) types only: the CPU credit option; EC2 launches T3 'unlimited' unless told otherwise */
+  cpuCredits?: 'standard' | 'unlimited';
+  /** what a shutdown from inside the guest does: 'stop' (default) or 'terminate' */
+  instanceInitiatedShutdownBehavior: 'stop' | 'terminate';
 }
 
 export interface Volume {
@@ -373,7 +377,10 @@ export class EmulatorState {
         } else if (inst.state === 'stopping') {
           this.setState(inst, 'stopped', due);
           inst.ephemeralPublicIp = undefined;
-          inst.stateReason = { code: 'Client.UserInitiatedShutdown', message: 'Client.UserInitiatedShutdown: User initiated shutdown' };
+          // a shutdown from inside the guest keeps its own reason
+          if (inst.stateReason?.code !== 'Client.InstanceInitiatedShutdown') {
+            inst.stateReason = { code: 'Client.UserInitiatedShutdown', message: 'Client.UserInitiatedShutdown: User initiated shutdown' };
+          }
         } else if (inst.state === 'shutting-down') {
           this.setState(inst, 'terminated', due);
           inst.terminatedAt = due;

@@ -89,6 +89,11 @@ export interface GceEmulator {
   removeDefaultNetwork(): void;
   /** the VM with this instance id writes `text` to serial port 1 (what getSerialPortOutput returns; the last 1 MB kept) */
   writeSerial(instanceId: string, text: string): void;
+  /**
+   * The guest runs `shutdown -h now` (the idle watchdog): a RUNNING instance goes STOPPING, then
+   * TERMINATED (vCPU and memory no longer billed; the ephemeral external address is released).
+   */
+  guestShutdown(name: string): void;
 }
 
 /** Compute keeps the most recent 1 MB of each serial port's output. */
@@ -828,6 +833,17 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
     },
     throttleNext(n) {
       controls.throttle = n;
+    },
+    guestShutdown(name) {
+      state.tick();
+      const inst = [...state.instances.values()].find((i) => i.name === name);
+      if (!inst) throw new Error(`guestShutdown: no instance ${name}`);
+      if (inst.status !== 'RUNNING') return;
+      inst.status = 'STOPPING';
+      state.schedule(state.now() + transitionMs, () => {
+        inst.status = 'TERMINATED';
+        delete inst.ephemeralIp;
+      });
     },
     denyPermissions(permissions) {
       controls.denied = new Set(permissions);

@@ -42,6 +42,9 @@ describe('Cloudflare emulator: container applications as wrangler deploy and del
     expect(error).toBeUndefined();
     const s = '/accounts/A/workers/scripts/crawl4ai-mcp-calls';
     expect(calls).toEqual([
+      // the deployer's own OAUTH_KV namespace step (found by title, else created) comes first
+      'GET /accounts/A/storage/kv/namespaces 200',
+      'POST /accounts/A/storage/kv/namespaces 200',
       'GET /accounts/A/workers/services/crawl4ai-mcp-calls 404',
       `GET ${s}/secrets 404`,
       'GET /accounts/A/workers/subdomain 200',

@@ -12,94 +12,28 @@
  * --boot-ms after it runs (cloud-init; minutes on a real VM). Runs alternate between the two
  * orders; each prints when its stderr lines arrived, so the chains can be read off.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { arg, machineLine, median, ROOT } from './lib.mjs';
-
-const { startEc2Emulator } = await import('../test/emulators/ec2/index.ts');
-const { startCloudflareEmulator } = await import('../test/emulators/cloudflare/index.ts');
-const { startVmSimulator } = await import('../test/helpers/vm-simulator.ts');
-const { startLatencyProxy } = await import('../test/emulators/latency.ts');
+import { arg, CLI, machineLine, median, runTimed, startAwsWorld } from './lib.mjs';
 
 const RUNS = arg('runs', 2);
 const EC2_RTT = arg('ec2-rtt', 80);
 const CF_RTT = arg('cf-rtt', 40);
 const LAUNCH_MS = arg('launch-ms', 4000);
 const BOOT_MS = arg('boot-ms', 3000);
-const ACCESS_KEY = 'AKIAIOSFODNN7EXAMPLE';
-const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
-const CF_TOKEN = 'cf-token-' + 'b'.repeat(32);
-const CLI = path.join(ROOT, 'bin', 'crawl4ai-mcp.js');
 
-const ec2 = await startEc2Emulator({ transitionMs: LAUNCH_MS, accessKeyId: ACCESS_KEY });
-const cf = await startCloudflareEmulator({ apiToken: CF_TOKEN });
-const ec2Proxy = await startLatencyProxy(ec2.url, EC2_RTT);
-const cfProxy = await startLatencyProxy(cf.apiBaseUrl, CF_RTT);
-
-/** The deployment's instances as the VM simulator sees them: Crawl4AI answers BOOT_MS after "running". */
-function instancesOf(name) {
-  const since = new Map();
-  return () =>
-    [...ec2.state.instances.values()]
-      .filter((i) => i.tags['crawl4ai-mcp:deployment'] === name)
-      .map((i) => {
-        const running = ec2.state.instanceState(i) === 'running';
-        if (!running) since.delete(i.instanceId);
-        else if (!since.has(i.instanceId)) since.set(i.instanceId, performance.now());
-        return { id: i.instanceId, running: running && performance.now() - since.get(i.instanceId) >= BOOT_MS, userData: i.userData, publicIp: ec2.state.publicIpOf(i) };
-      });
-}
+const world = await startAwsWorld({ ec2Rtt: EC2_RTT, cfRtt: CF_RTT, launchMs: LAUNCH_MS, bootMs: BOOT_MS });
 
 async function initOnce(name, serial) {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-bench-init-'));
-  const env = {
-    PATH: process.env.PATH,
-    HOME: home,
-    CRAWL4AI_MCP_HOME: path.join(home, 'config'),
-    XDG_CONFIG_HOME: path.join(home, 'xdg'),
-    NO_COLOR: '1',
-    CI: 'true',
-    WRANGLER_SEND_METRICS: 'false',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_CONFIG_FILE: '/nonexistent',
-    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
-    CRAWL4AI_MCP_SECRET_BACKEND: 'file',
-    CRAWL4AI_MCP_PASSPHRASE: 'bench passphrase',
-    AWS_ENDPOINT_URL_EC2: ec2Proxy.url,
-    AWS_ENDPOINT_URL_STS: ec2Proxy.url,
-    AWS_ACCESS_KEY_ID: ACCESS_KEY,
-    AWS_SECRET_ACCESS_KEY: SECRET_KEY,
-    CLOUDFLARE_API_BASE_URL: cfProxy.url,
-    CLOUDFLARE_ACCOUNT_ID: cf.accountId,
-    CLOUDFLARE_API_TOKEN: CF_TOKEN,
-    CRAWL4AI_MCP_WORKERS_URL_TEMPLATE: cf.workersUrlTemplate,
-    CRAWL4AI_MCP_POLL_MS: '250',
-    CRAWL4AI_MCP_HEALTH_INTERVAL_MS: '250',
-    CRAWL4AI_MCP_HEALTH_TIMEOUT_MS: '120000',
-    ...(serial ? { CRAWL4AI_MCP_INIT_SERIAL: '1' } : {}),
-  };
-  const sim = startVmSimulator(instancesOf(name), cf);
-  const t0 = performance.now();
-  const marks = [];
+  world.simulate(name);
   try {
-    const code = await new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI, '--name', name, 'init', '--yes', '--provider', 'aws', '--region', 'us-east-1', '--size', 'small', '--network', 'public'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-      let buf = '';
-      child.stderr.on('data', (d) => {
-        buf += d;
-        for (let i; (i = buf.indexOf('\n')) >= 0; buf = buf.slice(i + 1)) marks.push([performance.now() - t0, buf.slice(0, i)]);
-      });
-      child.on('error', reject);
-      child.on('close', resolve);
-    });
-    const ms = performance.now() - t0;
-    if (code !== 0) throw new Error(`init exited ${code}:\n${marks.map((m) => m[1]).join('\n')}`);
-    return { ms, marks };
+    const env = world.env(home, serial ? { CRAWL4AI_MCP_INIT_SERIAL: '1' } : {});
+    const r = await runTimed([CLI, '--name', name, 'init', '--yes', '--provider', 'aws', '--region', 'us-east-1', '--size', 'small', '--network', 'public'], env);
+    if (r.code !== 0) throw new Error(`init exited ${r.code}:\n${r.marks.map((m) => m[1]).join('\n')}`);
+    return r;
   } finally {
-    await sim.stop();
     fs.rmSync(home, { recursive: true, force: true });
   }
 }
@@ -116,9 +50,7 @@ for (let i = 0; i < RUNS; i++) {
     );
   }
 }
-await Promise.all([ec2Proxy.close(), cfProxy.close()]);
-await cf.close();
-await ec2.close();
+await world.close();
 
 const sec = (xs) => (median(xs.map((r) => r.ms)) / 1000).toFixed(1);
 console.log(`\ninit --provider aws --network public, EC2 RTT ${EC2_RTT} ms, Cloudflare API RTT ${CF_RTT} ms, launch ${LAUNCH_MS} ms, boot ${BOOT_MS} ms, ${RUNS} runs each (median):\n`);

@@ -47,10 +47,9 @@ export async function installTarball(tgz, dir, env) {
   return { ms: Date.now() - t0 };
 }
 
-/** Bytes on disk under `dir`, as `du` counts them (allocated blocks; hard links once). */
-export function diskBytes(dir) {
+/** Bytes on disk under `dir`, as `du` counts them (allocated blocks; hard links once, also across calls sharing `seen`). */
+export function diskBytes(dir, seen = new Set()) {
   let total = 0;
-  const seen = new Set();
   const walk = (d) => {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);

@@ -98,6 +98,7 @@ async function installSdk(cloud: CloudSdkName, dir: string, pins: Record<string,
   host.progress(`installing the ${label} SDK on first use (${what}) into ${dir}; once, about ${SIZE_MB[cloud]} MB`);
   const sdksDir = path.dirname(dir);
   fs.mkdirSync(sdksDir, { recursive: true });
+  removeAbandonedInstalls(cloud, sdksDir);
   const tmp = fs.mkdtempSync(path.join(sdksDir, `.${cloud}-install-`));
   try {
     for (const f of ['package.json', 'package-lock.json']) fs.copyFileSync(path.join(sdkManifestDir(cloud), f), path.join(tmp, f));
@@ -114,6 +115,14 @@ async function installSdk(cloud: CloudSdkName, dir: string, pins: Record<string,
     pruneOlder(cloud, dir);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** A run killed mid-install (SIGKILL, power) leaves its temp folder; one an hour old is abandoned. */
+function removeAbandonedInstalls(cloud: CloudSdkName, sdksDir: string): void {
+  for (const name of fs.readdirSync(sdksDir)) {
+    const p = path.join(sdksDir, name);
+    if (name.startsWith(`.${cloud}-install-`) && Date.now() - fs.statSync(p).mtimeMs > 3_600_000) fs.rmSync(p, { recursive: true, force: true });
   }
 }
 

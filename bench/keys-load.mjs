@@ -16,28 +16,15 @@
  * Prints markdown. Needs Node >= 23.6 (imports the TypeScript emulator and helper directly).
  */
 import { performance } from 'node:perf_hooks';
-import os from 'node:os';
-import { startCrawl4aiEmulator } from '../test/emulators/crawl4ai/index.ts';
-import { startWorker } from '../test/helpers/mcp-worker.ts';
+import { arg, machineLine, startEmulatedWorker, stats, timeSeq } from './lib.mjs';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
 const CALLS = arg('calls', 10_000);
 const CONCURRENCY = arg('concurrency', 50);
 const N = arg('n', 400);
 const WARMUP = 50;
 const ADMIN = 'c4m_' + 'benchadminbenchadminbenchadminbenchadmin123';
 
-function stats(samples) {
-  const s = [...samples].sort((a, b) => a - b);
-  const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
-  return { n: s.length, p50: q(0.5), p90: q(0.9), p99: q(0.99), mean: s.reduce((a, b) => a + b, 0) / s.length };
-}
-
-const emu = await startCrawl4aiEmulator({});
-const worker = await startWorker({ originUrl: emu.url, token: emu.token, adminKey: ADMIN });
+const { emu, worker } = await startEmulatedWorker({ adminKey: ADMIN });
 const PAGE = emu.fixtures.docs.root;
 
 async function admin(method, path, body) {
@@ -68,17 +55,6 @@ const direct = async () => {
   if (!r.ok) throw new Error(`direct ${r.status}`);
   await r.arrayBuffer();
 };
-
-async function timeSeq(fn, n) {
-  for (let i = 0; i < WARMUP; i++) await fn();
-  const out = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    out.push(performance.now() - t);
-  }
-  return stats(out);
-}
 
 async function load(fnFor, calls, concurrency) {
   let next = 0;
@@ -120,7 +96,7 @@ const today = listed.reduce((a, k) => a + k.usage.today, 0);
 const recorded = listed.reduce((a, k) => a + k.usage.calls, 0);
 
 const f = (x) => x.toFixed(2);
-console.log(`\nNode ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(`\n${machineLine()}`);
 console.log(`\nsequential (${N} calls after ${WARMUP} warm-up), key with allowlist + rpm + daily quota:\n`);
 console.log('| path | n | p50 ms | p90 ms | p99 ms | mean ms |');
 console.log('|---|---:|---:|---:|---:|---:|');

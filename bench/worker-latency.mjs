@@ -14,36 +14,13 @@
  * Needs Node >= 23.6 (imports the TypeScript emulator and helper directly).
  */
 import { performance } from 'node:perf_hooks';
-import os from 'node:os';
-import { startCrawl4aiEmulator } from '../test/emulators/crawl4ai/index.ts';
-import { startWorker } from '../test/helpers/mcp-worker.ts';
+import { arg, machineLine, startEmulatedWorker, timeSeq } from './lib.mjs';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
 const N = arg('n', 400);
 const CONCURRENCY = arg('concurrency', 20);
 const SECONDS = arg('seconds', 8);
 const WARMUP = 50;
-
-function stats(samples) {
-  const s = [...samples].sort((a, b) => a - b);
-  const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
-  return { n: s.length, p50: q(0.5), p90: q(0.9), p99: q(0.99), mean: s.reduce((a, b) => a + b, 0) / s.length };
-}
-
-async function timeSeq(fn, n) {
-  for (let i = 0; i < WARMUP; i++) await fn();
-  const out = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    out.push(performance.now() - t);
-  }
-  return stats(out);
-}
 
 async function throughput(fn, concurrency, seconds) {
   const end = performance.now() + seconds * 1000;
@@ -64,8 +41,7 @@ async function throughput(fn, concurrency, seconds) {
   return { perSecond: done / seconds, errors };
 }
 
-const emu = await startCrawl4aiEmulator({});
-const worker = await startWorker({ originUrl: emu.url, token: emu.token });
+const { emu, worker } = await startEmulatedWorker();
 const PAGE = emu.fixtures.docs.root;
 
 // The body the Worker sends for scrape({url}) with defaults (fit markdown, cache enabled).
@@ -121,7 +97,7 @@ const tDirect = await throughput(direct, CONCURRENCY, SECONDS);
 const tWorker = await throughput(viaWorker, CONCURRENCY, SECONDS);
 
 const f = (x) => x.toFixed(2);
-console.log(`\nNode ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(`\n${machineLine()}`);
 console.log(`sequential: ${N} calls after ${WARMUP} warm-up (client row: ${Math.min(N, 200)}); throughput: ${CONCURRENCY} concurrent for ${SECONDS} s\n`);
 console.log('| path | n | p50 ms | p90 ms | p99 ms | mean ms |');
 console.log('|---|---:|---:|---:|---:|---:|');

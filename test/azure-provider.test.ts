@@ -174,7 +174,7 @@ function azureHarness(): ProviderHarness {
     staticAddress: (name) => ofDeployment(emu(), name, TYPES.pip)[0]?.properties.ipAddress,
     // What a reader of the subscription gets back through ARM: Azure never returns customData.
     async readableBootstrap(name) {
-      const az = createAzureClients(deployment(emu(), { name }).ctx);
+      const az = await createAzureClients(deployment(emu(), { name }).ctx);
       const read = await az.compute.virtualMachines.get(`crawl4ai-mcp-${name}`, `crawl4ai-mcp-${name}-vm`, { expand: 'userData' });
       return read.osProfile?.customData ?? read.userData;
     },
@@ -229,7 +229,7 @@ describe('azure provider: what Azure holds', () => {
     expect(machine!.properties.securityProfile).toMatchObject({ securityType: 'TrustedLaunch', uefiSettings: { secureBootEnabled: true, vTpmEnabled: true } });
     // Azure never returns customData: the GET the SDK makes has none
     expect(machine!.vm!.customData).toBeDefined();
-    const az = createAzureClients(ctx);
+    const az = await createAzureClients(ctx);
     const read = await az.compute.virtualMachines.get(`crawl4ai-mcp-${name}`, `crawl4ai-mcp-${name}-vm`, { expand: 'userData' });
     expect(read.osProfile?.customData).toBeUndefined();
     expect(read.userData).toBeUndefined();
@@ -260,7 +260,7 @@ describe('azure provider: what Azure holds', () => {
 
     // a shutdown from inside the VM leaves it "stopped" but allocated: status says it still bills compute
     await azure.start(ctx, journal);
-    const az = createAzureClients(ctx);
+    const az = await createAzureClients(ctx);
     await az.compute.virtualMachines.powerOff(`crawl4ai-mcp-${ctx.spec.name}`, `crawl4ai-mcp-${ctx.spec.name}-vm`, { updateIntervalInMs: 10 });
     expect(await azure.status(ctx, journal)).toMatchObject({ state: 'stopped', detail: expect.stringContaining('still allocated, compute billed in full (about $32.62/month)') });
   });

@@ -140,11 +140,39 @@ export async function initDeployment(
 
     // provider cloudflare: Crawl4AI runs as a Container the Worker's deploy carries; no VM, no bootstrap
     const container = provider.workerContainer?.(ctx, journal);
+    // The Worker needs only its origin: the tunnel's VPC service, or the VM's hostname, which is
+    // known once the provider holds the address, before it launches the VM. So the Worker deploys
+    // (seconds) while the VM launches and boots (minutes): init's critical path is the longer
+    // chain, not the sum. CRAWL4AI_MCP_INIT_SERIAL=1 deploys it after the VM, as before.
+    const deployer = new WorkerDeployer(cloudflare, s.env, (m) => s.reporter.debug(m));
+    const scriptName = workerScriptName(spec.name);
+    let workerDeploy: Promise<{ url: string }> | undefined;
+    const deployWorker = (hostname: string | undefined): Promise<{ url: string }> =>
+      (workerDeploy ??= (async () => {
+        if (journal.find(WORKER_KEY)?.phase !== 'created') await journal.intend(WORKER_KEY, WORKER_KEY);
+        s.reporter.step(container ? `deploying the Worker ${scriptName} with its Crawl4AI Container (${container.instanceType})` : `deploying the Worker ${scriptName}`);
+        const worker = await deployer.deploy({
+          deployment: spec.name,
+          ...(tunnel ? { vpcServiceId: tunnel.serviceId } : container ? { container } : { originUrl: `https://${hostname}` }),
+          secrets: { CRAWL4AI_API_TOKEN: crawl4aiToken, BOOTSTRAP_KEY_SHA256: await hashApiKey(apiKey), ADMIN_KEY_SHA256: await hashApiKey(adminKey) },
+          vars: { COST_ESTIMATE: costEstimateVar(plan) }, // the dashboard's cost estimate
+        });
+        await journal.created(WORKER_KEY, scriptName, { url: worker.url }); // merges into a record created by an earlier run
+        // The account id lives in the secret store with the token (it names where the token works), not here.
+        await journal.update({ worker: { scriptName, url: worker.url } });
+        return worker;
+      })());
+    const overlap = s.env.CRAWL4AI_MCP_INIT_SERIAL !== '1';
+
     const memoryGiB = SIZES[spec.provider][spec.size].memoryGiB;
     const cloudHostname = spec.network === 'public' && !network.hostname ? provider.publicHostname?.(ctx) : undefined;
+    let bootHostname: string | undefined;
     const bootstrapFor = (addr: { publicIp?: string }) => {
       const hostname = network.hostname ?? cloudHostname ?? (addr.publicIp ? hostnameForIp(addr.publicIp, network.wildcardDomain) : undefined);
       if (spec.network === 'public' && !hostname) throw new CliError('public mode needs the VM address before boot', { exitCode: ExitCode.failed });
+      bootHostname = hostname;
+      // started here, awaited after apply; a failure is reported there, once both chains stopped
+      if (overlap) deployWorker(spec.network === 'public' ? hostname : undefined).catch(() => undefined);
       return {
         userData: renderCloudInit({
           deployment: spec.name,
@@ -165,28 +193,22 @@ export async function initDeployment(
     let vm: VmStatus = { state: 'pending' };
     if (!container) {
       s.reporter.step(`creating the VM on ${spec.provider.toUpperCase()} (${plan.instanceType} in ${spec.region})`);
-      vm = await provider.apply(ctx, journal, bootstrapFor);
+      try {
+        vm = await provider.apply(ctx, journal, bootstrapFor);
+      } catch (e) {
+        // let a Worker deploy in flight finish and be journaled before the error ends the run
+        await workerDeploy?.catch(() => undefined);
+        throw e;
+      }
     }
     const hostname =
-      spec.network === 'public' ? (network.hostname ?? cloudHostname ?? (vm.publicIp ? hostnameForIp(vm.publicIp, network.wildcardDomain) : undefined)) : undefined;
+      spec.network === 'public'
+        ? (network.hostname ?? cloudHostname ?? bootHostname ?? (vm.publicIp ? hostnameForIp(vm.publicIp, network.wildcardDomain) : undefined))
+        : undefined;
     await journal.update({
       outputs: { ...powerHistory(journal.state, true), publicIp: vm.publicIp ?? null, hostname: hostname ?? null, idleStopMinutes: spec.idleStopMinutes ?? 0 },
     });
-
-    // The Worker deploys while the VM boots (cloud-init takes minutes; the Worker seconds).
-    const deployer = new WorkerDeployer(cloudflare, s.env, (m) => s.reporter.debug(m));
-    const scriptName = workerScriptName(spec.name);
-    if (journal.find(WORKER_KEY)?.phase !== 'created') await journal.intend(WORKER_KEY, WORKER_KEY);
-    s.reporter.step(container ? `deploying the Worker ${scriptName} with its Crawl4AI Container (${container.instanceType})` : `deploying the Worker ${scriptName}`);
-    const worker = await deployer.deploy({
-      deployment: spec.name,
-      ...(tunnel ? { vpcServiceId: tunnel.serviceId } : container ? { container } : { originUrl: `https://${hostname}` }),
-      secrets: { CRAWL4AI_API_TOKEN: crawl4aiToken, BOOTSTRAP_KEY_SHA256: await hashApiKey(apiKey), ADMIN_KEY_SHA256: await hashApiKey(adminKey) },
-      vars: { COST_ESTIMATE: costEstimateVar(plan) }, // the dashboard's cost estimate
-    });
-    await journal.created(WORKER_KEY, scriptName, { url: worker.url }); // merges into a record created by an earlier run
-    // The account id lives in the secret store with the token (it names where the token works), not here.
-    await journal.update({ worker: { scriptName, url: worker.url } });
+    const worker = await deployWorker(hostname);
     // the container application is wrangler's work: record it now (destroy deletes it; wrangler delete does not)
     if (container) vm = await provider.apply(ctx, journal, bootstrapFor);
 

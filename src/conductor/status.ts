@@ -56,15 +56,15 @@ export async function deploymentStatus(
   const provider = await loadProvider(spec.provider);
   const ctx = providerContext(spec, credentials, s);
   const journal = new Journal(stateStore(s.env), state);
-  const [vm, discovered, apiKey, adminKey, tunnel] = await Promise.all([
-    provider.status(ctx, journal),
-    provider.discover(ctx),
-    s.secrets.get(deploymentSecret(state.name, 'mcp-api-key')),
-    s.secrets.get(deploymentSecret(state.name, 'admin-key')),
-    tunnelStatusOf(state, cloudflare, s),
-  ]);
-  const health = state.worker ? await checkWorker(state.worker.url, apiKey, 10_000) : null;
-  const usage = state.worker && adminKey && health?.worker.ok ? await usageOf(state.worker.url, adminKey) : undefined;
+  // The Worker's health and usage do not wait for the cloud's answers: all chains run at once.
+  const worker = state.worker;
+  const healthAndUsage = async () => {
+    if (!worker) return { health: null, usage: undefined };
+    const [apiKey, adminKey] = await Promise.all([s.secrets.get(deploymentSecret(state.name, 'mcp-api-key')), s.secrets.get(deploymentSecret(state.name, 'admin-key'))]);
+    const health = await checkWorker(worker.url, apiKey, 10_000);
+    return { health, usage: adminKey && health.worker.ok ? await usageOf(worker.url, adminKey) : undefined };
+  };
+  const [vm, discovered, { health, usage }, tunnel] = await Promise.all([provider.status(ctx, journal), provider.discover(ctx), healthAndUsage(), tunnelStatusOf(state, cloudflare, s)]);
   const cloudIds = new Set(discovered.map((d) => d.id));
   const liveCloud = journal.live().filter((r) => r.phase === 'created' && r.id && !r.kind.startsWith('cloudflare:'));
   const missing = liveCloud.filter((r) => !cloudIds.has(r.id!)).map((r) => `${r.kind} ${r.id}`);

@@ -134,8 +134,21 @@ export class Journal {
     });
   }
 
-  /** Applies `mutate` to the state and persists it; on a failed write the state is restored. */
-  private async commit(mutate: (s: DeploymentState) => void): Promise<void> {
+  /** Commits run one at a time, in call order (init journals two chains at once: the VM and the Worker). */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Applies `mutate` to the state and persists it; on a failed write the state is restored.
+   * Serialised: two overlapping writes could otherwise land out of order (an older state renamed
+   * over a newer one) or sweep each other's temp file.
+   */
+  private commit(mutate: (s: DeploymentState) => void): Promise<void> {
+    const run = this.queue.then(() => this.commitNow(mutate));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async commitNow(mutate: (s: DeploymentState) => void): Promise<void> {
     const before = structuredClone(this.current);
     mutate(this.current);
     try {

@@ -13,6 +13,9 @@ export const statusCommand: CommandModule = {
         const c = ctx();
         const [{ loadDeployment }, { deploymentStatus }] = await Promise.all([import('../../conductor/session.js'), import('../../conductor/status.js')]);
         const state = await loadDeployment(c.name, c.env);
+        // Load the cloud's SDK (main-thread work) while the secret store unlocks (scrypt runs on
+        // libuv's threads): the two overlap on separate cores. deploymentStatus reuses the import.
+        import('../../conductor/providers.js').then((m) => m.loadProvider(state.provider ?? '')).catch(() => undefined);
         const report = await withSession(c, async (session) => {
           session.reporter.step(`asking ${state.provider?.toUpperCase()}, Cloudflare and the Worker`);
           return deploymentStatus(state, await credentialsOf(state, session), await cloudflareOf(state, session), session);

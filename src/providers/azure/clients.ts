@@ -1,9 +1,11 @@
-import { ComputeManagementClient } from '@azure/arm-compute';
-import { NetworkManagementClient } from '@azure/arm-network';
-import { ResourceManagementClient } from '@azure/arm-resources';
-import { getClient, type Client } from '@azure-rest/core-client';
-import { AzureCliCredential, ClientSecretCredential } from '@azure/identity';
+// Types only: the SDK itself is imported through cloudSdk (the package's own node_modules, or the
+// copy installed in the cache the first time Azure is used).
+import type { ComputeManagementClient } from '@azure/arm-compute';
+import type { NetworkManagementClient } from '@azure/arm-network';
+import type { ResourceManagementClient } from '@azure/arm-resources';
+import type { Client, createRestError } from '@azure-rest/core-client';
 import type { TokenCredential } from '@azure/identity';
+import { cloudSdk, type CloudSdk } from '../../ground/cloud-sdk.js';
 import { credentialsError } from '../../ground/errors.js';
 import { registerSecret } from '../../ground/redact.js';
 import type { ProviderContext } from '../provider.js';
@@ -26,6 +28,8 @@ export interface AzureClients {
   resources: ResourceManagementClient;
   /** ARM over the SDK's own REST client, for Microsoft.Authorization/permissions (no typed client among the four packages) */
   arm: Client;
+  /** the REST client's error for a non-2xx answer */
+  restError: typeof createRestError;
   subscriptionId: string;
   location: string;
   /** who the credentials are, for messages: "service principal <client id>" or "Azure CLI login" */
@@ -50,7 +54,8 @@ interface Resolved {
  * An authority host other than Microsoft's needs instance discovery off (it asks Microsoft's
  * login host which authorities are valid).
  */
-function resolveCredential(ctx: ProviderContext): Resolved {
+async function resolveCredential(ctx: ProviderContext, sdk: CloudSdk): Promise<Resolved> {
+  const { AzureCliCredential, ClientSecretCredential } = await sdk.import<typeof import('@azure/identity')>('@azure/identity');
   const authorityHost = ctx.env.CRAWL4AI_MCP_AZURE_AUTHORITY_HOST || undefined;
   if (ctx.credentials.kind === 'chain') {
     const subscriptionId = ctx.env.AZURE_SUBSCRIPTION_ID;
@@ -71,8 +76,15 @@ function resolveCredential(ctx: ProviderContext): Resolved {
   return { credential, subscriptionId, identity: `service principal ${clientId}` };
 }
 
-export function createAzureClients(ctx: ProviderContext): AzureClients {
-  const { credential, subscriptionId, identity } = resolveCredential(ctx);
+export async function createAzureClients(ctx: ProviderContext): Promise<AzureClients> {
+  const sdk = await cloudSdk('azure', ctx);
+  const { credential, subscriptionId, identity } = await resolveCredential(ctx, sdk);
+  const [{ ComputeManagementClient }, { NetworkManagementClient }, { ResourceManagementClient }, { getClient, createRestError }] = await Promise.all([
+    sdk.import<typeof import('@azure/arm-compute')>('@azure/arm-compute'),
+    sdk.import<typeof import('@azure/arm-network')>('@azure/arm-network'),
+    sdk.import<typeof import('@azure/arm-resources')>('@azure/arm-resources'),
+    sdk.import<typeof import('@azure-rest/core-client')>('@azure-rest/core-client'),
+  ]);
   const endpoint = ctx.env.CRAWL4AI_MCP_AZURE_ENDPOINT || ARM_ENDPOINT;
   if (endpoint !== ARM_ENDPOINT) ctx.debug(`azure: Resource Manager endpoint ${endpoint}`);
   const timing = azureTiming(ctx);
@@ -89,6 +101,7 @@ export function createAzureClients(ctx: ProviderContext): AzureClients {
     network: new NetworkManagementClient(credential, subscriptionId, options),
     resources: new ResourceManagementClient(credential, subscriptionId, options),
     arm: getClient(endpoint, credential, options),
+    restError: createRestError,
     subscriptionId,
     location: ctx.spec.region,
     identity,

@@ -91,7 +91,7 @@ export function createAzureProvider(): Provider {
 
 /** Runs `fn` with fresh clients (they hold no sockets open between commands). */
 async function withAzure<T>(ctx: ProviderContext, fn: (az: AzureClients) => Promise<T>): Promise<T> {
-  return fn(createAzureClients(ctx));
+  return fn(await createAzureClients(ctx));
 }
 
 async function requireVm(az: AzureClients, ctx: ProviderContext): Promise<string> {

@@ -1,4 +1,3 @@
-import { createRestError } from '@azure-rest/core-client';
 import type { ValidationResult } from '../../model/deployment.js';
 import type { ProviderContext } from '../provider.js';
 import type { AzureClients } from './clients.js';
@@ -34,7 +33,7 @@ async function listPermissions(az: AzureClients): Promise<PermissionEntry[]> {
     .get({ queryParameters: { 'api-version': PERMISSIONS_API_VERSION } });
   // paged with nextLink like every ARM list
   for (let pages = 0; ; pages++) {
-    if (res.status !== '200') throw createRestError(res);
+    if (res.status !== '200') throw az.restError(res);
     const body = res.body as { value?: PermissionEntry[]; nextLink?: string };
     entries.push(...(body.value ?? []));
     if (!body.nextLink || pages > 50) return entries;

@@ -7,6 +7,7 @@ import type { NetworksClient } from '@google-cloud/compute/build/src/v1/networks
 import type { RegionOperationsClient } from '@google-cloud/compute/build/src/v1/region_operations_client.js';
 import type { RegionsClient } from '@google-cloud/compute/build/src/v1/regions_client.js';
 import type { ZoneOperationsClient } from '@google-cloud/compute/build/src/v1/zone_operations_client.js';
+import { cloudSdk } from '../../ground/cloud-sdk.js';
 import type { ProviderContext } from '../provider.js';
 import { providerTiming, type ProviderTiming } from '../timing.js';
 import { gcpAuth, gcpEndpoint } from './credentials.js';
@@ -42,16 +43,19 @@ export interface GcpClients {
 export async function createGcpClients(ctx: ProviderContext): Promise<GcpClients> {
   const endpoint = gcpEndpoint(ctx.env);
   const auth = await gcpAuth(ctx);
+  // from the package's own node_modules, or the copy installed on first use (ground/cloud-sdk.ts)
+  const sdk = await cloudSdk('gcp', ctx);
+  const v1 = <T>(file: string) => sdk.import<T>(`@google-cloud/compute/build/src/v1/${file}`);
   const [i, f, a, im, n, r, zo, ro, go] = await Promise.all([
-    import('@google-cloud/compute/build/src/v1/instances_client.js'),
-    import('@google-cloud/compute/build/src/v1/firewalls_client.js'),
-    import('@google-cloud/compute/build/src/v1/addresses_client.js'),
-    import('@google-cloud/compute/build/src/v1/images_client.js'),
-    import('@google-cloud/compute/build/src/v1/networks_client.js'),
-    import('@google-cloud/compute/build/src/v1/regions_client.js'),
-    import('@google-cloud/compute/build/src/v1/zone_operations_client.js'),
-    import('@google-cloud/compute/build/src/v1/region_operations_client.js'),
-    import('@google-cloud/compute/build/src/v1/global_operations_client.js'),
+    v1<{ InstancesClient: typeof InstancesClient }>('instances_client.js'),
+    v1<{ FirewallsClient: typeof FirewallsClient }>('firewalls_client.js'),
+    v1<{ AddressesClient: typeof AddressesClient }>('addresses_client.js'),
+    v1<{ ImagesClient: typeof ImagesClient }>('images_client.js'),
+    v1<{ NetworksClient: typeof NetworksClient }>('networks_client.js'),
+    v1<{ RegionsClient: typeof RegionsClient }>('regions_client.js'),
+    v1<{ ZoneOperationsClient: typeof ZoneOperationsClient }>('zone_operations_client.js'),
+    v1<{ RegionOperationsClient: typeof RegionOperationsClient }>('region_operations_client.js'),
+    v1<{ GlobalOperationsClient: typeof GlobalOperationsClient }>('global_operations_client.js'),
   ]);
   const opts = {
     fallback: true, // REST, as Compute speaks it; no gRPC

@@ -1,5 +1,6 @@
 import { createSign } from 'node:crypto';
 import type { AuthClient } from 'google-auth-library';
+import { cloudSdk } from '../../ground/cloud-sdk.js';
 import { credentialsError, usageError } from '../../ground/errors.js';
 import { registerSecret } from '../../ground/redact.js';
 import type { ProviderContext } from '../provider.js';
@@ -60,7 +61,7 @@ export function gcpEndpoint(env: NodeJS.ProcessEnv): URL | undefined {
 
 export async function gcpAuth(ctx: ProviderContext): Promise<GcpAuth> {
   const endpoint = gcpEndpoint(ctx.env);
-  const gal = await import('google-auth-library');
+  const gal = await (await cloudSdk('gcp', ctx)).import<typeof import('google-auth-library')>('google-auth-library');
   if (ctx.credentials.kind === 'chain') {
     if (endpoint) throw usageError('CRAWL4AI_MCP_GCP_ENDPOINT needs a service-account key', 'choose --credentials keychain and enter a key');
     const auth = new gal.GoogleAuth({ scopes: SCOPES });

@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+/**
+ * Benchmark (not a test): cold start of the built CLI against `wrangler --help` in the same run.
+ *
+ *   npm run build && node --experimental-transform-types bench/cold-start.mjs [--n 7] [--ec2-rtt 0] [--cf-rtt 0]
+ *
+ * Times N fresh processes each, interleaved so machine load hits all alike:
+ *   - `crawl4ai-mcp --help`
+ *   - `wrangler --help` (its own bin, no npx)
+ *   - `crawl4ai-mcp status --json` of an AWS deployment made by `init` against the EC2 and
+ *     Cloudflare emulators (optionally behind latency proxies), split into local work and
+ *     network waits by bench/net-wait-hook.mjs (time with at least one HTTP request in flight).
+ * Prints medians and each as a ratio to wrangler --help.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { arg, CLI, machineLine, median, ROOT, runTimed, startAwsWorld } from './lib.mjs';
+
+const N = arg('n', 7);
+const world = await startAwsWorld({ ec2Rtt: arg('ec2-rtt', 0), cfRtt: arg('cf-rtt', 0), launchMs: 300 });
+const home = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-bench-cold-'));
+const env = world.env(home);
+world.simulate('cold');
+const init = await runTimed([CLI, '--name', 'cold', 'init', '--yes', '--provider', 'aws', '--region', 'us-east-1', '--size', 'small', '--network', 'public'], env);
+if (init.code !== 0) throw new Error(`init exited ${init.code}: ${init.marks.map((m) => m[1]).join('\n')}`);
+
+const WRANGLER = path.join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
+const HOOK = path.join(ROOT, 'bench', 'net-wait-hook.mjs');
+const trace = path.join(home, 'net.json');
+const t = { help: [], wrangler: [], status: [], statusLocal: [], statusNet: [] };
+for (let i = 0; i < N; i++) {
+  const help = await runTimed([CLI, '--help'], env);
+  const wr = await runTimed([WRANGLER, '--help'], { ...env, XDG_CONFIG_HOME: path.join(home, 'xdg') });
+  const st = await runTimed([CLI, '--name', 'cold', 'status', '--json'], { ...env, C4M_NET_TRACE: trace }, ['--import', HOOK]);
+  if (help.code !== 0 || wr.code !== 0 || st.code !== 0) throw new Error(`exit codes ${help.code} ${wr.code} ${st.code}: ${st.marks.map((m) => m[1]).join('\n')}`);
+  const { netMs } = JSON.parse(fs.readFileSync(trace, 'utf8'));
+  t.help.push(help.ms);
+  t.wrangler.push(wr.ms);
+  t.status.push(st.ms);
+  t.statusNet.push(netMs);
+  t.statusLocal.push(st.ms - netMs);
+}
+await world.close();
+fs.rmSync(home, { recursive: true, force: true });
+
+const w = median(t.wrangler);
+const row = (label, xs) => `| ${label} | ${median(xs).toFixed(0)} | ${(median(xs) / w).toFixed(3)}× |`;
+console.log(`\nCold start, ${N} fresh processes each (median ms; ratio to wrangler --help in the same run):\n`);
+console.log('| command | ms | × wrangler --help |');
+console.log('|---|---:|---:|');
+console.log(row('wrangler --help', t.wrangler));
+console.log(row('crawl4ai-mcp --help', t.help));
+console.log(row('crawl4ai-mcp status --json (AWS)', t.status));
+console.log(row('… of which local work', t.statusLocal));
+console.log(row('… of which waiting on the network', t.statusNet));
+console.log(`\n${machineLine()}`);

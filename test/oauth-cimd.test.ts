@@ -173,6 +173,24 @@ describe('OAuth client ID metadata documents', () => {
     expect(JSON.stringify(refused.content)).toMatch(/tool \\"map\\" is outside the scope of key/);
     await client.close();
     expect(fetched).toContain('/oauth/desk.json');
+
+    // keys revoke cuts it off: the access token is refused, and the refresh token no longer works
+    // (the document still resolves, so the client is known: the grant is what is gone)
+    const revoke = await fetch(`${worker.url}/admin/keys/${mine.name}/revoke`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: '{}' });
+    expect(revoke.status).toBe(200);
+    const direct = await fetch(worker.mcpUrl, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${provider.saved!.access_token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'health', arguments: {} } }),
+    });
+    expect(direct.status).toBe(401);
+    const refresh = await fetch(`${worker.url}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: provider.saved!.refresh_token!, client_id: clientId }),
+    });
+    expect(refresh.status).toBe(400);
+    expect(((await refresh.json()) as { error: string }).error).toBe('invalid_grant');
   });
 
   it('a redirect_uri not in the document is refused on the page, never redirected', async () => {

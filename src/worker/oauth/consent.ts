@@ -12,8 +12,9 @@
  * and usable once: that is the CSRF token (a forged POST from another site has no cookie, and the
  * Worker's Origin check refuses cross-site posts before this). The authorization request itself
  * stays server-side between GET and POST, so nothing in the form can change the client, redirect
- * URI or scopes (the tool boxes can only narrow them to names this Worker knows). Redirect URIs are matched exactly by the library; before it has validated the
- * client and redirect URI, errors are rendered here and never redirected (no open redirect).
+ * URI or scopes (the tool boxes can only narrow access, to names this Worker knows). Redirect URIs
+ * are matched exactly by the library; before it has validated the client and redirect URI, errors
+ * are rendered here and never redirected (no open redirect).
  */
 import { AuthorizationError, CimdFetchError, authorizationErrorRedirect, type AuthRequest, type OAuthHelpers } from '@cloudflare/workers-oauth-provider';
 import { TOOLS } from '../../mcp/server.js';

@@ -209,12 +209,16 @@ async function consentOverHttp(w: RunningWorker, url: string, code: string): Pro
   const page = await fetch(url, { redirect: 'manual' });
   expect(page.status).toBe(200);
   const cookie = page.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
-  const handle = /name="handle" value="([^"]+)"/.exec(await page.text())![1]!;
+  const html = await page.text();
+  const handle = /name="handle" value="([^"]+)"/.exec(html)![1]!;
+  // the tool boxes as a browser submits them: every ticked one (all, by default)
+  const tools = [...html.matchAll(/name="tool" value="([^"]+)" checked/g)].map((m) => ['tool', m[1]!]);
+  expect(tools.length).toBeGreaterThan(0);
   return fetch(`${w.url}/authorize`, {
     method: 'POST',
     redirect: 'manual',
     headers: { cookie, origin: w.url, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ handle, code, decision: 'approve' }),
+    body: new URLSearchParams([['handle', handle], ['code', code], ['decision', 'approve'], ...tools]),
   });
 }
 
@@ -303,7 +307,7 @@ describe('OAuth refusals', () => {
     // a forged POST without the browser's consent cookie is refused
     const page = await fetch(url());
     const handle = /name="handle" value="([^"]+)"/.exec(await page.text())![1]!;
-    const forged = await fetch(`${worker.url}/authorize`, { method: 'POST', redirect: 'manual', headers: { origin: worker.url, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ handle, code: ADMIN_KEY, decision: 'approve' }) });
+    const forged = await fetch(`${worker.url}/authorize`, { method: 'POST', redirect: 'manual', headers: { origin: worker.url, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ handle, code: ADMIN_KEY, decision: 'approve', tool: 'health' }) });
     expect(forged.status).toBe(400);
     expect(forged.headers.get('location')).toBeNull();
     const crossSite = await fetch(`${worker.url}/authorize`, { method: 'POST', redirect: 'manual', headers: { origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ handle, code: ADMIN_KEY, decision: 'approve' }) });

@@ -12,13 +12,14 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { Client, StreamableHTTPClientTransport, UnauthorizedError } from '@modelcontextprotocol/client';
 import { EdgeOutbound } from './emulators/cloudflare/edge-outbound.ts';
 import { startCrawl4aiEmulator, type Crawl4aiEmulator } from './emulators/crawl4ai/index.ts';
 import { ROOT, startWorker, type RunningWorker } from './helpers/mcp-worker.ts';
 import { ClaudeLikeOAuthClient } from './helpers/oauth-client.ts';
-import { hasCommand, itWith } from './helpers/system-tools.ts';
+import { launchChromium, LOOPBACK_ONLY } from './helpers/browser.ts';
+import { itWith } from './helpers/system-tools.ts';
 import { makeTestCa, type TestCa } from './helpers/test-ca.ts';
 
 const it = itWith([{ cmd: 'chromium', pkg: 'chromium' }]);
@@ -72,9 +73,7 @@ beforeAll(async () => {
     'crawler.example': emu.url,
   });
   worker = await startWorker({ originUrl: 'http://crawler.example', token: emu.token, adminKey: ADMIN_KEY, outbound: edge, onStderr: (t) => logs.push(t) });
-  if (hasCommand('chromium')) {
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1, EXCLUDE localhost'] });
-  }
+  browser = await launchChromium([LOOPBACK_ONLY]);
 }, 60_000);
 
 afterAll(async () => {

@@ -12,13 +12,14 @@ import type { PassThrough } from 'node:stream';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { Client, StreamableHTTPClientTransport, UnauthorizedError } from '@modelcontextprotocol/client';
 import { startCrawl4aiEmulator, type Crawl4aiEmulator } from './emulators/crawl4ai/index.ts';
 import { ROOT, startWorker, type RunningWorker } from './helpers/mcp-worker.ts';
 import { connectV2 } from './helpers/mcp-clients.ts';
 import { ClaudeLikeOAuthClient, CLAUDE_REDIRECT } from './helpers/oauth-client.ts';
-import { hasCommand, itWith } from './helpers/system-tools.ts';
+import { launchChromium, LOOPBACK_ONLY } from './helpers/browser.ts';
+import { itWith } from './helpers/system-tools.ts';
 
 const it = itWith([{ cmd: 'chromium', pkg: 'chromium' }]);
 const ADMIN_KEY = 'c4m_' + 'oauthoauthoauthoauthoauthoauthoauthoauth123';
@@ -31,9 +32,7 @@ const logs: string[] = [];
 beforeAll(async () => {
   emu = await startCrawl4aiEmulator({});
   worker = await startWorker({ originUrl: emu.url, token: emu.token, adminKey: ADMIN_KEY, onStderr: (t) => logs.push(t) });
-  if (hasCommand('chromium')) {
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1, EXCLUDE localhost'] });
-  }
+  browser = await launchChromium([LOOPBACK_ONLY]);
 }, 60_000);
 
 afterAll(async () => {

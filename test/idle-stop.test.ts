@@ -167,11 +167,11 @@ describe('--idle-stop values', () => {
     expect(describeIdleStop(45)).toBe('45 min');
   });
 
-  it('defaults to 60 min on AWS and GCP; off on Azure, where a guest power-off keeps billing', () => {
+  it('defaults to 60 min on AWS, GCP and Azure (where the VM deallocates itself)', () => {
     expect(idleStopFor('aws', undefined)).toBe(60);
     expect(idleStopFor('gcp', '30m')).toBe(30);
-    expect(idleStopFor('azure', undefined)).toBe(0);
+    expect(idleStopFor('azure', undefined)).toBe(60);
     expect(idleStopFor('azure', 'off')).toBe(0);
-    expect(() => idleStopFor('azure', '30m')).toThrow(/not available on Azure/);
+    expect(idleStopFor('azure', '30m')).toBe(30);
   });
 });

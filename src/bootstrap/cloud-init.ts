@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { isIPv4 } from 'node:net';
 import { usageError } from '../ground/errors.js';
+import { IDLE_STOP_ACTIONS, type IdleStopAction } from './idle-stop.js';
 
 /**
  * The VM bootstrap: renders templates/cloud-init/ into one #cloud-config document (EC2 UserData,
@@ -92,6 +93,8 @@ export interface BootstrapInput {
   tunnelToken?: string;
   /** idle auto-stop: power the VM off after this many minutes without a crawl request; 0 or absent = never */
   idleStopMinutes?: number;
+  /** how the watchdog stops the VM: a guest power-off (default), or on Azure a deallocation by the VM's managed identity */
+  idleStopAction?: IdleStopAction;
 }
 
 const TEMPLATE_DIR = new URL('../../templates/cloud-init/', import.meta.url);
@@ -203,6 +206,7 @@ function validate(input: BootstrapInput): void {
   if (input.idleStopMinutes !== undefined && !(Number.isInteger(input.idleStopMinutes) && input.idleStopMinutes >= 0)) {
     throw new Error(`invalid idleStopMinutes ${input.idleStopMinutes}`);
   }
+  if (input.idleStopAction !== undefined && !IDLE_STOP_ACTIONS.includes(input.idleStopAction)) throw new Error(`invalid idleStopAction "${String(input.idleStopAction)}"`);
   // Secret values are never echoed in these messages.
   if (!TOKEN_RE.test(input.crawl4aiToken)) {
     throw new Error('invalid Crawl4AI API token: want 32-512 characters of [A-Za-z0-9_-] (e.g. 32 random bytes as hex)');
@@ -234,6 +238,9 @@ function contexts(input: BootstrapInput): { top: Context; files: Context } {
     hostname: input.hostname,
     acmeEmail: input.acmeEmail,
     idleStopMinutes: String(input.idleStopMinutes ?? 0),
+    idleStopAction: input.idleStopAction ?? 'poweroff',
+    // the watchdog's Azure path is rendered only for Azure VMs (EC2's 16 KB user data limit)
+    azureDeallocate: input.idleStopAction === 'azure-deallocate' ? 'yes' : undefined,
   };
   const top: Context = { ...files, crawl4aiToken: input.crawl4aiToken, tunnelToken: input.tunnelToken };
   return { top, files };

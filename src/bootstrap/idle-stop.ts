@@ -2,10 +2,10 @@ import { usageError } from '../ground/errors.js';
 import type { ProviderName } from '../model/deployment.js';
 
 /**
- * Idle auto-stop (templates/cloud-init/idle-stop.sh): the VM powers itself off after this long
- * without a crawl request. A guest power-off ends compute billing on AWS (launched with
+ * Idle auto-stop (templates/cloud-init/idle-stop.sh): the VM stops itself after this long without
+ * a crawl request. A guest power-off ends compute billing on AWS (launched with
  * InstanceInitiatedShutdownBehavior=stop) and GCP (TERMINATED); on Azure it does not (a VM stopped
- * from inside stays allocated and billed until deallocated), so there it is off.
+ * from inside stays allocated and billed), so there the VM's managed identity deallocates it.
  */
 export const DEFAULT_IDLE_STOP_MINUTES = 60;
 /** Below this a VM could stop while it is still booting and pulling the image (about 5 min). */
@@ -27,17 +27,15 @@ export function parseIdleStop(value: string): number {
   return minutes;
 }
 
+/** How the watchdog stops the VM (settings.env IDLE_STOP_ACTION). */
+export const IDLE_STOP_ACTIONS = ['poweroff', 'azure-deallocate'] as const;
+export type IdleStopAction = (typeof IDLE_STOP_ACTIONS)[number];
+
+/** Azure bills a powered-off VM until it is deallocated; the other clouds stop billing at power-off. */
+export const idleStopActionFor = (provider: ProviderName): IdleStopAction => (provider === 'azure' ? 'azure-deallocate' : 'poweroff');
+
 /** The minutes a deployment gets: the flag's value, else the default of its cloud. */
 export function idleStopFor(provider: ProviderName, flag: string | undefined): number {
-  if (provider === 'azure') {
-    if (flag !== undefined && parseIdleStop(flag) !== 0) {
-      throw usageError(
-        '--idle-stop is not available on Azure yet',
-        'a VM that powers itself off on Azure stays allocated and billed; use `crawl4ai-mcp stop` (it deallocates), or --idle-stop off',
-      );
-    }
-    return 0;
-  }
   if (provider === 'cloudflare') {
     // a Container sleeps by itself (sleepAfter); there is no VM to power off
     if (flag !== undefined && parseIdleStop(flag) !== 0) {

@@ -12,8 +12,9 @@ import { healthyAgain } from './lifecycle.js';
 import type { WorkerHealth } from './worker-health.js';
 
 /**
- * `scale --idle-stop`: the VM gets the new minutes through its secret-free user data (a bootcmd)
- * and is restarted so they apply now; then wait until Crawl4AI answers through the Worker again.
+ * `scale --idle-stop`: the VM gets the new minutes through its secret-free user data (AWS, GCP: a
+ * bootcmd, applied by a restart; Azure: userData read from IMDS, no restart); then wait until
+ * Crawl4AI answers through the Worker again.
  */
 export async function changeIdleStop(
   state: DeploymentState,
@@ -31,7 +32,7 @@ export async function changeIdleStop(
     const fresh = (await store.read(state.name)) ?? state;
     const journal = new Journal(store, fresh);
     const ctx = providerContext({ ...spec, idleStopMinutes: minutes }, credentials, s);
-    s.reporter.step(`setting idle auto-stop to ${describeIdleStop(minutes)}: stop, update the VM's settings, start`);
+    s.reporter.step(`setting idle auto-stop to ${describeIdleStop(minutes)} on the VM`);
     await journal.update({ outputs: powerHistory(journal.state, false) });
     const vm = await provider.setIdleStop!(ctx, journal, minutes);
     await journal.update({ outputs: { ...powerHistory(journal.state, true), idleStopMinutes: minutes } });

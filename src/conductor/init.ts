@@ -4,6 +4,7 @@ import { deploymentsDir } from '../ground/paths.js';
 import { generateApiKey, hashApiKey } from '../ground/api-key.js';
 import type { DeploymentSpec, Plan, ProviderCredentials, VmStatus } from '../model/deployment.js';
 import { renderCloudInit, hostnameForIp, CRAWL4AI_IMAGE, memoryLimitFor } from '../bootstrap/cloud-init.js';
+import { idleStopActionFor } from '../bootstrap/idle-stop.js';
 import { SIZES } from '../pricing/catalog.js';
 import { Journal } from '../state/journal.js';
 import { withDeploymentLock } from '../state/lock.js';
@@ -185,6 +186,7 @@ export async function initDeployment(
           ...(spec.network === 'public' && network.acmeEmail ? { acmeEmail: network.acmeEmail } : {}),
           ...(tunnel ? { tunnelToken: tunnel.token } : {}),
           idleStopMinutes: spec.idleStopMinutes ?? 0,
+          idleStopAction: idleStopActionFor(spec.provider),
         }),
         inboundPorts: spec.network === 'public' ? [443] : [],
       };

@@ -8,7 +8,8 @@ import { applyDeployment } from './apply.js';
 import { createAwsClients, type AwsClients } from './clients.js';
 import { destroyDeployment } from './destroy.js';
 import { discoverResources } from './discover.js';
-import { SCRUBBED_USER_DATA, secretFreeUserData } from '../../bootstrap/cloud-init.js';
+import { SCRUBBED_USER_DATA } from '../../bootstrap/cloud-init.js';
+import { restartWithIdleStop } from '../idle-stop-steps.js';
 import { readConsole, runningImage } from './console.js';
 import { describeInstance, setInstanceType, setUserData, startInstance, stopInstance, toVmStatus } from './instance.js';
 import { planDeployment } from './plan.js';
@@ -86,11 +87,11 @@ export function createAwsProvider(): Provider {
     setIdleStop: (ctx, journal, minutes) =>
       withAws(ctx, async (aws) => {
         const id = await requireInstanceId(aws, ctx, journal);
-        ctx.progress(`stopping instance ${id} to change its idle auto-stop setting`);
-        await stopInstance(aws, id);
-        await setUserData(aws, id, secretFreeUserData(minutes));
-        ctx.progress(`starting instance ${id}; it applies the setting as it boots`);
-        return remember(journal, toVmStatus(await startInstance(aws, id, otherSizes(ctx.spec.size))));
+        return restartWithIdleStop(ctx, minutes, `instance ${id}`, {
+          stop: () => stopInstance(aws, id),
+          setUserData: (userData) => setUserData(aws, id, userData),
+          start: async () => remember(journal, toVmStatus(await startInstance(aws, id, otherSizes(ctx.spec.size)))),
+        });
       }),
 
     resize: (ctx, journal, size) => withAws(ctx, (aws) => resizeInstance(aws, ctx, journal, size)),

@@ -11,6 +11,7 @@ import { AZURE_RESOURCE, deploymentTags, resourceNames, scopedId } from './names
 import { getNic, getNsg, getPublicIp, getVnet, putNic, putNsg, putPublicIp, putVnet } from './network.js';
 import { createVm, describeVm, startVm, tagOsDisk } from './vm.js';
 import { currentStatus } from './status.js';
+import { ensureSelfDeallocate } from './self-deallocate.js';
 
 export interface ApplyOptions {
   vmSize: string;
@@ -22,7 +23,8 @@ export interface ApplyOptions {
  * Creates the deployment's Azure resources, or resumes creating them. Each step is intend
  * (journal) -> PUT -> created (journal); Azure PUTs are idempotent by name, so a step left in
  * 'intent' is simply PUT again, and a created record whose resource is gone is created anew.
- * Order: resource group, [public IP], NSG, virtual network, NIC, VM, OS disk tags, start.
+ * Order: resource group, [public IP], NSG, virtual network, NIC, VM, OS disk tags, the VM's
+ * self-deallocate role and its assignment, start.
  * Nothing is rolled back on failure: what exists stays journaled and tagged for the next run or
  * for destroy.
  */
@@ -109,7 +111,7 @@ export async function applyDeployment(az: AzureClients, ctx: ProviderContext, jo
     await journal.intend(AZURE_RESOURCE.vm, AZURE_RESOURCE.vm, { region: az.location, meta: { vmSize: opts.vmSize, image: image.id } });
     ctx.progress(`creating ${opts.vmSize} virtual machine ${n.vm} (${image.name})`);
     try {
-      const vm = await createVm(az, { deployment, vmSize: opts.vmSize, image, nicId, userData: bootstrap.userData }, opts.otherSizes);
+      const vm = await createVm(az, { deployment, vmSize: opts.vmSize, image, nicId, userData: bootstrap.userData, idleStopMinutes: ctx.spec.idleStopMinutes ?? 0 }, opts.otherSizes);
       await journal.created(AZURE_RESOURCE.vm, scopedId(vm.id!), { vmSize: opts.vmSize, image: image.id });
     } catch (e) {
       // nothing usable was created: forget the intent, so the next run (perhaps another --size) starts clean
@@ -128,7 +130,10 @@ export async function applyDeployment(az: AzureClients, ctx: ProviderContext, jo
     await journal.created(AZURE_RESOURCE.disk, scopedId(diskId));
   }
 
-  // 8. a resumed run may find it deallocated
+  // 8. idle auto-stop: the VM's identity may deallocate this VM, nothing else
+  await ensureSelfDeallocate(az, ctx, journal, facts.vm);
+
+  // 9. a resumed run may find it deallocated
   if (facts.power !== 'running') {
     ctx.progress(`starting virtual machine ${n.vm}`);
     await startVm(az, deployment, opts.otherSizes);

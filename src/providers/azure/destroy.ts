@@ -5,11 +5,13 @@ import type { AzureClients } from './clients.js';
 import { lro } from './clients.js';
 import { azureCall, getOrUndefined } from './errors.js';
 import { findGroups } from './discover.js';
+import { removeSelfDeallocate } from './self-deallocate.js';
 import { AZURE_RESOURCE, isOurs, resourceNames } from './names.js';
 
 /**
- * Deletes the deployment: its resource group, which takes every resource inside with it (VM, OS
- * disk, NIC, NSG, virtual network, public IP), then waits until Azure no longer has the group.
+ * Deletes the deployment: the VM's self-deallocate role assignment and role (found by name), then
+ * its resource group, which takes every resource inside with it (VM, OS disk, NIC, NSG, virtual
+ * network, public IP), then waits until Azure no longer has the group.
  * Groups come from the journal and from the tags (so it works with the state file gone). A group
  * of the same name that does not carry the deployment's tags is never deleted. Idempotent: a
  * group already gone is fine; the journal keeps its records until the group is gone, so running
@@ -25,6 +27,8 @@ export async function destroyDeployment(az: AzureClients, ctx: ProviderContext, 
     if (g && isOurs(g.tags, deployment)) names.add(g.name ?? own);
   }
   for (const r of records) await journal.deleting(r.key);
+  // the role and its assignment live outside the group: Azure would keep them after the group is gone
+  await removeSelfDeallocate(az, ctx);
   for (const name of names) {
     ctx.progress(`deleting resource group ${name} and everything in it (this takes a few minutes)`);
     await azureCall({ action: `delete resource group ${name}`, location: az.location }, () => az.resources.resourceGroups.delete(name, lro(az)));

@@ -14,7 +14,8 @@ import { planDeployment } from './plan.js';
 import { azureVmSizes, otherSizes, vmSizeOf } from './sizes.js';
 import { currentStatus } from './status.js';
 import { validateAzureCredentials } from './validate.js';
-import { deallocateVm, describeVm, setVmSize, startVm } from './vm.js';
+import { deallocateVm, describeVm, idleStopUserData, setVmSize, setVmUserData, startVm } from './vm.js';
+import { ensureSelfDeallocate } from './self-deallocate.js';
 
 /**
  * The Azure provider: per deployment one resource group holding a virtual network, an NSG, a NIC,
@@ -73,6 +74,22 @@ export function createAzureProvider(): Provider {
     resize: (ctx, journal, size) => withAzure(ctx, (az) => resizeVm(az, ctx, journal, size)),
 
     destroy: (ctx, journal) => withAzure(ctx, (az) => destroyDeployment(az, ctx, journal)),
+
+    /**
+     * No restart: cloud-init on Azure reads customData only, once, so the minutes live in the VM's
+     * userData, which Azure changes while the VM runs and idle-stop.sh reads from IMDS each minute.
+     * The role is ensured too, for a VM made before idle auto-stop existed on Azure.
+     */
+    setIdleStop: (ctx, journal, minutes) =>
+      withAzure(ctx, async (az) => {
+        const name = await requireVm(az, ctx);
+        const facts = await describeVm(az, ctx.spec.name);
+        await ensureSelfDeallocate(az, ctx, journal, facts!.vm);
+        ctx.progress(`setting the idle auto-stop minutes in the user data of virtual machine ${name}; its watchdog reads them within a minute`);
+        await setVmUserData(az, ctx.spec.name, idleStopUserData(minutes));
+        if (facts!.power !== 'running') await startVm(az, ctx.spec.name, otherSizes(ctx.spec.size));
+        return remember(journal, await currentStatus(az, ctx.spec));
+      }),
 
     discover: (ctx) => withAzure(ctx, (az) => discoverResources(az, ctx.spec.name)),
 

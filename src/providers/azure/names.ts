@@ -10,6 +10,9 @@ export const AZURE_RESOURCE = {
   nic: 'azure:network-interface',
   vm: 'azure:virtual-machine',
   disk: 'azure:disk',
+  /** idle auto-stop: the custom role letting the VM deallocate itself, and its assignment to the VM's identity */
+  roleDefinition: 'azure:role-definition',
+  roleAssignment: 'azure:role-assignment',
 } as const;
 export type AzureResourceKind = (typeof AZURE_RESOURCE)[keyof typeof AZURE_RESOURCE];
 

@@ -25,6 +25,9 @@ export const AZURE_READ_ACTIONS = [
   'Microsoft.Network/virtualNetworks/read',
   'Microsoft.Network/publicIPAddresses/read',
   'Microsoft.Network/networkInterfaces/read',
+  // idle auto-stop: find the VM's self-deallocate role and its assignment (also by name, for destroy)
+  'Microsoft.Authorization/roleDefinitions/read',
+  'Microsoft.Authorization/roleAssignments/read',
 ] as const;
 
 /** Creates and changes (a PUT or PATCH is `write`), and the joins ARM checks when one resource uses another. */
@@ -40,6 +43,9 @@ export const AZURE_WRITE_ACTIONS = [
   'Microsoft.Network/networkInterfaces/join/action',
   'Microsoft.Compute/virtualMachines/write',
   'Microsoft.Compute/disks/write',
+  // idle auto-stop: a custom role (read + deallocate, assignable only at the VM) and its assignment to the VM's identity
+  'Microsoft.Authorization/roleDefinitions/write',
+  'Microsoft.Authorization/roleAssignments/write',
 ] as const;
 
 /** Power actions (stop means deallocate) and deletes. */
@@ -47,6 +53,8 @@ export const AZURE_MANAGE_ACTIONS = [
   'Microsoft.Compute/virtualMachines/start/action',
   'Microsoft.Compute/virtualMachines/deallocate/action',
   'Microsoft.Resources/subscriptions/resourceGroups/delete',
+  'Microsoft.Authorization/roleAssignments/delete',
+  'Microsoft.Authorization/roleDefinitions/delete',
 ] as const;
 
 export type AzureAction = (typeof AZURE_READ_ACTIONS)[number] | (typeof AZURE_WRITE_ACTIONS)[number] | (typeof AZURE_MANAGE_ACTIONS)[number];

@@ -45,18 +45,27 @@ export interface CreateVmParams {
   image: ImageChoice;
   nicId: string;
   userData: string;
+  /** idle auto-stop minutes, kept in the VM's userData (IMDS serves it; `scale --idle-stop` changes it) */
+  idleStopMinutes: number;
 }
+
+/** The VM's userData: only the idle auto-stop minutes, which idle-stop.sh reads from IMDS each minute. Holds no secret. */
+export const idleStopUserData = (minutes: number): string => Buffer.from(`IDLE_STOP_MINUTES=${minutes}\n`, 'utf8').toString('base64');
 
 /**
  * The VM: cloud-init as customData (Azure hands it to cloud-init and never returns it from the
  * API or IMDS), a Standard SSD managed OS disk deleted with the VM, no password, no usable SSH
- * key, no managed identity, Trusted Launch (secure boot + vTPM), managed boot diagnostics.
+ * key, Trusted Launch (secure boot + vTPM), managed boot diagnostics. A system-assigned managed
+ * identity, whose only role (self-deallocate.ts) lets it deallocate this VM when idle; userData
+ * holds the idle auto-stop minutes and nothing secret (unlike customData, IMDS and GET show it).
  */
 export function vmDefinition(az: AzureClients, p: CreateVmParams): VirtualMachine {
   const n = resourceNames(p.deployment);
   return {
     location: az.location,
     tags: deploymentTags(p.deployment),
+    identity: { type: 'SystemAssigned' },
+    userData: idleStopUserData(p.idleStopMinutes),
     hardwareProfile: { vmSize: p.vmSize },
     storageProfile: {
       imageReference: { publisher: UBUNTU.publisher, offer: UBUNTU.offer, sku: UBUNTU.sku, version: p.image.version },
@@ -161,6 +170,14 @@ export async function startVm(az: AzureClients, deployment: string, otherSizes: 
 export async function deallocateVm(az: AzureClients, deployment: string): Promise<void> {
   const n = resourceNames(deployment);
   await azureCall({ action: `deallocate virtual machine ${n.vm}`, location: az.location }, () => az.compute.virtualMachines.deallocate(n.group, n.vm, lro(az)));
+}
+
+/** Replaces the VM's userData (Azure allows it while the VM runs; no restart needed). */
+export async function setVmUserData(az: AzureClients, deployment: string, userData: string): Promise<void> {
+  const n = resourceNames(deployment);
+  await azureCall({ action: `update the user data of virtual machine ${n.vm}`, location: az.location }, () =>
+    az.compute.virtualMachines.update(n.group, n.vm, { userData }, lro(az)),
+  );
 }
 
 export async function setVmSize(az: AzureClients, deployment: string, vmSize: string): Promise<void> {

@@ -9,6 +9,7 @@ import { createGcpClients, type GcpClients } from './clients.js';
 import { destroyDeployment } from './destroy.js';
 import { discoverResources } from './discover.js';
 import { SCRUBBED_USER_DATA } from '../../bootstrap/cloud-init.js';
+import { restartWithIdleStop } from '../idle-stop-steps.js';
 import { getInstance, setMachineType, setUserData, startInstance, stopInstance, toVmStatus, type InstanceRef } from './instance.js';
 import { checkResourceName, lastSegment, splitInstanceId } from './names.js';
 import { GCP_POLICY_FILE } from './permissions.js';
@@ -74,6 +75,17 @@ export function createGcpProvider(): Provider {
         // Compute changes metadata while the VM runs: no stop/start needed
         if (await setUserData(gcp, ref, SCRUBBED_USER_DATA)) ctx.progress(`replaced the bootstrap (user-data) in the metadata of instance ${ref.name} with a secret-free one`);
         return toVmStatus(await getInstance(gcp, ref));
+      }),
+
+    // cloud-init runs the user data's bootcmd at each boot: stop, setMetadata (fingerprint + operation), start
+    setIdleStop: (ctx, journal, minutes) =>
+      withGcp(ctx, async (gcp) => {
+        const ref = await requireInstance(gcp, ctx, journal);
+        return restartWithIdleStop(ctx, minutes, `instance ${ref.name} in ${ref.zone}`, {
+          stop: () => stopInstance(gcp, ref),
+          setUserData: (userData) => setUserData(gcp, ref, userData),
+          start: async () => remember(journal, toVmStatus(await startInstance(gcp, ref, otherSizes(ctx.spec.size)))),
+        });
       }),
   };
 }

@@ -3,7 +3,7 @@
  * Each handler gets the parsed request and answers { status, body, headers } or throws an ArmError.
  */
 import { randomUUID } from 'node:crypto';
-import { ArmError, IMAGES, LOCATIONS, TYPES, VM_SIZES, type ArmResource, type ArmState, type PowerState } from './model.js';
+import { ArmError, IMAGES, LOCATIONS, TYPES, VM_SIZES, type ArmResource, type ArmState, type PowerState, type RoleAssignment, type RoleDefinition } from './model.js';
 
 export interface ArmRequest {
   method: string;
@@ -39,6 +39,9 @@ export interface ArmOptions {
   /** items per page before nextLink */
   pageSize: number;
   principalId: string;
+  tenantId: string;
+  /** how long a new managed identity's service principal is unknown to role assignments (Entra replication) */
+  principalReplicationMs: number;
   /** a read-only SAS URL (on the emulator's blob endpoint) of a boot diagnostics blob, valid until `expires` */
   blobSas(path: string, expires: Date): string;
 }
@@ -120,8 +123,10 @@ export function createArm(state: ArmState, faults: ArmFaults, opts: ArmOptions) 
       properties.osProfile = { ...properties.osProfile };
       delete properties.osProfile.customData;
       if (expand === 'instanceView') properties.instanceView = instanceView(r);
+      // userData is returned only when asked for ($expand=userData), unlike customData which never is
+      if (expand !== 'userData') delete properties.userData;
     }
-    return { id: r.id, name: r.name, type: r.type, location: r.location, tags: r.tags, ...(r.sku ? { sku: r.sku } : {}), ...(r.zones ? { zones: r.zones } : {}), properties };
+    return { id: r.id, name: r.name, type: r.type, location: r.location, tags: r.tags, ...(r.sku ? { sku: r.sku } : {}), ...(r.zones ? { zones: r.zones } : {}), ...(r.identity ? { identity: r.identity } : {}), properties };
   };
 
   function instanceView(r: ArmResource) {
@@ -239,6 +244,12 @@ export function createArm(state: ArmState, faults: ArmFaults, opts: ArmOptions) 
     }
     // `az vm boot-diagnostics enable` is a PATCH of diagnosticsProfile, allowed while the VM runs
     if (r.type === TYPES.vm && props.diagnosticsProfile) next.properties.diagnosticsProfile = structuredClone(props.diagnosticsProfile);
+    if (r.type === TYPES.vm && body.identity) next.identity = identityOf(body.identity, r);
+    // userData can change at any time, running or not (customData cannot)
+    if (r.type === TYPES.vm && props.userData !== undefined) {
+      checkUserData(props.userData);
+      next.properties.userData = props.userData;
+    }
     return next;
   }
 
@@ -251,7 +262,26 @@ export function createArm(state: ArmState, faults: ArmFaults, opts: ArmOptions) 
     if (body.sku) r.sku = body.sku;
     if (body.zones) r.zones = body.zones;
     if (existing?.vm) r.vm = existing.vm;
+    if (type === TYPES.vm) r.identity = identityOf(body.identity, existing);
+    if (type === TYPES.vm && r.properties.userData !== undefined) checkUserData(r.properties.userData);
     return r;
+  }
+
+  /** A system-assigned identity keeps its service principal for the VM's life; a new one is created in Entra now. */
+  function identityOf(asked: any, existing?: ArmResource): ArmResource['identity'] {
+    const type = asked?.type ?? existing?.identity?.type;
+    if (!type || type === 'None') return undefined;
+    if (type !== 'SystemAssigned') throw new ArmError(400, 'InvalidParameter', `The identity type '${type}' is not supported here.`);
+    if (existing?.identity) return existing.identity;
+    const principalId = randomUUID();
+    state.principals.set(principalId, { createdAt: now() });
+    return { type, principalId, tenantId: opts.tenantId };
+  }
+
+  function checkUserData(v: unknown): void {
+    if (typeof v !== 'string' || !/^[A-Za-z0-9+/=]*$/.test(v) || v.length > 87380) {
+      throw new ArmError(400, 'InvalidParameter', 'User data must be in Base64 encoding and at most 64 KB.');
+    }
   }
 
   function validate(r: ArmResource, existing?: ArmResource): void {
@@ -413,6 +443,8 @@ export function createArm(state: ArmState, faults: ArmFaults, opts: ArmOptions) 
 
   function deleteResource(r: ArmResource): void {
     state.delete(r.id);
+    // a system-assigned identity goes with its VM; role assignments naming it stay behind, orphaned
+    if (r.identity) state.principals.delete(r.identity.principalId);
     if (r.type === TYPES.vm) {
       const nic = state.get(r.properties.networkProfile.networkInterfaces[0].id);
       if (nic) delete nic.properties.virtualMachine;
@@ -505,7 +537,12 @@ export function createArm(state: ArmState, faults: ArmFaults, opts: ArmOptions) 
     const items = [
       { actions: ['Microsoft.Authorization/permissions/read'], notActions: [] as string[], dataActions: [], notDataActions: [] },
       { actions: ['*/read'], notActions: [] as string[], dataActions: [], notDataActions: [] },
-      { actions: ['Microsoft.Resources/*', 'Microsoft.Network/*', 'Microsoft.Compute/*'], notActions: [...faults.denied], dataActions: [], notDataActions: [] },
+      {
+        actions: ['Microsoft.Resources/*', 'Microsoft.Network/*', 'Microsoft.Compute/*', 'Microsoft.Authorization/roleDefinitions/*', 'Microsoft.Authorization/roleAssignments/*'],
+        notActions: [...faults.denied],
+        dataActions: [],
+        notDataActions: [],
+      },
     ];
     return page(items, req);
   }
@@ -531,13 +568,135 @@ export function createArm(state: ArmState, faults: ArmFaults, opts: ArmOptions) 
     return ![...faults.denied].some((d) => matches(d, action));
   }
 
-  function authorizationFailed(action: string, scope: string): ArmError {
+  function authorizationFailed(action: string, scope: string, principal = opts.principalId): ArmError {
     return new ArmError(
       403,
       'AuthorizationFailed',
-      `The client '${opts.principalId}' with object id '${opts.principalId}' does not have authorization to perform action '${action}' over scope '${scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.`,
+      `The client '${principal}' with object id '${principal}' does not have authorization to perform action '${action}' over scope '${scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.`,
     );
   }
 
-  return { resourceGroups, resource, listResources, provider, permissions, imageVersions, operationStatus, allowed, authorizationFailed };
+
+  // ---- Microsoft.Authorization: custom roles and role assignments ----
+  const GUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+  const defId = (name: string) => `/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions/${name}`;
+  const within = (scope: string, outer: string) => scope.toLowerCase() === outer.toLowerCase() || scope.toLowerCase().startsWith(`${outer.toLowerCase()}/`);
+
+  function viewDefinition(d: RoleDefinition) {
+    return {
+      id: defId(d.name),
+      name: d.name,
+      type: 'Microsoft.Authorization/roleDefinitions',
+      properties: { roleName: d.roleName, type: 'CustomRole', description: d.description, assignableScopes: d.assignableScopes, permissions: d.permissions, createdOn: d.createdOn, updatedOn: d.createdOn, createdBy: opts.principalId, updatedBy: opts.principalId },
+    };
+  }
+
+  function viewAssignment(a: RoleAssignment) {
+    return {
+      id: `${a.scope}/providers/Microsoft.Authorization/roleAssignments/${a.name}`,
+      name: a.name,
+      type: 'Microsoft.Authorization/roleAssignments',
+      properties: { roleDefinitionId: defId(a.roleDefinitionName), principalId: a.principalId, principalType: a.principalType, scope: a.scope, condition: null, conditionVersion: null, createdOn: a.createdOn, updatedOn: a.createdOn, createdBy: opts.principalId, updatedBy: opts.principalId, delegatedManagedIdentityResourceId: null, description: null },
+    };
+  }
+
+  /** `{scope}/providers/Microsoft.Authorization/roleDefinitions[/{guid}]`; `$filter=roleName eq '…'` on lists. */
+  function roleDefinitions(req: ArmRequest, scope: string, name?: string): ArmResponse {
+    if (!name) {
+      if (req.method !== 'GET') throw new ArmError(405, 'MethodNotAllowed', `${req.method} not allowed`);
+      const f = req.query.get('$filter');
+      const m = f ? /^roleName eq '((?:[^']|'')*)'$/.exec(f.trim()) : null;
+      if (f && !m) throw new ArmError(400, 'InvalidFilterInQueryString', `Invalid $filter '${f}' specified in the query string.`);
+      const wanted = m?.[1]!.replaceAll("''", "'");
+      const all = [...state.roleDefinitions.values()].filter((d) => (wanted === undefined || d.roleName.toLowerCase() === wanted.toLowerCase()) && d.assignableScopes.some((s) => within(s, scope) || within(scope, s)));
+      return page(all.map(viewDefinition), req);
+    }
+    const key = name.toLowerCase();
+    const existing = state.roleDefinitions.get(key);
+    if (req.method === 'GET') {
+      if (!existing) throw new ArmError(404, 'RoleDefinitionDoesNotExist', `The specified role definition with ID '${name}' does not exist.`);
+      return json(200, viewDefinition(existing));
+    }
+    if (req.method === 'DELETE') {
+      if (!existing) return json(204);
+      if ([...state.roleAssignments.values()].some((a) => a.roleDefinitionName.toLowerCase() === key)) {
+        throw new ArmError(409, 'RoleDefinitionHasAssignments', 'There are existing role assignments referencing role (code: RoleDefinitionHasAssignments).');
+      }
+      state.roleDefinitions.delete(key);
+      return json(200, viewDefinition(existing));
+    }
+    if (req.method !== 'PUT') throw new ArmError(405, 'MethodNotAllowed', `${req.method} not allowed`);
+    if (!GUID_RE.test(name)) throw new ArmError(400, 'RoleDefinitionIdIsNotValidGuid', `The role definition ID '${name}' is not valid. The role definition ID must be a GUID.`);
+    const p = req.body?.properties ?? {};
+    if (!p.roleName) throw new ArmError(400, 'RoleDefinitionNameNullOrEmpty', 'The role definition name cannot be null or empty.');
+    const scopes: string[] = p.assignableScopes ?? [];
+    if (scopes.length === 0) throw new ArmError(400, 'InvalidAssignableScopes', 'The role definition must have at least one assignable scope.');
+    for (const s of scopes) {
+      if (!within(s, `/subscriptions/${sub}`)) throw new ArmError(400, 'InvalidAssignableScopes', `The assignable scope '${s}' is not valid.`);
+      if (!within(s, scope) && !within(scope, s)) throw new ArmError(400, 'InvalidAssignableScopes', `The assignable scope '${s}' must be within the scope '${scope}' the role definition is written at.`);
+    }
+    const clash = [...state.roleDefinitions.values()].find((d) => d.name !== key && d.roleName.toLowerCase() === String(p.roleName).toLowerCase());
+    if (clash) throw new ArmError(409, 'RoleDefinitionWithSameNameExists', 'A custom role with the same name already exists in this directory. Use a different name.');
+    const perms = (p.permissions ?? []).map((x: any) => ({ actions: x.actions ?? [], notActions: x.notActions ?? [], dataActions: x.dataActions ?? [], notDataActions: x.notDataActions ?? [] }));
+    const d: RoleDefinition = { name: key, roleName: String(p.roleName), description: String(p.description ?? ''), permissions: perms, assignableScopes: scopes, createdOn: existing?.createdOn ?? new Date(now()).toISOString() };
+    state.roleDefinitions.set(key, d);
+    return json(existing ? 200 : 201, viewDefinition(d));
+  }
+
+  /** `{scope}/providers/Microsoft.Authorization/roleAssignments[/{guid}]`; lists show what applies at the scope and below it. */
+  function roleAssignments(req: ArmRequest, scope: string, name?: string): ArmResponse {
+    if (!name) {
+      if (req.method !== 'GET') throw new ArmError(405, 'MethodNotAllowed', `${req.method} not allowed`);
+      const f = req.query.get('$filter');
+      const m = f ? /^principalId eq '([^']*)'$/.exec(f.trim()) : null;
+      if (f && !m && f.trim() !== 'atScope()') throw new ArmError(400, 'UnsupportedQuery', `The filter '${f}' is not supported.`);
+      const all = [...state.roleAssignments.values()].filter((a) => (within(a.scope, scope) || within(scope, a.scope)) && (!m || a.principalId === m[1]) && (f?.trim() !== 'atScope()' || within(scope, a.scope)));
+      return page(all.map(viewAssignment), req);
+    }
+    const key = name.toLowerCase();
+    const existing = state.roleAssignments.get(key);
+    if (req.method === 'GET') {
+      if (!existing) throw new ArmError(404, 'RoleAssignmentNotFound', `The role assignment '${name}' is not found.`);
+      return json(200, viewAssignment(existing));
+    }
+    if (req.method === 'DELETE') {
+      if (!existing) return json(204);
+      state.roleAssignments.delete(key);
+      return json(200, viewAssignment(existing));
+    }
+    if (req.method !== 'PUT') throw new ArmError(405, 'MethodNotAllowed', `${req.method} not allowed`);
+    if (!GUID_RE.test(name)) throw new ArmError(400, 'InvalidRoleAssignmentId', `The role assignment ID '${name}' is not valid. The role assignment ID must be a GUID.`);
+    const p = req.body?.properties ?? {};
+    const roleDef = /\/providers\/Microsoft\.Authorization\/roleDefinitions\/([^/]+)$/i.exec(String(p.roleDefinitionId ?? ''))?.[1]?.toLowerCase();
+    const def = roleDef ? state.roleDefinitions.get(roleDef) : undefined;
+    if (!def) throw new ArmError(400, 'RoleDefinitionDoesNotExist', `The specified role definition with ID '${roleDef ?? p.roleDefinitionId}' does not exist.`);
+    if (!def.assignableScopes.some((s) => within(scope, s))) {
+      throw new ArmError(403, 'AuthorizationFailed', `The role definition '${def.name}' is not assignable at scope '${scope}'.`);
+    }
+    const principal = String(p.principalId ?? '');
+    const known = state.principals.get(principal);
+    // a managed identity's service principal reaches the directory replica ARM reads some time after it was created
+    if (!known || now() - known.createdAt < opts.principalReplicationMs) {
+      throw new ArmError(400, 'PrincipalNotFound', `Principal ${principal.replaceAll('-', '')} does not exist in the directory ${opts.tenantId}. Check that you have the correct principal ID. If you are creating this principal and then immediately assigning a role, this error might be related to a replication delay. In this case, set the role assignment principalType property to a value, such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype`);
+    }
+    const same = [...state.roleAssignments.values()].find((a) => a.scope.toLowerCase() === scope.toLowerCase() && a.principalId === principal && a.roleDefinitionName === def.name);
+    if (same) throw new ArmError(409, 'RoleAssignmentExists', 'The role assignment already exists.');
+    const a: RoleAssignment = { name: key, scope, roleDefinitionName: def.name, principalId: principal, principalType: String(p.principalType ?? 'ServicePrincipal'), createdOn: new Date(now()).toISOString() };
+    state.roleAssignments.set(key, a);
+    return json(201, viewAssignment(a));
+  }
+
+  /**
+   * What a managed identity may do: the union of the role definitions assigned to it at the
+   * request's scope or above (an assignment on one VM grants nothing on another).
+   */
+  function allowedFor(principalId: string, action: string, scope: string): boolean {
+    return [...state.roleAssignments.values()].some((a) => {
+      if (a.principalId !== principalId || !within(scope, a.scope)) return false;
+      const def = state.roleDefinitions.get(a.roleDefinitionName);
+      return def?.permissions.some((p) => p.actions.some((x) => matches(x, action)) && !p.notActions.some((x) => matches(x, action))) ?? false;
+    });
+  }
+
+  return { resourceGroups, resource, listResources, provider, permissions, imageVersions, operationStatus, allowed, allowedFor, authorizationFailed, roleDefinitions, roleAssignments };
 }

@@ -17,6 +17,7 @@
 import { FaultInjector } from '../faults/injector.js';
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createArm, actionOf, type ArmFaults, type ArmRequest, type ArmResponse } from './arm.js';
@@ -38,6 +39,8 @@ export interface AzureEmulatorOptions {
   retryAfterSeconds?: number;
   /** list page size before nextLink; default 2, so every list pages */
   pageSize?: number;
+  /** how long a new VM identity's service principal is unknown to role assignments (PrincipalNotFound); default 300 ms */
+  principalReplicationMs?: number;
 }
 
 export interface RequestLogEntry {
@@ -47,6 +50,8 @@ export interface RequestLogEntry {
   action?: string;
   status?: number;
   error?: string;
+  /** the managed identity that made the call (a token from IMDS) */
+  principal?: string;
 }
 
 export interface AzureEmulator {
@@ -79,6 +84,13 @@ export interface AzureEmulator {
   noNetworkIn(locations: string[]): void;
   /** the VM with this vmId writes `text` to its serial console (the boot diagnostics serial log blob) */
   writeSerial(vmId: string, text: string): void;
+  /**
+   * The Instance Metadata Service as the VM with this ARM id sees it (http://169.254.169.254 there):
+   * an http base URL on loopback serving /metadata/identity/oauth2/token (a token of the VM's own
+   * managed identity, which ARM then authorizes by its role assignments) and
+   * /metadata/instance/compute/{resourceId,userData}. One server per VM, as IMDS answers per VM.
+   */
+  imdsFor(vmResourceId: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -92,6 +104,9 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
   const state = new ArmState(subscriptionId);
   const faults: ArmFaults = { denied: new Set(), noCapacity: new Set(), allocationFails: new Set(), noNetworkIn: new Set() };
   const tokens = new Set<string>();
+  /** tokens IMDS issued to a VM's managed identity: token -> principalId */
+  const identityTokens = new Map<string, string>();
+  const imdsServers: http.Server[] = [];
   const requests: RequestLogEntry[] = [];
   const throttle = { remaining: 0 };
   const injector = new FaultInjector();
@@ -102,6 +117,8 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
     retryAfterSeconds: opts.retryAfterSeconds ?? 0,
     pageSize: opts.pageSize ?? 2,
     principalId,
+    tenantId,
+    principalReplicationMs: opts.principalReplicationMs ?? 300,
     blobSas: (path, expires) => {
       const se = expires.toISOString().replace(/\.\d{3}Z$/, 'Z');
       return `${url}${path}?sv=2022-11-02&se=${encodeURIComponent(se)}&sr=b&sp=r&sig=${encodeURIComponent(sasSignature(path, se))}`;
@@ -166,7 +183,10 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
     return { status: 200, body: { token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: token } };
   }
 
-  function route(req: ArmRequest): ArmResponse {
+  /** the managed identity (principalId) the request in hand came with; undefined for the installer's service principal */
+  let identity: string | undefined;
+  function route(req: ArmRequest, caller?: string): ArmResponse {
+    identity = caller;
     const p = req.path;
     const subs = `/subscriptions/${subscriptionId}`;
     let m: RegExpExecArray | null;
@@ -182,6 +202,13 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
     if (/^\/providers\/Microsoft\.Authorization\/permissions$/i.test(rest)) {
       check('GET', 'Microsoft.Authorization/permissions/read', subs);
       return arm.permissions(req);
+    }
+    if ((m = /^(.*?)\/providers\/Microsoft\.Authorization\/(roleDefinitions|roleAssignments)(?:\/([^/]+))?$/i.exec(rest))) {
+      const [, under, what, name] = m;
+      const scope = `${subs}${under}`;
+      const kind = what!.toLowerCase() === 'roledefinitions' ? 'roleDefinitions' : 'roleAssignments';
+      check(req.method, actionOf(req.method, `Microsoft.Authorization/${kind}`), scope);
+      return kind === 'roleDefinitions' ? arm.roleDefinitions(req, scope, name) : arm.roleAssignments(req, scope, name);
     }
     if ((m = /^\/providers\/Microsoft\.Compute\/locations\/([^/]+)\/publishers\/([^/]+)\/artifacttypes\/vmimage\/offers\/([^/]+)\/skus\/([^/]+)\/versions(?:\/([^/]+))?$/i.exec(rest))) {
       check('GET', 'Microsoft.Compute/locations/publishers/artifacttypes/offers/skus/versions/read', subs);
@@ -225,6 +252,12 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
   function check(_method: string, action: string, scope: string): void {
     const entry = requests.at(-1);
     if (entry) entry.action = action;
+    if (identity !== undefined) {
+      // a managed identity holds only what its role assignments grant, at their scopes
+      if (entry) entry.principal = identity;
+      if (!arm.allowedFor(identity, action, scope)) throw arm.authorizationFailed(action, scope, identity);
+      return;
+    }
     if (!arm.allowed(action)) throw arm.authorizationFailed(action, scope);
   }
 
@@ -262,7 +295,8 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
         }
         const auth = req.headers.authorization ?? '';
         const token = /^Bearer (.+)$/.exec(auth)?.[1];
-        if (!token || !tokens.has(token)) {
+        const caller = token ? identityTokens.get(token) : undefined;
+        if (!token || (!tokens.has(token) && !caller)) {
           return send({ status: 401, body: { error: { code: token ? 'InvalidAuthenticationToken' : 'AuthenticationFailed', message: token ? 'The access token is invalid.' : "Authentication failed. The 'Authorization' header is missing." } } });
         }
         const fault = injector.take(`${req.method ?? 'GET'} ${u.pathname}`);
@@ -276,7 +310,7 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
           // the call takes effect, its answer never arrives
           try {
             if (raw) areq.body = JSON.parse(raw);
-            route(areq);
+            route(areq, caller);
           } catch {
             /* a refused call took no effect either */
           }
@@ -294,7 +328,7 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
             return send({ status: 400, body: { error: { code: 'InvalidRequestContent', message: 'The request content was invalid and could not be deserialized.' } } });
           }
         }
-        send(route(areq));
+        send(route(areq, caller));
       } catch (e) {
         if (e instanceof ArmError) return send({ status: e.status, body: { error: { code: e.code, message: e.message } } });
         send({ status: 500, body: { error: { code: 'InternalServerError', message: String((e as Error)?.stack ?? e) } } });
@@ -352,7 +386,44 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
     noNetworkIn(locations) {
       faults.noNetworkIn = new Set(locations.map((l) => l.toLowerCase()));
     },
+    async imdsFor(vmResourceId) {
+      const server = http.createServer((req, res) => {
+        const u = new URL(req.url ?? '/', 'http://169.254.169.254');
+        const send = (status: number, body: unknown, type = 'application/json; charset=utf-8') =>
+          void res.writeHead(status, { 'content-type': type }).end(typeof body === 'string' ? body : JSON.stringify(body));
+        // IMDS refuses requests without this header (and any that came through a proxy)
+        if (req.headers.metadata !== 'true' || req.headers['x-forwarded-for']) {
+          return send(400, { error: 'invalid_request', error_description: 'Required metadata header not specified' });
+        }
+        if (!u.searchParams.get('api-version')) return send(400, { error: 'Bad request. api-version was not specified in the request.' });
+        const vm = state.get(vmResourceId);
+        if (!vm) return void res.destroy(); // no VM, no IMDS
+        if (u.pathname === '/metadata/identity/oauth2/token') {
+          const resource = u.searchParams.get('resource') ?? '';
+          if (!vm.identity) return send(400, { error: 'invalid_request', error_description: 'Identity not found' });
+          if (!/^https:\/\/management\.(core\.windows\.net|azure\.com)\/?$/.test(resource)) {
+            return send(400, { error: 'invalid_resource', error_description: `AADSTS500011: The resource principal named ${resource} was not found in the tenant named ${tenantId}.` });
+          }
+          const token = `emu.mi.${randomUUID()}`;
+          identityTokens.set(token, vm.identity.principalId);
+          const nowS = Math.floor(Date.now() / 1000);
+          // IMDS gives the numbers as strings
+          return send(200, { access_token: token, client_id: randomUUID(), expires_in: '86399', expires_on: String(nowS + 86399), ext_expires_in: '86399', not_before: String(nowS), resource, token_type: 'Bearer' });
+        }
+        const text = u.searchParams.get('format') === 'text';
+        if (u.pathname === '/metadata/instance/compute/resourceId') return text ? send(200, vm.id, 'text/plain') : send(200, JSON.stringify(vm.id));
+        if (u.pathname === '/metadata/instance/compute/userData') return send(200, vm.properties.userData ?? '', 'text/plain');
+        send(404, { error: 'Not found' });
+      });
+      imdsServers.push(server);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    },
     async close() {
+      for (const s of imdsServers) {
+        s.closeAllConnections();
+        s.close();
+      }
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       fs.rmSync(cert.dir, { recursive: true, force: true });

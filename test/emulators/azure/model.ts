@@ -36,6 +36,28 @@ export interface ArmResource {
   /** VMs only: what GET never returns */
   /** serialLog: what the VM wrote to its serial console (the boot diagnostics log blob) */
   vm?: { powerState: PowerState; customData?: string; serialLog?: string };
+  /** a system-assigned managed identity (VMs): its service principal in the tenant */
+  identity?: { type: string; principalId: string; tenantId: string };
+}
+
+/** Microsoft.Authorization/roleDefinitions: a custom role, stored at the subscription whatever scope it was PUT at. */
+export interface RoleDefinition {
+  name: string;
+  roleName: string;
+  description: string;
+  permissions: Array<{ actions: string[]; notActions: string[]; dataActions: string[]; notDataActions: string[] }>;
+  assignableScopes: string[];
+  createdOn: string;
+}
+
+/** Microsoft.Authorization/roleAssignments: a role for a principal at a scope (and everything under it). */
+export interface RoleAssignment {
+  name: string;
+  scope: string;
+  roleDefinitionName: string;
+  principalId: string;
+  principalType: string;
+  createdOn: string;
 }
 
 export interface Operation {
@@ -80,6 +102,12 @@ export class ArmState {
   readonly groups = new Map<string, ResourceGroup>();
   readonly resources = new Map<string, ArmResource>();
   readonly operations = new Map<string, Operation>();
+  /** by lower-cased GUID */
+  readonly roleDefinitions = new Map<string, RoleDefinition>();
+  /** by lower-cased GUID; they outlive the resource they are scoped to (a real habit: deleting a VM or a group leaves them orphaned) */
+  readonly roleAssignments = new Map<string, RoleAssignment>();
+  /** service principals of managed identities: principalId -> when Entra created it (for the replication delay) */
+  readonly principals = new Map<string, { createdAt: number }>();
 
   constructor(readonly subscriptionId: string) {}
 

@@ -219,6 +219,29 @@ describe('ARM emulator: Microsoft.Authorization habits', () => {
     expect([...az.state.roleDefinitions.values()]).toEqual([]);
   }, 60_000);
 
+  it('with --idle-stop off no role is made and no Authorization permission is needed; scale --idle-stop adds the role later', async () => {
+    az.denyActions(['Microsoft.Authorization/roleDefinitions/*', 'Microsoft.Authorization/roleAssignments/*']);
+    const journal = journalFor('azoff');
+    try {
+      expect((await azure.validateCredentials(ctxFor('azoff', 0))).missing).toEqual([]);
+      await azure.apply(ctxFor('azoff', 0), journal, () => ({ userData: '#cloud-config\n', inboundPorts: [] }));
+      expect([...az.state.roleDefinitions.values()].filter((d) => d.roleName === selfDeallocateRoleName('azoff'))).toEqual([]);
+      expect(Buffer.from(vmOf('azoff').properties.userData, 'base64').toString()).toBe('IDLE_STOP_MINUTES=0\n');
+      // status (discovery) works without Authorization reads
+      expect((await azure.discover(ctxFor('azoff', 0))).some((r) => r.kind === 'azure:virtual-machine')).toBe(true);
+      // turning it on needs them, and says which
+      await expect(azure.setIdleStop!(ctxFor('azoff', 45), journal, 45)).rejects.toThrow(/Microsoft\.Authorization\/roleDefinitions\/write/);
+    } finally {
+      az.denyActions([]);
+    }
+    await azure.setIdleStop!(ctxFor('azoff', 45), journal, 45);
+    const vm = vmOf('azoff');
+    expect([...az.state.roleAssignments.values()].filter((a) => a.scope === vm.id && a.principalId === vm.identity!.principalId)).toHaveLength(1);
+    expect(Buffer.from(vm.properties.userData, 'base64').toString()).toBe('IDLE_STOP_MINUTES=45\n');
+    await azure.destroy(ctxFor('azoff', 45), journal);
+    expect([...az.state.roleAssignments.values()].filter((a) => a.scope === vm.id)).toEqual([]);
+  }, 60_000);
+
   it('init names the Authorization permission the installer lacks', async () => {
     az.denyActions(['Microsoft.Authorization/roleAssignments/write']);
     try {

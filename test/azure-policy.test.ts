@@ -33,7 +33,7 @@ describe('templates/policies/azure-custom-role.json', () => {
     expect(role.AssignableScopes).toEqual(['/subscriptions/{subscriptionId}']);
   });
 
-  it('grants what a whole life needs (plan, init in both modes, stop, start, scale, discover, destroy) and nothing it never needs', async () => {
+  it('grants what a whole life needs (plan, init in both modes with idle auto-stop, stop, start, scale, discover, destroy) and nothing it never needs', async () => {
     const emu = await startAzureEmulator({ lroMs: 20 });
     tls.setDefaultCACertificates([...tls.getCACertificates('default'), emu.caPem]);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-azure-policy-'));
@@ -42,7 +42,7 @@ describe('templates/policies/azure-custom-role.json', () => {
       for (const network of ['public', 'tunnel'] as const) {
         const name = `pol-${network}`;
         const ctx: ProviderContext = {
-          spec: { name, provider: 'azure', region: 'eastus', size: 'small', network, profile: 'default' },
+          spec: { name, provider: 'azure', region: 'eastus', size: 'small', network, profile: 'default', idleStopMinutes: 60 },
           credentials: { kind: 'static', values: { tenantId: emu.tenantId, clientId: emu.clientId, clientSecret: emu.clientSecret, subscriptionId: emu.subscriptionId } },
           env: { CRAWL4AI_MCP_AZURE_ENDPOINT: emu.url, CRAWL4AI_MCP_AZURE_AUTHORITY_HOST: emu.url },
           pollMs: 10,
@@ -57,6 +57,7 @@ describe('templates/policies/azure-custom-role.json', () => {
         await azure.stop(ctx, journal);
         await azure.start(ctx, journal);
         await azure.resize(ctx, journal, 'medium');
+        await azure.setIdleStop!(ctx, journal, 30);
         await azure.discover(ctx);
         await azure.destroy(ctx, journal);
       }

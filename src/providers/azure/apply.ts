@@ -130,8 +130,9 @@ export async function applyDeployment(az: AzureClients, ctx: ProviderContext, jo
     await journal.created(AZURE_RESOURCE.disk, scopedId(diskId));
   }
 
-  // 8. idle auto-stop: the VM's identity may deallocate this VM, nothing else
-  await ensureSelfDeallocate(az, ctx, journal, facts.vm);
+  // 8. idle auto-stop: the VM's identity may deallocate this VM, nothing else (with it off, no role:
+  // the installer then needs no Microsoft.Authorization write permission; scale --idle-stop adds it)
+  if ((ctx.spec.idleStopMinutes ?? 0) > 0) await ensureSelfDeallocate(az, ctx, journal, facts.vm);
 
   // 9. a resumed run may find it deallocated
   if (facts.power !== 'running') {

@@ -28,7 +28,7 @@ export async function destroyDeployment(az: AzureClients, ctx: ProviderContext, 
   }
   for (const r of records) await journal.deleting(r.key);
   // the role and its assignment live outside the group: Azure would keep them after the group is gone
-  await removeSelfDeallocate(az, ctx);
+  await removeSelfDeallocate(az, ctx, journal);
   for (const name of names) {
     ctx.progress(`deleting resource group ${name} and everything in it (this takes a few minutes)`);
     await azureCall({ action: `delete resource group ${name}`, location: az.location }, () => az.resources.resourceGroups.delete(name, lro(az)));

@@ -57,6 +57,16 @@ export const AZURE_MANAGE_ACTIONS = [
   'Microsoft.Authorization/roleDefinitions/delete',
 ] as const;
 
+/** Needed only for idle auto-stop (the VM's self-deallocate role): not asked for when it is off. */
+export const AZURE_IDLE_STOP_ACTIONS: readonly string[] = [
+  'Microsoft.Authorization/roleDefinitions/read',
+  'Microsoft.Authorization/roleAssignments/read',
+  'Microsoft.Authorization/roleDefinitions/write',
+  'Microsoft.Authorization/roleAssignments/write',
+  'Microsoft.Authorization/roleAssignments/delete',
+  'Microsoft.Authorization/roleDefinitions/delete',
+];
+
 export type AzureAction = (typeof AZURE_READ_ACTIONS)[number] | (typeof AZURE_WRITE_ACTIONS)[number] | (typeof AZURE_MANAGE_ACTIONS)[number];
 
 export const AZURE_REQUIRED_ACTIONS: readonly AzureAction[] = [...AZURE_READ_ACTIONS, ...AZURE_WRITE_ACTIONS, ...AZURE_MANAGE_ACTIONS];

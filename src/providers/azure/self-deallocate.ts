@@ -143,10 +143,23 @@ export async function ensureSelfDeallocate(az: AzureClients, ctx: ProviderContex
   await journal.created(AZURE_RESOURCE.roleAssignment, scopedId(id), { principalId });
 }
 
+/**
+ * A deployer role without Microsoft.Authorization reads (someone who keeps idle auto-stop off and
+ * left them out) cannot look for the role: then there is none of ours to find, unless journaled.
+ */
+async function definitionsOrNone(az: AzureClients, deployment: string, journaled: boolean): Promise<ArmItem[]> {
+  try {
+    return await findDefinitions(az, deployment);
+  } catch (e) {
+    if (!journaled && azureErrorCode(e) === 'AuthorizationFailed') return [];
+    throw e;
+  }
+}
+
 /** The role's definition and its assignment at the VM, as discovery reports them (for drift in `status`). */
 export async function discoverSelfDeallocate(az: AzureClients, deployment: string): Promise<Array<{ kind: string; id: string }>> {
   const out: Array<{ kind: string; id: string }> = [];
-  for (const d of await findDefinitions(az, deployment)) {
+  for (const d of await definitionsOrNone(az, deployment, false)) {
     out.push({ kind: AZURE_RESOURCE.roleDefinition, id: scopedId(d.id) });
     for (const a of await assignmentsOf(az, subscriptionScope(az), d.name)) out.push({ kind: AZURE_RESOURCE.roleAssignment, id: scopedId(a.id) });
   }
@@ -157,10 +170,11 @@ export async function discoverSelfDeallocate(az: AzureClients, deployment: strin
  * destroy: the role's assignments first (Azure keeps them after the VM is gone, and refuses to
  * delete a role that still has some), then the role. Found by name, so a lost state file is fine.
  */
-export async function removeSelfDeallocate(az: AzureClients, ctx: ProviderContext): Promise<void> {
+export async function removeSelfDeallocate(az: AzureClients, ctx: ProviderContext, journal: Journal): Promise<void> {
   const where = { action: `delete the self-deallocate role of deployment ${ctx.spec.name}`, location: az.location };
+  const journaled = journal.live().some((r) => r.kind === AZURE_RESOURCE.roleDefinition || r.kind === AZURE_RESOURCE.roleAssignment);
   await azureCall(where, async () => {
-    for (const d of await findDefinitions(az, ctx.spec.name)) {
+    for (const d of await definitionsOrNone(az, ctx.spec.name, journaled)) {
       for (const a of await assignmentsOf(az, subscriptionScope(az), d.name)) {
         ctx.progress(`deleting role assignment ${a.name}`);
         await rest(az, 'delete', a.id);

@@ -2,7 +2,7 @@ import type { ValidationResult } from '../../model/deployment.js';
 import type { ProviderContext } from '../provider.js';
 import type { AzureClients } from './clients.js';
 import { azureCall } from './errors.js';
-import { AZURE_REQUIRED_ACTIONS, grants } from './permissions.js';
+import { AZURE_IDLE_STOP_ACTIONS, AZURE_REQUIRED_ACTIONS, grants } from './permissions.js';
 
 const PERMISSIONS_API_VERSION = '2022-04-01';
 
@@ -21,8 +21,10 @@ export async function validateAzureCredentials(az: AzureClients, ctx: ProviderCo
   const entries = await azureCall({ action: 'read the permissions of the credentials', location: az.location }, () => listPermissions(az));
   const identity = `${az.identity} on subscription ${az.subscriptionId}`;
   ctx.debug(`azure: credentials are ${identity}`);
-  const allowed = AZURE_REQUIRED_ACTIONS.filter((a) => grants(entries, a));
-  const missing = AZURE_REQUIRED_ACTIONS.filter((a) => !grants(entries, a));
+  // with idle auto-stop off the VM gets no role, so Microsoft.Authorization writes are not needed
+  const needed = (ctx.spec.idleStopMinutes ?? 0) > 0 ? AZURE_REQUIRED_ACTIONS : AZURE_REQUIRED_ACTIONS.filter((a) => !AZURE_IDLE_STOP_ACTIONS.includes(a));
+  const allowed = needed.filter((a) => grants(entries, a));
+  const missing = needed.filter((a) => !grants(entries, a));
   return { identity, allowed: [...allowed], missing: [...missing] };
 }
 

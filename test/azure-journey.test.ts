@@ -86,6 +86,27 @@ describe('Azure journey through the built CLI', () => {
       expect(ok.isError).toBeFalsy();
       await client.close();
 
+      // idle auto-stop is on by default (60 min): the watchdog deallocates through the VM's own
+      // identity, whose one role may read and deallocate this VM, assigned at its scope
+      expect(userData).toContain('IDLE_STOP_MINUTES=60');
+      expect(userData).toContain('IDLE_STOP_ACTION=azure-deallocate');
+      const principal = az.state.get(vm.id)!.identity!.principalId;
+      const roles = [...az.state.roleDefinitions.values()].filter((d) => d.roleName === 'crawl4ai-mcp self-deallocate aztun');
+      expect(roles.map((d) => d.assignableScopes)).toEqual([[vm.id]]);
+      expect([...az.state.roleAssignments.values()].filter((a) => a.principalId === principal).map((a) => a.scope)).toEqual([vm.id]);
+
+      // scale --idle-stop: the minutes go to the VM's userData (IMDS serves it to the watchdog), no restart
+      const deallocations = az.requests.filter((r) => r.path.endsWith('/deallocate')).length;
+      const idle = await cli(['scale', '--idle-stop', '30m']);
+      expect(idle.code, idle.stderr).toBe(0);
+      expect(idle.stdout).toMatch(/idle auto-stop after 30 min without a crawl request; VM running, Crawl4AI healthy through the Worker/);
+      expect(Buffer.from(az.state.get(vm.id)!.properties.userData, 'base64').toString()).toBe('IDLE_STOP_MINUTES=30\n');
+      expect(az.requests.filter((r) => r.path.endsWith('/deallocate')).length).toBe(deallocations);
+      const idleStatus = JSON.parse((await cli(['status', '--json'])).stdout);
+      expect(idleStatus.idleStopMinutes).toBe(30);
+      expect(idleStatus.drift).toEqual({ missing: [], unexpected: [] });
+      expect((await cli(['status'])).stdout).toContain('idle auto-stop: after 30 min without a crawl request');
+
       const stop = await cli(['stop']);
       expect(stop.code, stop.stderr).toBe(0);
       expect(az.state.get(vm.id)!.vm!.powerState).toBe('deallocated');
@@ -102,6 +123,9 @@ describe('Azure journey through the built CLI', () => {
       expect(destroy.code, destroy.stderr).toBe(0);
       expect(az.resourcesOf('aztun')).toEqual([]);
       expect(az.state.ofType(TYPES.disk).filter((d) => d.resourceGroup === 'crawl4ai-mcp-aztun')).toEqual([]);
+      // the role and its assignment live outside the group: destroy deleted them too
+      expect([...az.state.roleDefinitions.values()].filter((d) => d.roleName.endsWith(' aztun'))).toEqual([]);
+      expect([...az.state.roleAssignments.values()].filter((a) => a.principalId === principal)).toEqual([]);
       expect(cf.tunnels().filter((t) => !t.deleted)).toEqual([]);
       expect(cf.scripts()).not.toContain('crawl4ai-mcp-aztun');
       expect(fs.existsSync(statePath('aztun'))).toBe(false);
@@ -147,6 +171,9 @@ describe('Azure journey through the built CLI', () => {
     const destroy = await cli(['destroy', '--yes', '--provider', 'azure', '--region', 'eastus']);
     expect(destroy.code, destroy.stderr).toBe(0);
     expect(az.resourcesOf('azpub')).toEqual([]);
+    // found by name with the state file gone
+    expect([...az.state.roleDefinitions.values()].filter((d) => d.roleName.endsWith(' azpub'))).toEqual([]);
+    expect([...az.state.roleAssignments.values()].filter((a) => a.scope.includes('crawl4ai-mcp-azpub'))).toEqual([]);
     expect(cf.scripts()).not.toContain('crawl4ai-mcp-azpub');
   }, 400_000);
 

@@ -100,7 +100,7 @@ const CLI_CASES: CliCase[] = [
   { name: 'scale to an unknown size', args: ['scale', '--size', 'gigantic'], code: 2, error: /unknown size "gigantic"/ },
   { name: 'idle stop too short, before credentials', args: [...INIT, ...R, '--idle-stop', '5m'], code: 2, error: /invalid --idle-stop "5m"/, hint: /between 10m and 168h/ },
   { name: 'idle stop that is not a duration', args: ['scale', '--idle-stop', 'soon'], code: 2, error: /invalid --idle-stop "soon"/ },
-  { name: 'idle stop on Azure', args: ['plan', '--yes', '--provider', 'azure', '--idle-stop', '30m'], code: 2, error: /--idle-stop is not available on Azure yet/, hint: /stays allocated and billed/ },
+  { name: 'idle stop on Cloudflare Containers', args: ['plan', '--yes', '--provider', 'cloudflare', '--idle-stop', '30m'], code: 2, error: /--idle-stop does not apply to --provider cloudflare/, hint: /sleeps after/ },
   { name: 'unknown CPU credit mode', args: ['scale', '--cpu-credits', 'turbo'], code: 2, error: /argument 'turbo' is invalid/ },
   { name: 'destroy without state, provider or region', args: ['destroy', '--yes'], code: 2, error: /no state file for deployment "default"/, hint: /--provider and --region/ },
   { name: 'destroy without state, with an unknown region', args: ['destroy', '--yes', '--provider', 'aws', '--region', 'atlantis-1'], code: 2, error: /unknown aws region "atlantis-1"/ },

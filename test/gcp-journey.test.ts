@@ -101,6 +101,22 @@ describe('GCP journey through the built CLI: init -> status -> MCP call -> scale
     expect(scale.code, scale.stderr).toBe(0);
     expect(instance('gtun').machineType).toBe('e2-standard-2');
 
+    // idle auto-stop changed: stop -> setMetadata (secret-free user data whose bootcmd carries the
+    // minutes) -> start, and healthy again through the Worker; status shows the new value
+    const before = gce.requests.length;
+    const idle = await cli('gtun', ['scale', '--idle-stop', '30m']);
+    expect(idle.code, idle.stderr).toBe(0);
+    expect(idle.stdout).toMatch(/idle auto-stop after 30 min without a crawl request; VM running, Crawl4AI healthy through the Worker/);
+    const mutations = gce.requests.slice(before).filter((r) => r.method === 'POST' && /\/(stop|setMetadata|start)$/.test(r.path)).map((r) => r.path.split('/').at(-1));
+    expect(mutations).toEqual(['stop', 'setMetadata', 'start']);
+    const idleUserData = instance('gtun').metadata.items.find((m) => m.key === 'user-data')!.value;
+    expect(idleUserData).toContain('s/^IDLE_STOP_MINUTES=.*/IDLE_STOP_MINUTES=30/');
+    expect(idleUserData).not.toMatch(/CRAWL4AI_API_TOKEN|TUNNEL_TOKEN/);
+    expect(instance('gtun').status).toBe('RUNNING');
+    const idleStatus = JSON.parse((await cli('gtun', ['status', '--json'])).stdout);
+    expect(idleStatus.idleStopMinutes).toBe(30);
+    expect((await cli('gtun', ['status'])).stdout).toContain('idle auto-stop: after 30 min without a crawl request');
+
     const stop = await cli('gtun', ['stop']);
     expect(stop.code, stop.stderr).toBe(0);
     expect(JSON.parse((await cli('gtun', ['status', '--json'])).stdout).vm.state).toBe('stopped');

@@ -28,6 +28,8 @@ export interface StatusReport {
   /** hourlyUsd: the rate in the VM's current state (running, or stopped: disk and a static address) */
   cost: { soFarUsd: number; monthlyUsd: number; since: string; hourlyUsd: number };
   drift: { missing: string[]; unexpected: DiscoveredResource[] };
+  /** idle auto-stop minutes as init or `scale --idle-stop` last set them (0 = off; absent: a Container, which sleeps by itself) */
+  idleStopMinutes?: number;
   /** tool calls over every key, from the Worker's admin API (absent when this machine has no admin key) */
   usage?: ReturnType<typeof usageTotals> | { error: string };
   /** tunnel mode only */
@@ -96,6 +98,7 @@ export async function deploymentStatus(
     crawl4ai: { ok: health?.origin.ok ?? false, ...pick(health?.origin) },
     cost: { soFarUsd: round2(cost.soFarUsd), monthlyUsd: round2(cost.monthlyUsd), since, hourlyUsd: Math.round(hourlyRate(priced, billedRunning) * 10_000) / 10_000 },
     drift: { missing, unexpected },
+    ...(typeof state.outputs.idleStopMinutes === 'number' ? { idleStopMinutes: state.outputs.idleStopMinutes } : {}),
     ...(usage ? { usage } : {}),
     ...(tunnel ? { tunnel } : {}),
   };

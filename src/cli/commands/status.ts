@@ -2,6 +2,7 @@ import type { CommandModule } from '../program.js';
 import { withSession } from '../deploy-options.js';
 import { cloudflareOf, credentialsOf } from '../stored-credentials.js';
 import { CliError, ExitCode } from '../../ground/errors.js';
+import { describeIdleStop } from '../../bootstrap/idle-stop.js';
 
 export const statusCommand: CommandModule = {
   register(program, ctx) {
@@ -40,6 +41,7 @@ export const statusCommand: CommandModule = {
             c.out.line('error' in u ? `  usage: unknown — ${u.error}` : `  usage: ${u.calls} tool calls (${u.today} today), ${u.errors} errors, ${u.bytes} bytes returned, ${u.keys} active key${u.keys === 1 ? '' : 's'}`);
           }
           c.out.line(`  cost so far: $${report.cost.soFarUsd.toFixed(2)} since ${report.cost.since.slice(0, 10)} (about $${report.cost.monthlyUsd.toFixed(2)}/month running)`);
+          if (report.idleStopMinutes !== undefined) c.out.line(`  idle auto-stop: ${report.idleStopMinutes ? `after ${describeIdleStop(report.idleStopMinutes)} without a crawl request` : 'off'}`);
           c.out.line(`  cost now: $${report.cost.hourlyUsd.toFixed(4)}/hour while ${report.vm.state === 'running' ? 'running' : report.vm.state}`);
           const drift = report.drift.missing.length + report.drift.unexpected.length;
           c.out.line(`${mark(drift === 0)} drift: ${drift === 0 ? 'none' : ''}${report.drift.missing.map((m) => `missing ${m}`).concat(report.drift.unexpected.map((u) => `unexpected ${u.kind} ${u.id}`)).join('; ')}`);

@@ -58,7 +58,7 @@ export function addSpecOptions(cmd: Command): Command {
 }
 
 export function idleStopOption(): Option {
-  return new Option('--idle-stop <duration>', `stop the VM after this long without a crawl request, e.g. 30m or 2h (default ${DEFAULT_IDLE_STOP_MINUTES}m on AWS and GCP), or off; the next tool call or \`start\` starts it again. Not on Azure (a VM stopped from inside stays billed there)`).env('CRAWL4AI_MCP_IDLE_STOP');
+  return new Option('--idle-stop <duration>', `stop the VM after this long without a crawl request, e.g. 30m or 2h (default ${DEFAULT_IDLE_STOP_MINUTES}m; on Azure the VM deallocates itself through its managed identity), or off; the next tool call or \`start\` starts it again`).env('CRAWL4AI_MCP_IDLE_STOP');
 }
 
 /** AWS T3 only: standard (default) never bills bursts; unlimited bills surplus CPU credits. */

@@ -78,13 +78,13 @@ export function createAzureProvider(): Provider {
     /**
      * No restart: cloud-init on Azure reads customData only, once, so the minutes live in the VM's
      * userData, which Azure changes while the VM runs and idle-stop.sh reads from IMDS each minute.
-     * The role is ensured too, for a VM made before idle auto-stop existed on Azure.
+     * The role is ensured too when turning it on (a VM made with it off, or before it existed on Azure).
      */
     setIdleStop: (ctx, journal, minutes) =>
       withAzure(ctx, async (az) => {
         const name = await requireVm(az, ctx);
         const facts = await describeVm(az, ctx.spec.name);
-        await ensureSelfDeallocate(az, ctx, journal, facts!.vm);
+        if (minutes > 0) await ensureSelfDeallocate(az, ctx, journal, facts!.vm);
         ctx.progress(`setting the idle auto-stop minutes in the user data of virtual machine ${name}; its watchdog reads them within a minute`);
         await setVmUserData(az, ctx.spec.name, idleStopUserData(minutes));
         if (facts!.power !== 'running') await startVm(az, ctx.spec.name, otherSizes(ctx.spec.size));

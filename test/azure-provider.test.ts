@@ -10,6 +10,7 @@ import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAzureProvider } from '../src/providers/azure/index.js';
 import { THROWAWAY_KEY_COMMENT } from '../src/providers/azure/vm.js';
+import { SELF_DEALLOCATE_ACTIONS } from '../src/providers/azure/self-deallocate.js';
 import { createAzureClients } from '../src/providers/azure/clients.js';
 import { scopedId } from '../src/providers/azure/names.js';
 import type { DeploymentSpec, NetworkMode, ProviderCredentials, VmState } from '../src/model/deployment.js';
@@ -162,21 +163,26 @@ function azureHarness(): ProviderHarness {
         // Azure requires a key or a password on Linux: a key whose private half was discarded (see
         // src/providers/azure/vm.ts) lets no one in; any other key, or a password, counts.
         hasSshKey: keys.some((k) => !k.keyData.endsWith(` ${THROWAWAY_KEY_COMMENT}`)) || p.osProfile.adminPassword !== undefined,
-        hasCloudIdentity: (vm as any).identity !== undefined,
+        // The VM's managed identity (idle auto-stop) counts as "a cloud identity" only if it may do
+        // more than read and deallocate this one VM.
+        hasCloudIdentity: vm.identity !== undefined && !selfDeallocateOnly(e, vm),
         // Azure's IMDS answers only requests carrying `Metadata: true` and none with X-Forwarded-For,
-        // which an SSRF through the crawler cannot send; without a managed identity it holds no token.
-        metadataHardened: (vm as any).identity === undefined,
+        // which an SSRF through the crawler cannot send, and the egress guard lets only root on the
+        // host reach it (not the crawler's container); its token can at most deallocate this VM.
+        metadataHardened: vm.identity === undefined || selfDeallocateOnly(e, vm),
         ...(publicIp ? { publicIp } : {}),
         ...(vm.vm?.customData !== undefined ? { userData: Buffer.from(vm.vm.customData, 'base64').toString('utf8') } : {}),
         tags: { ...vm.tags },
       };
     },
     staticAddress: (name) => ofDeployment(emu(), name, TYPES.pip)[0]?.properties.ipAddress,
-    // What a reader of the subscription gets back through ARM: Azure never returns customData.
+    // What a reader of the subscription gets back through ARM: Azure never returns customData (the
+    // bootstrap); userData holds only the idle auto-stop minutes (asserted below).
     async readableBootstrap(name) {
       const az = await createAzureClients(deployment(emu(), { name }).ctx);
       const read = await az.compute.virtualMachines.get(`crawl4ai-mcp-${name}`, `crawl4ai-mcp-${name}-vm`, { expand: 'userData' });
-      return read.osProfile?.customData ?? read.userData;
+      expect(Buffer.from(read.userData ?? '', 'base64').toString()).toMatch(/^IDLE_STOP_MINUTES=\d+\n$/);
+      return read.osProfile?.customData;
     },
     faults: {
       denyCreateVm: () => emu().denyActions(['Microsoft.Compute/virtualMachines/write']),
@@ -190,6 +196,16 @@ function azureHarness(): ProviderHarness {
       },
     },
   };
+}
+
+/** Every role assignment of the VM's identity is at the VM itself and grants at most read + deallocate. */
+function selfDeallocateOnly(e: AzureEmulator, vm: ArmResource): boolean {
+  const mine = [...e.state.roleAssignments.values()].filter((a) => a.principalId === vm.identity?.principalId);
+  return mine.every((a) => {
+    const def = e.state.roleDefinitions.get(a.roleDefinitionName);
+    const actions = def?.permissions.flatMap((p) => p.actions) ?? ['*'];
+    return a.scope.toLowerCase() === vm.id.toLowerCase() && actions.every((x) => (SELF_DEALLOCATE_ACTIONS as readonly string[]).includes(x));
+  });
 }
 
 describeProviderConformance('azure', azureHarness);
@@ -232,7 +248,8 @@ describe('azure provider: what Azure holds', () => {
     const az = await createAzureClients(ctx);
     const read = await az.compute.virtualMachines.get(`crawl4ai-mcp-${name}`, `crawl4ai-mcp-${name}-vm`, { expand: 'userData' });
     expect(read.osProfile?.customData).toBeUndefined();
-    expect(read.userData).toBeUndefined();
+    // userData: only the idle auto-stop minutes, which the watchdog reads from IMDS
+    expect(Buffer.from(read.userData!, 'base64').toString()).toMatch(/^IDLE_STOP_MINUTES=\d+\n$/);
     const [disk] = ofDeployment(emu, name, TYPES.disk);
     expect(disk!.tags).toMatchObject({ 'crawl4ai-mcp:deployment': name, 'managed-by': 'crawl4ai-mcp' });
     expect(journal.find('azure:disk')).toMatchObject({ phase: 'created', id: scopedId(disk!.id) });

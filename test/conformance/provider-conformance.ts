@@ -44,7 +44,7 @@ export interface VmFacts {
   encryptedDisk: boolean;
   /** an SSH key (key pair, ssh-keys metadata, admin key) is installed */
   hasSshKey: boolean;
-  /** a cloud identity is attached (instance profile, service account, managed identity) */
+  /** a cloud identity is attached (instance profile, service account, managed identity) that may do more than stop this VM itself */
   hasCloudIdentity: boolean;
   /** the metadata service refuses what an SSRF or a container can send (AWS: IMDSv2 required, hop limit 1) */
   metadataHardened: boolean;

@@ -43,7 +43,8 @@ const journalFor = (name: string) => new Journal(new StateStore(path.join(dir, '
 const vmOf = (name: string) => az.state.get(az.resourcesOf(name).find((r) => r.type === TYPES.vm)!.id)!;
 
 beforeAll(async () => {
-  az = await startAzureEmulator({ lroMs: 20, principalReplicationMs: 300 });
+  // long enough that the first assignment always meets the replication delay, even on a loaded machine
+  az = await startAzureEmulator({ lroMs: 20, principalReplicationMs: 3000 });
   tls.setDefaultCACertificates([...tls.getCACertificates('default'), az.caPem]);
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-azidle-'));
   bin = path.join(dir, 'bin');
@@ -93,6 +94,15 @@ async function imdsToken(imds: string): Promise<string> {
 }
 
 describe('Azure idle auto-stop: the VM deallocates itself', () => {
+  it("the Azure path of idle-stop.sh passes shellcheck (the other clouds' render is checked in cloud-init.test.ts)", async () => {
+    const r = await new Promise<{ code: number; out: string }>((resolve) =>
+      execFile('shellcheck', ['-s', 'bash', path.join(dir, 'script.sh')], (e, stdout, stderr) => resolve({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, out: stdout + stderr })),
+    );
+    expect(r.out).toBe('');
+    expect(r.code).toBe(0);
+    expect(SCRIPT).toContain('IDLE_STOP_ACTION" = azure-deallocate');
+  });
+
   it('init gives the VM an identity and a role that may read and deallocate that VM only, assigned at its scope (PrincipalNotFound retried)', async () => {
     const journal = journalFor('azidle');
     await azure.apply(ctxFor('azidle'), journal, () => ({ userData: '#cloud-config\n', inboundPorts: [] }));

@@ -13,6 +13,15 @@
  * Lists page with nextLink ($skiptoken). A Linux VM needs a password or an SSH key; customData is
  * never returned; the implicit OS disk carries no tags and outlives its VM unless deleteOption is
  * Delete. Deleting a resource group deletes everything in it.
+ *
+ * Identity and RBAC: a VM with `identity: {type: SystemAssigned}` gets a service principal
+ * (principalId) that role assignments cannot name for `principalReplicationMs` (400
+ * PrincipalNotFound, Entra's replication delay). Microsoft.Authorization roleDefinitions and
+ * roleAssignments answer PUT/GET/DELETE/list with ARM's shapes and errors (409
+ * RoleDefinitionWithSameNameExists, 409 RoleAssignmentExists, 409 RoleDefinitionHasAssignments,
+ * GUID names, assignable scopes); both outlive the VM and its group. `imdsFor(vmId)` is that VM's
+ * Instance Metadata Service (Metadata: true required): its identity tokens are authorized by
+ * ARM from the role assignments at the request's scope or above (403 AuthorizationFailed else).
  */
 import { FaultInjector } from '../faults/injector.js';
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';

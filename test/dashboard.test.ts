@@ -6,11 +6,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it as baseIt } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startCrawl4aiEmulator, type Crawl4aiEmulator } from './emulators/crawl4ai/index.ts';
 import { ROOT, startWorker, type RunningWorker } from './helpers/mcp-worker.ts';
 import { connectV2 } from './helpers/mcp-clients.ts';
-import { hasCommand, itWith } from './helpers/system-tools.ts';
+import { launchChromium } from './helpers/browser.ts';
+import { itWith } from './helpers/system-tools.ts';
 
 const it = itWith([{ cmd: 'chromium', pkg: 'chromium' }]);
 const ADMIN_KEY = 'c4m_' + 'dashdashdashdashdashdashdashdashdashdash123';
@@ -23,7 +24,7 @@ let browser: Browser | undefined;
 beforeAll(async () => {
   emu = await startCrawl4aiEmulator({});
   worker = await startWorker({ originUrl: emu.url, token: emu.token, adminKey: ADMIN_KEY });
-  if (hasCommand('chromium')) browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

@@ -88,8 +88,11 @@ describe('OAuth on a deployment made by init', () => {
     const page = await fetch(`${workerUrl}/authorize?${q}`, { redirect: 'manual' });
     expect(page.status, String(page.headers.get('location'))).toBe(200);
     const cookie = page.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
-    const handle = /name="handle" value="([^"]+)"/.exec(await page.text())![1]!;
-    const approved = await fetch(`${workerUrl}/authorize`, { method: 'POST', redirect: 'manual', headers: { cookie, origin, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ handle, code: doc.pairing_code, decision: 'approve' }) });
+    const html = await page.text();
+    const handle = /name="handle" value="([^"]+)"/.exec(html)![1]!;
+    // the tool boxes as a browser posts them: every ticked one (all, by default)
+    const tools = [...html.matchAll(/name="tool" value="([^"]+)" checked/g)].map((m) => ['tool', m[1]!]);
+    const approved = await fetch(`${workerUrl}/authorize`, { method: 'POST', redirect: 'manual', headers: { cookie, origin, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams([['handle', handle], ['code', doc.pairing_code], ['decision', 'approve'], ...tools]) });
     expect(approved.status).toBe(302);
     const code = new URL(approved.headers.get('location')!).searchParams.get('code')!;
     const tok = await fetch(`${workerUrl}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: verifier, client_id, redirect_uri: CLAUDE_REDIRECT }) });

@@ -12,13 +12,14 @@ import type { PassThrough } from 'node:stream';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { Client, StreamableHTTPClientTransport, UnauthorizedError } from '@modelcontextprotocol/client';
 import { startCrawl4aiEmulator, type Crawl4aiEmulator } from './emulators/crawl4ai/index.ts';
 import { ROOT, startWorker, type RunningWorker } from './helpers/mcp-worker.ts';
 import { connectV2 } from './helpers/mcp-clients.ts';
 import { ClaudeLikeOAuthClient, CLAUDE_REDIRECT } from './helpers/oauth-client.ts';
-import { hasCommand, itWith } from './helpers/system-tools.ts';
+import { launchChromium, LOOPBACK_ONLY } from './helpers/browser.ts';
+import { itWith } from './helpers/system-tools.ts';
 
 const it = itWith([{ cmd: 'chromium', pkg: 'chromium' }]);
 const ADMIN_KEY = 'c4m_' + 'oauthoauthoauthoauthoauthoauthoauthoauth123';
@@ -31,9 +32,7 @@ const logs: string[] = [];
 beforeAll(async () => {
   emu = await startCrawl4aiEmulator({});
   worker = await startWorker({ originUrl: emu.url, token: emu.token, adminKey: ADMIN_KEY, onStderr: (t) => logs.push(t) });
-  if (hasCommand('chromium')) {
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1, EXCLUDE localhost'] });
-  }
+  browser = await launchChromium([LOOPBACK_ONLY]);
 }, 60_000);
 
 afterAll(async () => {
@@ -209,12 +208,16 @@ async function consentOverHttp(w: RunningWorker, url: string, code: string): Pro
   const page = await fetch(url, { redirect: 'manual' });
   expect(page.status).toBe(200);
   const cookie = page.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
-  const handle = /name="handle" value="([^"]+)"/.exec(await page.text())![1]!;
+  const html = await page.text();
+  const handle = /name="handle" value="([^"]+)"/.exec(html)![1]!;
+  // the tool boxes as a browser submits them: every ticked one (all, by default)
+  const tools = [...html.matchAll(/name="tool" value="([^"]+)" checked/g)].map((m) => ['tool', m[1]!]);
+  expect(tools.length).toBeGreaterThan(0);
   return fetch(`${w.url}/authorize`, {
     method: 'POST',
     redirect: 'manual',
     headers: { cookie, origin: w.url, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ handle, code, decision: 'approve' }),
+    body: new URLSearchParams([['handle', handle], ['code', code], ['decision', 'approve'], ...tools]),
   });
 }
 
@@ -303,7 +306,7 @@ describe('OAuth refusals', () => {
     // a forged POST without the browser's consent cookie is refused
     const page = await fetch(url());
     const handle = /name="handle" value="([^"]+)"/.exec(await page.text())![1]!;
-    const forged = await fetch(`${worker.url}/authorize`, { method: 'POST', redirect: 'manual', headers: { origin: worker.url, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ handle, code: ADMIN_KEY, decision: 'approve' }) });
+    const forged = await fetch(`${worker.url}/authorize`, { method: 'POST', redirect: 'manual', headers: { origin: worker.url, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ handle, code: ADMIN_KEY, decision: 'approve', tool: 'health' }) });
     expect(forged.status).toBe(400);
     expect(forged.headers.get('location')).toBeNull();
     const crossSite = await fetch(`${worker.url}/authorize`, { method: 'POST', redirect: 'manual', headers: { origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ handle, code: ADMIN_KEY, decision: 'approve' }) });

@@ -215,11 +215,15 @@ describe.each(['v1', 'v2'] as const)('%s client', (era) => {
 });
 
 describe('the body is read before the SDK (to find tool calls), so it is bounded', () => {
-  const streamed = (mb: number) =>
+  // `mb` whole MiB, then `tail` bytes. The Worker stops reading (and the connection may be reset)
+  // once the body passes 4 MiB, so a body that passes it only in its last few bytes has nothing
+  // left in flight by then: the client reads the 413 instead of racing a reset on a loaded machine.
+  const streamed = (mb: number, tail = 0) =>
     new ReadableStream<Uint8Array>({
       start(c) {
         const chunk = new TextEncoder().encode('x'.repeat(1024 * 1024));
         for (let i = 0; i < mb; i++) c.enqueue(chunk);
+        if (tail) c.enqueue(new TextEncoder().encode('x'.repeat(tail)));
         c.close();
       },
     });
@@ -229,7 +233,7 @@ describe('the body is read before the SDK (to find tool calls), so it is bounded
     const r = await fetch(worker.mcpUrl, {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: streamed(5),
+      body: streamed(4, 1024),
       duplex: 'half',
     } as RequestInit);
     expect(r.status).toBe(413);

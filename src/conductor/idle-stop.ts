@@ -2,14 +2,14 @@ import { deploymentsDir } from '../ground/paths.js';
 import { usageError } from '../ground/errors.js';
 import type { ProviderCredentials, VmStatus } from '../model/deployment.js';
 import { describeIdleStop } from '../bootstrap/idle-stop.js';
-import { deploymentSecret } from '../secrets/keys.js';
 import { Journal } from '../state/journal.js';
 import { withDeploymentLock } from '../state/lock.js';
 import type { DeploymentState } from '../state/schema.js';
 import { loadProvider } from './providers.js';
 import { powerHistory } from './power-history.js';
 import { providerContext, specOf, stateStore, type Session } from './session.js';
-import { waitHealthyThroughWorker, type WorkerHealth } from './worker-health.js';
+import { healthyAgain } from './lifecycle.js';
+import type { WorkerHealth } from './worker-health.js';
 
 /**
  * `scale --idle-stop`: the VM gets the new minutes through its secret-free user data (a bootcmd)
@@ -35,13 +35,7 @@ export async function changeIdleStop(
     await journal.update({ outputs: powerHistory(journal.state, false) });
     const vm = await provider.setIdleStop!(ctx, journal, minutes);
     await journal.update({ outputs: { ...powerHistory(journal.state, true), idleStopMinutes: minutes } });
-    const apiKey = await s.secrets.get(deploymentSecret(state.name, 'mcp-api-key'));
-    let health: WorkerHealth | undefined;
-    if (fresh.worker && apiKey) {
-      s.reporter.step('waiting for Crawl4AI to answer through the Worker');
-      health = await waitHealthyThroughWorker(fresh.worker.url, apiKey, { timeoutMs: s.healthTimeoutMs, intervalMs: s.healthIntervalMs });
-    }
-    await journal.update({ status: 'ready' });
+    const health = await healthyAgain(fresh, journal, s);
     return { vm, idleStopMinutes: minutes, ...(health ? { health } : {}) };
   });
 }

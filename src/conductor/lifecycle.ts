@@ -72,14 +72,22 @@ export async function changePower(
       vm = await provider.start(ctx, journal);
       await journal.update({ outputs: powerHistory(journal.state, true) });
     }
-    const apiKey = await s.secrets.get(deploymentSecret(state.name, 'mcp-api-key'));
-    let health: WorkerHealth | undefined;
-    if (fresh.worker && apiKey) {
-      s.reporter.step('waiting for Crawl4AI to answer through the Worker');
-      health = await waitHealthyThroughWorker(fresh.worker.url, apiKey, { timeoutMs: s.healthTimeoutMs, intervalMs: s.healthIntervalMs });
-    }
-    await journal.update({ status: 'ready' });
+    const health = await healthyAgain(fresh, journal, s);
     return { vm, ...(health ? { health } : {}) };
   });
 }
 
+/**
+ * After a power change (start, resize, a restart for new settings): wait until Crawl4AI answers
+ * through the Worker, then mark the deployment ready. No Worker yet (an init cut short): no wait.
+ */
+export async function healthyAgain(state: DeploymentState, journal: Journal, s: Session): Promise<WorkerHealth | undefined> {
+  const apiKey = await s.secrets.get(deploymentSecret(state.name, 'mcp-api-key'));
+  let health: WorkerHealth | undefined;
+  if (state.worker && apiKey) {
+    s.reporter.step('waiting for Crawl4AI to answer through the Worker');
+    health = await waitHealthyThroughWorker(state.worker.url, apiKey, { timeoutMs: s.healthTimeoutMs, intervalMs: s.healthIntervalMs });
+  }
+  await journal.update({ status: 'ready' });
+  return health;
+}

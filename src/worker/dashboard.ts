@@ -118,6 +118,7 @@ button.danger{border-color:#e0a8a4;color:#b3261e}button.primary{background:#1a56
 label{display:block;margin:.4rem 0 .15rem;font-size:.85rem;color:#444}input{font:inherit;width:100%;max-width:420px;padding:6px 8px;border:1px solid #b9c0cb;border-radius:6px}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(180px,1fr));gap:8px 14px}.key{font-family:ui-monospace,monospace;word-break:break-all;background:#fff8e1;padding:8px;border-radius:6px}
 header{display:flex;justify-content:space-between;align-items:center;gap:8px;flex-wrap:wrap}svg{max-width:100%;height:auto}
+fieldset{border:1px solid #dde1e7;border-radius:6px;margin:0 0 10px;padding:6px 10px}ul.plain{list-style:none;padding:0;margin:0}ul.plain label{display:flex;gap:6px;align-items:center;font-size:.9rem}input[type=checkbox]{width:auto}
 @media (max-width:600px){main{padding:8px}th,td{padding:5px 6px}}`;
 
 function loginPage(message?: string, status = 200): Response {

@@ -132,6 +132,8 @@ export interface StartWorkerOptions {
   keysWithoutSqlite?: boolean;
   /** receives the Worker's console.error / console.warn output */
   onStderr?: (text: string) => void;
+  /** route the Worker's global fetch() through the edge emulator (no bare IPs, public hostnames only) */
+  outbound?: { fetch(request: Request, callerZone: string): Promise<Response> };
 }
 
 export interface RunningWorker {
@@ -168,6 +170,8 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Runnin
     // the config's KV bindings (OAUTH_KV), in Miniflare's memory
     kvNamespaces: ((bundle.config.kv_namespaces ?? []) as Array<{ binding: string }>).map((k) => k.binding),
   };
+  const outbound = opts.outbound;
+  if (outbound) workerOptions.outboundService = (req: Request) => outbound.fetch(req, 'crawl4ai-mcp-test.workers.dev');
   const workers: Array<Record<string, unknown>> = [workerOptions];
   const binding = opts.crawl4aiBinding;
   if (binding === 'down') {

@@ -20,6 +20,8 @@ export class ClaudeLikeOAuthClient implements OAuthClientProvider {
   /** every client_id this client registered, in order (re-registration shows as a second one) */
   registrations: string[] = [];
   invalidated: string[] = [];
+  /** set to use a client ID metadata document (its https URL is the client_id) instead of DCR */
+  clientMetadataUrl?: string;
 
   constructor(readonly clientName = 'Claude', readonly redirect = CLAUDE_REDIRECT) {}
 

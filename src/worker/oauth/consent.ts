@@ -5,14 +5,19 @@
  * with a one-time pairing code from `crawl4ai-mcp connect --client claude-ai` (hashed, single use,
  * 10 minutes, wrong tries rate-limited and logged: pairing-store.ts) or with the admin key.
  *
- * The form carries only the library's consent handle, bound to this browser by a __Host- cookie
+ * The owner may untick tools (default: all); the choice becomes the key record's tool allowlist,
+ * which the KeyRegistry enforces on tools/call and applies to tools/list.
+ *
+ * The form carries the library's consent handle, bound to this browser by a __Host- cookie
  * and usable once: that is the CSRF token (a forged POST from another site has no cookie, and the
  * Worker's Origin check refuses cross-site posts before this). The authorization request itself
  * stays server-side between GET and POST, so nothing in the form can change the client, redirect
- * URI or scopes. Redirect URIs are matched exactly by the library; before it has validated the
- * client and redirect URI, errors are rendered here and never redirected (no open redirect).
+ * URI or scopes (the tool boxes can only narrow access, to names this Worker knows). Redirect URIs
+ * are matched exactly by the library; before it has validated the client and redirect URI, errors
+ * are rendered here and never redirected (no open redirect).
  */
 import { AuthorizationError, CimdFetchError, authorizationErrorRedirect, type AuthRequest, type OAuthHelpers } from '@cloudflare/workers-oauth-provider';
+import { TOOLS } from '../../mcp/server.js';
 import { isAdminKey } from '../admin-api.js';
 import { hashPairingCode, normalisePairingCode } from './pairing-code.js';
 import { MCP_SCOPE, SCOPES_SUPPORTED, registryStub, type GrantProps, type OAuthEnv } from './provider.js';
@@ -41,9 +46,26 @@ function page(title: string, body: string, status: number, headers: Headers): Re
   return new Response(html, { status, headers });
 }
 
-function form(handle: string, notice = ''): string {
+const TOOL_NAMES = TOOLS.map((t) => t.name);
+
+/** The owner's choice of tools for this client: every box ticked (the default) means all, now and later. */
+function toolsChosen(body: FormData): { ok: true; tools: string[] | null } | { ok: false; chosen: string[] } {
+  const chosen = TOOL_NAMES.filter((n) => body.getAll('tool').includes(n));
+  if (chosen.length === 0) return { ok: false, chosen };
+  return { ok: true, tools: chosen.length === TOOL_NAMES.length ? null : chosen };
+}
+
+function toolBoxes(checked: readonly string[]): string {
+  const boxes = TOOLS.map(
+    (t) => `<li><label><input type="checkbox" name="tool" value="${esc(t.name)}"${checked.includes(t.name) ? ' checked' : ''}> <code>${esc(t.name)}</code> ${esc(t.title)}</label></li>`,
+  ).join('');
+  return `<fieldset id="tools"><legend>Tools it may use</legend><ul class="plain">${boxes}</ul></fieldset>`;
+}
+
+function form(handle: string, notice = '', checked: readonly string[] = TOOL_NAMES): string {
   return `${notice}<form method="post" action="/authorize">
 <input type="hidden" name="handle" value="${esc(handle)}">
+${toolBoxes(checked)}
 <label for="code">Pairing code or admin key</label><br>
 <input id="code" name="code" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" required>
 <p class="muted">Get a pairing code on your computer with <code>crawl4ai-mcp connect --client claude-ai</code>; it works once, for 10 minutes.</p>
@@ -124,13 +146,18 @@ async function decide(request: Request, env: OAuthEnv, oauth: OAuthHelpers): Pro
     const denied = await oauth.denyConsent(request, handle);
     return new Response(null, { status: 302, headers: denied.headers });
   }
+  const tools = toolsChosen(body);
+  if (!tools.ok) {
+    return page('Not approved', `<h1>Not approved</h1>${form(handle, '<section role="alert"><p class="bad">Tick at least one tool, or press Deny.</p></section>', tools.chosen)}`, 400, headersFor(undefined));
+  }
+  const checked = tools.tools ?? TOOL_NAMES;
   const proof = await proveOwner(String(body.get('code') ?? '').trim(), env);
   if (!proof.ok) {
     // the handle was not used: the same page can be submitted again
     const extra = proof.status === 429 ? { 'retry-after': /(\d+) seconds/.exec(proof.message)?.[1] ?? '60' } : {};
     const h = headersFor(undefined);
     for (const [k, v] of Object.entries(extra)) h.set(k, v);
-    return page('Not approved', `<h1>Not approved</h1>${form(handle, `<section role="alert"><p class="bad">${esc(proof.message)}</p></section>`)}`, proof.status, h);
+    return page('Not approved', `<h1>Not approved</h1>${form(handle, `<section role="alert"><p class="bad">${esc(proof.message)}</p></section>`, checked)}`, proof.status, h);
   }
   const approved = await oauth.approveConsent(request, handle, { scope: scopesOf([]) });
   const authRequest: AuthRequest = approved.request;
@@ -138,7 +165,7 @@ async function decide(request: Request, env: OAuthEnv, oauth: OAuthHelpers): Pro
   const scope = scopesOf(authRequest.scope);
   // the client's key record: its own limits, usage and revocation, like any API key
   const keyHash = randomHex(32);
-  const made = await registryStub(env).createKey({ name: `oauth-${slug(client.clientName)}-${randomHex(3)}`, hash: keyHash, source: 'oauth' });
+  const made = await registryStub(env).createKey({ name: `oauth-${slug(client.clientName)}-${randomHex(3)}`, hash: keyHash, source: 'oauth', tools: tools.tools });
   if ('error' in made) throw new Error(`could not record the OAuth client as a key: ${made.error}`);
   const props: GrantProps = { keyId: made.id, keyHash };
   const { redirectTo } = await oauth.completeAuthorization({
@@ -153,7 +180,7 @@ async function decide(request: Request, env: OAuthEnv, oauth: OAuthHelpers): Pro
   if (previous && previous !== made.name) await registryStub(env).revokeKey(previous);
   await env.OAUTH_KV?.put(`c4m:key-client:${made.id}`, authRequest.clientId);
   await env.OAUTH_KV?.put(`c4m:client-key:${authRequest.clientId}`, made.name);
-  console.log(`oauth: ${proof.how} approved client "${client.clientName}" (${authRequest.clientId}) as key ${made.name}`);
+  console.log(`oauth: ${proof.how} approved client "${client.clientName}" (${authRequest.clientId}) as key ${made.name}, tools: ${tools.tools?.join(', ') ?? 'all'}`);
   approved.headers.set('location', redirectTo);
   return new Response(null, { status: 302, headers: approved.headers });
 }

@@ -5,7 +5,8 @@
  * Built on @cloudflare/workers-oauth-provider (pinned): it serves RFC 9728 protected-resource
  * metadata (also at the /mcp-suffixed path), RFC 8414 metadata, RFC 7591 registration, the token
  * endpoint (PKCE S256, RFC 8707 resource binding, rotating refresh tokens, RFC 7009 revocation)
- * and keeps every token, code and secret only as a hash in the OAUTH_KV namespace. This module
+ * and client ID metadata documents (a client_id that is the https URL of its metadata), and keeps
+ * every token, code and secret only as a hash in the OAUTH_KV namespace. This module
  * only configures it; the consent page is consent.ts.
  *
  * An approved client is a key record in the KeyRegistry (source "oauth"): the grant's encrypted
@@ -104,6 +105,12 @@ export function oauthProviderFor<E extends OAuthEnv>(origin: string, env: E, han
       authorizeEndpoint: AUTHORIZE_PATH,
       tokenEndpoint: TOKEN_PATH,
       clientRegistrationEndpoint: REGISTER_PATH,
+      // Client ID metadata documents (MCP authorization 2025-11-25): a client_id that is an https
+      // URL is fetched and validated by the library (client_id must equal the URL, https only, 5 KB,
+      // 10 s, no secrets). It refuses to run without the global_fetch_strictly_public flag, which
+      // keeps that fetch on the public internet (no SSRF into the Worker's own zone): see the
+      // wrangler template for why the flag is safe for this Worker's other fetches.
+      clientIdMetadataDocumentEnabled: true,
       scopesSupported: SCOPES_SUPPORTED,
       requiredScopes: [MCP_SCOPE],
       resourceMetadata: {

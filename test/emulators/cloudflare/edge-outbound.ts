@@ -4,7 +4,9 @@
 //   hostname that does not resolve     -> 530 "error code: 1016"   (not in the hosts map)
 //   origin port closed                 -> 521 "error code: 521"
 //   origin does not answer in time     -> 522 "error code: 522"
-//   https origin, untrusted cert       -> 526 "error code: 526"    (hosts entry marked untrustedCert)
+//   https origin, untrusted cert       -> 526 "error code: 526"    (hosts entry marked untrustedCert, or an https
+//                                                                    origin whose certificate does not verify against
+//                                                                    the entry's `ca` for the public hostname)
 // A hostname in the map is forwarded to its loopback base URL, keeping method, path, query, headers and body.
 import http from 'node:http';
 import https from 'node:https';
@@ -16,6 +18,12 @@ export interface HostTarget {
   url: string;
   /** the origin presents a certificate that is not publicly trusted: https fetches get 526 */
   untrustedCert?: boolean;
+  /**
+   * For an https `url`: the CA (PEM) standing in for the public trust store. The edge really verifies
+   * the origin's certificate against it for the public hostname (SNI and name check), so a
+   * self-signed or wrong-name certificate gets 526 as on the edge.
+   */
+  ca?: string;
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length']);
@@ -28,7 +36,10 @@ function rayId(): string {
   return `${Math.floor(Math.random() * 0xffffffffffff).toString(16).padStart(12, '0')}abcd-EMU`;
 }
 
-export type ForwardOutcome = { response: Response } | { error: 'refused' | 'timeout' | 'failed'; detail: string };
+export type ForwardOutcome = { response: Response } | { error: 'refused' | 'timeout' | 'untrusted' | 'failed'; detail: string };
+
+// Node's codes for a certificate that does not verify (chain or name)
+const CERT_ERRORS = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
 
 /**
  * Sends `request` to `base` (path of the request URL appended to the base path), with node:http so that Host and
@@ -37,7 +48,7 @@ export type ForwardOutcome = { response: Response } | { error: 'refused' | 'time
 export async function forwardHttp(
   request: Request,
   base: string,
-  opts: { hostHeader?: string; extraHeaders?: Record<string, string>; connectTimeoutMs?: number } = {},
+  opts: { hostHeader?: string; extraHeaders?: Record<string, string>; connectTimeoutMs?: number; tls?: { ca: string; servername: string } } = {},
 ): Promise<ForwardOutcome> {
   const source = new URL(request.url);
   const target = new URL(base);
@@ -69,6 +80,7 @@ export async function forwardHttp(
         path,
         headers,
         agent: false,
+        ...(opts.tls && target.protocol === 'https:' ? { ca: opts.tls.ca, servername: opts.tls.servername } : {}), // Node checks the name against servername
       },
       (res) => {
         const out = new Headers();
@@ -87,7 +99,8 @@ export async function forwardHttp(
       req.destroy(Object.assign(new Error('origin timed out'), { code: 'ETIMEDOUT' }));
     });
     req.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ECONNREFUSED') settle({ error: 'refused', detail: error.message });
+      if (error.code && CERT_ERRORS.has(error.code)) settle({ error: 'untrusted', detail: error.message });
+      else if (error.code === 'ECONNREFUSED') settle({ error: 'refused', detail: error.message });
       else if (error.code === 'ETIMEDOUT') settle({ error: 'timeout', detail: error.message });
       else settle({ error: 'failed', detail: error.message });
     });
@@ -117,6 +130,7 @@ export class EdgeOutbound {
     if (!target) return edgeError(530, 1016);
     if (url.protocol === 'https:' && target.untrustedCert) return edgeError(526, 526);
     const outcome = await forwardHttp(request, target.url, {
+      ...(target.ca ? { tls: { ca: target.ca, servername: hostname } } : {}),
       extraHeaders: {
         'cf-worker': callerZone,
         'cf-ray': rayId(),
@@ -127,6 +141,8 @@ export class EdgeOutbound {
     if ('response' in outcome) return outcome.response;
     if (outcome.error === 'refused') return edgeError(521, 521);
     if (outcome.error === 'timeout') return edgeError(522, 522);
+    if (outcome.error === 'untrusted') return edgeError(526, 526);
     return edgeError(502, 502);
   }
 }
+

@@ -67,6 +67,7 @@ describe('secret-leak scan: a whole life of a deployment with recognisable secre
       CRAWL4AI_MCP_SECRET_BACKEND: 'file',
       CRAWL4AI_MCP_PASSPHRASE: PASSPHRASE,
       AWS_ENDPOINT_URL_EC2: ec2.url,
+      AWS_ENDPOINT_URL_IAM: ec2.url,
       AWS_ENDPOINT_URL_STS: ec2.url,
       AWS_ACCESS_KEY_ID: AWS_KEY_ID,
       AWS_SECRET_ACCESS_KEY: AWS_SECRET,

@@ -84,16 +84,39 @@ async function ignoreMissing(p: Promise<unknown>): Promise<void> {
  * name under WAKE_USER_PATH (ListUsers), so it works with the state file gone.
  */
 export async function deleteWakeCredential(iam: IAMClient, deployment: string): Promise<boolean> {
-  const { paginateListUsers, ListUserPoliciesCommand, DeleteUserPolicyCommand, DeleteUserCommand } = await import('@aws-sdk/client-iam');
+  const { ListUserPoliciesCommand, DeleteUserPolicyCommand, DeleteUserCommand } = await import('@aws-sdk/client-iam');
   const UserName = wakeUserName(deployment);
-  let found = false;
-  for await (const page of paginateListUsers({ client: iam }, { PathPrefix: WAKE_USER_PATH })) {
-    if ((page.Users ?? []).some((u) => u.UserName === UserName)) found = true;
-  }
-  if (!found) return false;
+  if ((await findWakeUsers(iam, deployment)).length === 0) return false;
   await deleteAccessKeys(iam, UserName);
   const policies = await iam.send(new ListUserPoliciesCommand({ UserName }));
   for (const PolicyName of policies.PolicyNames ?? []) await ignoreMissing(iam.send(new DeleteUserPolicyCommand({ UserName, PolicyName })));
   await ignoreMissing(iam.send(new DeleteUserCommand({ UserName })));
   return true;
+}
+
+/** The Worker secrets that carry the wake key (never in argv, state or logs). */
+export const WAKE_SECRET_NAMES = { accessKeyId: 'WAKE_AWS_ACCESS_KEY_ID', secretAccessKey: 'WAKE_AWS_SECRET_ACCESS_KEY' } as const;
+
+/**
+ * The Worker's plain vars for waking this deployment on AWS: the region and the deployment's tag
+ * value. The Worker finds the instance by the same tag the policy is conditioned on, so they are
+ * known before the instance exists (init deploys the Worker while the VM launches) and stay true
+ * if a later init replaces the instance.
+ */
+export function wakeVars(deployment: string, region: string): Record<string, string> {
+  return { WAKE_CLOUD: 'aws', WAKE_AWS_REGION: region, WAKE_AWS_DEPLOYMENT: deployment };
+}
+
+/** IAM refused the installer's credentials (a policy from before wake on request). */
+export const isIamAccessDenied = (e: unknown) => errorName(e) === 'AccessDenied';
+
+/** Names of this deployment's wake users that exist (0 or 1), found by path and name. */
+export async function findWakeUsers(iam: IAMClient, deployment: string): Promise<string[]> {
+  const { paginateListUsers } = await import('@aws-sdk/client-iam');
+  const UserName = wakeUserName(deployment);
+  const found: string[] = [];
+  for await (const page of paginateListUsers({ client: iam }, { PathPrefix: WAKE_USER_PATH })) {
+    for (const u of page.Users ?? []) if (u.UserName === UserName) found.push(UserName);
+  }
+  return found;
 }

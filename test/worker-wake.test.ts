@@ -191,3 +191,23 @@ describe('the Worker wakes its stopped VM (aws4fetch SigV4, verified by the emul
     ]);
   });
 });
+
+describe('the start guard', () => {
+  it('a VM stopped again after it answered is started again at once (the guard covers only a start not yet visible)', async () => {
+    resetWakeGuard();
+    await until(() => stateOf(mine) === 'stopped' || stateOf(mine) === 'running');
+    if (stateOf(mine) === 'running') await stopped(mine);
+    let up = false;
+    const origin = wakingOrigin({ fetch: async () => (up ? new Response('{}', { status: 200 }) : new Response('error code: 522', { status: 522 })) }, target());
+    const before = starts().length;
+    expect(await failure(origin.fetch('/crawl'))).toContain('your crawler is starting');
+    await until(() => stateOf(mine) === 'running');
+    up = true;
+    expect((await origin.fetch('/crawl')).status).toBe(200);
+    up = false;
+    await stopped(mine);
+    expect(await failure(origin.fetch('/crawl'))).toContain(`ready in about ${BOOT_SECONDS} s`);
+    expect(starts().length).toBe(before + 2);
+    await until(() => stateOf(mine) === 'running');
+  });
+});

@@ -44,7 +44,10 @@ export interface WakeEnv {
  * path ("about a minute" of waiting plus the instance start).
  */
 export const BOOT_SECONDS = 90;
-/** After a start by this isolate, no second StartInstances for this long (a burst of calls starts the VM once). */
+/**
+ * After a start by this isolate, no second StartInstances for this long while EC2 still says
+ * "stopped" (its describe can lag a start), unless the VM was seen starting or answering since.
+ */
 export const START_GUARD_MS = 120_000;
 /** A VM stopping goes to stopped in well under a minute; then the next call starts it. */
 const STOPPING_RETRY_SECONDS = 60;
@@ -183,8 +186,10 @@ async function wake(target: WakeTarget, now: () => number): Promise<OriginUnreac
       return starting(BOOT_SECONDS);
     }
     case 'pending':
+      startedAt.delete(key); // the start took: a later "stopped" is a new stop
       return starting(remaining(power.since));
     case 'running': {
+      startedAt.delete(key);
       // EC2 says running well before Crawl4AI answers: inside the boot time, it is still starting
       const since = power.since ?? ourStart;
       if (since !== undefined && now() - since < BOOT_SECONDS * 1000) return starting(remaining(since));
@@ -225,7 +230,10 @@ export function wakingOrigin(origin: Crawl4aiOrigin, target: WakeTarget | undefi
         if (!(e instanceof OriginUnreachableError)) throw e;
         throw (await wakeOnce()) ?? e;
       }
-      if (!ORIGIN_DOWN_STATUSES.has(res.status)) return res;
+      if (!ORIGIN_DOWN_STATUSES.has(res.status)) {
+        startedAt.delete(target.key); // up again: the next time it is down is a new stop
+        return res;
+      }
       const told = await wakeOnce();
       if (!told) return res;
       await res.body?.cancel().catch(() => undefined);

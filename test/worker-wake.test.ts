@@ -172,6 +172,11 @@ describe('the Worker wakes its stopped VM (aws4fetch SigV4, verified by the emul
     expect(text).toContain('your crawler VM is not connected');
     const res = await wakingOrigin({ fetch: async () => new Response('error code: 521', { status: 521 }) }, t, later).fetch('/crawl');
     expect(res.status).toBe(521);
+    // just started (by its owner's `start`): Caddy's 502 while Crawl4AI boots means "starting"
+    const booting = await failure(wakingOrigin({ fetch: async () => new Response('Bad Gateway', { status: 502 }) }, t).fetch('/crawl'));
+    expect(booting).toMatch(/your crawler is starting, ready in about \d+ s — call again/);
+    // Crawl4AI's own "busy" is no wake case
+    expect((await wakingOrigin({ fetch: async () => new Response('{"detail":"busy"}', { status: 503 }) }, t).fetch('/crawl')).status).toBe(503);
   });
 
   it('is off unless every WAKE_* var and secret is set', () => {

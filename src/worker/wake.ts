@@ -52,8 +52,12 @@ export const START_GUARD_MS = 120_000;
 /** A VM stopping goes to stopped in well under a minute; then the next call starts it. */
 const STOPPING_RETRY_SECONDS = 60;
 
-/** Edge and tunnel answers that mean "nothing answers at the origin" (not Crawl4AI's own errors). */
-const ORIGIN_DOWN_STATUSES = new Set([521, 522, 523, 530]);
+/**
+ * Answers that mean "nothing answers at the origin": the edge's 521/522/523/530 (VM off: closed
+ * port, no answer, unreachable, name gone) and 502 from Caddy or the tunnel in front of a Crawl4AI
+ * that is not up yet (just started). Not Crawl4AI's own errors (503 busy, 504 timeout).
+ */
+const ORIGIN_DOWN_STATUSES = new Set([502, 521, 522, 523, 530]);
 
 export function wakeTargetFor(env: WakeEnv, fetcher: typeof fetch = fetch): WakeTarget | undefined {
   if (env.WAKE_CLOUD === 'aws' && env.WAKE_AWS_REGION && env.WAKE_AWS_DEPLOYMENT && env.WAKE_AWS_ACCESS_KEY_ID && env.WAKE_AWS_SECRET_ACCESS_KEY) {

@@ -115,6 +115,39 @@ describe('wake on request: a tool call starts the stopped VM, through the built 
     expect(second.isError, second.text).toBe(false);
   }, 200_000);
 
+  it('public mode: the edge cannot reach the stopped VM behind its Elastic IP, and the tool call wakes it the same way', async () => {
+    const pub = (args: string[]) => runCli(['--name', 'wakepub', ...args], { env, timeoutMs: 240_000 });
+    const pubSim = startVmSimulator(ec2Instances(ec2, 'wakepub'), cf);
+    let pubClient: Client | undefined;
+    try {
+      const init = await pub(['init', '--yes', '--provider', 'aws', '--region', 'us-east-1', '--size', 'small', '--network', 'public']);
+      expect(init.code, init.stderr).toBe(0);
+      const id = [...ec2.state.instances.values()].find((i) => i.tags['crawl4ai-mcp:deployment'] === 'wakepub')!.instanceId;
+      const server = JSON.parse((await pub(['connect', '--client', 'cursor'])).stdout).mcpServers['crawl4ai-wakepub'];
+      pubClient = new Client({ name: 'wake-test-public', version: '1.0.0' });
+      await pubClient.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: server.headers } }));
+      const call = async () => {
+        const r = await pubClient!.callTool({ name: 'scrape', arguments: { url: 'https://docs.example.com/' } });
+        return { isError: Boolean(r.isError), text: JSON.stringify(r.content) };
+      };
+      expect((await pub(['stop'])).code).toBe(0);
+      await until(() => pubSim.current() === null);
+      const before = starts().length;
+      const first = await call();
+      expect(first.text).toMatch(/your crawler is starting, ready in about 90 s — call again/);
+      expect(starts().length).toBe(before + 1);
+      expect(starts().at(-1)!.params['InstanceId.1']).toBe(id);
+      await until(() => pubSim.current() !== null);
+      expect((await call()).isError).toBe(false);
+      await pubClient.close();
+      expect((await pub(['destroy', '--yes'])).code).toBe(0);
+      expect(ec2.iam.user('wakepub-wake')).toBeUndefined();
+    } finally {
+      await pubClient?.close().catch(() => undefined);
+      await pubSim.stop();
+    }
+  }, 300_000);
+
   it('destroy removes the wake credential with everything else', async () => {
     await client.close();
     const destroy = await cli(['destroy', '--yes']);

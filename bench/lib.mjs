@@ -120,6 +120,7 @@ export async function startAwsWorld({ ec2Rtt = 0, cfRtt = 0, launchMs = 300, boo
         CRAWL4AI_MCP_PASSPHRASE: 'bench passphrase',
         AWS_ENDPOINT_URL_EC2: ec2Proxy.url,
         AWS_ENDPOINT_URL_STS: ec2Proxy.url,
+        AWS_ENDPOINT_URL_IAM: ec2Proxy.url,
         AWS_ACCESS_KEY_ID: AWS_ACCESS_KEY,
         AWS_SECRET_ACCESS_KEY: AWS_SECRET_KEY,
         CLOUDFLARE_API_BASE_URL: cfProxy.url,

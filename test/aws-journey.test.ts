@@ -66,12 +66,16 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
     expect(userData).not.toMatch(/CRAWL4AI_API_TOKEN|TUNNEL_TOKEN/);
     expect(sim.boots).toBeGreaterThanOrEqual(2);
     expect(cf.scripts()).toContain('crawl4ai-mcp-journey');
-    expect(cf.secretsOf('crawl4ai-mcp-journey').sort()).toEqual(['ADMIN_KEY_SHA256', 'BOOTSTRAP_KEY_SHA256', 'CRAWL4AI_API_TOKEN']);
+    expect(cf.secretsOf('crawl4ai-mcp-journey').sort()).toEqual(['ADMIN_KEY_SHA256', 'BOOTSTRAP_KEY_SHA256', 'CRAWL4AI_API_TOKEN', 'WAKE_AWS_ACCESS_KEY_ID', 'WAKE_AWS_SECRET_ACCESS_KEY']);
+    // the wake credential: its user exists under the tool's path; its secret is only in the Worker
+    const wakeUser = ec2.iam.users.get('journey-wake');
+    expect(wakeUser?.path).toBe('/crawl4ai-mcp/');
 
     // The state file holds no secret.
     const stateText = fs.readFileSync(path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', 'journey.json'), 'utf8');
     expect(stateText).not.toMatch(/c4m_[A-Za-z0-9_-]{43}/);
     expect(stateText).not.toContain(SECRET_KEY);
+    for (const k of wakeUser!.keys.values()) expect(stateText + init.stdout + init.stderr).not.toContain(k.secretAccessKey);
 
     const status = await cli(['status', '--json']);
     expect(status.code, status.stderr).toBe(0);
@@ -151,6 +155,7 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
     const destroy = await cli(['destroy', '--yes']);
     expect(destroy.code, destroy.stderr).toBe(0);
     expect(ec2.resourcesOf('journey')).toEqual([]);
+    expect(ec2.iam.users.has('journey-wake')).toBe(false);
     expect(cf.scripts()).not.toContain('crawl4ai-mcp-journey');
     expect(fs.existsSync(path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', 'journey.json'))).toBe(false);
     const after = await cli(['connect']);
@@ -167,6 +172,7 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
       await lostSim.stop();
     }
     expect(ec2.resourcesOf('lost').length).toBeGreaterThan(0);
+    expect(ec2.iam.users.has('lost-wake')).toBe(true);
     fs.rmSync(path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', 'lost.json'));
 
     const noHint = await lost(['destroy', '--yes']);
@@ -176,6 +182,7 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
     const destroy = await lost(['destroy', '--yes', '--provider', 'aws', '--region', 'us-east-1']);
     expect(destroy.code, destroy.stderr).toBe(0);
     expect(ec2.resourcesOf('lost')).toEqual([]);
+    expect(ec2.iam.users.has('lost-wake')).toBe(false); // found by path and name, not by the state
     expect(cf.scripts()).not.toContain('crawl4ai-mcp-lost');
     // The deployment's keychain entries went too: a new init would make a fresh API key.
     const secrets = fs.readFileSync(path.join(env.CRAWL4AI_MCP_HOME!, 'secrets.enc.json'), 'utf8');
@@ -204,7 +211,7 @@ describe('AWS journey through the built CLI: init -> status -> connect -> MCP ca
     bare.removeDefaultVpc();
     try {
       const r = await runCli(['--name', 'novpc', 'plan', '--yes', '--provider', 'aws', '--region', 'us-west-2'], {
-        env: { ...env, AWS_ENDPOINT_URL_EC2: bare.url, AWS_ENDPOINT_URL_STS: bare.url },
+        env: { ...env, AWS_ENDPOINT_URL_EC2: bare.url, AWS_ENDPOINT_URL_STS: bare.url, AWS_ENDPOINT_URL_IAM: bare.url },
       });
       expect(r.code).toBe(2);
       const err = lines(r.stderr).filter((l) => !l.startsWith('›'));

@@ -56,7 +56,7 @@ function deployment(emu: Ec2Emulator, spec: Partial<DeploymentSpec> = {}, extra:
   const ctx: ProviderContext = {
     spec: { name, provider: 'aws', region: REGION, size: 'small', network: 'tunnel', profile: 'default', ...spec },
     credentials: { kind: 'static', values: CREDS },
-    env: { AWS_ENDPOINT_URL_EC2: emu.url, AWS_ENDPOINT_URL_STS: emu.url },
+    env: { AWS_ENDPOINT_URL_EC2: emu.url, AWS_ENDPOINT_URL_STS: emu.url, AWS_ENDPOINT_URL_IAM: emu.url },
     pollMs: 20,
     progress: (m) => lines.push(m),
     debug: (m) => lines.push(`debug: ${m}`),
@@ -612,5 +612,54 @@ describe('aws provider: the IAM policy template, as the EC2 emulator evaluates i
     const typeLists = loadPolicy().Statement.flatMap((s) => Object.values(s.Condition ?? {}).flatMap((c) => Object.entries(c).filter(([k]) => /InstanceType$/.test(k)).map(([, v]) => [v].flat().sort())));
     expect(typeLists.length).toBeGreaterThanOrEqual(3);
     for (const l of typeLists) expect(l).toEqual(offered);
+  });
+});
+
+describe('aws provider: the Worker’s wake credential (issue 21)', () => {
+  it('init’s wake step journals the IAM user, returns its key only as Worker secrets, re-issues on a rerun; destroy removes it, also with the state lost', async () => {
+    const emu = await emulator();
+    const d = deployment(emu, { name: 'wakes' });
+    await aws.apply(d.ctx, d.journal, bootstrapFactory('tunnel'));
+    expect(aws.wakeVars!(d.ctx)).toEqual({ WAKE_CLOUD: 'aws', WAKE_AWS_REGION: REGION, WAKE_AWS_DEPLOYMENT: 'wakes' });
+
+    const first = await aws.issueWakeCredential!(d.ctx, d.journal);
+    const user = emu.iam.user('wakes-wake')!;
+    expect(user.path).toBe('/crawl4ai-mcp/');
+    expect(Object.keys(first!.secrets).sort()).toEqual(['WAKE_AWS_ACCESS_KEY_ID', 'WAKE_AWS_SECRET_ACCESS_KEY']);
+    expect([...user.keys.keys()]).toEqual([first!.secrets.WAKE_AWS_ACCESS_KEY_ID]);
+    const rec = d.journal.find('aws:wake-user')!;
+    expect([rec.phase, rec.id]).toEqual(['created', 'wakes-wake']);
+    // the state holds the user's name, never its key
+    const stateText = fs.readFileSync(path.join(d.store.dir, 'wakes.json'), 'utf8');
+    expect(stateText).not.toContain(first!.secrets.WAKE_AWS_SECRET_ACCESS_KEY);
+
+    // a rerun (resumed init) issues a fresh key and deletes the old one: only the Worker holds a key
+    const second = await aws.issueWakeCredential!(d.ctx, d.journal);
+    expect([...user.keys.keys()]).toEqual([second!.secrets.WAKE_AWS_ACCESS_KEY_ID]);
+    expect(second!.secrets.WAKE_AWS_ACCESS_KEY_ID).not.toBe(first!.secrets.WAKE_AWS_ACCESS_KEY_ID);
+
+    // the state file lost: destroy still finds the user by path and name
+    const lost = deployment(emu, { name: 'wakes' });
+    await aws.destroy(lost.ctx, lost.journal);
+    expect(emu.iam.user('wakes-wake')).toBeUndefined();
+    expect(instancesOf(emu, 'wakes')).toEqual([]);
+    expect(lost.lines.some((l) => l.includes('deleting the wake credential (IAM user /crawl4ai-mcp/wakes-wake'))).toBe(true);
+    // and with the state kept, a second destroy is fine and marks the record deleted
+    await aws.destroy(d.ctx, d.journal);
+    expect(d.journal.find('aws:wake-user')?.phase).toBe('deleted');
+  });
+
+  it('credentials whose policy predates wake on request: wake stays off with one line saying how to turn it on, and destroy still works', async () => {
+    const noIam = loadPolicy();
+    noIam.Statement = noIam.Statement.filter((s) => ![s.Action].flat().some((a) => String(a).startsWith('iam:')));
+    const emu = await emulator({ iamPolicy: noIam });
+    const d = deployment(emu, { name: 'oldpolicy' });
+    await aws.apply(d.ctx, d.journal, bootstrapFactory('tunnel'));
+    expect(await aws.issueWakeCredential!(d.ctx, d.journal)).toBeUndefined();
+    expect(d.lines.find((l) => l.startsWith('wake on request is off'))).toMatch(/may not create IAM users under \/crawl4ai-mcp\/.*WakeCredentialUsersUnderOwnPathOnly.*crawl4ai-mcp start/);
+    expect(emu.iam.users.size).toBe(0);
+    expect(d.journal.live().some((r) => r.kind === 'aws:wake-user')).toBe(false);
+    await aws.destroy(d.ctx, d.journal);
+    expect(instancesOf(emu, 'oldpolicy')).toEqual([]);
   });
 });

@@ -122,6 +122,7 @@ function baseEnv(home: string, extra: Record<string, string | undefined> = {}): 
     CRAWL4AI_MCP_SECRET_BACKEND: 'file',
     CRAWL4AI_MCP_PASSPHRASE: PASS,
     AWS_ENDPOINT_URL_EC2: DEAD,
+    AWS_ENDPOINT_URL_IAM: DEAD,
     AWS_ENDPOINT_URL_STS: DEAD,
     CLOUDFLARE_API_BASE_URL: `${DEAD}/client/v4`,
     CRAWL4AI_MCP_POLL_MS: '50',

@@ -311,6 +311,7 @@ describe('a resumed init', () => {
       CLOUDFLARE_API_TOKEN: 'cf-token-' + 'r'.repeat(32),
       // nothing answers here: a refusal must come before any cloud call
       AWS_ENDPOINT_URL_EC2: 'http://127.0.0.1:9',
+      AWS_ENDPOINT_URL_IAM: 'http://127.0.0.1:9',
       AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:9',
       CLOUDFLARE_API_BASE_URL: 'http://127.0.0.1:9/client/v4',
     });

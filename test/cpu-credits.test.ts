@@ -51,7 +51,7 @@ function deployment(emu: Ec2Emulator, spec: Partial<DeploymentSpec> = {}): { ctx
   const ctx: ProviderContext = {
     spec: { name, provider: 'aws', region: REGION, size: 'small', network: 'tunnel', profile: 'default', ...spec },
     credentials: { kind: 'static', values: CREDS },
-    env: { AWS_ENDPOINT_URL_EC2: emu.url, AWS_ENDPOINT_URL_STS: emu.url },
+    env: { AWS_ENDPOINT_URL_EC2: emu.url, AWS_ENDPOINT_URL_STS: emu.url, AWS_ENDPOINT_URL_IAM: emu.url },
     pollMs: 10,
     progress: () => {},
     debug: () => {},
@@ -201,7 +201,7 @@ describe('pricing: the hourly rate in the current state (status)', () => {
 describe('CLI: plan and scale with --cpu-credits', () => {
   const R = ['--provider', 'aws', '--region', REGION, '--size', 'small'];
   const env = (emu: Ec2Emulator) =>
-    cliEnv(tempHome('c4m-credits-cli-'), { AWS_ENDPOINT_URL_EC2: emu.url, AWS_ENDPOINT_URL_STS: emu.url, AWS_ACCESS_KEY_ID: CREDS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDS.secretAccessKey, CRAWL4AI_MCP_SECRET_BACKEND: 'file', CRAWL4AI_MCP_PASSPHRASE: 'x' });
+    cliEnv(tempHome('c4m-credits-cli-'), { AWS_ENDPOINT_URL_EC2: emu.url, AWS_ENDPOINT_URL_STS: emu.url, AWS_ENDPOINT_URL_IAM: emu.url, AWS_ACCESS_KEY_ID: CREDS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDS.secretAccessKey, CRAWL4AI_MCP_SECRET_BACKEND: 'file', CRAWL4AI_MCP_PASSPHRASE: 'x' });
 
   it('plan says standard by default, and shows the worst case with --cpu-credits unlimited', async () => {
     const emu = await emulator();

@@ -67,7 +67,7 @@ describe('destroy when Cloudflare misbehaves', () => {
     cf.failNext('PUT', /\/workers\/scripts\/crawl4ai-mcp-rel$/, 429, 971, { retryAfter: 0 });
     const created = await init();
     expect(created.code, created.stderr).toBe(0);
-    expect(cf.secretsOf('crawl4ai-mcp-rel').sort()).toEqual(['ADMIN_KEY_SHA256', 'BOOTSTRAP_KEY_SHA256', 'CRAWL4AI_API_TOKEN']);
+    expect(cf.secretsOf('crawl4ai-mcp-rel').sort()).toEqual(['ADMIN_KEY_SHA256', 'BOOTSTRAP_KEY_SHA256', 'CRAWL4AI_API_TOKEN', 'WAKE_AWS_ACCESS_KEY_ID', 'WAKE_AWS_SECRET_ACCESS_KEY']);
 
     cf.failNext('DELETE', /\/workers\/services\/crawl4ai-mcp-rel$/, 429, 971, { retryAfter: 0 });
     cf.failNext('DELETE', /\/workers\/services\/crawl4ai-mcp-rel$/, 502, 10002);

@@ -43,6 +43,7 @@ describe('the GCP SDK is loaded lazily and only in part', () => {
     try {
       const r = await modulesLoadedBy(['plan', '--yes', '--provider', 'aws', '--region', 'us-east-1', '--size', 'small'], {
         AWS_ENDPOINT_URL_EC2: ec2.url,
+        AWS_ENDPOINT_URL_IAM: ec2.url,
         AWS_ENDPOINT_URL_STS: ec2.url,
         AWS_ACCESS_KEY_ID: AWS_ACCESS_KEY,
         AWS_SECRET_ACCESS_KEY: AWS_SECRET_KEY,

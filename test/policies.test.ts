@@ -14,6 +14,8 @@ import {
   AWS_MANAGE_ACTIONS,
   AWS_POLICY_FILE,
   AWS_REQUIRED_ACTIONS,
+  AWS_WAKE_IAM_ACTIONS,
+  AWS_WAKE_IAM_RESOURCE,
 } from '../src/providers/aws/permissions.js';
 import { MANAGED_BY, TAG_DEPLOYMENT, TAG_MANAGED_BY } from '../src/model/deployment.js';
 import { CANONICAL_OWNER_ID } from '../src/providers/aws/lookups.js';
@@ -54,7 +56,7 @@ describe('templates/policies/aws-iam-policy.json', () => {
     const granted = new Set(policy.Statement.flatMap(actionsOf));
     expect([...granted].sort()).toEqual([...AWS_REQUIRED_ACTIONS].sort());
     for (const a of granted) {
-      expect(a).toMatch(/^ec2:[A-Z][A-Za-z]+$/);
+      expect(a).toMatch(/^(ec2|iam):[A-Z][A-Za-z]+$/);
       expect(a).not.toContain('*');
     }
     expect(new Set(AWS_REQUIRED_ACTIONS).size).toBe(AWS_REQUIRED_ACTIONS.length);
@@ -66,6 +68,10 @@ describe('templates/policies/aws-iam-policy.json', () => {
       if (describe) {
         expect(s.Resource, s.Sid).toBe('*');
         expect(s.Condition, s.Sid).toBeUndefined();
+      } else if (actionsOf(s).some((a) => a.startsWith('iam:'))) {
+        // IAM only on the wake users' path, never account-wide
+        expect(actionsOf(s).every((a) => (AWS_WAKE_IAM_ACTIONS as readonly string[]).includes(a)), s.Sid).toBe(true);
+        expect(s.Resource, s.Sid).toBe(AWS_WAKE_IAM_RESOURCE);
       } else {
         for (const r of resourcesOf(s)) expect(r, s.Sid).toMatch(/^arn:aws:ec2:\*:(\*)?:[a-z-]+\/\*$/);
       }
@@ -114,8 +120,14 @@ describe('templates/policies/aws-iam-policy.json', () => {
     expect(instance[0]!.Condition?.StringEquals?.['ec2:MetadataHttpTokens']).toBe('required');
   });
 
-  it('grants nothing for key pairs, instance profiles or other services', () => {
-    expect(raw).not.toMatch(/iam:|PassRole|KeyPair|key-pair|ssm:|s3:/);
+  it('grants nothing for key pairs, instance profiles or other services, and IAM only for users under /crawl4ai-mcp/', () => {
+    expect(raw).not.toMatch(/PassRole|KeyPair|key-pair|ssm:|s3:|"iam:\*"/);
+    // no roles, groups, managed policies, tags or console passwords: nothing to escalate with
+    for (const a of policy.Statement.flatMap(actionsOf).filter((x) => x.startsWith('iam:'))) expect(a).not.toMatch(/Role|Group|Attach|Tag|LoginProfile|PolicyVersion/);
+    const iamStatements = policy.Statement.filter((s) => actionsOf(s).some((a) => a.startsWith('iam:')));
+    expect(iamStatements).toHaveLength(1);
+    expect(resourcesOf(iamStatements[0]!)).toEqual(['arn:aws:iam::*:user/crawl4ai-mcp/*']);
+    expect([...actionsOf(iamStatements[0]!)].sort()).toEqual([...AWS_WAKE_IAM_ACTIONS].sort());
   });
 });
 

@@ -67,6 +67,7 @@ describe('secret-leak scan: a whole life of a deployment with recognisable secre
       CRAWL4AI_MCP_SECRET_BACKEND: 'file',
       CRAWL4AI_MCP_PASSPHRASE: PASSPHRASE,
       AWS_ENDPOINT_URL_EC2: ec2.url,
+      AWS_ENDPOINT_URL_IAM: ec2.url,
       AWS_ENDPOINT_URL_STS: ec2.url,
       AWS_ACCESS_KEY_ID: AWS_KEY_ID,
       AWS_SECRET_ACCESS_KEY: AWS_SECRET,
@@ -127,7 +128,10 @@ describe('secret-leak scan: a whole life of a deployment with recognisable secre
     const inst = [...ec2.state.instances.values()].find((i) => i.tags['crawl4ai-mcp:deployment'] === 'leak')!;
     // (init clears them from the user data after the first boot; the VM's disk keeps them)
     const disk = sim.disk(inst.instanceId)!;
-    const made = [disk.token, disk.tunnelToken!];
+    // and the Worker's wake key, which IAM issued during init (it must be only in the Worker)
+    const wakeSecrets = [...(ec2.iam.user('leak-wake')?.keys.values() ?? [])].map((k) => k.secretAccessKey);
+    expect(wakeSecrets).toHaveLength(1);
+    const made = [disk.token, disk.tunnelToken!, ...wakeSecrets];
     expect(await run(['destroy', '--yes', '--verbose'])).toBe(0);
     const all = [...secrets, ...made];
 

@@ -23,6 +23,7 @@ describe('the wizard in a real terminal', () => {
       CRAWL4AI_MCP_PASSPHRASE: 'wizard passphrase',
       AWS_ENDPOINT_URL_EC2: ec2.url,
       AWS_ENDPOINT_URL_STS: ec2.url,
+      AWS_ENDPOINT_URL_IAM: ec2.url,
       CI: undefined,
     });
     const pty = new PtySession(`${process.execPath} ${CLI} plan`, env);
@@ -105,6 +106,7 @@ describe('the wizard in a real terminal', () => {
       CRAWL4AI_MCP_PASSPHRASE: 'wizard passphrase',
       AWS_ENDPOINT_URL_EC2: ec2.url,
       AWS_ENDPOINT_URL_STS: ec2.url,
+      AWS_ENDPOINT_URL_IAM: ec2.url,
       CLOUDFLARE_API_BASE_URL: cf.apiBaseUrl,
       CRAWL4AI_MCP_WORKERS_URL_TEMPLATE: cf.workersUrlTemplate,
       CRAWL4AI_MCP_POLL_MS: '100',

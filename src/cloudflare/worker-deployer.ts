@@ -75,6 +75,26 @@ export class WorkerDeployer {
     }
   }
 
+  /**
+   * Adds secrets to the deployed Worker (wrangler secret bulk, values on stdin only): for secrets
+   * known only after the deploy, such as the wake credential issued once the VM exists.
+   */
+  async putSecrets(deployment: string, secrets: Record<string, string>): Promise<void> {
+    const work = await wranglerWorkdir();
+    try {
+      this.log(`uploading ${Object.keys(secrets).length} more Worker secrets`);
+      await runWrangler(['secret', 'bulk', '--name', workerScriptName(deployment)], {
+        account: this.account,
+        env: this.env,
+        cwd: work.dir,
+        log: this.log,
+        input: JSON.stringify(secrets),
+      });
+    } finally {
+      await work.dispose();
+    }
+  }
+
   private api(): CloudflareApi {
     return new CloudflareApi(this.account, { env: this.env, log: this.log });
   }

@@ -35,6 +35,16 @@ async function ensureSecret(store: SecretStore, account: string, make: () => str
   return v;
 }
 
+/** The wake credential's issue, letting a Worker deploy in flight finish (and be journaled) before an error ends the run. */
+async function issueWake<T>(issue: Promise<T>, workerDeploy: Promise<unknown> | undefined): Promise<T> {
+  try {
+    return await issue;
+  } catch (e) {
+    await workerDeploy?.catch(() => undefined);
+    throw e;
+  }
+}
+
 /** Where the state's outputs record the user-data scrub: 'started', then 'done'. */
 const SCRUB_OUTPUT = 'bootstrapScrub';
 
@@ -148,6 +158,10 @@ export async function initDeployment(
     const deployer = new WorkerDeployer(cloudflare, s.env, (m) => s.reporter.debug(m));
     const scriptName = workerScriptName(spec.name);
     let workerDeploy: Promise<{ url: string }> | undefined;
+    // wake on request: the credential exists only after the VM does; a deploy that starts later
+    // (serial, or a resume) carries it, else a second secret push follows the deploy
+    let wakeSecrets: Record<string, string> | undefined;
+    const wakeVars = container ? undefined : provider.wakeVars?.(ctx);
     const deployWorker = (hostname: string | undefined): Promise<{ url: string }> =>
       (workerDeploy ??= (async () => {
         if (journal.find(WORKER_KEY)?.phase !== 'created') await journal.intend(WORKER_KEY, WORKER_KEY);
@@ -155,8 +169,8 @@ export async function initDeployment(
         const worker = await deployer.deploy({
           deployment: spec.name,
           ...(tunnel ? { vpcServiceId: tunnel.serviceId } : container ? { container } : { originUrl: `https://${hostname}` }),
-          secrets: { CRAWL4AI_API_TOKEN: crawl4aiToken, BOOTSTRAP_KEY_SHA256: await hashApiKey(apiKey), ADMIN_KEY_SHA256: await hashApiKey(adminKey) },
-          vars: { COST_ESTIMATE: costEstimateVar(plan) }, // the dashboard's cost estimate
+          secrets: { CRAWL4AI_API_TOKEN: crawl4aiToken, BOOTSTRAP_KEY_SHA256: await hashApiKey(apiKey), ADMIN_KEY_SHA256: await hashApiKey(adminKey), ...wakeSecrets },
+          vars: { COST_ESTIMATE: costEstimateVar(plan), ...wakeVars }, // the dashboard's cost estimate; which VM to wake
         });
         await journal.created(WORKER_KEY, scriptName, { url: worker.url }); // merges into a record created by an earlier run
         // The account id lives in the secret store with the token (it names where the token works), not here.
@@ -193,6 +207,7 @@ export async function initDeployment(
     };
 
     let vm: VmStatus = { state: 'pending' };
+    let pendingWakeSecrets: Record<string, string> | undefined;
     if (!container) {
       s.reporter.step(`creating the VM on ${spec.provider.toUpperCase()} (${plan.instanceType} in ${spec.region})`);
       try {
@@ -203,6 +218,11 @@ export async function initDeployment(
         throw e;
       }
     }
+    if (!container && provider.issueWakeCredential) {
+      const wake = await issueWake(provider.issueWakeCredential(ctx, journal), workerDeploy);
+      if (wake && workerDeploy) pendingWakeSecrets = wake.secrets;
+      else wakeSecrets = wake?.secrets;
+    }
     const hostname =
       spec.network === 'public'
         ? (network.hostname ?? cloudHostname ?? bootHostname ?? (vm.publicIp ? hostnameForIp(vm.publicIp, network.wildcardDomain) : undefined))
@@ -211,6 +231,10 @@ export async function initDeployment(
       outputs: { ...powerHistory(journal.state, true), publicIp: vm.publicIp ?? null, hostname: hostname ?? null, idleStopMinutes: spec.idleStopMinutes ?? 0 },
     });
     const worker = await deployWorker(hostname);
+    if (pendingWakeSecrets) {
+      s.reporter.debug('giving the Worker its wake credential');
+      await deployer.putSecrets(spec.name, pendingWakeSecrets);
+    }
     // the container application is wrangler's work: record it now (destroy deletes it; wrangler delete does not)
     if (container) vm = await provider.apply(ctx, journal, bootstrapFor);
 

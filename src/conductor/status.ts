@@ -68,7 +68,8 @@ export async function deploymentStatus(
   };
   const [vm, discovered, { health, usage }, tunnel] = await Promise.all([provider.status(ctx, journal), provider.discover(ctx), healthAndUsage(), tunnelStatusOf(state, cloudflare, s)]);
   const cloudIds = new Set(discovered.map((d) => d.id));
-  const liveCloud = journal.live().filter((r) => r.phase === 'created' && r.id && !r.kind.startsWith('cloudflare:'));
+  // notTagged records (AWS's wake user) are found by name, not by the tag search: no drift check
+  const liveCloud = journal.live().filter((r) => r.phase === 'created' && r.id && !r.kind.startsWith('cloudflare:') && r.meta.notTagged !== true);
   const missing = liveCloud.filter((r) => !cloudIds.has(r.id!)).map((r) => `${r.kind} ${r.id}`);
   const known = new Set(liveCloud.map((r) => r.id));
   const unexpected = discovered.filter((d) => !known.has(d.id));

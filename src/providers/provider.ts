@@ -42,6 +42,16 @@ export interface ContainerApplicationsPort {
   checkAllowed(): Promise<{ ok: true } | { ok: false; missingPermission: string }>;
 }
 
+/**
+ * Wake on request: what the Worker needs to start this deployment's stopped VM when a tool call
+ * finds it down. `vars` are plain Worker vars (which cloud, which VM); `secrets` carry a credential
+ * that may start this one VM and nothing else, and go only into the Worker (wrangler on stdin).
+ */
+export interface WakeCredential {
+  vars: Record<string, string>;
+  secrets: Record<string, string>;
+}
+
 export interface ProviderContext {
   spec: DeploymentSpec;
   credentials: ProviderCredentials;
@@ -111,6 +121,16 @@ export interface Provider {
    * health. Safe to repeat (a resumed init finishes an interrupted scrub).
    */
   scrubBootstrap(ctx: ProviderContext, journal: Journal): Promise<VmStatus>;
+  /**
+   * Wake on request (optional; AWS so far): the Worker's plain vars naming the VM to wake, known
+   * before apply (the Worker deploys while the VM launches).
+   */
+  wakeVars?(ctx: ProviderContext): Record<string, string>;
+  /**
+   * Creates (journaled) the wake credential once the VM exists and issues it a fresh key. Undefined
+   * when these credentials may not create it (wake stays off, said in a progress line).
+   */
+  issueWakeCredential?(ctx: ProviderContext, journal: Journal): Promise<WakeCredential | undefined>;
   /** Deletes every resource in the journal and every resource tagged for the deployment. */
   destroy(ctx: ProviderContext, journal: Journal): Promise<void>;
   /** Every live resource tagged crawl4ai-mcp:deployment=<name>, found without the state file. */

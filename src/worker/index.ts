@@ -13,7 +13,8 @@
  *
  * Bindings: KEYS (KeyRegistry Durable Object), ORIGIN_URL var + CRAWL4AI_API_TOKEN secret, or a
  * CRAWL4AI fetcher binding (vpc_service) instead of ORIGIN_URL; BOOTSTRAP_KEY_SHA256 and ADMIN_KEY_SHA256 secrets;
- * LLM_ENABLED var; optional SCREENSHOT_MAX_BYTES var (inline screenshot cap).
+ * LLM_ENABLED var; optional SCREENSHOT_MAX_BYTES var (inline screenshot cap); WAKE_* (wake.ts): the
+ * stopped VM a tool call starts.
  */
 import { createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/server';
 import { defaultToolConfig, type ToolConfig } from '../mcp/context.js';
@@ -32,11 +33,12 @@ import { refuseForeignRequest } from './request-guard.js';
 import { containerOrigin, Crawl4aiContainer, type ContainerEnv, type ContainerNamespaceLike } from './container.js';
 import { isOAuthPath, looksLikeOAuthToken, oauthProviderFor, resourceMetadataUrl, type GrantProps, type KvLike } from './oauth/provider.js';
 import { consentRoute } from './oauth/consent.js';
+import { wakeTargetFor, wakingOrigin, type WakeEnv } from './wake.js';
 
 export { KeyRegistry, Crawl4aiContainer };
 
 // NB: a Worker's main module may export only handlers and Durable Object classes.
-export interface WorkerEnv extends ContainerEnv {
+export interface WorkerEnv extends ContainerEnv, WakeEnv {
   ORIGIN_URL?: string;
   CRAWL4AI_API_TOKEN?: string;
   BOOTSTRAP_KEY_SHA256?: string;
@@ -92,7 +94,8 @@ function toolConfigFor(env: WorkerEnv): ToolConfig {
   };
   const shot = positiveInt(env.SCREENSHOT_MAX_BYTES);
   if (shot) overrides.screenshotMaxBytes = shot;
-  return defaultToolConfig(originFor(env), overrides);
+  // tool calls only: /status, the dashboard and init's health checks must not start a stopped VM
+  return defaultToolConfig(wakingOrigin(originFor(env), wakeTargetFor(env)), overrides);
 }
 
 // One handler per isolate (env is the same object for every request of an isolate).

@@ -33,7 +33,7 @@ function emulatedEnv(cloud: Record<string, string>, cf: CloudflareEmulator, cfTo
 
 export function journeyEnv(ec2: Ec2Emulator, cf: CloudflareEmulator, cfToken: string, prefix: string): NodeJS.ProcessEnv {
   return emulatedEnv(
-    { AWS_ENDPOINT_URL_EC2: ec2.url, AWS_ENDPOINT_URL_STS: ec2.url, AWS_ACCESS_KEY_ID: AWS_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: AWS_SECRET_KEY },
+    { AWS_ENDPOINT_URL_EC2: ec2.url, AWS_ENDPOINT_URL_STS: ec2.url, AWS_ENDPOINT_URL_IAM: ec2.url, AWS_ACCESS_KEY_ID: AWS_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: AWS_SECRET_KEY },
     cf,
     cfToken,
     prefix,

@@ -1,5 +1,6 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { STSClient } from '@aws-sdk/client-sts';
+import type { IAMClient } from '@aws-sdk/client-iam';
 import { credentialsError } from '../../ground/errors.js';
 import { registerSecret } from '../../ground/redact.js';
 import type { ProviderContext } from '../provider.js';
@@ -12,8 +13,12 @@ export type AwsTiming = ProviderTiming;
 export interface AwsClients {
   ec2: EC2Client;
   sts: STSClient;
+  /** IAM (the Worker's wake credential only), made on first use: other commands never load client-iam */
+  iam(): Promise<IAMClient>;
   region: string;
   timing: AwsTiming;
+  /** closes every client made (withAws calls it) */
+  destroy(): void;
 }
 
 /** Attempts per SDK call (the SDK retries throttling, 5xx and network errors with our backoff). */
@@ -26,7 +31,7 @@ export const awsTiming = providerTiming;
  * an embedding program can point one run elsewhere: AWS_ENDPOINT_URL_<SERVICE>, then
  * AWS_ENDPOINT_URL; AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true turns both off.
  */
-export function endpointFor(env: NodeJS.ProcessEnv, service: 'EC2' | 'STS'): string | undefined {
+export function endpointFor(env: NodeJS.ProcessEnv, service: 'EC2' | 'STS' | 'IAM'): string | undefined {
   if (env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.toLowerCase() === 'true') return undefined;
   return env[`AWS_ENDPOINT_URL_${service}`] || env.AWS_ENDPOINT_URL || undefined;
 }
@@ -66,10 +71,25 @@ export function createAwsClients(ctx: ProviderContext): AwsClients {
   const stsEndpoint = endpointFor(ctx.env, 'STS');
   if (ec2Endpoint) ctx.debug(`aws: EC2 endpoint ${ec2Endpoint}`);
   if (stsEndpoint) ctx.debug(`aws: STS endpoint ${stsEndpoint}`);
+  const ec2 = new EC2Client({ ...common, ...(ec2Endpoint ? { endpoint: ec2Endpoint } : {}) });
+  const sts = new STSClient({ ...common, ...(stsEndpoint ? { endpoint: stsEndpoint } : {}) });
+  let iam: Promise<IAMClient> | undefined;
   return {
-    ec2: new EC2Client({ ...common, ...(ec2Endpoint ? { endpoint: ec2Endpoint } : {}) }),
-    sts: new STSClient({ ...common, ...(stsEndpoint ? { endpoint: stsEndpoint } : {}) }),
+    ec2,
+    sts,
+    iam: () =>
+      (iam ??= import('@aws-sdk/client-iam').then(({ IAMClient }) => {
+        const iamEndpoint = endpointFor(ctx.env, 'IAM');
+        if (iamEndpoint) ctx.debug(`aws: IAM endpoint ${iamEndpoint}`);
+        // IAM is global: the SDK signs for us-east-1 whatever the deployment's region
+        return new IAMClient({ ...common, ...(iamEndpoint ? { endpoint: iamEndpoint } : {}) });
+      })),
     region,
     timing,
+    destroy() {
+      ec2.destroy();
+      sts.destroy();
+      void iam?.then((c) => c.destroy());
+    },
   };
 }

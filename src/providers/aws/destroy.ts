@@ -10,10 +10,12 @@ import { awsCall } from './errors.js';
 import { terminateInstance } from './instance.js';
 import { AWS_RESOURCE, type AwsResourceKind } from './resources.js';
 import { deleteSecurityGroup } from './security-group.js';
+import { deleteWakeUser, wakeUsersToDelete } from './wake.js';
 
 /**
  * Deletes every AWS resource of the deployment: the union of what the journal holds and what
- * carries the deployment's tags (so it works with the state file gone). Order: address
+ * carries the deployment's tags (so it works with the state file gone). Order: the wake
+ * credential (IAM user, found by path and name), address
  * (disassociate + release), instances (terminate, wait terminated), security groups (delete,
  * retrying DependencyViolation). Idempotent: anything already gone is fine. A failure on one
  * resource does not stop the others; the first failure is thrown at the end, and the journal
@@ -24,9 +26,12 @@ export async function destroyDeployment(aws: AwsClients, ctx: ProviderContext, j
   const records = journal.live().filter((r) => r.kind.startsWith('aws:'));
   const discovered = await discoverResources(aws, deployment);
   const byToken = await instancesByClientToken(aws, records);
+  const wakeUsers = await wakeUsersToDelete(aws, ctx, journal);
 
-  const { step, finish } = destroyWalk<AwsResourceKind>(journal, records, discovered, ctx.progress, { [AWS_RESOURCE.instance]: byToken });
+  const { step, finish } = destroyWalk<AwsResourceKind>(journal, records, discovered, ctx.progress, { [AWS_RESOURCE.instance]: byToken, [AWS_RESOURCE.wakeUser]: wakeUsers });
 
+  // first: a key that can start the VM should not outlive it, even for a moment
+  await step(AWS_RESOURCE.wakeUser, () => deleteWakeUser(aws, ctx), (name) => `deleting the wake credential (IAM user /crawl4ai-mcp/${name}, its key and policy)`);
   await step(AWS_RESOURCE.address, (id) => releaseAddress(aws, id), (id) => `releasing Elastic IP ${id}`);
   const instancesGone = await step(AWS_RESOURCE.instance, (id) => terminateInstance(aws, id), (id) => `terminating instance ${id} and waiting until it is terminated`);
   // A group cannot be deleted while an instance still uses it; skip when termination failed.

@@ -69,6 +69,8 @@ export interface AwsErrorContext {
   region: string;
   /** valid sizes other than the current one, suggested on capacity errors */
   otherSizes?: string[];
+  /** the action's service prefix in IAM policies (default ec2) */
+  service?: 'ec2' | 'iam';
 }
 
 /**
@@ -81,7 +83,7 @@ export function toCliError(e: unknown, c: AwsErrorContext): CliError {
   const message = awsMessage(e);
   if (code === 'UnauthorizedOperation' || code === 'AccessDenied' || code === 'AccessDeniedException') {
     return credentialsError(
-      `AWS denied ec2:${c.action}: the credentials lack this permission`,
+      `AWS denied ${c.service ?? 'ec2'}:${c.action}: the credentials lack this permission`,
       `attach the policy in ${AWS_POLICY_FILE} to the IAM user or role`,
       e,
     );

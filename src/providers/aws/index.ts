@@ -17,6 +17,8 @@ import { readCpuCredits, writeCpuCredits } from './credits.js';
 import { AWS_RESOURCE } from './resources.js';
 import { awsInstanceTypes, instanceTypeOf, otherSizes } from './sizes.js';
 import { validateAwsCredentials } from './validate.js';
+import { issueWakeCredential } from './wake.js';
+import { wakeVars } from './wake-credential.js';
 
 /**
  * The AWS provider: one EC2 instance (Ubuntu 24.04 LTS) in the region's default VPC, its security
@@ -96,6 +98,9 @@ export function createAwsProvider(): Provider {
 
     resize: (ctx, journal, size) => withAws(ctx, (aws) => resizeInstance(aws, ctx, journal, size)),
 
+    wakeVars: (ctx) => wakeVars(ctx.spec.name, ctx.spec.region),
+    issueWakeCredential: (ctx, journal) => withAws(ctx, (aws) => issueWakeCredential(aws, ctx, journal)),
+
     destroy: (ctx, journal) => withAws(ctx, (aws) => destroyDeployment(aws, ctx, journal)),
 
     discover: (ctx) => withAws(ctx, (aws) => discoverResources(aws, ctx.spec.name)),
@@ -110,8 +115,7 @@ async function withAws<T>(ctx: ProviderContext, fn: (aws: AwsClients) => Promise
   try {
     return await fn(aws);
   } finally {
-    aws.ec2.destroy();
-    aws.sts.destroy();
+    aws.destroy();
   }
 }
 

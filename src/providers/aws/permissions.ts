@@ -1,5 +1,5 @@
 /**
- * The AWS permissions crawl4ai-mcp needs: exactly the EC2 actions in
+ * The AWS permissions crawl4ai-mcp needs: exactly the EC2 (and path-scoped IAM) actions in
  * templates/policies/aws-iam-policy.json (test/policies.test.ts keeps the two equal).
  *
  * - sts:GetCallerIdentity (the identity check of `doctor` and the wizard) needs no permission:
@@ -72,10 +72,29 @@ export const AWS_MANAGE_ACTIONS = [
   'ec2:ModifyInstanceCreditSpecification',
 ] as const;
 
-export type AwsAction = (typeof AWS_DESCRIBE_ACTIONS)[number] | (typeof AWS_CREATE_ACTIONS)[number] | (typeof AWS_MANAGE_ACTIONS)[number];
+/**
+ * The Worker's wake credential (wake-credential.ts): an IAM user, its inline policy and key, all
+ * only on users under the path /crawl4ai-mcp/ (Resource arn:aws:iam::*:user/crawl4ai-mcp/*), so
+ * the installer cannot touch any other user of the account. No iam:TagUser, iam:PassRole or
+ * managed-policy action: the user is found by its path and name.
+ */
+export const AWS_WAKE_IAM_ACTIONS = [
+  'iam:CreateUser',
+  'iam:ListUsers',
+  'iam:DeleteUser',
+  'iam:PutUserPolicy',
+  'iam:ListUserPolicies',
+  'iam:DeleteUserPolicy',
+  'iam:CreateAccessKey',
+  'iam:ListAccessKeys',
+  'iam:DeleteAccessKey',
+] as const;
+export const AWS_WAKE_IAM_RESOURCE = 'arn:aws:iam::*:user/crawl4ai-mcp/*';
+
+export type AwsAction = (typeof AWS_DESCRIBE_ACTIONS)[number] | (typeof AWS_CREATE_ACTIONS)[number] | (typeof AWS_MANAGE_ACTIONS)[number] | (typeof AWS_WAKE_IAM_ACTIONS)[number];
 
 /** Every action the policy grants, and nothing else. */
-export const AWS_REQUIRED_ACTIONS: readonly AwsAction[] = [...AWS_DESCRIBE_ACTIONS, ...AWS_CREATE_ACTIONS, ...AWS_MANAGE_ACTIONS];
+export const AWS_REQUIRED_ACTIONS: readonly AwsAction[] = [...AWS_DESCRIBE_ACTIONS, ...AWS_CREATE_ACTIONS, ...AWS_MANAGE_ACTIONS, ...AWS_WAKE_IAM_ACTIONS];
 
 /** Actions AWS allows without any IAM permission; listed for `doctor` output, not in the policy. */
 export const AWS_UNGATED_ACTIONS = ['sts:GetCallerIdentity'] as const;

@@ -19,7 +19,11 @@ function requestTags(tags: Tags | undefined): Context {
 
 function resourceTags(tags: Tags): Context {
   const ctx: Context = {};
-  for (const [k, v] of Object.entries(tags)) ctx[`ec2:ResourceTag/${k}`] = v;
+  // EC2 supplies a resource's tags under both its own key and the global aws:ResourceTag key.
+  for (const [k, v] of Object.entries(tags)) {
+    ctx[`ec2:ResourceTag/${k}`] = v;
+    ctx[`aws:ResourceTag/${k}`] = v;
+  }
   return ctx;
 }
 

@@ -29,6 +29,7 @@ import { CONSOLE_OUTPUT_MAX_BYTES } from './actions-instances.js';
 import { loadPolicy, type PolicyDocument } from './iam-policy.js';
 import { defaultCapacityControls } from './capacity.js';
 import { FaultInjector } from '../faults/injector.js';
+import { IamState } from './iam-service.js';
 
 export { EmulatorState } from './model.js';
 export type { Address, Image, Instance, InstanceStateName, SecurityGroup, SgRule, Subnet, Volume, Vpc } from './model.js';
@@ -103,6 +104,8 @@ export interface Ec2Emulator {
   guestShutdown(instanceId: string): void;
   /** every request received, in order */
   requests: RequestLogEntry[];
+  /** IAM on the same server (point AWS_ENDPOINT_URL_IAM at `url`): its users, policies and keys */
+  readonly iam: IamState;
 }
 
 export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<Ec2Emulator> {
@@ -129,6 +132,7 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
   const requests: RequestLogEntry[] = [];
   const throttle = { remaining: 0 };
   const faults = new FaultInjector();
+  const iam = new IamState(accountId, opts.clock ?? Date.now);
   const server = createEc2Server({
     state: model,
     controls,
@@ -139,6 +143,7 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
     requests,
     throttle,
     faults,
+    iam,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -200,5 +205,6 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
       inst.stateReason = { code: 'Client.InstanceInitiatedShutdown', message: 'Client.InstanceInitiatedShutdown: Instance initiated shutdown' };
     },
     requests,
+    iam,
   };
 }

@@ -13,6 +13,7 @@ import { Params } from './params.js';
 import { parseAuthorization, verifySignature } from './sigv4.js';
 import { isAllowed, READER_ACCESS_KEY_ID, READ_ONLY_POLICY } from './iam-policy.js';
 import { authorizationRequests } from './iam-requests.js';
+import { iamAuthorization, iamErrorXml, iamResponse, isIamAction, runIamAction, type IamState } from './iam-service.js';
 import type { FaultInjector } from '../faults/injector.js';
 import { ec2ErrorXml, ec2Response, el, stsErrorXml, stsResponse } from './xml.js';
 
@@ -38,6 +39,8 @@ export interface ServerDeps {
   requests: RequestLogEntry[];
   throttle: { remaining: number };
   faults: FaultInjector;
+  /** IAM users and the access keys it created (identities this server accepts) */
+  iam: IamState;
 }
 
 const AUTH_FAILURE = 'AWS was not able to validate the provided access credentials';
@@ -50,8 +53,7 @@ function resourceArn(action: string, region: string, account: string): string {
   return kind ? `arn:aws:ec2:${region}:${account}:${kind}/*` : '*';
 }
 
-function unauthorized(action: string, region: string, account: string, resource = resourceArn(action, region, account)): Ec2Error {
-  const user = `arn:aws:iam::${account}:user/test`;
+function unauthorized(action: string, region: string, account: string, resource = resourceArn(action, region, account), user = `arn:aws:iam::${account}:user/test`): Ec2Error {
   if (isReadOnly(action)) {
     return new Ec2Error('UnauthorizedOperation', `You are not authorized to perform this operation. User: ${user} is not authorized to perform: ec2:${action} because no identity-based policy allows the ec2:${action} action`, 403);
   }
@@ -64,7 +66,7 @@ function unauthorized(action: string, region: string, account: string, resource 
 }
 
 export function createEc2Server(deps: ServerDeps): http.Server {
-  const { state, controls, credentials, requests, throttle } = deps;
+  const { state, controls, credentials, requests, throttle, iam } = deps;
 
   function handle(req: http.IncomingMessage, body: Buffer, injected?: 'throttle' | '5xx'): { status: number; body: string; requestId: string } {
     const requestId = randomUUID();
@@ -78,10 +80,16 @@ export function createEc2Server(deps: ServerDeps): http.Server {
     const entry: RequestLogEntry = { action, params: raw, region: auth?.region, accessKeyId: auth?.accessKeyId };
     requests.push(entry);
     const sts = action === 'GetCallerIdentity' || raw.Version === '2011-06-15' || auth?.service === 'sts';
+    const iamApi = !sts && (raw.Version === '2010-05-08' || auth?.service === 'iam');
+    // a key IAM created here: its own secret signs, its user's inline policies judge every call
+    const iamKey = auth ? iam.byAccessKey(auth.accessKeyId) : undefined;
+    const callerArn = iamKey?.user.arn ?? `arn:aws:iam::${controls.accountId}:user/test`;
 
     const fail = (e: Ec2Error) => {
       entry.status = e.status;
       entry.error = e.code;
+      const type = e.status >= 500 ? 'Receiver' : 'Sender';
+      if (iamApi) return { status: e.status, body: iamErrorXml(e.code, e.message, requestId, type), requestId };
       return { status: e.status, body: sts ? stsErrorXml(e.code, e.message, requestId, e.status >= 500 ? 'Receiver' : 'Sender') : ec2ErrorXml(e.code, e.message, requestId), requestId };
     };
     const ok = (xml: string) => {
@@ -98,17 +106,18 @@ export function createEc2Server(deps: ServerDeps): http.Server {
       }
       // --- authentication (SigV4)
       if (!auth) {
-        throw sts
+        throw sts || iamApi
           ? new Ec2Error('MissingAuthenticationToken', 'Request is missing Authentication Token', 403)
           : new Ec2Error('AuthFailure', AUTH_FAILURE, 401);
       }
       // Temporary credentials (ASIA… key ids, from STS) are valid only with their session token.
       const temporaryWithoutToken = auth.accessKeyId.startsWith('ASIA') && !req.headers['x-amz-security-token'];
-      const known = credentials.accessKeyIds === undefined || credentials.accessKeyIds.includes(auth.accessKeyId) || auth.accessKeyId === READER_ACCESS_KEY_ID;
+      const known = iamKey ? iamKey.key.status === 'Active' : credentials.accessKeyIds === undefined || credentials.accessKeyIds.includes(auth.accessKeyId) || auth.accessKeyId === READER_ACCESS_KEY_ID;
       if (!known || temporaryWithoutToken) {
-        throw sts ? new Ec2Error('InvalidClientTokenId', 'The security token included in the request is invalid.', 403) : new Ec2Error('AuthFailure', AUTH_FAILURE, 401);
+        throw sts || iamApi ? new Ec2Error('InvalidClientTokenId', 'The security token included in the request is invalid.', 403) : new Ec2Error('AuthFailure', AUTH_FAILURE, 401);
       }
-      if (credentials.secretAccessKey !== undefined && !verifySignature(req.method ?? 'POST', url, req.headers, body, auth, credentials.secretAccessKey)) {
+      const secret = iamKey ? iamKey.key.secretAccessKey : credentials.secretAccessKey;
+      if (secret !== undefined && !verifySignature(req.method ?? 'POST', url, req.headers, body, auth, secret)) {
         throw new Ec2Error(
           'SignatureDoesNotMatch',
           'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
@@ -122,9 +131,21 @@ export function createEc2Server(deps: ServerDeps): http.Server {
           stsResponse(
             'GetCallerIdentity',
             requestId,
-            el('Arn', `arn:aws:iam::${account}:user/test`) + el('UserId', `AIDA${createHash('sha256').update(account).digest('hex').slice(0, 17).toUpperCase()}`) + el('Account', account),
+            el('Arn', callerArn) + el('UserId', iamKey?.user.userId ?? `AIDA${createHash('sha256').update(account).digest('hex').slice(0, 17).toUpperCase()}`) + el('Account', account),
           ),
         );
+      }
+      const callerPolicy = iamKey ? iam.policyOf(iamKey.user) : auth.accessKeyId === READER_ACCESS_KEY_ID ? READ_ONLY_POLICY : controls.iamPolicy;
+      if (iamApi) {
+        // IAM is global: signed for us-east-1, service iam.
+        if (auth.service !== 'iam') throw new Ec2Error('SignatureDoesNotMatch', `Credential should be scoped to correct service: 'iam'.`, 403);
+        if (!isIamAction(action)) throw new Ec2Error('InvalidAction', `Could not find operation ${action} for version ${raw.Version ?? ''}`, 400);
+        const call = { action, raw, ...(iamKey ? { caller: iamKey.user } : {}) };
+        const r = iamAuthorization(iam, call);
+        if (callerPolicy && !isAllowed(callerPolicy, r)) {
+          throw new Ec2Error('AccessDenied', `User: ${callerArn} is not authorized to perform: ${r.action} on resource: ${r.resource} because no identity-based policy allows the ${r.action} action`, 403);
+        }
+        return ok(iamResponse(action, requestId, runIamAction(iam, call)));
       }
       const info = state.regionInfo(auth.region);
       if (!info || info.optIn === 'not-opted-in') throw new Ec2Error('AuthFailure', AUTH_FAILURE, 401);
@@ -146,11 +167,11 @@ export function createEc2Server(deps: ServerDeps): http.Server {
       const dryRun = p.bool('DryRun') ?? false;
       if (controls.deniedActions.has(action) || controls.deniedActions.has(`ec2:${action}`)) throw unauthorized(action, auth.region, controls.accountId);
       const ctx: Ctx = { state, controls, region: auth.region, action, p, now: state.now(), dryRun };
-      const policy = auth.accessKeyId === READER_ACCESS_KEY_ID ? READ_ONLY_POLICY : controls.iamPolicy;
+      const policy = callerPolicy;
       if (policy) {
         // IAM judges the request before EC2 runs it (DryRun too): the first resource no statement allows is named.
         const refused = authorizationRequests(ctx).find((r) => !isAllowed(policy, r));
-        if (refused) throw unauthorized(refused.action.slice('ec2:'.length), auth.region, controls.accountId, refused.resource);
+        if (refused) throw unauthorized(refused.action.slice('ec2:'.length), auth.region, controls.accountId, refused.resource, callerArn);
       }
       if (dryRun) {
         // Like EC2, a dry run still validates the request (unknown AMI, wrong state, …): execute it, then roll back.

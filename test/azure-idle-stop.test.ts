@@ -229,6 +229,21 @@ describe('ARM emulator: Microsoft.Authorization habits', () => {
     expect([...az.state.roleDefinitions.values()]).toEqual([]);
   }, 60_000);
 
+  it('an assignment PUT whose answer is lost took effect: the retry meets 409 RoleAssignmentExists and records the one that is there', async () => {
+    const journal = journalFor('azlost');
+    await azure.apply(ctxFor('azlost', 0), journal, () => ({ userData: '#cloud-config\n', inboundPorts: [] }));
+    await new Promise((r) => setTimeout(r, 3_100)); // past the identity's replication delay: the first PUT takes effect
+    az.injector.failCall(/^PUT .*\/roleAssignments\//, 1, 'lost');
+    await azure.setIdleStop!(ctxFor('azlost', 60), journal, 60);
+    const vm = vmOf('azlost');
+    const mine = [...az.state.roleAssignments.values()].filter((a) => a.principalId === vm.identity!.principalId);
+    expect(mine).toHaveLength(1);
+    expect(az.requests.some((r) => r.method === 'PUT' && r.path.includes('/roleAssignments/') && r.error === 'RoleAssignmentExists')).toBe(true);
+    expect(journal.find('azure:role-assignment')).toMatchObject({ phase: 'created', id: expect.stringContaining(mine[0]!.name) });
+    await azure.destroy(ctxFor('azlost'), journal);
+    expect([...az.state.roleAssignments.values()].filter((a) => a.principalId === vm.identity!.principalId)).toEqual([]);
+  }, 60_000);
+
   it('with --idle-stop off no role is made and no Authorization permission is needed; scale --idle-stop adds the role later', async () => {
     az.denyActions(['Microsoft.Authorization/roleDefinitions/*', 'Microsoft.Authorization/roleAssignments/*']);
     const journal = journalFor('azoff');

@@ -8,7 +8,9 @@ import type { CloudflareAccount } from '../cloudflare/wrangler.js';
 import { CloudflareApi } from '../cloudflare/api.js';
 import { TUNNEL_JOURNAL_KEY, tunnelHealth, type TunnelStatus } from '../cloudflare/tunnel.js';
 import { loadProvider } from './providers.js';
-import { runningHoursOf } from './power-history.js';
+import { reconciledPowerHistory, runningHoursOf } from './power-history.js';
+import { withDeploymentLock } from '../state/lock.js';
+import { deploymentsDir } from '../ground/paths.js';
 import { providerContext, specOf, stateStore, type Session } from './session.js';
 import { checkWorker } from './worker-health.js';
 import { AdminClient, usageTotals } from './keys.js';
@@ -80,7 +82,8 @@ export async function deploymentStatus(
     publicIpv4: true, // tunnel mode too: the VM needs one to connect out
     staticIpv4: spec.network === 'public', // only the Elastic IP is billed while stopped
   };
-  const cost = costSoFar({ ...priced, runningHours: runningHoursOf(state), totalHours: hours });
+  const history = await recordUnseenPowerChange(state, vm, s);
+  const cost = costSoFar({ ...priced, runningHours: runningHoursOf(history), totalHours: hours });
   // pending/stopping bill compute too; stopped (however it got there) and terminated do not
   const billedRunning = vm.state === 'running' || vm.state === 'pending' || vm.state === 'stopping';
   return {
@@ -99,6 +102,31 @@ export async function deploymentStatus(
     ...(usage ? { usage } : {}),
     ...(tunnel ? { tunnel } : {}),
   };
+}
+
+/**
+ * A stop or start the CLI did not make (the idle watchdog, the Worker's wake) goes into the power
+ * history at the time the cloud reports, so the cost so far stops counting a stopped VM as running.
+ * Written under the deployment lock, re-read first; when another command holds the lock (it is
+ * changing the power state itself) or the write fails, the report still uses the corrected history.
+ */
+async function recordUnseenPowerChange(state: DeploymentState, vm: VmStatus, s: Session): Promise<DeploymentState> {
+  const outputs = reconciledPowerHistory(state, vm);
+  if (!outputs) return state;
+  const store = stateStore(s.env);
+  try {
+    return await withDeploymentLock(deploymentsDir(s.env), state.name, 'status', async () => {
+      const fresh = (await store.read(state.name)) ?? state;
+      const now = reconciledPowerHistory(fresh, vm);
+      if (!now) return fresh;
+      const journal = new Journal(store, fresh);
+      await journal.update({ outputs: now });
+      s.reporter.debug(`power history: the VM is ${vm.state} (the cloud says since ${vm.state === 'running' ? vm.startedAt : vm.stoppedAt ?? 'unknown'}): recorded`);
+      return journal.state;
+    });
+  } catch {
+    return { ...state, outputs };
+  }
 }
 
 /** Usage totals through the admin API; never throws (status reports, it does not fail on this). */

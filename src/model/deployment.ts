@@ -89,6 +89,12 @@ export interface VmStatus {
   publicIp?: string;
   privateIp?: string;
   launchedAt?: string;
+  /**
+   * When the cloud says the VM last started (running) or stopped (stopped), ISO: how `status`
+   * keeps the power history true when the idle watchdog or the Worker changed it, not the CLI.
+   */
+  startedAt?: string;
+  stoppedAt?: string;
   /** the cloud's own name for the state and what it bills in it (Azure: deallocated vs stopped) */
   detail?: string;
   /** AWS burstable types: the CPU credit option the instance has now */

@@ -1,5 +1,5 @@
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { STSClient } from '@aws-sdk/client-sts';
+import { EC2Client } from './sdk.js';
+import { STSClient } from './sdk.js';
 import { credentialsError } from '../../ground/errors.js';
 import { registerSecret } from '../../ground/redact.js';
 import type { ProviderContext } from '../provider.js';

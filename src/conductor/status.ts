@@ -14,6 +14,7 @@ import { deploymentsDir } from '../ground/paths.js';
 import { providerContext, specOf, stateStore, type Session } from './session.js';
 import { checkWorker } from './worker-health.js';
 import { AdminClient, usageTotals } from './keys.js';
+import { sizeAdvice, type OriginMemory, type SizeAdvice } from './size-advice.js';
 
 /** `status`: the VM, the tunnel, the Worker and Crawl4AI through it, the cost so far, and drift. */
 export interface StatusReport {
@@ -32,6 +33,10 @@ export interface StatusReport {
   drift: { missing: string[]; unexpected: DiscoveredResource[] };
   /** tool calls over every key, from the Worker's admin API (absent when this machine has no admin key) */
   usage?: ReturnType<typeof usageTotals> | { error: string };
+  /** Crawl4AI's memory figures through the Worker's admin API (running VM and an admin key only) */
+  memory?: OriginMemory;
+  /** a larger or smaller size, from those figures */
+  suggestion?: SizeAdvice;
   /** tunnel mode only */
   tunnel?: { id: string | null; status: TunnelStatus | 'unknown'; connectors: number; error?: string };
 }
@@ -61,12 +66,14 @@ export async function deploymentStatus(
   // The Worker's health and usage do not wait for the cloud's answers: all chains run at once.
   const worker = state.worker;
   const healthAndUsage = async () => {
-    if (!worker) return { health: null, usage: undefined };
+    if (!worker) return { health: null, usage: undefined, memory: undefined };
     const [apiKey, adminKey] = await Promise.all([s.secrets.get(deploymentSecret(state.name, 'mcp-api-key')), s.secrets.get(deploymentSecret(state.name, 'admin-key'))]);
     const health = await checkWorker(worker.url, apiKey, 10_000);
-    return { health, usage: adminKey && health.worker.ok ? await usageOf(worker.url, adminKey) : undefined };
+    if (!adminKey || !health.worker.ok) return { health, usage: undefined };
+    const [usage, memory] = await Promise.all([usageOf(worker.url, adminKey), health.origin.ok ? memoryOf(worker.url, adminKey) : undefined]);
+    return { health, usage, memory };
   };
-  const [vm, discovered, { health, usage }, tunnel] = await Promise.all([provider.status(ctx, journal), provider.discover(ctx), healthAndUsage(), tunnelStatusOf(state, cloudflare, s)]);
+  const [vm, discovered, { health, usage, memory }, tunnel] = await Promise.all([provider.status(ctx, journal), provider.discover(ctx), healthAndUsage(), tunnelStatusOf(state, cloudflare, s)]);
   const cloudIds = new Set(discovered.map((d) => d.id));
   const liveCloud = journal.live().filter((r) => r.phase === 'created' && r.id && !r.kind.startsWith('cloudflare:'));
   const missing = liveCloud.filter((r) => !cloudIds.has(r.id!)).map((r) => `${r.kind} ${r.id}`);
@@ -84,6 +91,7 @@ export async function deploymentStatus(
   };
   const history = await recordUnseenPowerChange(state, vm, s);
   const cost = costSoFar({ ...priced, runningHours: runningHoursOf(history), totalHours: hours });
+  const suggestion = vm.state === 'running' ? sizeAdvice(state.name, { ...priced, ...(vm.cpuCredits ? { cpuCredits: vm.cpuCredits } : {}) }, memory) : null;
   // pending/stopping bill compute too; stopped (however it got there) and terminated do not
   const billedRunning = vm.state === 'running' || vm.state === 'pending' || vm.state === 'stopping';
   return {
@@ -100,6 +108,8 @@ export async function deploymentStatus(
     cost: { soFarUsd: round2(cost.soFarUsd), monthlyUsd: round2(cost.monthlyUsd), since, hourlyUsd: Math.round(hourlyRate(priced, billedRunning) * 10_000) / 10_000 },
     drift: { missing, unexpected },
     ...(usage ? { usage } : {}),
+    ...(memory ? { memory } : {}),
+    ...(suggestion ? { suggestion } : {}),
     ...(tunnel ? { tunnel } : {}),
   };
 }
@@ -126,6 +136,15 @@ async function recordUnseenPowerChange(state: DeploymentState, vm: VmStatus, s: 
     });
   } catch {
     return { ...state, outputs };
+  }
+}
+
+/** Crawl4AI's memory figures through the admin API; never throws. */
+async function memoryOf(url: string, adminKey: string): Promise<OriginMemory> {
+  try {
+    return await new AdminClient({ url: url.replace(/\/+$/, ''), adminKey }, 10_000).originHealth();
+  } catch (e) {
+    return { error: (e as Error).message };
   }
 }
 

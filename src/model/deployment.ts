@@ -73,6 +73,10 @@ export interface Plan {
     monthlyUsd: number;
     stoppedMonthlyUsd: number;
     priceDate: string;
+    /** the cloud's price pages the figures come from */
+    sources?: string[];
+    /** why the figure is an estimate beyond the usual (a region priced by a rounded relativity) */
+    approximate?: string;
     excludes: string[];
     /** sizes whose CPU bursts can be billed (AWS T3): the credit option and what unlimited can add */
     cpuCredits?: CpuCreditCost;

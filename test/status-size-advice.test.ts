@@ -2,6 +2,9 @@
 // /monitor/health, read through the Worker's admin API (GET /admin/origin/health), in the built
 // CLI against the EC2, Cloudflare (real workerd) and Crawl4AI emulators.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { startEc2Emulator, type Ec2Emulator } from './emulators/ec2/index.ts';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
 import { runCli } from './helpers/cli.js';
@@ -22,7 +25,10 @@ describe('status: size suggestion from Crawl4AI memory, through the built CLI', 
     ec2 = await startEc2Emulator({ transitionMs: 100, accessKeyId: AWS_ACCESS_KEY });
     cf = await startCloudflareEmulator({ apiToken: CF_TOKEN });
     sim = startVmSimulator(ec2Instances(ec2, 'sized'), cf);
-    env = journeyEnv(ec2, cf, CF_TOKEN, 'c4m-size-advice-');
+    // a login session's runtime dir: the unlock cache keeps the secret file's key there after init
+    const runtime = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-size-advice-run-'));
+    fs.chmodSync(runtime, 0o700);
+    env = { ...journeyEnv(ec2, cf, CF_TOKEN, 'c4m-size-advice-'), XDG_RUNTIME_DIR: runtime };
     const init = await runCli(['--name', 'sized', 'init', '--yes', '--provider', 'aws', '--region', 'us-east-1', '--size', 'medium', '--network', 'public'], { env, timeoutMs: 240_000 });
     expect(init.code, init.stderr).toBe(0);
   }, 300_000);
@@ -64,6 +70,17 @@ describe('status: size suggestion from Crawl4AI memory, through the built CLI', 
     expect(st.memory).toMatchObject({ memoryPercent: 55, memoryPressure: 'LOW' });
     expect(st.suggestion).toBeUndefined();
     expect((await status(55, false)).stdout).not.toContain('suggestion:');
+  }, 120_000);
+
+  it.runIf(process.platform !== 'win32')('the unlock cache: after init unlocked the secret file, status runs without the passphrase; with the cache off it needs it again', async () => {
+    const { CRAWL4AI_MCP_PASSPHRASE: _, ...noPassphrase } = env;
+    const ok = await runCli(['--name', 'sized', 'status', '--json'], { env: noPassphrase, timeoutMs: 120_000 });
+    expect(ok.code, ok.stderr).toBe(0);
+    const off = await runCli(['--name', 'sized', 'status', '--json'], { env: { ...noPassphrase, CRAWL4AI_MCP_UNLOCK_CACHE: 'off' }, timeoutMs: 120_000 });
+    expect(off.code).toBe(2);
+    expect(off.stderr).toContain('no passphrase for the encrypted secret file');
+    // `off` dropped the kept key: the next run needs the passphrase too
+    expect((await runCli(['--name', 'sized', 'status', '--json'], { env: noPassphrase, timeoutMs: 120_000 })).code).toBe(2);
   }, 120_000);
 });
 

@@ -138,7 +138,8 @@ export interface Operation {
 interface Effect {
   at: number;
   seq: number;
-  run(): void;
+  /** called with its due time (effects apply lazily, later than that) */
+  run(at: number): void;
 }
 
 export class GceState {

@@ -9,7 +9,10 @@
  *   - `wrangler --help` (its own bin, no npx)
  *   - `crawl4ai-mcp status --json` of an AWS deployment made by `init` against the EC2 and
  *     Cloudflare emulators (optionally behind latency proxies), split into local work and
- *     network waits by bench/net-wait-hook.mjs (time with at least one HTTP request in flight).
+ *     network waits by bench/net-wait-hook.mjs (time with at least one HTTP request in flight);
+ *     once as a user runs it again within the unlock cache's TTL (the key kept in
+ *     XDG_RUNTIME_DIR, Node's compile cache warm) and once with both caches off
+ *     (CRAWL4AI_MCP_UNLOCK_CACHE=off, NODE_DISABLE_COMPILE_CACHE=1: the first run of a session).
  * Prints medians and each as a ratio to wrangler --help.
  */
 import fs from 'node:fs';
@@ -20,7 +23,11 @@ import { arg, CLI, machineLine, median, ROOT, runTimed, startAwsWorld } from './
 const N = arg('n', 7);
 const world = await startAwsWorld({ ec2Rtt: arg('ec2-rtt', 0), cfRtt: arg('cf-rtt', 0), launchMs: 300 });
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-bench-cold-'));
-const env = world.env(home);
+// a login session's runtime dir (user-only), where the unlock cache keeps the key
+const runtime = path.join(home, 'run');
+fs.mkdirSync(runtime, { mode: 0o700 });
+const env = world.env(home, { XDG_RUNTIME_DIR: runtime });
+const cold = { ...env, CRAWL4AI_MCP_UNLOCK_CACHE: 'off', NODE_DISABLE_COMPILE_CACHE: '1' };
 world.simulate('cold');
 const init = await runTimed([CLI, '--name', 'cold', 'init', '--yes', '--provider', 'aws', '--region', 'us-east-1', '--size', 'small', '--network', 'public'], env);
 if (init.code !== 0) throw new Error(`init exited ${init.code}: ${init.marks.map((m) => m[1]).join('\n')}`);
@@ -28,18 +35,23 @@ if (init.code !== 0) throw new Error(`init exited ${init.code}: ${init.marks.map
 const WRANGLER = path.join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
 const HOOK = path.join(ROOT, 'bench', 'net-wait-hook.mjs');
 const trace = path.join(home, 'net.json');
-const t = { help: [], wrangler: [], status: [], statusLocal: [], statusNet: [] };
+const t = { help: [], wrangler: [], status: [], statusLocal: [], statusNet: [], coldStatus: [], coldLocal: [], coldNet: [] };
+const status = async (e, all, local, net) => {
+  const st = await runTimed([CLI, '--name', 'cold', 'status', '--json'], { ...e, C4M_NET_TRACE: trace }, ['--import', HOOK]);
+  if (st.code !== 0) throw new Error(`status exited ${st.code}: ${st.marks.map((m) => m[1]).join('\n')}`);
+  const { netMs } = JSON.parse(fs.readFileSync(trace, 'utf8'));
+  all.push(st.ms);
+  net.push(netMs);
+  local.push(st.ms - netMs);
+};
 for (let i = 0; i < N; i++) {
   const help = await runTimed([CLI, '--help'], env);
   const wr = await runTimed([WRANGLER, '--help'], { ...env, XDG_CONFIG_HOME: path.join(home, 'xdg') });
-  const st = await runTimed([CLI, '--name', 'cold', 'status', '--json'], { ...env, C4M_NET_TRACE: trace }, ['--import', HOOK]);
-  if (help.code !== 0 || wr.code !== 0 || st.code !== 0) throw new Error(`exit codes ${help.code} ${wr.code} ${st.code}: ${st.marks.map((m) => m[1]).join('\n')}`);
-  const { netMs } = JSON.parse(fs.readFileSync(trace, 'utf8'));
+  if (help.code !== 0 || wr.code !== 0) throw new Error(`exit codes ${help.code} ${wr.code}`);
   t.help.push(help.ms);
   t.wrangler.push(wr.ms);
-  t.status.push(st.ms);
-  t.statusNet.push(netMs);
-  t.statusLocal.push(st.ms - netMs);
+  await status(env, t.status, t.statusLocal, t.statusNet);
+  await status(cold, t.coldStatus, t.coldLocal, t.coldNet);
 }
 await world.close();
 fs.rmSync(home, { recursive: true, force: true });
@@ -51,7 +63,10 @@ console.log('| command | ms | × wrangler --help |');
 console.log('|---|---:|---:|');
 console.log(row('wrangler --help', t.wrangler));
 console.log(row('crawl4ai-mcp --help', t.help));
-console.log(row('crawl4ai-mcp status --json (AWS)', t.status));
+console.log(row('crawl4ai-mcp status --json (AWS), caches warm', t.status));
 console.log(row('… of which local work', t.statusLocal));
 console.log(row('… of which waiting on the network', t.statusNet));
+console.log(row('crawl4ai-mcp status --json (AWS), caches off', t.coldStatus));
+console.log(row('… of which local work', t.coldLocal));
+console.log(row('… of which waiting on the network', t.coldNet));
 console.log(`\n${machineLine()}`);

@@ -360,7 +360,7 @@ describe('public mode', () => {
   /** Caddy's path matcher: exact, or a trailing `*` for any rest (case-insensitive, as Caddy's is). */
   const caddyPathMatches = (pattern: string, p: string) =>
     pattern.endsWith('*') ? p.toLowerCase().startsWith(pattern.slice(0, -1).toLowerCase()) : p.toLowerCase() === pattern.toLowerCase();
-  const WORKER_ROUTES = ['/health', '/crawl', '/crawl/job', '/crawl/job/*', '/llm/job', '/llm/job/*', '/screenshot', '/pdf', '/monitor/logs/errors', '/monitor/logs/janitor'];
+  const WORKER_ROUTES = ['/health', '/crawl', '/crawl/job', '/crawl/job/*', '/llm/job', '/llm/job/*', '/screenshot', '/pdf', '/monitor/logs/errors', '/monitor/logs/janitor', '/monitor/health'];
 
   it("lets only the Worker's routes through to Crawl4AI; every other path is a 404 at Caddy", () => {
     const caddyfile = renderCaddyfile(PUBLIC);

@@ -22,5 +22,7 @@ export function renderPlan(out: Output, plan: Plan): void {
   if (credits) out.line(`    ${'CPU credits'.padEnd(12)} ${credits.detail}`);
   out.line(out.style('dim', `    includes: ${plan.cost.lines.map((l) => l.item).join(', ')}, for the VM running all ${HOURS_PER_MONTH} hours of a month`));
   out.line(out.style('dim', `    excludes: ${plan.cost.excludes.join('; ')}`));
+  if (plan.cost.sources?.length) out.line(out.style('dim', `    prices:   ${plan.cost.sources.join(' ')} (read ${plan.cost.priceDate})`));
+  if (plan.cost.approximate) out.line(out.style('dim', `    note:     ${plan.cost.approximate}`));
   for (const c of plan.compare ?? []) out.line(out.style('dim', `    compare: ${c.provider} ${c.instanceType} ${usd(c.monthlyUsd)}/month (${c.detail})`));
 }

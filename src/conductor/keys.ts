@@ -9,6 +9,7 @@ import { deploymentSecret } from '../secrets/keys.js';
 import type { SecretStore } from '../secrets/store.js';
 import type { DeploymentState } from '../state/schema.js';
 import type { KeyInfo } from '../model/keys.js';
+import type { OriginMemory } from './size-advice.js';
 
 export type { KeyInfo, KeyUsage } from '../model/keys.js';
 
@@ -112,6 +113,11 @@ export class AdminClient {
   /** Crawl4AI's recent log lines through the Worker (`logs`). */
   originLogs(lines: number): Promise<{ lines: OriginLogLine[]; unavailable?: Record<string, string> }> {
     return this.call('GET', `/admin/origin/logs?lines=${lines}`);
+  }
+
+  /** Crawl4AI's memory figures through the Worker (`status`'s size suggestion). */
+  originHealth(): Promise<OriginMemory> {
+    return this.call('GET', '/admin/origin/health');
   }
 
   /** A one-time pairing code for the OAuth consent page (claude.ai connectors). */

@@ -1,25 +1,54 @@
+import type { VmStatus } from '../model/deployment.js';
 import type { DeploymentState } from '../state/schema.js';
 
 /**
  * The VM's power history, kept in the state's outputs (`runningSince` while running,
- * `runningHoursBefore` summed over earlier runs), so the cost so far counts stopped time as
- * stopped. Written by init and the power verbs, read by status.
+ * `runningHoursBefore` summed over earlier runs, `stoppedSince` while stopped), so the cost so
+ * far counts stopped time as stopped. Written by init and the power verbs; `status` records the
+ * changes nobody told the CLI about (the idle watchdog's stop, the Worker's wake).
  */
-/**
- * Hours the VM has run, from the power history kept in the state's outputs (`runningSince` while
- * running, `runningHoursBefore` summed over earlier runs), so the cost so far counts stopped
- * time as stopped.
- */
+
+/** Hours the VM has run by `now`. */
 export function runningHoursOf(state: DeploymentState, now = Date.now()): number {
   const before = typeof state.outputs.runningHoursBefore === 'number' ? state.outputs.runningHoursBefore : 0;
   const since = typeof state.outputs.runningSince === 'string' ? Date.parse(state.outputs.runningSince) : NaN;
   return before + (Number.isFinite(since) ? Math.max(0, now - since) / 3_600_000 : 0);
 }
 
-/** The outputs after the VM started (running) or stopped (not running). */
+/** The outputs after the VM started (running) or stopped (not running) at `now`. */
 export function powerHistory(state: DeploymentState, running: boolean, now = new Date()): DeploymentState['outputs'] {
   const wasRunning = typeof state.outputs.runningSince === 'string';
-  if (running) return wasRunning ? state.outputs : { ...state.outputs, runningSince: now.toISOString() };
-  return { ...state.outputs, runningHoursBefore: runningHoursOf(state, now.getTime()), runningSince: null };
+  if (running) return wasRunning ? state.outputs : { ...state.outputs, runningSince: now.toISOString(), stoppedSince: null };
+  if (!wasRunning && typeof state.outputs.stoppedSince === 'string') return state.outputs;
+  return { ...state.outputs, runningHoursBefore: runningHoursOf(state, now.getTime()), runningSince: null, stoppedSince: now.toISOString() };
 }
 
+/** `at` when it parses and falls within [after, now]; else the nearer bound (a clock off, or no date). */
+function within(at: string | undefined, after: number, now: number): Date {
+  const t = at ? Date.parse(at) : NaN;
+  if (!Number.isFinite(t)) return new Date(now);
+  return new Date(Math.min(now, Math.max(Number.isFinite(after) ? after : -Infinity, t)));
+}
+
+/**
+ * The outputs once the history agrees with what the cloud reports, or null when it already does:
+ * - recorded running, the VM stopped → a stop at the cloud's stop time (AWS StateTransitionReason,
+ *   GCE lastStopTimestamp); without one, now (it ran at most until now);
+ * - recorded stopped, the VM running → a start at the cloud's start time (AWS LaunchTime, GCE
+ *   lastStartTimestamp); without one, now.
+ * Only a history the CLI began (init wrote `runningSince`) is changed: an older deployment without
+ * one is left alone. Pending/stopping are in between and left to the next look.
+ */
+export function reconciledPowerHistory(state: DeploymentState, vm: VmStatus, now = Date.now()): DeploymentState['outputs'] | null {
+  const o = state.outputs;
+  if (!('runningSince' in o)) return null;
+  const running = typeof o.runningSince === 'string';
+  if (running && vm.state === 'stopped') {
+    return powerHistory(state, false, within(vm.stoppedAt, Date.parse(o.runningSince as string), now));
+  }
+  if (!running && vm.state === 'running') {
+    const stoppedSince = typeof o.stoppedSince === 'string' ? Date.parse(o.stoppedSince) : NaN;
+    return powerHistory(state, true, within(vm.startedAt, stoppedSince, now));
+  }
+  return null;
+}

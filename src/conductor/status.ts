@@ -8,10 +8,13 @@ import type { CloudflareAccount } from '../cloudflare/wrangler.js';
 import { CloudflareApi } from '../cloudflare/api.js';
 import { TUNNEL_JOURNAL_KEY, tunnelHealth, type TunnelStatus } from '../cloudflare/tunnel.js';
 import { loadProvider } from './providers.js';
-import { runningHoursOf } from './power-history.js';
+import { reconciledPowerHistory, runningHoursOf } from './power-history.js';
+import { withDeploymentLock } from '../state/lock.js';
+import { deploymentsDir } from '../ground/paths.js';
 import { providerContext, specOf, stateStore, type Session } from './session.js';
 import { checkWorker } from './worker-health.js';
 import { AdminClient, usageTotals } from './keys.js';
+import { sizeAdvice, type OriginMemory, type SizeAdvice } from './size-advice.js';
 
 /** `status`: the VM, the tunnel, the Worker and Crawl4AI through it, the cost so far, and drift. */
 export interface StatusReport {
@@ -32,6 +35,10 @@ export interface StatusReport {
   idleStopMinutes?: number;
   /** tool calls over every key, from the Worker's admin API (absent when this machine has no admin key) */
   usage?: ReturnType<typeof usageTotals> | { error: string };
+  /** Crawl4AI's memory figures through the Worker's admin API (running VM and an admin key only) */
+  memory?: OriginMemory;
+  /** a larger or smaller size, from those figures */
+  suggestion?: SizeAdvice;
   /** tunnel mode only */
   tunnel?: { id: string | null; status: TunnelStatus | 'unknown'; connectors: number; error?: string };
 }
@@ -61,12 +68,14 @@ export async function deploymentStatus(
   // The Worker's health and usage do not wait for the cloud's answers: all chains run at once.
   const worker = state.worker;
   const healthAndUsage = async () => {
-    if (!worker) return { health: null, usage: undefined };
+    if (!worker) return { health: null, usage: undefined, memory: undefined };
     const [apiKey, adminKey] = await Promise.all([s.secrets.get(deploymentSecret(state.name, 'mcp-api-key')), s.secrets.get(deploymentSecret(state.name, 'admin-key'))]);
     const health = await checkWorker(worker.url, apiKey, 10_000);
-    return { health, usage: adminKey && health.worker.ok ? await usageOf(worker.url, adminKey) : undefined };
+    if (!adminKey || !health.worker.ok) return { health, usage: undefined };
+    const [usage, memory] = await Promise.all([usageOf(worker.url, adminKey), health.origin.ok ? memoryOf(worker.url, adminKey) : undefined]);
+    return { health, usage, memory };
   };
-  const [vm, discovered, { health, usage }, tunnel] = await Promise.all([provider.status(ctx, journal), provider.discover(ctx), healthAndUsage(), tunnelStatusOf(state, cloudflare, s)]);
+  const [vm, discovered, { health, usage, memory }, tunnel] = await Promise.all([provider.status(ctx, journal), provider.discover(ctx), healthAndUsage(), tunnelStatusOf(state, cloudflare, s)]);
   const cloudIds = new Set(discovered.map((d) => d.id));
   // notTagged records (AWS's wake user) are found by name, not by the tag search: no drift check
   const liveCloud = journal.live().filter((r) => r.phase === 'created' && r.id && !r.kind.startsWith('cloudflare:') && r.meta.notTagged !== true);
@@ -83,7 +92,9 @@ export async function deploymentStatus(
     publicIpv4: true, // tunnel mode too: the VM needs one to connect out
     staticIpv4: spec.network === 'public', // only the Elastic IP is billed while stopped
   };
-  const cost = costSoFar({ ...priced, runningHours: runningHoursOf(state), totalHours: hours });
+  const history = await recordUnseenPowerChange(state, vm, s);
+  const cost = costSoFar({ ...priced, runningHours: runningHoursOf(history), totalHours: hours });
+  const suggestion = vm.state === 'running' ? sizeAdvice(state.name, { ...priced, ...(vm.cpuCredits ? { cpuCredits: vm.cpuCredits } : {}) }, memory) : null;
   // pending/stopping bill compute too; stopped (however it got there) and terminated do not
   const billedRunning = vm.state === 'running' || vm.state === 'pending' || vm.state === 'stopping';
   return {
@@ -101,8 +112,44 @@ export async function deploymentStatus(
     drift: { missing, unexpected },
     ...(typeof state.outputs.idleStopMinutes === 'number' ? { idleStopMinutes: state.outputs.idleStopMinutes } : {}),
     ...(usage ? { usage } : {}),
+    ...(memory ? { memory } : {}),
+    ...(suggestion ? { suggestion } : {}),
     ...(tunnel ? { tunnel } : {}),
   };
+}
+
+/**
+ * A stop or start the CLI did not make (the idle watchdog, the Worker's wake) goes into the power
+ * history at the time the cloud reports, so the cost so far stops counting a stopped VM as running.
+ * Written under the deployment lock, re-read first; when another command holds the lock (it is
+ * changing the power state itself) or the write fails, the report still uses the corrected history.
+ */
+async function recordUnseenPowerChange(state: DeploymentState, vm: VmStatus, s: Session): Promise<DeploymentState> {
+  const outputs = reconciledPowerHistory(state, vm);
+  if (!outputs) return state;
+  const store = stateStore(s.env);
+  try {
+    return await withDeploymentLock(deploymentsDir(s.env), state.name, 'status', async () => {
+      const fresh = (await store.read(state.name)) ?? state;
+      const now = reconciledPowerHistory(fresh, vm);
+      if (!now) return fresh;
+      const journal = new Journal(store, fresh);
+      await journal.update({ outputs: now });
+      s.reporter.debug(`power history: the VM is ${vm.state} (the cloud says since ${vm.state === 'running' ? vm.startedAt : vm.stoppedAt ?? 'unknown'}): recorded`);
+      return journal.state;
+    });
+  } catch {
+    return { ...state, outputs };
+  }
+}
+
+/** Crawl4AI's memory figures through the admin API; never throws. */
+async function memoryOf(url: string, adminKey: string): Promise<OriginMemory> {
+  try {
+    return await new AdminClient({ url: url.replace(/\/+$/, ''), adminKey }, 10_000).originHealth();
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
 }
 
 /** Usage totals through the admin API; never throws (status reports, it does not fail on this). */

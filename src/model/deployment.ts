@@ -73,6 +73,10 @@ export interface Plan {
     monthlyUsd: number;
     stoppedMonthlyUsd: number;
     priceDate: string;
+    /** the cloud's price pages the figures come from */
+    sources?: string[];
+    /** why the figure is an estimate beyond the usual (a region priced by a rounded relativity) */
+    approximate?: string;
     excludes: string[];
     /** sizes whose CPU bursts can be billed (AWS T3): the credit option and what unlimited can add */
     cpuCredits?: CpuCreditCost;
@@ -89,6 +93,12 @@ export interface VmStatus {
   publicIp?: string;
   privateIp?: string;
   launchedAt?: string;
+  /**
+   * When the cloud says the VM last started (running) or stopped (stopped), ISO: how `status`
+   * keeps the power history true when the idle watchdog or the Worker changed it, not the CLI.
+   */
+  startedAt?: string;
+  stoppedAt?: string;
   /** the cloud's own name for the state and what it bills in it (Azure: deallocated vs stopped) */
   detail?: string;
   /** AWS burstable types: the CPU credit option the instance has now */

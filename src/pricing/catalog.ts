@@ -36,11 +36,20 @@ export interface RegionPricing {
   compute: number;
   /** disk price relative to the base region */
   storage: number;
+  /**
+   * a rounded relativity, not the published price of each size in this region: good for an
+   * estimate (within a few %), and `plan` says so. Absent: the published prices.
+   */
+  approximate?: true;
 }
 
 export interface ProviderPricing {
   baseRegion: string;
   source: string;
+  /** where the figures were read (the cloud's own price pages) */
+  sourceUrls: string[];
+  /** the date they were read, YYYY-MM-DD */
+  priceDate: string;
   disk: { kind: string; usdPerGiBMonth: number };
   /**
    * One public IPv4 address, per hour. `inUse`: attached to a running VM. `reserved`: a static
@@ -90,10 +99,10 @@ export const REGIONS: Readonly<Record<ProviderName, Readonly<Record<string, Regi
     'us-central1': { compute: 1, storage: 1 },
     'us-east1': { compute: 1, storage: 1 },
     'us-west1': { compute: 1, storage: 1 },
-    'europe-west1': { compute: 1.1, storage: 1.1 },
-    'europe-west4': { compute: 1.1, storage: 1.1 },
-    'asia-southeast1': { compute: 1.23, storage: 1.1 },
-    'asia-northeast1': { compute: 1.29, storage: 1.3 },
+    'europe-west1': { compute: 1.1, storage: 1.1, approximate: true },
+    'europe-west4': { compute: 1.1, storage: 1.1, approximate: true },
+    'asia-southeast1': { compute: 1.23, storage: 1.1, approximate: true },
+    'asia-northeast1': { compute: 1.29, storage: 1.3, approximate: true },
   },
   // Cloudflare places container instances itself, near the requests: one price everywhere
   cloudflare: { global: { compute: 1, storage: 1 } },
@@ -101,10 +110,10 @@ export const REGIONS: Readonly<Record<ProviderName, Readonly<Record<string, Regi
     eastus: { compute: 1, storage: 1 },
     eastus2: { compute: 1, storage: 1 },
     westus2: { compute: 1, storage: 1 },
-    northeurope: { compute: 1.08, storage: 1.05 },
-    westeurope: { compute: 1.15, storage: 1.1 },
-    southeastasia: { compute: 1.27, storage: 1.2 },
-    japaneast: { compute: 1.3, storage: 1.25 },
+    northeurope: { compute: 1.08, storage: 1.05, approximate: true },
+    westeurope: { compute: 1.15, storage: 1.1, approximate: true },
+    southeastasia: { compute: 1.27, storage: 1.2, approximate: true },
+    japaneast: { compute: 1.3, storage: 1.25, approximate: true },
   },
 };
 
@@ -112,6 +121,8 @@ export const PRICING: Readonly<Record<ProviderName, ProviderPricing>> = {
   aws: {
     baseRegion: 'us-east-1',
     source: 'AWS EC2 and EBS on-demand pricing, Linux, us-east-1',
+    sourceUrls: ['https://aws.amazon.com/ec2/pricing/on-demand/', 'https://aws.amazon.com/ebs/pricing/', 'https://aws.amazon.com/vpc/pricing/'],
+    priceDate: PRICE_DATE,
     disk: { kind: 'gp3', usdPerGiBMonth: 0.08 },
     // Since February 2024 every public IPv4 address costs the same, in use or idle.
     ipv4: { inUse: 0.005, reserved: 0.005, detail: 'public IPv4, charged in use or idle since Feb 2024' },
@@ -120,6 +131,8 @@ export const PRICING: Readonly<Record<ProviderName, ProviderPricing>> = {
   gcp: {
     baseRegion: 'us-central1',
     source: 'Google Compute Engine on-demand pricing, us-central1 (approximate for other regions)',
+    sourceUrls: ['https://cloud.google.com/compute/vm-instance-pricing', 'https://cloud.google.com/compute/disks-image-pricing', 'https://cloud.google.com/vpc/network-pricing'],
+    priceDate: PRICE_DATE,
     disk: { kind: 'pd-balanced', usdPerGiBMonth: 0.1 },
     ipv4: { inUse: 0.005, reserved: 0.01, detail: 'external IPv4; a static address on a stopped VM costs $0.01/h' },
     excludes: [],
@@ -127,6 +140,8 @@ export const PRICING: Readonly<Record<ProviderName, ProviderPricing>> = {
   cloudflare: {
     baseRegion: 'global',
     source: 'Cloudflare Containers per-second pricing (src/pricing/containers.ts)',
+    sourceUrls: ['https://developers.cloudflare.com/containers/pricing/'],
+    priceDate: '2026-12-07', // CONTAINER_PRICE_DATE of containers.ts (which imports this file)
     // disk is billed per second while running, inside hourlyUsd; nothing while asleep
     disk: { kind: 'container disk (billed while running)', usdPerGiBMonth: 0 },
     ipv4: { inUse: 0, reserved: 0, detail: 'no public address' },
@@ -135,6 +150,8 @@ export const PRICING: Readonly<Record<ProviderName, ProviderPricing>> = {
   azure: {
     baseRegion: 'eastus',
     source: 'Azure pay-as-you-go pricing, Linux, East US (approximate for other regions)',
+    sourceUrls: ['https://azure.microsoft.com/pricing/details/virtual-machines/linux/', 'https://azure.microsoft.com/pricing/details/managed-disks/', 'https://azure.microsoft.com/pricing/details/ip-addresses/'],
+    priceDate: PRICE_DATE,
     // Azure bills managed disks by tier (a 30 GiB disk is an E4 of 32 GiB, about $2.40): per GiB here.
     disk: { kind: 'Standard SSD (E-tier, per-GiB approximation)', usdPerGiBMonth: 0.075 },
     ipv4: { inUse: 0.005, reserved: 0.005, detail: 'Standard static public IPv4, charged while allocated' },

@@ -77,6 +77,7 @@ export function estimateContainerMonthly(input: ContainerEstimateInput): Plan['c
     monthlyUsd: cents(lines.reduce((s, l) => s + l.monthlyUsd, 0)),
     stoppedMonthlyUsd: WORKERS_PAID_USD_PER_MONTH,
     priceDate: CONTAINER_PRICE_DATE,
+    sources: ['https://developers.cloudflare.com/containers/pricing/'],
     excludes: [
       `${type.name} x ${Math.max(1, input.instances)} awake ${fmt(input.hoursPerDay, 1)} h/day; CPU counted as fully busy (it is billed on active use)`,
       'egress beyond the included 1 TB (NA/EU)',

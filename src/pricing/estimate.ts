@@ -93,7 +93,20 @@ export function estimateMonthly(input: EstimateInput): Plan['cost'] {
   const stoppedMonthlyUsd = cents(cents(r.diskPerMonth) + cents(r.ipReservedPerHour * HOURS_PER_MONTH));
   const credits = cpuCreditCost(input);
   const excludes = credits?.mode === 'unlimited' ? [...r.excludes, `surplus CPU credits in unlimited mode (up to $${credits.worstCaseMonthlyUsd.toFixed(2)}/month, see the worst case)`] : r.excludes;
-  return { lines, monthlyUsd, stoppedMonthlyUsd, priceDate: PRICE_DATE, excludes, ...(credits ? { cpuCredits: credits } : {}) };
+  const p = PRICING[input.provider];
+  const approximate = regionPricing(input.provider, input.region).approximate
+    ? `${input.region} is priced as ${p.baseRegion}'s published prices times a rounded regional relativity (within a few %)`
+    : undefined;
+  return {
+    lines,
+    monthlyUsd,
+    stoppedMonthlyUsd,
+    priceDate: p.priceDate ?? PRICE_DATE,
+    sources: p.sourceUrls,
+    ...(approximate ? { approximate } : {}),
+    excludes,
+    ...(credits ? { cpuCredits: credits } : {}),
+  };
 }
 
 /**

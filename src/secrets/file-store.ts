@@ -6,6 +6,7 @@ import { CliError, ExitCode, credentialsError, usageError } from '../ground/erro
 import { registerSecret } from '../ground/redact.js';
 import type { SecretStore } from './store.js';
 import { assertAccount, assertPrefix } from './validate.js';
+import { forgetUnlockedKey, readUnlockedKey, rememberUnlockedKey } from './unlock-cache.js';
 
 /**
  * Encrypted-file backend, used where no OS keychain is usable (servers, containers, CI).
@@ -233,6 +234,8 @@ const typedPassphrases = new Map<string, string>();
 const unlocking = new Map<string, Promise<unknown>>();
 /** Key material of files this process is creating (see FileStore.create). */
 const creating = new Map<string, Promise<{ kdf: Kdf; key: Buffer }>>();
+/** Keys this process has put in the unlock cache (file|salt). */
+const remembered = new Set<string>();
 
 export class FileStore implements SecretStore {
   readonly backend = 'file' as const;
@@ -280,19 +283,38 @@ export class FileStore implements SecretStore {
     return run;
   }
 
-  /** A typed passphrase gets three tries; one from the environment, one. */
+  /**
+   * The unlock cache first (see unlock-cache.ts; not for an outdated file, which the next write
+   * re-encrypts with the passphrase), then the passphrase: a typed one gets three tries, one from
+   * the environment, one.
+   */
   private async unlockNow(doc: SecretFileV1): Promise<Buffer> {
+    const env = this.source.env;
+    if (!outdated(doc.kdf)) {
+      const cached = await readUnlockedKey(env, this.file, doc.kdf, env[PASSPHRASE_ENV] || undefined);
+      if (cached && open(cached, doc.verifier, VERIFIER_AAD) === VERIFIER_PLAINTEXT) return cached;
+      if (cached) await forgetUnlockedKey(env, this.file); // altered: it does not open this file
+    }
     for (let attempt = 1; ; attempt++) {
       const pass = await this.passphrase(false);
       const key = await deriveKey(pass.value, doc.kdf);
       if (open(key, doc.verifier, VERIFIER_AAD) === VERIFIER_PLAINTEXT) {
         if (pass.typed) typedPassphrases.set(this.file, pass.value);
+        await this.remember(doc.kdf, key, pass.value);
         return key;
       }
       typedPassphrases.delete(this.file);
       if (!pass.typed || attempt >= 3) throw this.wrongPassphrase();
       process.stderr.write('wrong passphrase, try again\n');
     }
+  }
+
+  /** Writes the unlock cache once per process per key (later unlocks read it back). */
+  private async remember(kdf: Kdf, key: Buffer, passphrase: string): Promise<void> {
+    const id = `${this.file}|${kdf.salt}`;
+    if (remembered.has(id)) return;
+    remembered.add(id);
+    await rememberUnlockedKey(this.source.env, this.file, kdf, key, passphrase);
   }
 
   /**
@@ -313,6 +335,7 @@ export class FileStore implements SecretStore {
         const kdf: Kdf = { name: 'scrypt', ...KDF_DEFAULTS, salt: randomBytes(16).toString('base64') };
         const key = await deriveKey(pass.value, kdf);
         if (pass.typed) typedPassphrases.set(this.file, pass.value);
+        await this.remember(kdf, key, pass.value);
         return { kdf, key };
       })();
       creating.set(this.file, pending);
@@ -330,6 +353,7 @@ export class FileStore implements SecretStore {
     const pass = await this.passphrase(false);
     const kdf: Kdf = { name: 'scrypt', ...KDF_DEFAULTS, salt: randomBytes(16).toString('base64') };
     const key = await deriveKey(pass.value, kdf);
+    await this.remember(kdf, key, pass.value);
     const entries: Record<string, Sealed> = {};
     for (const [account, sealed] of Object.entries(old.entries)) {
       const value = open(oldKey, sealed, entryAad(account));
@@ -417,4 +441,5 @@ export function clearFileStoreCaches(): void {
   typedPassphrases.clear();
   creating.clear();
   unlocking.clear();
+  remembered.clear();
 }

@@ -10,6 +10,7 @@
  *   POST /admin/keys/<name>/rotate   {hash?, grace_seconds?}
  *   GET  /admin/usage                keys with usage plus the recent calls
  *   GET  /admin/origin/logs?lines=N  Crawl4AI's recent log lines (origin-logs.ts)
+ *   GET  /admin/origin/health        Crawl4AI's memory figures (origin-health.ts)
  *   POST /admin/pairing-codes        a one-time code for the OAuth consent page (oauth/admin.ts)
  */
 import { constantTimeEqual, generateApiKey, hashApiKey, isWellFormedApiKey } from '../ground/api-key.js';
@@ -18,10 +19,13 @@ import { bearerOf, json, unauthorized } from './http.js';
 import type { KeyAuthEnv } from './key-auth.js';
 import { registryOf } from './key-auth.js';
 import { MAX_LOG_LINES, type OriginLogs } from './origin-logs.js';
+import type { OriginHealth } from './origin-health.js';
 
 /** What the admin API reads from Crawl4AI (given by the Worker, which knows the origin). */
 export interface AdminOrigin {
   logs(limit: number): Promise<OriginLogs>;
+  /** Crawl4AI's memory figures (GET /admin/origin/health), for `status`'s size suggestion */
+  health?(): Promise<OriginHealth>;
 }
 import { mintPairingCode, revokeKeyNamed, type OAuthAdminEnv } from './oauth/admin.js';
 
@@ -120,6 +124,10 @@ export async function adminRoute(request: Request, env: AdminEnv, path: string, 
     const lines = Number(raw);
     if (!/^\d+$/.test(raw) || lines < 1 || lines > MAX_LOG_LINES) return bad(`lines must be a whole number from 1 to ${MAX_LOG_LINES}`);
     return json(await origin.logs(lines));
+  }
+  if (parts[0] === 'origin' && parts[1] === 'health' && parts.length === 2 && origin?.health) {
+    if (request.method !== 'GET') return json({ error: 'method_not_allowed' }, 405, { allow: 'GET' });
+    return json(await origin.health());
   }
   if (parts[0] === 'pairing-codes' && parts.length === 1) {
     if (request.method !== 'POST') return json({ error: 'method_not_allowed' }, 405, { allow: 'POST' });

@@ -23,6 +23,7 @@ import { Crawl4aiClient } from '../mcp/crawl4ai.js';
 import { createMcpServer, SERVER_NAME, TOOLS, type ToolCallHooks } from '../mcp/server.js';
 import { adminRoute } from './admin-api.js';
 import { originLogs } from './origin-logs.js';
+import { originHealth } from './origin-health.js';
 import { parseCostEstimate } from '../model/cost-estimate.js';
 import { dashboardRoute, type MonitorHealth, type OriginFigures } from './dashboard.js';
 import { json } from './http.js';
@@ -277,7 +278,7 @@ async function route(request: Request, env: WorkerEnv, ctx: ExecutionContext, ur
 
   if (path === '/mcp') return serveMcp(request, env, ctx);
 
-  if (path === '/admin' || path.startsWith('/admin/')) return adminRoute(request, env, path, url, { logs: (n) => originLogs(originFor(env), n) });
+  if (path === '/admin' || path.startsWith('/admin/')) return adminRoute(request, env, path, url, { logs: (n) => originLogs(originFor(env), n), health: () => originHealth(originFor(env)) });
 
   if (path === '/dashboard' || path.startsWith('/dashboard/')) return dashboardRoute(request, env, path, {
       version: versionOf(env),

@@ -40,6 +40,16 @@ export const statusCommand: CommandModule = {
             const u = report.usage;
             c.out.line('error' in u ? `  usage: unknown — ${u.error}` : `  usage: ${u.calls} tool calls (${u.today} today), ${u.errors} errors, ${u.bytes} bytes returned, ${u.keys} active key${u.keys === 1 ? '' : 's'}`);
           }
+          if (report.memory) {
+            const m = report.memory;
+            c.out.line('error' in m ? `  memory: unknown — ${m.error}` : `  memory: ${m.memoryPercent.toFixed(0)}% in use by Crawl4AI${m.memoryPressure ? ` (pressure ${m.memoryPressure.toLowerCase()})` : ''}`);
+          }
+          if (report.suggestion) {
+            const a = report.suggestion;
+            const delta = `${a.monthlyDeltaUsd >= 0 ? '+' : '−'}$${Math.abs(a.monthlyDeltaUsd).toFixed(2)}/month`;
+            const why = a.direction === 'larger' ? `memory is ${a.memoryPercent.toFixed(0)}% full (Crawl4AI refuses new browsers at 95%)` : `memory is only ${a.memoryPercent.toFixed(0)}% used`;
+            c.out.line(`  suggestion: size ${a.size} — ${why}; ${a.command} (${delta}, running all month; one reading, check again under your usual load)`);
+          }
           c.out.line(`  cost so far: $${report.cost.soFarUsd.toFixed(2)} since ${report.cost.since.slice(0, 10)} (about $${report.cost.monthlyUsd.toFixed(2)}/month running)`);
           if (report.idleStopMinutes !== undefined) c.out.line(`  idle auto-stop: ${report.idleStopMinutes ? `after ${describeIdleStop(report.idleStopMinutes)} without a crawl request` : 'off'}`);
           c.out.line(`  cost now: $${report.cost.hourlyUsd.toFixed(4)}/hour while ${report.vm.state === 'running' ? 'running' : report.vm.state}`);

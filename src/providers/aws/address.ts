@@ -1,11 +1,5 @@
-import {
-  AllocateAddressCommand,
-  AssociateAddressCommand,
-  DescribeAddressesCommand,
-  DisassociateAddressCommand,
-  ReleaseAddressCommand,
-  type Address,
-} from '@aws-sdk/client-ec2';
+import type { Address } from '@aws-sdk/client-ec2';
+import { AllocateAddressCommand, AssociateAddressCommand, DescribeAddressesCommand, DisassociateAddressCommand, ReleaseAddressCommand } from './sdk.js';
 import { CliError } from '../../ground/errors.js';
 import { retry } from '../../ground/wait.js';
 import type { AwsClients } from './clients.js';

@@ -1,5 +1,4 @@
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { STSClient } from '@aws-sdk/client-sts';
+import { EC2Client, STSClient, loadIam } from './sdk.js';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { credentialsError } from '../../ground/errors.js';
 import { registerSecret } from '../../ground/redact.js';
@@ -78,7 +77,7 @@ export function createAwsClients(ctx: ProviderContext): AwsClients {
     ec2,
     sts,
     iam: () =>
-      (iam ??= import('@aws-sdk/client-iam').then(({ IAMClient }) => {
+      (iam ??= Promise.resolve(loadIam()).then(({ IAMClient }) => {
         const iamEndpoint = endpointFor(ctx.env, 'IAM');
         if (iamEndpoint) ctx.debug(`aws: IAM endpoint ${iamEndpoint}`);
         // IAM is global: the SDK signs for us-east-1 whatever the deployment's region

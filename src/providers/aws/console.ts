@@ -1,4 +1,4 @@
-import { GetConsoleOutputCommand } from '@aws-sdk/client-ec2';
+import { GetConsoleOutputCommand } from './sdk.js';
 import type { VmStatus } from '../../model/deployment.js';
 import { imageFromConsole, type ConsoleOutput } from '../console.js';
 import type { AwsClients } from './clients.js';

@@ -1,7 +1,4 @@
-import {
-  DescribeInstanceCreditSpecificationsCommand,
-  ModifyInstanceCreditSpecificationCommand,
-} from '@aws-sdk/client-ec2';
+import { DescribeInstanceCreditSpecificationsCommand, ModifyInstanceCreditSpecificationCommand } from './sdk.js';
 import { CliError } from '../../ground/errors.js';
 import type { CpuCredits } from '../../model/deployment.js';
 import type { AwsClients } from './clients.js';

@@ -1,4 +1,4 @@
-import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand } from './sdk.js';
 import type { Journal } from '../../state/journal.js';
 import { destroyWalk } from '../destroy-steps.js';
 import type { ResourceRecord } from '../../state/schema.js';

@@ -1,4 +1,4 @@
-import { paginateDescribeInstances, paginateDescribeSecurityGroups } from '@aws-sdk/client-ec2';
+import { paginateDescribeInstances, paginateDescribeSecurityGroups } from './sdk.js';
 import type { DiscoveredResource } from '../../model/deployment.js';
 import { findAddresses } from './address.js';
 import type { AwsClients } from './clients.js';

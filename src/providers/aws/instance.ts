@@ -1,12 +1,5 @@
-import {
-  DescribeInstancesCommand,
-  ModifyInstanceAttributeCommand,
-  StartInstancesCommand,
-  StopInstancesCommand,
-  TerminateInstancesCommand,
-  type Instance,
-  type InstanceStateName,
-} from '@aws-sdk/client-ec2';
+import type { Instance, InstanceStateName } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, ModifyInstanceAttributeCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand } from './sdk.js';
 import { CliError, ExitCode } from '../../ground/errors.js';
 import { waitFor } from '../../ground/wait.js';
 import type { VmState, VmStatus } from '../../model/deployment.js';
@@ -63,6 +56,13 @@ export function toVmStatus(inst: Instance | undefined): VmStatus {
   if (inst.PublicIpAddress) status.publicIp = inst.PublicIpAddress;
   if (inst.PrivateIpAddress) status.privateIp = inst.PrivateIpAddress;
   if (inst.LaunchTime) status.launchedAt = new Date(inst.LaunchTime).toISOString();
+  // EC2 moves LaunchTime to each start, and dates a stop (API or from inside the guest) only in
+  // StateTransitionReason: "User initiated (2026-12-07 05:00:00 GMT)".
+  if (status.state === 'running' && status.launchedAt) status.startedAt = status.launchedAt;
+  if (status.state === 'stopped' || status.state === 'stopping') {
+    const at = /\((\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) GMT\)/.exec(inst.StateTransitionReason ?? '');
+    if (at) status.stoppedAt = `${at[1]}T${at[2]}.000Z`;
+  }
   return status;
 }
 

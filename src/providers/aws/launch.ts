@@ -1,4 +1,5 @@
-import { DescribeInstancesCommand, RunInstancesCommand, type RunInstancesCommandInput } from '@aws-sdk/client-ec2';
+import type { RunInstancesCommandInput } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, RunInstancesCommand } from './sdk.js';
 import { CliError } from '../../ground/errors.js';
 import { DEFAULT_DISK_GIB } from '../../pricing/catalog.js';
 import type { CpuCredits } from '../../model/deployment.js';

@@ -1,4 +1,5 @@
-import { DescribeSubnetsCommand, DescribeVpcsCommand, paginateDescribeImages, paginateDescribeInstanceTypeOfferings, type Image, type Subnet } from '@aws-sdk/client-ec2';
+import type { Image, Subnet } from '@aws-sdk/client-ec2';
+import { DescribeSubnetsCommand, DescribeVpcsCommand, paginateDescribeImages, paginateDescribeInstanceTypeOfferings } from './sdk.js';
 import { capacityError, CliError, usageError } from '../../ground/errors.js';
 import type { AwsClients } from './clients.js';
 import { awsCall } from './errors.js';

@@ -1,12 +1,5 @@
-import {
-  AuthorizeSecurityGroupIngressCommand,
-  CreateSecurityGroupCommand,
-  DeleteSecurityGroupCommand,
-  DescribeSecurityGroupsCommand,
-  RevokeSecurityGroupIngressCommand,
-  type IpPermission,
-  type SecurityGroup,
-} from '@aws-sdk/client-ec2';
+import type { IpPermission, SecurityGroup } from '@aws-sdk/client-ec2';
+import { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, DeleteSecurityGroupCommand, DescribeSecurityGroupsCommand, RevokeSecurityGroupIngressCommand } from './sdk.js';
 import { CliError } from '../../ground/errors.js';
 import { retry } from '../../ground/wait.js';
 import { TAG_DEPLOYMENT } from '../../model/deployment.js';

@@ -1,16 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import {
-  AllocateAddressCommand,
-  CreateSecurityGroupCommand,
-  DescribeAddressesCommand,
-  DescribeImagesCommand,
-  DescribeInstancesCommand,
-  DescribeSecurityGroupsCommand,
-  DescribeSubnetsCommand,
-  DescribeVpcsCommand,
-  RunInstancesCommand,
-} from '@aws-sdk/client-ec2';
-import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { AllocateAddressCommand, CreateSecurityGroupCommand, DescribeAddressesCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcsCommand, RunInstancesCommand } from './sdk.js';
+import { GetCallerIdentityCommand } from './sdk.js';
 import type { ValidationResult } from '../../model/deployment.js';
 import type { ProviderContext } from '../provider.js';
 import type { AwsClients } from './clients.js';

@@ -5,6 +5,7 @@
  * deployment name, so `destroy` finds it even without a state file.
  */
 import type { IAMClient } from '@aws-sdk/client-iam';
+import { loadIam } from './sdk.js';
 import { MANAGED_BY, TAG_DEPLOYMENT, TAG_MANAGED_BY } from '../../model/deployment.js';
 
 /** IAM path of every user this tool creates; the installer's IAM permissions are scoped to it. */
@@ -47,7 +48,7 @@ const errorName = (e: unknown) => (e as { name?: string } | undefined)?.name;
  * the Worker with the new one.
  */
 export async function createWakeCredential(iam: IAMClient, deployment: string, region: string): Promise<WakeKey> {
-  const { CreateUserCommand, PutUserPolicyCommand, CreateAccessKeyCommand } = await import('@aws-sdk/client-iam');
+  const { CreateUserCommand, PutUserPolicyCommand, CreateAccessKeyCommand } = loadIam();
   const UserName = wakeUserName(deployment);
   try {
     // no Tags: tagging on create needs iam:TagUser too; the path and name identify the user
@@ -64,7 +65,7 @@ export async function createWakeCredential(iam: IAMClient, deployment: string, r
 }
 
 async function deleteAccessKeys(iam: IAMClient, UserName: string): Promise<void> {
-  const { ListAccessKeysCommand, DeleteAccessKeyCommand } = await import('@aws-sdk/client-iam');
+  const { ListAccessKeysCommand, DeleteAccessKeyCommand } = loadIam();
   const keys = await iam.send(new ListAccessKeysCommand({ UserName }));
   for (const k of keys.AccessKeyMetadata ?? []) {
     if (k.AccessKeyId) await ignoreMissing(iam.send(new DeleteAccessKeyCommand({ UserName, AccessKeyId: k.AccessKeyId })));
@@ -84,7 +85,7 @@ async function ignoreMissing(p: Promise<unknown>): Promise<void> {
  * name under WAKE_USER_PATH (ListUsers), so it works with the state file gone.
  */
 export async function deleteWakeCredential(iam: IAMClient, deployment: string): Promise<boolean> {
-  const { ListUserPoliciesCommand, DeleteUserPolicyCommand, DeleteUserCommand } = await import('@aws-sdk/client-iam');
+  const { ListUserPoliciesCommand, DeleteUserPolicyCommand, DeleteUserCommand } = loadIam();
   const UserName = wakeUserName(deployment);
   if ((await findWakeUsers(iam, deployment)).length === 0) return false;
   await deleteAccessKeys(iam, UserName);
@@ -112,7 +113,7 @@ export const isIamAccessDenied = (e: unknown) => errorName(e) === 'AccessDenied'
 
 /** Names of this deployment's wake users that exist (0 or 1), found by path and name. */
 export async function findWakeUsers(iam: IAMClient, deployment: string): Promise<string[]> {
-  const { paginateListUsers } = await import('@aws-sdk/client-iam');
+  const { paginateListUsers } = loadIam();
   const UserName = wakeUserName(deployment);
   const found: string[] = [];
   for await (const page of paginateListUsers({ client: iam }, { PathPrefix: WAKE_USER_PATH })) {

@@ -59,6 +59,11 @@ export function toVmStatus(inst: Instance | undefined): VmStatus {
   if (natIP) status.publicIp = natIP;
   if (nic?.networkIP) status.privateIp = nic.networkIP;
   if (inst.creationTimestamp) status.launchedAt = new Date(inst.creationTimestamp).toISOString();
+  const iso = (t: string | null | undefined) => (t && Number.isFinite(Date.parse(t)) ? new Date(t).toISOString() : undefined);
+  const started = status.state === 'running' ? iso(inst.lastStartTimestamp) : undefined;
+  const stopped = status.state === 'stopped' || status.state === 'stopping' ? iso(inst.lastStopTimestamp) : undefined;
+  if (started) status.startedAt = started;
+  if (stopped) status.stoppedAt = stopped;
   return status;
 }
 

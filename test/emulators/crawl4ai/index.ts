@@ -77,6 +77,11 @@ export interface Crawl4aiEmulator {
   failNext(route: string, status: number, body?: unknown): void;
   /** when down, every request gets its socket destroyed (connection reset) */
   setDown(down: boolean): void;
+  /**
+   * What GET /monitor/health reports of the container (default 21.4 % memory, 3.2 % CPU). The
+   * janitor's memory_pressure follows the memory: LOW below 60 %, MEDIUM below 80 %, else HIGH.
+   */
+  setMonitorHealth(h: { memoryPercent?: number; cpuPercent?: number }): void;
   /** the deterministic fixture sites, for test expectations */
   fixtures: FixtureSites;
   /**
@@ -373,6 +378,7 @@ export async function startCrawl4aiEmulator(opts: Crawl4aiEmulatorOptions = {}):
     handler: Handler;
   }
   const routes: Route[] = [];
+  const monitor = { memoryPercent: 21.4, cpuPercent: 3.2 };
   const monitorErrors: Array<Record<string, unknown>> = [];
   const monitorJanitor: Array<Record<string, unknown>> = [];
   const pushBounded = (list: Array<Record<string, unknown>>, e: Record<string, unknown>) => {
@@ -597,9 +603,9 @@ export async function startCrawl4aiEmulator(opts: Crawl4aiEmulatorOptions = {}):
 
   route('GET', '/monitor/health', true, (_q, res) =>
     send(res, 200, {
-      container: { memory_percent: 21.4, cpu_percent: 3.2, network_sent_mb: 1.2, network_recv_mb: 8.9, uptime_seconds: Math.round(process.uptime()) },
+      container: { memory_percent: monitor.memoryPercent, cpu_percent: monitor.cpuPercent, network_sent_mb: 1.2, network_recv_mb: 8.9, uptime_seconds: Math.round(process.uptime()) },
       pool: { permanent: { active: true, memory_mb: 270 }, hot: { count: 0, memory_mb: 0 }, cold: { count: 0, memory_mb: 0 }, total_memory_mb: 270 },
-      janitor: { next_cleanup_estimate: 'in 300s', memory_pressure: 'LOW' },
+      janitor: { next_cleanup_estimate: 'in 300s', memory_pressure: monitor.memoryPercent < 60 ? 'LOW' : monitor.memoryPercent < 80 ? 'MEDIUM' : 'HIGH' },
     }),
   );
 
@@ -751,6 +757,10 @@ export async function startCrawl4aiEmulator(opts: Crawl4aiEmulatorOptions = {}):
       if (m) f.method = m[1]!;
       if (body !== undefined) f.body = body;
       failures.push(f);
+    },
+    setMonitorHealth(h) {
+      if (h.memoryPercent !== undefined) monitor.memoryPercent = h.memoryPercent;
+      if (h.cpuPercent !== undefined) monitor.cpuPercent = h.cpuPercent;
     },
     setDown(d) {
       down = d;

@@ -201,7 +201,8 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
       if (inst.state !== 'running') return; // a guest that is not running cannot shut itself down
       const now = (opts.clock ?? Date.now)();
       const terminate = inst.instanceInitiatedShutdownBehavior === 'terminate';
-      model.setState(inst, terminate ? 'shutting-down' : 'stopping', now, `Client.InstanceInitiatedShutdown: Instance initiated shutdown`);
+      // EC2 dates a stop from inside the guest like an API stop; only StateReason tells them apart
+      model.setState(inst, terminate ? 'shutting-down' : 'stopping', now, `User initiated (${new Date(now).toISOString().replace('T', ' ').slice(0, 19)} GMT)`);
       inst.stateReason = { code: 'Client.InstanceInitiatedShutdown', message: 'Client.InstanceInitiatedShutdown: Instance initiated shutdown' };
     },
     requests,

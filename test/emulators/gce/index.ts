@@ -45,6 +45,8 @@ export interface GceEmulatorOptions {
   pageSize?: number;
   /** a new instance is missing from list calls this long (eventual consistency); default 0 */
   listLagMs?: number;
+  /** the emulator's clock (ms since epoch); default Date.now */
+  clock?: () => number;
 }
 
 export interface RequestLogEntry {
@@ -138,7 +140,7 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
   const transitionMs = opts.transitionMs ?? 100;
   const pageSize = opts.pageSize ?? 500;
   const listLagMs = opts.listLagMs ?? 0;
-  const state = new GceState(project);
+  const state = new GceState(project, opts.clock);
   const tls = makeTestCertificate('gce-emulator');
   const requests: RequestLogEntry[] = [];
   const tokens = new Map<string, string>(); // access token -> service account email
@@ -228,6 +230,8 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
       machineType: link(`zones/${i.zone}/machineTypes/${i.machineType}`),
       status: i.status,
       creationTimestamp: i.creationTimestamp,
+      ...(i.lastStartTimestamp ? { lastStartTimestamp: i.lastStartTimestamp } : {}),
+      ...(i.lastStopTimestamp ? { lastStopTimestamp: i.lastStopTimestamp } : {}),
       tags: { items: i.tags, fingerprint: 'tags-fp' },
       labels: i.labels,
       labelFingerprint: 'labels-fp',
@@ -623,14 +627,22 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
     state.schedule(op.doneAt, () => {
       if (inst.status === 'PROVISIONING') inst.status = 'STAGING';
     });
-    state.schedule(op.doneAt + transitionMs, () => toRunning(inst));
+    state.schedule(op.doneAt + transitionMs, (at) => toRunning(inst, at));
     return opJson(op);
   }
 
-  function toRunning(inst: Instance) {
+  function toRunning(inst: Instance, at: number) {
     if (inst.status !== 'STAGING') return;
     inst.status = 'RUNNING';
+    inst.lastStartTimestamp = new Date(at).toISOString();
     if (inst.external && !inst.natIP) inst.ephemeralIp = state.randomPublicIp();
+  }
+
+  /** STOPPING → TERMINATED: compute billing ends, the ephemeral address goes, the time is kept. */
+  function toTerminated(inst: Instance, at: number) {
+    inst.status = 'TERMINATED';
+    inst.lastStopTimestamp = new Date(at).toISOString();
+    delete inst.ephemeralIp;
   }
 
   function instanceVerb(inst: Instance, verb: string, q: Record<string, string>, body: Record<string, unknown>) {
@@ -648,10 +660,7 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
         const o = op();
         if (inst.status !== 'TERMINATED') {
           inst.status = 'STOPPING';
-          state.schedule(o.doneAt, () => {
-            inst.status = 'TERMINATED';
-            delete inst.ephemeralIp;
-          });
+          state.schedule(o.doneAt, (at) => toTerminated(inst, at));
         }
         return opJson(o);
       }
@@ -665,7 +674,7 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
             return opJson(o);
           }
           inst.status = 'STAGING';
-          state.schedule(o.doneAt, () => toRunning(inst));
+          state.schedule(o.doneAt, (at) => toRunning(inst, at));
         }
         return opJson(o);
       }
@@ -840,10 +849,7 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
       if (!inst) throw new Error(`guestShutdown: no instance ${name}`);
       if (inst.status !== 'RUNNING') return;
       inst.status = 'STOPPING';
-      state.schedule(state.now() + transitionMs, () => {
-        inst.status = 'TERMINATED';
-        delete inst.ephemeralIp;
-      });
+      state.schedule(state.now() + transitionMs, (at) => toTerminated(inst, at));
     },
     denyPermissions(permissions) {
       controls.denied = new Set(permissions);

@@ -58,6 +58,9 @@ export interface Instance {
   status: InstanceStatus;
   creationTimestamp: string;
   createdAt: number;
+  /** RFC 3339, as Compute reports them: set when the instance reaches RUNNING / TERMINATED */
+  lastStartTimestamp?: string;
+  lastStopTimestamp?: string;
   disk: Disk;
   network: string;
   /** the static address asked for in accessConfigs.natIP, if any */
@@ -135,7 +138,8 @@ export interface Operation {
 interface Effect {
   at: number;
   seq: number;
-  run(): void;
+  /** called with its due time (effects apply lazily, later than that) */
+  run(at: number): void;
 }
 
 export class GceState {
@@ -197,8 +201,8 @@ export class GceState {
     return randomBytes(8).toString('base64');
   }
 
-  /** Schedules `run` at `at` (ms since epoch); applied by tick() in time order. */
-  schedule(at: number, run: () => void): void {
+  /** Schedules `run` at `at` (ms since epoch); applied by tick() in time order, given its due time. */
+  schedule(at: number, run: (at: number) => void): void {
     this.effects.push({ at, seq: this.seq++, run });
   }
 
@@ -209,7 +213,7 @@ export class GceState {
       const due = this.effects.filter((e) => e.at <= now).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
       if (!due) return;
       this.effects = this.effects.filter((e) => e !== due);
-      due.run();
+      due.run(due.at);
     }
   }
 

@@ -77,6 +77,23 @@ afterAll(async () => {
 });
 
 describe('IAM emulator (real client-iam)', () => {
+  it('a user just created is not visible for a moment (NoSuchEntity), and the wake credential waits that out', async () => {
+    emu.iam.propagationMs = 600;
+    try {
+      await iamClient().send(new CreateUserCommand({ UserName: 'fresh', Path: '/p/' }));
+      const early = await caught(iamClient().send(new PutUserPolicyCommand({ UserName: 'fresh', PolicyName: 'x', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'ec2:DescribeInstances', Resource: '*' }] }) })));
+      expect([early.name, early.$metadata?.httpStatusCode]).toEqual(['NoSuchEntityException', 404]);
+      const key = await createWakeCredential(iamClient(), 'propagating', region, { deadlineMs: 10_000, baseMs: 50, maxMs: 200 });
+      expect([...emu.iam.user('propagating-wake')!.keys.keys()]).toEqual([key.accessKeyId]);
+      expect(emu.iam.user('propagating-wake')!.policies.has('start-this-deployment-only')).toBe(true);
+    } finally {
+      emu.iam.propagationMs = 0;
+    }
+    await new Promise((r) => setTimeout(r, 700));
+    expect(await deleteWakeCredential(iamClient(), 'propagating')).toBe(true);
+    await iamClient().send(new DeleteUserCommand({ UserName: 'fresh' }));
+  });
+
   it('creates users under a path, lists them by PathPrefix with paging, and answers IAM error codes', async () => {
     const iam = iamClient();
     const made = await iam.send(new CreateUserCommand({ UserName: 'alpha', Path: '/team-x/' }));

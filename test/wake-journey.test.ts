@@ -45,6 +45,7 @@ describe('wake on request: a tool call starts the stopped VM, through the built 
 
   beforeAll(async () => {
     ec2 = await startEc2Emulator({ transitionMs: 300, accessKeyId: ACCESS_KEY, iamPolicy: 'template' });
+    ec2.iam.propagationMs = 1_000; // IAM's eventual consistency after CreateUser: init waits it out
     cf = await startCloudflareEmulator({ accountId: CF_ACCOUNT, apiToken: CF_TOKEN });
     // what the edge does for the Worker's fetch to EC2's public endpoint
     cf.setHost('ec2.us-east-1.amazonaws.com', ec2.url);

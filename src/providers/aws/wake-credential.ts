@@ -6,6 +6,7 @@
  */
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { loadIam } from './sdk.js';
+import { retry } from '../../ground/wait.js';
 import { MANAGED_BY, TAG_DEPLOYMENT, TAG_MANAGED_BY } from '../../model/deployment.js';
 
 /** IAM path of every user this tool creates; the installer's IAM permissions are scoped to it. */
@@ -35,6 +36,14 @@ export function wakePolicy(deployment: string, region: string): WakePolicyDocume
   };
 }
 
+/** How long and how often to wait out IAM's propagation after CreateUser. */
+export interface Propagation {
+  deadlineMs: number;
+  baseMs: number;
+  maxMs: number;
+}
+const IAM_PROPAGATION: Propagation = { deadlineMs: 60_000, baseMs: 500, maxMs: 5_000 };
+
 export interface WakeKey {
   accessKeyId: string;
   secretAccessKey: string;
@@ -47,7 +56,7 @@ const errorName = (e: unknown) => (e as { name?: string } | undefined)?.name;
  * Keys from an earlier run are deleted first: only the Worker holds a key, and a re-run redeploys
  * the Worker with the new one.
  */
-export async function createWakeCredential(iam: IAMClient, deployment: string, region: string): Promise<WakeKey> {
+export async function createWakeCredential(iam: IAMClient, deployment: string, region: string, propagation: Propagation = IAM_PROPAGATION): Promise<WakeKey> {
   const { CreateUserCommand, PutUserPolicyCommand, CreateAccessKeyCommand } = loadIam();
   const UserName = wakeUserName(deployment);
   try {
@@ -56,9 +65,11 @@ export async function createWakeCredential(iam: IAMClient, deployment: string, r
   } catch (e) {
     if (errorName(e) !== 'EntityAlreadyExistsException') throw e;
   }
-  await iam.send(new PutUserPolicyCommand({ UserName, PolicyName: WAKE_POLICY_NAME, PolicyDocument: JSON.stringify(wakePolicy(deployment, region)) }));
-  await deleteAccessKeys(iam, UserName);
-  const out = await iam.send(new CreateAccessKeyCommand({ UserName }));
+  // IAM is eventually consistent: a user just created may answer NoSuchEntity for a few seconds
+  const visible = <T>(call: () => Promise<T>) => retry(call, { retryIf: (e) => errorName(e) === 'NoSuchEntityException', attempts: 1_000, ...propagation });
+  await visible(() => iam.send(new PutUserPolicyCommand({ UserName, PolicyName: WAKE_POLICY_NAME, PolicyDocument: JSON.stringify(wakePolicy(deployment, region)) })));
+  await visible(() => deleteAccessKeys(iam, UserName));
+  const out = await visible(() => iam.send(new CreateAccessKeyCommand({ UserName })));
   const key = out.AccessKey;
   if (!key?.AccessKeyId || !key.SecretAccessKey) throw new Error('IAM CreateAccessKey answered without a key');
   return { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey };

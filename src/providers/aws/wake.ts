@@ -28,7 +28,7 @@ export async function issueWakeCredential(aws: AwsClients, ctx: ProviderContext,
   }
   ctx.progress(`creating the wake credential (IAM user /crawl4ai-mcp/${userName}: may start this VM and nothing else)`);
   try {
-    const key = await createWakeCredential(iam, deployment, aws.region);
+    const key = await createWakeCredential(iam, deployment, aws.region, { deadlineMs: 60_000, baseMs: aws.timing.pollMs, maxMs: aws.timing.maxPollMs });
     registerSecret(key.secretAccessKey);
     await journal.created(AWS_RESOURCE.wakeUser, userName, { notTagged: true });
     return { vars: wakeVars(deployment, aws.region), secrets: { [WAKE_SECRET_NAMES.accessKeyId]: key.accessKeyId, [WAKE_SECRET_NAMES.secretAccessKey]: key.secretAccessKey } };

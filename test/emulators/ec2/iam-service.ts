@@ -7,7 +7,8 @@
  * Followed from IAM: user names are unique case-insensitively (EntityAlreadyExists 409); a path
  * starts and ends with `/`; at most 2 access keys per user (LimitExceeded 409); a user with keys or
  * policies cannot be deleted (DeleteConflict 409); missing entities answer NoSuchEntity 404; a
- * malformed policy document answers MalformedPolicyDocument 400; lists page with Marker/MaxItems.
+ * malformed policy document answers MalformedPolicyDocument 400; lists page with Marker/MaxItems;
+ * a user just created is not yet visible to calls naming it (propagationMs, NoSuchEntity).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Ec2Error } from './errors.js';
@@ -39,6 +40,11 @@ const MAX_KEYS_PER_USER = 2;
 export class IamState {
   /** lower-cased user name → user */
   readonly users = new Map<string, IamUser>();
+  /**
+   * IAM is eventually consistent: for this long after CreateUser, calls naming the new user answer
+   * NoSuchEntity (Terraform's AWS provider retries PutUserPolicy on it for the same reason).
+   */
+  propagationMs = 0;
   constructor(
     readonly accountId: string,
     private readonly clock: () => number,
@@ -165,7 +171,7 @@ export function runIamAction(iam: IamState, call: IamCall): string | undefined {
   const { action, raw } = call;
   const need = (name: string) => {
     const u = iam.user(checkUserName(raw.UserName));
-    if (!u) throw noSuchUser(name);
+    if (!u || iam.now() - u.createDate < iam.propagationMs) throw noSuchUser(name);
     return u;
   };
   switch (action) {

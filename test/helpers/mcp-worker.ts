@@ -134,6 +134,8 @@ export interface StartWorkerOptions {
   onStderr?: (text: string) => void;
   /** route the Worker's global fetch() through the edge emulator (no bare IPs, public hostnames only) */
   outbound?: { fetch(request: Request, callerZone: string): Promise<Response> };
+  /** open workerd's V8 inspector on this loopback port (bench/worker-profile.mjs takes CPU profiles) */
+  inspectorPort?: number;
 }
 
 export interface RunningWorker {
@@ -187,7 +189,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Runnin
     workerOptions.serviceBindings = { CRAWL4AI: async (req: Request) => binding(req) };
   }
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const shared: Record<string, unknown> = { host: '127.0.0.1', port: 0, workers };
+  const shared: Record<string, unknown> = { host: '127.0.0.1', port: 0, workers, ...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort, inspectorHost: '127.0.0.1' } : {}) };
   if (opts.onStderr) {
     const onStderr = opts.onStderr;
     // workerd reports console output as structured logs (level + message)

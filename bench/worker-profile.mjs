@@ -63,7 +63,7 @@ const cdp = (method, params = {}) =>
     ws.send(JSON.stringify({ id: i, method, params }));
   });
 await cdp('Profiler.enable');
-await cdp('Profiler.setSamplingInterval', { interval: 50 });
+await cdp('Profiler.setSamplingInterval', { interval: 100 });
 await cdp('Profiler.start');
 const t0 = performance.now();
 for (let i = 0; i < N; i++) await call();

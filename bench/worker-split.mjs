@@ -10,8 +10,10 @@
  *   bad-key     tools/call with a well-formed unknown key: hash + body + registry round trip → 401
  *   ping        ping with a cached key: the MCP SDK's per-request serving alone, no registry call
  *   list        tools/list with a cached key: the same plus 10 input schemas as JSON Schema
+ *   blocked     tools/call `scrape` of a metadata URL (limited key): admit + SDK + usage, no origin call
  *   call-hlth   tools/call `health` (limited key): admit + SDK + a tiny origin GET
  *   scrape      tools/call `scrape` (limited key): the full path the keys-load bench times
+ *   …, own socket  the same on the Worker's own socket, without Miniflare's entry worker in front
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,7 +21,7 @@ import { arg, machineLine, startEmulatedWorker, stats } from './lib.mjs';
 
 const N = arg('n', 400);
 const ADMIN = 'c4m_' + 'benchadminbenchadminbenchadminbenchadmin123';
-const { emu, worker } = await startEmulatedWorker({ adminKey: ADMIN });
+const { emu, worker } = await startEmulatedWorker({ adminKey: ADMIN, directSocket: true });
 const PAGE = emu.fixtures.docs.root;
 const workerd = execFileSync('pgrep', ['-P', String(process.pid)]).toString().trim().split('\n').map(Number).filter((p) => /workerd/.test(fs.readFileSync(`/proc/${p}/cmdline`, 'utf8')));
 /** CPU ms (user + system) the Worker's workerd used so far (all its threads) */
@@ -35,8 +37,8 @@ const mk = await fetch(`${worker.url}/admin/keys`, {
 const key = (await mk.json()).api_key;
 const unknown = 'c4m_' + 'x'.repeat(43);
 let id = 1;
-const rpc = async (k, method, params, expect) => {
-  const r = await fetch(worker.mcpUrl, {
+const rpc = async (k, method, params, expect, base = worker.url) => {
+  const r = await fetch(`${base}/mcp`, {
     method: 'POST',
     headers: { authorization: `Bearer ${k}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
     body: JSON.stringify({ jsonrpc: '2.0', id: id++, method, params }),
@@ -55,8 +57,11 @@ const probes = {
   'bad-key': () => rpc(unknown, 'tools/call', { name: 'scrape', arguments: { url: PAGE } }, 401),
   ping: () => rpc(key, 'ping', {}, 200),
   list: () => rpc(key, 'tools/list', {}, 200),
+  blocked: () => rpc(key, 'tools/call', { name: 'scrape', arguments: { url: 'http://169.254.169.254/latest/meta-data/' } }, 200),
   'call-hlth': () => rpc(key, 'tools/call', { name: 'health', arguments: {} }, 200),
   scrape: () => rpc(key, 'tools/call', { name: 'scrape', arguments: { url: PAGE } }, 200),
+  'health, own socket': async () => (await fetch(`${worker.directUrl}/health`)).arrayBuffer(),
+  'scrape, own socket': () => rpc(key, 'tools/call', { name: 'scrape', arguments: { url: PAGE } }, 200, worker.directUrl),
 };
 const times = Object.fromEntries(Object.keys(probes).map((k) => [k, []]));
 for (let i = 0; i < 50; i++) for (const f of Object.values(probes)) await f();

@@ -2,7 +2,9 @@
  * MCP API-key checks on the request path, kept to one Durable Object round trip:
  *
  * - a request that calls tools goes to `KeyRegistry.admit`, which verifies the key and checks and
- *   counts its rate limit and daily quota in one go (never cached: limits must be exact);
+ *   counts its rate limit and daily quota in one go (never cached: limits must be exact); the same
+ *   round trip carries earlier calls' usage records (usage-outbox.ts). For a key in the cache
+ *   below, the Worker starts the SDK's work while admit is on its way (index.ts, serveMcp);
  * - any other request (initialize, tools/list, notifications, GET /status) may use a verified key
  *   remembered by this isolate for at most CACHE_TTL_MS. That is the revocation bound for those
  *   requests; a revoked or expired key's tool calls are refused at once.

@@ -136,6 +136,12 @@ export interface StartWorkerOptions {
   outbound?: { fetch(request: Request, callerZone: string): Promise<Response> };
   /** open workerd's V8 inspector on this loopback port (bench/worker-profile.mjs takes CPU profiles) */
   inspectorPort?: number;
+  /**
+   * Also serve the Worker on a socket of its own (Miniflare's unsafeDirectSockets), skipping
+   * Miniflare's entry worker, a JS proxy in front of every request that Cloudflare's edge does
+   * not have: `directUrl` (benches compare both).
+   */
+  directSocket?: boolean;
 }
 
 export interface RunningWorker {
@@ -143,6 +149,8 @@ export interface RunningWorker {
   mcpUrl: string;
   apiKey: string;
   mf: Miniflare;
+  /** the Worker's own socket, when started with directSocket */
+  directUrl?: string;
   close(): Promise<void>;
 }
 
@@ -172,6 +180,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Runnin
     // the config's KV bindings (OAUTH_KV), in Miniflare's memory
     kvNamespaces: ((bundle.config.kv_namespaces ?? []) as Array<{ binding: string }>).map((k) => k.binding),
   };
+  if (opts.directSocket) workerOptions.unsafeDirectSockets = [{ host: '127.0.0.1', port: 0 }];
   const outbound = opts.outbound;
   if (outbound) workerOptions.outboundService = (req: Request) => outbound.fetch(req, 'crawl4ai-mcp-test.workers.dev');
   const workers: Array<Record<string, unknown>> = [workerOptions];
@@ -200,11 +209,13 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Runnin
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const mf = new Miniflare(convertV4MiniflareOptions(shared as any));
   const url = (await mf.ready).href.replace(/\/$/, '');
+  const directUrl = opts.directSocket ? (await mf.unsafeGetDirectURL('crawl4ai-mcp')).href.replace(/\/$/, '') : undefined;
   return {
     url,
     mcpUrl: `${url}/mcp`,
     apiKey,
     mf,
+    ...(directUrl ? { directUrl } : {}),
     close: () => mf.dispose(),
   };
 }

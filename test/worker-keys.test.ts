@@ -365,6 +365,27 @@ describe('the hot path: admission beside the SDK, usage riding the next admissio
     expect(k.usage.calls).toBe(10);
   });
 
+  it('with a registry in another location (30 ms away), the SDK gets ahead of the admission, and a refused call still never reaches the origin', async () => {
+    const far = await startWorker({ originUrl: emu.url, token: emu.token, adminKey: ADMIN_KEY, registryDelayMs: 30 });
+    try {
+      const made = await fetch(`${far.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'far', rpm: 10 }) });
+      const key = ((await made.json()) as { api_key: string }).api_key;
+      const call = (tag: string, i: number) =>
+        fetch(far.mcpUrl, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+          body: JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'scrape', arguments: { url: `${page}?t=${tag}` } } }),
+        }).then(finished);
+      await awayFromMinuteEdge();
+      expect(await call('far-warm', 0)).toBe(200);
+      const statuses = await Promise.all(Array.from({ length: 29 }, (_, i) => call(`far-${i}`, i + 1)));
+      expect(statuses.filter((s) => s === 200).length).toBe(9);
+      expect(originCrawls('t=far-')).toBe(10);
+    } finally {
+      await far.close();
+    }
+  });
+
   it('usage stays exact when it is written after the answers: 200 concurrent calls from 3 keys, and a refused admission still delivers what it carried', async () => {
     const names = ['ride-a', 'ride-b', 'ride-c'];
     const keys = await Promise.all(names.map((name) => createKey({ name })));

@@ -142,6 +142,12 @@ export interface StartWorkerOptions {
    * not have: `directUrl` (benches compare both).
    */
   directSocket?: boolean;
+  /**
+   * Each KeyRegistry call waits this long before it runs, as a Durable Object in another location
+   * answers (tens of ms on the edge; ~0 in one local workerd): work the Worker overlaps with the
+   * round trip then really runs before the answer.
+   */
+  registryDelayMs?: number;
 }
 
 export interface RunningWorker {
@@ -180,10 +186,33 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Runnin
     // the config's KV bindings (OAUTH_KV), in Miniflare's memory
     kvNamespaces: ((bundle.config.kv_namespaces ?? []) as Array<{ binding: string }>).map((k) => k.binding),
   };
+  const workers: Array<Record<string, unknown>> = [workerOptions];
+  if (opts.registryDelayMs) {
+    // the same KeyRegistry class, served by a second workerd service whose methods start late
+    const delayed = `import { KeyRegistry } from './index.js';
+const later = () => new Promise((r) => setTimeout(r, ${Number(opts.registryDelayMs)}));
+export class DelayedKeyRegistry extends KeyRegistry {
+  async admit(...a) { await later(); return super.admit(...a); }
+  async verify(...a) { await later(); return super.verify(...a); }
+  async record(...a) { await later(); return super.record(...a); }
+}
+export default { fetch: () => new Response('registry only', { status: 404 }) };`;
+    workerOptions.durableObjects = { KEYS: { className: 'DelayedKeyRegistry', scriptName: 'delayed-registry', useSQLite: true } };
+    workers.push({
+      name: 'delayed-registry',
+      modules: [
+        { type: 'ESModule', path: path.join(bundle.dir, 'delayed-registry.js'), contents: delayed },
+        { type: 'ESModule', path: bundle.scriptPath },
+      ],
+      modulesRoot: bundle.dir,
+      compatibilityDate: bundle.config.compatibility_date,
+      compatibilityFlags: bundle.config.compatibility_flags,
+      durableObjects: { KEYS: { className: 'DelayedKeyRegistry', useSQLite: true } },
+    });
+  }
   if (opts.directSocket) workerOptions.unsafeDirectSockets = [{ host: '127.0.0.1', port: 0 }];
   const outbound = opts.outbound;
   if (outbound) workerOptions.outboundService = (req: Request) => outbound.fetch(req, 'crawl4ai-mcp-test.workers.dev');
-  const workers: Array<Record<string, unknown>> = [workerOptions];
   const binding = opts.crawl4aiBinding;
   if (binding === 'down') {
     // a workerd service that throws: the caller's fetch() rejects, like a VPC service with no tunnel

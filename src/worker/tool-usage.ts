@@ -68,12 +68,9 @@ export function trackRequest(grant: KeyGrant | Promise<KeyGrant>, expected: Call
   let finished = false;
   let resolve!: (r: CallRecord[]) => void;
   const done = new Promise<CallRecord[]>((r) => (resolve = r));
-  const finish = () => {
-    if (finished) return;
-    finished = true;
-    clearTimeout(timer);
-    const g = admitted;
-    if (!g) return resolve([]); // never admitted: nothing ran, nothing is recorded
+  let dropped = false;
+  const complete = (g: KeyGrant): CallRecord[] => {
+    if (dropped) return []; // refused: nothing ran, nothing is recorded
     // the calls the SDK answered without running a tool (unknown tool, invalid arguments)
     const left = [...expected];
     for (const r of records) {
@@ -81,7 +78,17 @@ export function trackRequest(grant: KeyGrant | Promise<KeyGrant>, expected: Call
       if (i >= 0) left.splice(i, 1);
     }
     for (const c of left) records.push({ keyId: g.id, tool: c.tool, host: hostOf(c.args), error: true, bytes: 0, ms: Date.now() - started, at: Date.now() });
-    resolve(records);
+    return records;
+  };
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    // the SDK may have answered (invalid arguments) before the admission came back: wait for it
+    granted.then(
+      (g) => resolve(complete(g)),
+      () => resolve([]),
+    );
   };
   const timer = setTimeout(finish, SETTLE_TIMEOUT_MS);
   const hooks: ToolCallHooks = {
@@ -102,7 +109,7 @@ export function trackRequest(grant: KeyGrant | Promise<KeyGrant>, expected: Call
     },
   };
   const discard = () => {
-    admitted = undefined;
+    dropped = true;
     finish();
   };
   return { hooks, done, finish, discard };

@@ -80,8 +80,13 @@ async function load(fnFor, calls, concurrency) {
   return { perSecond: calls / seconds, seconds, errors, ...stats(lat) };
 }
 
+const health = async () => {
+  const r = await fetch(`${worker.url}/health`);
+  await r.arrayBuffer();
+};
 const sDirect = await timeSeq(direct, N);
 const sWorker = await timeSeq(() => viaWorker(seqKey), N);
+const sHealth = await timeSeq(health, N);
 const lDirect = await load(() => direct(), CALLS, CONCURRENCY);
 const lWorker = await load((i) => viaWorker(keys[i % keys.length]), CALLS, CONCURRENCY);
 
@@ -102,6 +107,7 @@ console.log('| path | n | p50 ms | p90 ms | p99 ms | mean ms |');
 console.log('|---|---:|---:|---:|---:|---:|');
 console.log(`| Crawl4AI emulator POST /crawl (direct) | ${sDirect.n} | ${f(sDirect.p50)} | ${f(sDirect.p90)} | ${f(sDirect.p99)} | ${f(sDirect.mean)} |`);
 console.log(`| Worker: scrape, limited key (raw JSON-RPC) | ${sWorker.n} | ${f(sWorker.p50)} | ${f(sWorker.p90)} | ${f(sWorker.p99)} | ${f(sWorker.mean)} |`);
+console.log(`| Worker: GET /health (the hop into workerd, no Worker work) | ${sHealth.n} | ${f(sHealth.p50)} | ${f(sHealth.p90)} | ${f(sHealth.p99)} | ${f(sHealth.mean)} |`);
 console.log(`\nAdded by the Worker with limits and usage on: p50 ${f(sWorker.p50 - sDirect.p50)} ms, p99 ${f(sWorker.p99 - sDirect.p99)} ms`);
 console.log(`\nload: ${CALLS} calls at concurrency ${CONCURRENCY}${''} (Worker: round-robin over 3 keys)\n`);
 console.log('| path | calls/s | seconds | errors | p50 ms | p99 ms |');

@@ -339,3 +339,73 @@ describe('usage', () => {
     expect(k.usage.by_tool.find((t) => t.tool === 'scrape')).toMatchObject({ calls: 3, errors: 2 });
   });
 });
+
+describe('the hot path: admission beside the SDK, usage riding the next admission', () => {
+  /** /crawl requests that reached the origin for URLs tagged `tag` */
+  const originCrawls = (tag: string) => emu.requests.filter((r) => r.path === '/crawl' && JSON.stringify(r.body).includes(tag)).length;
+  /** the status once the whole answer is read (an SSE answer's headers come before its tool ran) */
+  const finished = async (r: Response) => (await r.text(), r.status);
+
+  it('a refused call never reaches the origin, though a known key is admitted while the SDK already works on its call', async () => {
+    await awayFromMinuteEdge();
+    const key = await createKey({ name: 'gate', rpm: 10 });
+    // a first call puts the key in the isolate's cache: later calls take the overlapped path
+    expect(await finished(await rawCall(key, 'scrape', { url: `${page}?t=gate-warm` }))).toBe(200);
+    const statuses = await Promise.all(Array.from({ length: 29 }, (_, i) => rawCall(key, 'scrape', { url: `${page}?t=gate-${i}` }, i).then(finished)));
+    expect(statuses.filter((s) => s === 200).length).toBe(9);
+    expect(statuses.filter((s) => s === 429).length).toBe(20);
+    expect(originCrawls('t=gate-')).toBe(10); // the warm-up and the 9 admitted, none of the 20 refused
+    expect((await keyInfo('gate')).usage.today).toBe(10);
+    // revoked while cached: every call refused, none reaches the origin, none counted as usage
+    expect((await admin('POST', '/admin/keys/gate/revoke')).json).toEqual({ revoked: 1 });
+    const after = await Promise.all(Array.from({ length: 5 }, (_, i) => rawCall(key, 'scrape', { url: `${page}?t=gate-revoked-${i}` }, i).then(finished)));
+    expect(after).toEqual([401, 401, 401, 401, 401]);
+    expect(originCrawls('t=gate-revoked-')).toBe(0);
+    const k = await until(() => keyInfo('gate'), (x) => x.usage.calls === 10);
+    expect(k.usage.calls).toBe(10);
+  });
+
+  it('with a registry in another location (30 ms away), the SDK gets ahead of the admission, and a refused call still never reaches the origin', async () => {
+    const far = await startWorker({ originUrl: emu.url, token: emu.token, adminKey: ADMIN_KEY, registryDelayMs: 30 });
+    try {
+      const made = await fetch(`${far.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'far', rpm: 10 }) });
+      const key = ((await made.json()) as { api_key: string }).api_key;
+      const call = (tag: string, i: number) =>
+        fetch(far.mcpUrl, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+          body: JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'scrape', arguments: { url: `${page}?t=${tag}` } } }),
+        }).then(finished);
+      await awayFromMinuteEdge();
+      expect(await call('far-warm', 0)).toBe(200);
+      const statuses = await Promise.all(Array.from({ length: 29 }, (_, i) => call(`far-${i}`, i + 1)));
+      expect(statuses.filter((s) => s === 200).length).toBe(9);
+      expect(originCrawls('t=far-')).toBe(10);
+    } finally {
+      await far.close();
+    }
+  });
+
+  it('usage stays exact when it is written after the answers: 200 concurrent calls from 3 keys, and a refused admission still delivers what it carried', async () => {
+    const names = ['ride-a', 'ride-b', 'ride-c'];
+    const keys = await Promise.all(names.map((name) => createKey({ name })));
+    const limited = await createKey({ name: 'ride-limited', daily: 1 });
+    expect((await rawCall(limited, 'health', {})).status).toBe(200);
+    const statuses = await Promise.all(Array.from({ length: 200 }, (_, i) => rawCall(keys[i % 3]!, i % 2 ? 'health' : 'scrape', i % 2 ? {} : { url: page }, i).then(finished)));
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    // at once: an admission refused over its quota carries the records the burst left waiting
+    expect((await rawCall(limited, 'health', {})).status).toBe(429);
+    const want = [67, 67, 66];
+    for (const [i, name] of names.entries()) {
+      const k = await until(() => keyInfo(name), (x) => x.usage.calls >= want[i]!);
+      expect(k.usage.calls).toBe(want[i]);
+      expect(k.usage.today).toBe(want[i]);
+      expect(k.usage.errors).toBe(0);
+    }
+    // nothing counted twice: a while later the totals are the same
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await Promise.all(names.map(keyInfo))).map((k) => k.usage.calls)).toEqual(want);
+    const l = await keyInfo('ride-limited');
+    expect([l.usage.calls, l.usage.today]).toEqual([1, 1]);
+  });
+});

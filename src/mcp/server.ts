@@ -54,8 +54,12 @@ function variantOf(def: ToolDef, cfg: ToolConfig): ReturnType<NonNullable<ToolDe
  * plain callbacks so src/mcp stays free of any transport or storage.
  */
 export interface ToolCallHooks {
-  /** A refusal message when this caller may not use `tool` (answered as an isError result). */
-  refuse?(tool: string): { message: string; hint: string } | undefined;
+  /**
+   * A refusal message when this caller may not use `tool` (answered as an isError result). The
+   * tool runs only after this settles: the Worker resolves it once the key's limits admitted the
+   * call, and rejects it (the tool never runs) when they did not.
+   */
+  refuse?(tool: string): { message: string; hint: string } | undefined | Promise<{ message: string; hint: string } | undefined>;
   /** Called once per call with its outcome, refused calls included. */
   settled?(call: { tool: string; args: unknown; result: CallToolResult; ms: number }): void;
   /** The serving unit ended (its transport closed): calls that never reached a tool have ended too. */
@@ -81,9 +85,16 @@ export function createMcpServer(cfg: ToolConfig, hooks?: ToolCallHooks, listed?:
         annotations: def.annotations,
       },
       async (args: unknown, ctx): Promise<CallToolResult> => {
+        let refusal: { message: string; hint: string } | undefined;
+        try {
+          // may wait for the caller's admission
+          refusal = await hooks?.refuse?.(def.name);
+        } catch {
+          // not admitted: the tool must not run, and the Worker answers the request with its refusal
+          refusal = { message: 'this call was not admitted', hint: 'check the API key and its limits' };
+        }
         const started = Date.now();
         let result: CallToolResult;
-        const refusal = hooks?.refuse?.(def.name);
         if (refusal) result = errorResult(new ToolError(refusal.message, refusal.hint));
         else {
           try {

@@ -27,9 +27,10 @@ import { originHealth } from './origin-health.js';
 import { parseCostEstimate } from '../model/cost-estimate.js';
 import { dashboardRoute, type MonitorHealth, type OriginFigures } from './dashboard.js';
 import { json } from './http.js';
-import { authorize, hashedBearer, registryOf } from './key-auth.js';
+import { authorize, hashedBearer, recentlyVerified, registryOf } from './key-auth.js';
 import { KeyRegistry } from './key-registry.js';
-import { trackRequest, type CalledTool } from './tool-usage.js';
+import { trackRequest, type CalledTool, type RequestUsage } from './tool-usage.js';
+import { queueUsage, sendLeftUsage } from './usage-outbox.js';
 import { refuseForeignRequest } from './request-guard.js';
 import { containerOrigin, Crawl4aiContainer, type ContainerEnv, type ContainerNamespaceLike } from './container.js';
 import { isOAuthPath, looksLikeOAuthToken, oauthProviderFor, resourceMetadataUrl, type GrantProps, type KvLike } from './oauth/provider.js';
@@ -180,8 +181,12 @@ const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 /** The body as text, or undefined past MAX_BODY_BYTES (read no further than that). */
 async function boundedText(request: Request): Promise<string | undefined> {
-  if (Number(request.headers.get('content-length') ?? '0') > MAX_BODY_BYTES) return undefined;
+  const declared = request.headers.get('content-length');
+  if (Number(declared ?? '0') > MAX_BODY_BYTES) return undefined;
   if (!request.body) return '';
+  // A declared length bounds the body (the runtime ends it there): read it in one native step,
+  // which costs less than the chunk loop below that a body of unknown length needs.
+  if (declared !== null && /^\d+$/.test(declared)) return request.text();
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -221,25 +226,74 @@ async function serveMcp(request: Request, env: WorkerEnv, ctx: ExecutionContext,
     try {
       parsed = JSON.parse(text);
     } catch {
-      parsed = undefined; // the SDK answers the parse error
+      parsed = undefined;
     }
-    forward = new Request(request, { body: text });
+    // only a body the SDK must read itself (not JSON: it answers the parse error) is passed on
+    if (parsed === undefined) forward = new Request(request, { body: text });
   }
   const { calls, id } = toolCallsIn(parsed);
-  const grant = await authorize(request, env, calls.length, id, hash);
-  if (grant instanceof Response) return grant;
-  const usage = calls.length > 0 ? trackRequest(grant, calls) : undefined;
-  if (usage) ctx.waitUntil(usage.done.then((records) => (records.length > 0 ? registryOf(env).record(records) : undefined)).catch((e) => console.error('usage not recorded:', e)));
-  // The SDK answers protocol errors itself; anything else is caught below (never an opaque 1101).
+  const admission = authorize(request, env, calls.length, id, hash);
+  // Only a key this isolate verified lately gets the SDK's work started before its admission: an
+  // unknown key costs no more than the registry's answer.
+  if (calls.length === 0 || !recentlyVerified(hash)) {
+    const grant = await admission;
+    if (grant instanceof Response) return grant;
+    const usage = calls.length > 0 ? trackRequest(grant, calls) : undefined;
+    if (usage) ctx.waitUntil(recordUsage(env, usage));
+    try {
+      return await handlerFor(env).fetch(forward, {
+        authInfo: { token: `key:${grant.id}`, clientId: grant.name, scopes: grant.tools ?? [], extra: usage ? { hooks: usage.hooks } : listedFor(grant) },
+        ...(parsed !== undefined ? { parsedBody: parsed } : {}),
+      });
+    } catch (e) {
+      usage?.finish();
+      throw e;
+    }
+  }
+  // Tool calls: the registry's check-and-count (one Durable Object round trip) runs while the SDK
+  // parses, validates and dispatches the request. Each tool waits for the admission before it runs
+  // (usage.hooks.refuse), so a refused call never reaches the origin; a refused request is answered
+  // with the 401/429 and the SDK's unfinished answer is dropped.
+  const granted = admission.then((a) => (a instanceof Response ? Promise.reject(new Error('not admitted')) : a));
+  const usage = trackRequest(granted, calls);
+  const answer = handlerFor(env).fetch(forward, {
+    authInfo: { token: 'key', clientId: 'api-key', scopes: [], extra: { hooks: usage.hooks } },
+    ...(parsed !== undefined ? { parsedBody: parsed } : {}),
+  });
+  const drop = () => {
+    usage.discard();
+    void answer.then((r) => r.body?.cancel()).catch(() => undefined);
+  };
+  let grant: Awaited<typeof admission>;
   try {
-    return await handlerFor(env).fetch(forward, {
-      authInfo: { token: `key:${grant.id}`, clientId: grant.name, scopes: grant.tools ?? [], extra: usage ? { hooks: usage.hooks } : listedFor(grant) },
-      ...(parsed !== undefined ? { parsedBody: parsed } : {}),
-    });
+    grant = await admission;
   } catch (e) {
-    usage?.finish();
+    drop();
     throw e;
   }
+  if (grant instanceof Response) {
+    drop();
+    return grant;
+  }
+  ctx.waitUntil(recordUsage(env, usage));
+  // The SDK answers protocol errors itself; anything else is caught below (never an opaque 1101).
+  try {
+    return await answer;
+  } catch (e) {
+    usage.finish();
+    throw e;
+  }
+}
+
+/** The request's usage records, sent to the registry once its calls have settled (after the answer). */
+function recordUsage(env: WorkerEnv, usage: RequestUsage): Promise<unknown> {
+  return usage.done
+    .then((records) => {
+      if (records.length === 0) return;
+      queueUsage(records); // the next admit carries them (usage-outbox.ts)...
+      return sendLeftUsage((left) => registryOf(env).record(left)); // ...or this request sends them
+    })
+    .catch((e) => console.error('usage not recorded:', e));
 }
 
 /** A scoped key's requests without tool calls (tools/list) see only its tools. */

@@ -2,7 +2,9 @@
  * MCP API-key checks on the request path, kept to one Durable Object round trip:
  *
  * - a request that calls tools goes to `KeyRegistry.admit`, which verifies the key and checks and
- *   counts its rate limit and daily quota in one go (never cached: limits must be exact);
+ *   counts its rate limit and daily quota in one go (never cached: limits must be exact); the same
+ *   round trip carries earlier calls' usage records (usage-outbox.ts). For a key in the cache
+ *   below, the Worker starts the SDK's work while admit is on its way (index.ts, serveMcp);
  * - any other request (initialize, tools/list, notifications, GET /status) may use a verified key
  *   remembered by this isolate for at most CACHE_TTL_MS. That is the revocation bound for those
  *   requests; a revoked or expired key's tool calls are refused at once.
@@ -10,6 +12,7 @@
 import { hashApiKey, isWellFormedApiKey } from '../ground/api-key.js';
 import type { KeyGrant, KeyRegistry } from './key-registry.js';
 import { bearerOf, json, unauthorized } from './http.js';
+import { takeUsage } from './usage-outbox.js';
 
 /** How long an isolate trusts a key it verified (README: "revocation takes effect within 5 s"). */
 export const CACHE_TTL_MS = 5_000;
@@ -26,12 +29,28 @@ export function registryOf(env: KeyAuthEnv): DurableObjectStub<KeyRegistry> {
   return env.KEYS.get(env.KEYS.idFromName('registry'));
 }
 
+// SHA-256 of the bearer keys this isolate has seen (a key's hash never changes): a client sends
+// the same key on every call, and hashing it each time is a measurable share of the hot path. The
+// map lives only in the isolate's memory, like the request that carried the key.
+const hashes = new Map<string, string>();
+
 /** The SHA-256 of the request's well-formed bearer key, or the 401 to answer (no registry call). */
 export async function hashedBearer(request: Request): Promise<string | Response> {
   const key = bearerOf(request);
   if (key instanceof Response) return key;
+  const known = hashes.get(key);
+  if (known) return known;
   if (!isWellFormedApiKey(key)) return unauthorized('invalid_token', 'malformed API key (expected c4m_ followed by 43 characters)');
-  return hashApiKey(key);
+  const hash = await hashApiKey(key);
+  if (hashes.size >= CACHE_MAX) hashes.clear();
+  hashes.set(key, hash);
+  return hash;
+}
+
+/** Did this isolate verify `hash` within CACHE_TTL_MS? (a hint only: tool calls are still admitted by the registry) */
+export function recentlyVerified(hash: string): boolean {
+  const hit = verified.get(hash);
+  return !!hit && hit.until > Date.now();
 }
 
 function remember(hash: string, grant: KeyGrant, now: number): void {
@@ -65,7 +84,8 @@ export async function authorize(
     remember(hash, grant, now);
     return grant;
   }
-  const a = await registryOf(env).admit(hash, env.BOOTSTRAP_KEY_SHA256, toolCalls);
+  // the round trip also carries finished calls' usage (usage-outbox.ts), whatever its answer
+  const a = await registryOf(env).admit(hash, env.BOOTSTRAP_KEY_SHA256, toolCalls, takeUsage());
   if (a.ok) {
     remember(hash, a.grant, now);
     return a.grant;

@@ -206,9 +206,11 @@ export class KeyRegistry extends DurableObject {
   /**
    * The one round trip of a tool call: verify the key, then check and count `calls` calls against
    * its per-minute and daily limits, all or nothing. Runs to completion before the next request is
-   * served (no await inside), so concurrent calls never over-admit.
+   * served (no await inside), so concurrent calls never over-admit. `finished`: usage records of
+   * earlier calls riding along (the Worker's usage-outbox.ts), kept whatever this call's answer.
    */
-  admit(hash: string, bootstrapHash: string | undefined, calls: number): Admission {
+  admit(hash: string, bootstrapHash: string | undefined, calls: number, finished: CallRecord[] = []): Admission {
+    if (finished.length > 0) this.record(finished);
     const now = Date.now();
     const row = this.find(hash, bootstrapHash);
     if (!row) return { ok: false, status: 401, reason: 'unknown or revoked API key' };

@@ -45,43 +45,72 @@ export interface RequestUsage {
   done: Promise<CallRecord[]>;
   /** the answer is complete: calls that never reached a tool are recorded as errors */
   finish(): void;
+  /** the request was refused (401/429): nothing is recorded */
+  discard(): void;
 }
 
-export function trackRequest(grant: KeyGrant, expected: CalledTool[]): RequestUsage {
+/**
+ * `grant` may still be on its way (the registry's check runs while the SDK parses the request):
+ * each tool waits for it before it runs, so nothing reaches the origin before the key is admitted.
+ * A request that is refused altogether is `discard`ed and records nothing.
+ */
+export function trackRequest(grant: KeyGrant | Promise<KeyGrant>, expected: CalledTool[]): RequestUsage {
   const records: CallRecord[] = [];
   const started = Date.now();
+  let admitted: KeyGrant | undefined;
+  let allowed: Set<string> | null = null;
+  const granted = Promise.resolve(grant).then((g) => {
+    admitted = g;
+    allowed = g.tools ? new Set(g.tools) : null;
+    return g;
+  });
+  granted.catch(() => undefined); // a refusal is answered by the caller, not here
   let finished = false;
   let resolve!: (r: CallRecord[]) => void;
   const done = new Promise<CallRecord[]>((r) => (resolve = r));
-  const finish = () => {
-    if (finished) return;
-    finished = true;
-    clearTimeout(timer);
+  let dropped = false;
+  const complete = (g: KeyGrant): CallRecord[] => {
+    if (dropped) return []; // refused: nothing ran, nothing is recorded
     // the calls the SDK answered without running a tool (unknown tool, invalid arguments)
     const left = [...expected];
     for (const r of records) {
       const i = left.findIndex((c) => c.tool === r.tool);
       if (i >= 0) left.splice(i, 1);
     }
-    for (const c of left) records.push({ keyId: grant.id, tool: c.tool, host: hostOf(c.args), error: true, bytes: 0, ms: Date.now() - started, at: Date.now() });
-    resolve(records);
+    for (const c of left) records.push({ keyId: g.id, tool: c.tool, host: hostOf(c.args), error: true, bytes: 0, ms: Date.now() - started, at: Date.now() });
+    return records;
+  };
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    // the SDK may have answered (invalid arguments) before the admission came back: wait for it
+    granted.then(
+      (g) => resolve(complete(g)),
+      () => resolve([]),
+    );
   };
   const timer = setTimeout(finish, SETTLE_TIMEOUT_MS);
-  const allowed = grant.tools ? new Set(grant.tools) : null;
   const hooks: ToolCallHooks = {
-    refuse: (tool) =>
-      allowed && !allowed.has(tool)
+    refuse: async (tool) => {
+      const g = await granted;
+      return allowed && !allowed.has(tool)
         ? {
-            message: `tool "${tool}" is outside the scope of key "${grant.name}" (scope: ${grant.tools!.join(', ') || 'no tools'})`,
+            message: `tool "${tool}" is outside the scope of key "${g.name}" (scope: ${g.tools!.join(', ') || 'no tools'})`,
             hint: `use one of those tools, or ask the deployment's owner for a key whose --tools includes ${tool}`,
           }
-        : undefined,
+        : undefined;
+    },
     closed: finish,
     settled: ({ tool, args, result, ms }) => {
-      if (finished) return;
-      records.push({ keyId: grant.id, tool, host: hostOf(args), error: result.isError === true, bytes: bytesOf(result), ms, at: Date.now() });
+      if (finished || !admitted) return;
+      records.push({ keyId: admitted.id, tool, host: hostOf(args), error: result.isError === true, bytes: bytesOf(result), ms, at: Date.now() });
       if (records.length >= expected.length) finish();
     },
   };
-  return { hooks, done, finish };
+  const discard = () => {
+    dropped = true;
+    finish();
+  };
+  return { hooks, done, finish, discard };
 }

@@ -134,6 +134,20 @@ export interface StartWorkerOptions {
   onStderr?: (text: string) => void;
   /** route the Worker's global fetch() through the edge emulator (no bare IPs, public hostnames only) */
   outbound?: { fetch(request: Request, callerZone: string): Promise<Response> };
+  /** open workerd's V8 inspector on this loopback port (bench/worker-profile.mjs takes CPU profiles) */
+  inspectorPort?: number;
+  /**
+   * Also serve the Worker on a socket of its own (Miniflare's unsafeDirectSockets), skipping
+   * Miniflare's entry worker, a JS proxy in front of every request that Cloudflare's edge does
+   * not have: `directUrl` (benches compare both).
+   */
+  directSocket?: boolean;
+  /**
+   * Each KeyRegistry call waits this long before it runs, as a Durable Object in another location
+   * answers (tens of ms on the edge; ~0 in one local workerd): work the Worker overlaps with the
+   * round trip then really runs before the answer.
+   */
+  registryDelayMs?: number;
 }
 
 export interface RunningWorker {
@@ -141,6 +155,8 @@ export interface RunningWorker {
   mcpUrl: string;
   apiKey: string;
   mf: Miniflare;
+  /** the Worker's own socket, when started with directSocket */
+  directUrl?: string;
   close(): Promise<void>;
 }
 
@@ -170,9 +186,33 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Runnin
     // the config's KV bindings (OAUTH_KV), in Miniflare's memory
     kvNamespaces: ((bundle.config.kv_namespaces ?? []) as Array<{ binding: string }>).map((k) => k.binding),
   };
+  const workers: Array<Record<string, unknown>> = [workerOptions];
+  if (opts.registryDelayMs) {
+    // the same KeyRegistry class, served by a second workerd service whose methods start late
+    const delayed = `import { KeyRegistry } from './index.js';
+const later = () => new Promise((r) => setTimeout(r, ${Number(opts.registryDelayMs)}));
+export class DelayedKeyRegistry extends KeyRegistry {
+  async admit(...a) { await later(); return super.admit(...a); }
+  async verify(...a) { await later(); return super.verify(...a); }
+  async record(...a) { await later(); return super.record(...a); }
+}
+export default { fetch: () => new Response('registry only', { status: 404 }) };`;
+    workerOptions.durableObjects = { KEYS: { className: 'DelayedKeyRegistry', scriptName: 'delayed-registry', useSQLite: true } };
+    workers.push({
+      name: 'delayed-registry',
+      modules: [
+        { type: 'ESModule', path: path.join(bundle.dir, 'delayed-registry.js'), contents: delayed },
+        { type: 'ESModule', path: bundle.scriptPath },
+      ],
+      modulesRoot: bundle.dir,
+      compatibilityDate: bundle.config.compatibility_date,
+      compatibilityFlags: bundle.config.compatibility_flags,
+      durableObjects: { KEYS: { className: 'DelayedKeyRegistry', useSQLite: true } },
+    });
+  }
+  if (opts.directSocket) workerOptions.unsafeDirectSockets = [{ host: '127.0.0.1', port: 0 }];
   const outbound = opts.outbound;
   if (outbound) workerOptions.outboundService = (req: Request) => outbound.fetch(req, 'crawl4ai-mcp-test.workers.dev');
-  const workers: Array<Record<string, unknown>> = [workerOptions];
   const binding = opts.crawl4aiBinding;
   if (binding === 'down') {
     // a workerd service that throws: the caller's fetch() rejects, like a VPC service with no tunnel
@@ -187,7 +227,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Runnin
     workerOptions.serviceBindings = { CRAWL4AI: async (req: Request) => binding(req) };
   }
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const shared: Record<string, unknown> = { host: '127.0.0.1', port: 0, workers };
+  const shared: Record<string, unknown> = { host: '127.0.0.1', port: 0, workers, ...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort, inspectorHost: '127.0.0.1' } : {}) };
   if (opts.onStderr) {
     const onStderr = opts.onStderr;
     // workerd reports console output as structured logs (level + message)
@@ -198,11 +238,13 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Runnin
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const mf = new Miniflare(convertV4MiniflareOptions(shared as any));
   const url = (await mf.ready).href.replace(/\/$/, '');
+  const directUrl = opts.directSocket ? (await mf.unsafeGetDirectURL('crawl4ai-mcp')).href.replace(/\/$/, '') : undefined;
   return {
     url,
     mcpUrl: `${url}/mcp`,
     apiKey,
     mf,
+    ...(directUrl ? { directUrl } : {}),
     close: () => mf.dispose(),
   };
 }

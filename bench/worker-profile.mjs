@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+/**
+ * Where the Worker's time goes on a tool call (not a test): a V8 CPU profile taken inside workerd.
+ *
+ *   npx tsc -p tsconfig.json && node bench/worker-profile.mjs [--n 2000] [--top 25]
+ *
+ * Starts the emulator and the Worker as keys-load.mjs does (limited key: allowlist + rpm + daily),
+ * opens workerd's inspector, profiles --n sequential `scrape` calls and prints the self time per
+ * function and the inclusive time of the phases of a call (by the Worker's own function names).
+ * workerd runs the Worker and its KeyRegistry Durable Object in one isolate, so both are in it.
+ */
+import net from 'node:net';
+import { arg, startEmulatedWorker } from './lib.mjs';
+
+const N = arg('n', 2000);
+const TOP = arg('top', 25);
+const ADMIN = 'c4m_' + 'benchadminbenchadminbenchadminbenchadmin123';
+
+const port = await new Promise((resolve) => {
+  const s = net.createServer().listen(0, '127.0.0.1', () => {
+    const p = s.address().port;
+    s.close(() => resolve(p));
+  });
+});
+const { emu, worker } = await startEmulatedWorker({ adminKey: ADMIN, inspectorPort: port });
+const PAGE = emu.fixtures.docs.root;
+
+const r = await fetch(`${worker.url}/admin/keys`, {
+  method: 'POST',
+  headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+  body: JSON.stringify({ name: 'profile', tools: ['scrape', 'map', 'health'], rpm: 1_000_000, daily: 1_000_000 }),
+});
+const key = (await r.json()).api_key;
+let id = 1;
+const call = async () => {
+  const res = await fetch(worker.mcpUrl, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: id++, method: 'tools/call', params: { name: 'scrape', arguments: { url: PAGE } } }),
+  });
+  const t = await res.text();
+  if (!res.ok || !t.includes('Welcome to Example Docs')) throw new Error(`worker ${res.status} ${t.slice(0, 200)}`);
+};
+for (let i = 0; i < 200; i++) await call();
+
+const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+const target = targets.find((t) => /crawl4ai-mcp/.test(t.title ?? t.url ?? '')) ?? targets[0];
+const ws = new WebSocket(target.webSocketDebuggerUrl);
+await new Promise((res, rej) => ((ws.onopen = res), (ws.onerror = rej)));
+let seq = 0;
+const waiting = new Map();
+ws.onmessage = (m) => {
+  const msg = JSON.parse(m.data);
+  if (msg.id && waiting.has(msg.id)) {
+    waiting.get(msg.id)(msg);
+    waiting.delete(msg.id);
+  }
+};
+const cdp = (method, params = {}) =>
+  new Promise((res) => {
+    const i = ++seq;
+    waiting.set(i, res);
+    ws.send(JSON.stringify({ id: i, method, params }));
+  });
+await cdp('Profiler.enable');
+await cdp('Profiler.setSamplingInterval', { interval: 100 });
+await cdp('Profiler.start');
+const t0 = performance.now();
+for (let i = 0; i < N; i++) await call();
+const wall = performance.now() - t0;
+const { result } = await cdp('Profiler.stop');
+ws.close();
+await worker.close();
+await emu.close();
+
+const { nodes, samples, timeDeltas } = result.profile;
+const byId = new Map(nodes.map((n) => [n.id, n]));
+const parent = new Map();
+for (const n of nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+const self = new Map();
+const incl = new Map();
+let total = 0;
+let idle = 0;
+const name = (n) => `${n.callFrame.functionName || '(anon)'} ${(n.callFrame.url || '').split('/').pop()}:${n.callFrame.lineNumber + 1}`;
+for (let i = 0; i < samples.length; i++) {
+  const dt = timeDeltas[i] / 1000;
+  const n = byId.get(samples[i]);
+  total += dt;
+  if (n.callFrame.functionName === '(idle)' || n.callFrame.functionName === '(program)') {
+    idle += n.callFrame.functionName === '(idle)' ? dt : 0;
+  }
+  self.set(name(n), (self.get(name(n)) ?? 0) + dt);
+  const seen = new Set();
+  for (let id = n.id; id !== undefined; id = parent.get(id)) {
+    const k = name(byId.get(id));
+    if (!seen.has(k)) incl.set(k, (incl.get(k) ?? 0) + dt);
+    seen.add(k);
+  }
+}
+const busy = total - idle;
+const per = (ms) => ((ms / N) * 1000).toFixed(0).padStart(6);
+console.log(`${N} calls in ${wall.toFixed(0)} ms (${(wall / N).toFixed(2)} ms each); isolate busy ${busy.toFixed(0)} ms = ${((busy / N) * 1000).toFixed(0)} µs per call\n`);
+console.log('self µs/call  function');
+for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, TOP)) console.log(`${per(v)}  ${k}`);
+console.log('\ninclusive µs/call  function (Worker and SDK entry points)');
+const want = /serveMcp|authorize|hashedBearer|boundedText|toolCallsIn|trackRequest|admit|record|flush|createMcpServer|createLegacyStatelessFallback|handleRequest|handlePostRequest|connect|run |scrape|shape|request |fetch|registerTool|Protocol|_onrequest|send|parse|stringify|safeParse/;
+for (const [k, v] of [...incl].sort((a, b) => b[1] - a[1]).filter(([k]) => want.test(k)).slice(0, 40)) console.log(`${per(v)}  ${k}`);

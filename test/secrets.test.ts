@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { itWith, type SystemTool } from './helpers/system-tools.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CliError } from '../src/ground/errors.js';
+import { cliRejection } from './helpers/outcome.js';
 import { secretsFile } from '../src/ground/paths.js';
 import { probeKeychain, setKeyringModuleForTests } from '../src/secrets/keychain.js';
 import * as keys from '../src/secrets/keys.js';
@@ -37,15 +37,6 @@ function fileEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { CRAWL4AI_MCP_HOME: tmpDir(), CRAWL4AI_MCP_SECRET_BACKEND: 'file', CRAWL4AI_MCP_PASSPHRASE: PASSPHRASE, ...extra };
 }
 
-async function rejection(p: Promise<unknown>): Promise<CliError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(CliError);
-    return e as CliError;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** The parent's environment minus everything that could reach a real keychain or a display. */
 function isolatedEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -116,7 +107,7 @@ describe('encrypted file backend', () => {
     resetSecretStoreCaches();
     const wrong = await openSecretStore({ env: { ...env, CRAWL4AI_MCP_PASSPHRASE: 'not the passphrase' }, interactive: false });
     for (const op of [wrong.get(deploymentSecret('alpha', 'mcp-api-key')), wrong.set(deploymentSecret('alpha', 'x'), 'whatever-value')]) {
-      const err = await rejection(op);
+      const err = await cliRejection(op);
       expect(err.exitCode).toBe(3);
       expect(err.message).toBe(`wrong passphrase for ${secretsFile(env)}`);
       expect(err.hint).toBe('set CRAWL4AI_MCP_PASSPHRASE to the passphrase used when the file was created');
@@ -164,11 +155,11 @@ describe('encrypted file backend', () => {
     const doc = JSON.parse(fs.readFileSync(secretsFile(env), 'utf8'));
     doc.entries[deploymentSecret('beta', 'mcp-api-key')] = doc.entries[deploymentSecret('alpha', 'mcp-api-key')];
     fs.writeFileSync(secretsFile(env), JSON.stringify(doc));
-    const swapped = await rejection(s.get(deploymentSecret('beta', 'mcp-api-key')));
+    const swapped = await cliRejection(s.get(deploymentSecret('beta', 'mcp-api-key')));
     expect(swapped.message).toMatch(/fails authentication/);
 
     fs.writeFileSync(secretsFile(env), '{ not json');
-    const broken = await rejection(s.get(deploymentSecret('alpha', 'mcp-api-key')));
+    const broken = await cliRejection(s.get(deploymentSecret('alpha', 'mcp-api-key')));
     expect(broken.exitCode).toBe(1);
     expect(broken.message).toMatch(/unreadable: not JSON/);
   });
@@ -198,8 +189,8 @@ describe('encrypted file backend', () => {
     expect(await s.delete(profileSecret('aws', 'default', 'secret-access-key'))).toBe(true);
 
     // a prefix without the trailing "/" would also match "prod-2": refused
-    expect((await rejection(s.deleteAll('deployment/prod'))).exitCode).toBe(2);
-    expect((await rejection(s.deleteAll(''))).exitCode).toBe(2);
+    expect((await cliRejection(s.deleteAll('deployment/prod'))).exitCode).toBe(2);
+    expect((await cliRejection(s.deleteAll(''))).exitCode).toBe(2);
   });
 
   it('keeps every entry when many writes race (lock + re-read before write)', async () => {
@@ -215,7 +206,7 @@ describe('encrypted file backend', () => {
 
   it('a new file needs a passphrase of 12 characters or more, from the environment or typed; nothing is written otherwise', async () => {
     const env = fileEnv({ CRAWL4AI_MCP_PASSPHRASE: 'eleven-char' });
-    const short = await rejection((await openSecretStore({ env, interactive: false })).set(deploymentSecret('alpha', 'mcp-api-key'), 'c4m_value_1234567'));
+    const short = await cliRejection((await openSecretStore({ env, interactive: false })).set(deploymentSecret('alpha', 'mcp-api-key'), 'c4m_value_1234567'));
     expect(short.exitCode).toBe(2);
     expect(short.message).toBe('the passphrase for a new encrypted secret file must be at least 12 characters (it has 11)');
     expect(short.hint).toContain('CRAWL4AI_MCP_PASSPHRASE');
@@ -224,7 +215,7 @@ describe('encrypted file backend', () => {
     resetSecretStoreCaches();
     const typedEnv = fileEnv({ CRAWL4AI_MCP_PASSPHRASE: undefined });
     const typed = await openSecretStore({ env: typedEnv, interactive: true, promptPassphrase: async () => 'hunter2' });
-    const err = await rejection(typed.set(deploymentSecret('alpha', 'mcp-api-key'), 'c4m_value_1234567'));
+    const err = await cliRejection(typed.set(deploymentSecret('alpha', 'mcp-api-key'), 'c4m_value_1234567'));
     expect(err.message).toContain('at least 12 characters (it has 7)');
     expect(fs.existsSync(secretsFile(typedEnv))).toBe(false);
   });
@@ -269,7 +260,7 @@ describe('encrypted file backend', () => {
   it('without a passphrase and without a terminal: a usage error that says what to set', async () => {
     const env = fileEnv({ CRAWL4AI_MCP_PASSPHRASE: undefined });
     const s = await openSecretStore({ env, interactive: false });
-    const err = await rejection(s.set(deploymentSecret('alpha', 'mcp-api-key'), 'c4m_never_written_12345'));
+    const err = await cliRejection(s.set(deploymentSecret('alpha', 'mcp-api-key'), 'c4m_never_written_12345'));
     expect(err.exitCode).toBe(2);
     expect(err.message).toBe('no passphrase for the encrypted secret file');
     expect(err.hint).toBe('set CRAWL4AI_MCP_PASSPHRASE or run in a terminal');
@@ -300,7 +291,7 @@ describe('encrypted file backend', () => {
 
     resetSecretStoreCaches(); // three wrong answers: credentials error
     answers.push('nope-1', 'nope-2', 'nope-3');
-    const err = await rejection((await openSecretStore({ env, interactive: true, promptPassphrase })).get(deploymentSecret('alpha', 'crawl4ai-token')));
+    const err = await cliRejection((await openSecretStore({ env, interactive: true, promptPassphrase })).get(deploymentSecret('alpha', 'crawl4ai-token')));
     expect(err.exitCode).toBe(3);
   });
 });
@@ -330,7 +321,7 @@ describe('backend selection', () => {
       backend: 'file',
       reason: 'CRAWL4AI_MCP_SECRET_BACKEND=file',
     });
-    const err = await rejection(detectSecretBackend({ CRAWL4AI_MCP_SECRET_BACKEND: 'vault' }));
+    const err = await cliRejection(detectSecretBackend({ CRAWL4AI_MCP_SECRET_BACKEND: 'vault' }));
     expect(err.exitCode).toBe(2);
   });
 
@@ -351,7 +342,7 @@ describe('backend selection', () => {
     expect(s.backend).toBe('file');
     expect(s.reason).toMatch(/D-Bus/);
 
-    const forced = await rejection(detectSecretBackend({ ...env, CRAWL4AI_MCP_SECRET_BACKEND: 'keychain' }));
+    const forced = await cliRejection(detectSecretBackend({ ...env, CRAWL4AI_MCP_SECRET_BACKEND: 'keychain' }));
     expect(forced.exitCode).toBe(3);
     expect(forced.message).toMatch(/D-Bus/);
   });

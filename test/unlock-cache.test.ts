@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CliError } from '../src/ground/errors.js';
+import { cliRejection } from './helpers/outcome.js';
 import { secretsFile } from '../src/ground/paths.js';
 import { deploymentSecret } from '../src/secrets/keys.js';
 import { openSecretStore, resetSecretStoreCaches } from '../src/secrets/store.js';
@@ -37,16 +37,7 @@ async function unlockWith(e: NodeJS.ProcessEnv): Promise<string | null> {
   resetSecretStoreCaches();
   return (await openSecretStore({ env: e, interactive: false })).get(ACCOUNT);
 }
-async function error(p: Promise<unknown>): Promise<CliError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(CliError);
-    return e as CliError;
-  }
-  throw new Error('expected a rejection');
-}
-const noPassphrase = (p: Promise<unknown>) => error(p).then((e) => expect(e.message).toBe('no passphrase for the encrypted secret file'));
+const noPassphrase = (p: Promise<unknown>) => cliRejection(p).then((e) => expect(e.message).toBe('no passphrase for the encrypted secret file'));
 
 async function seeded(e: NodeJS.ProcessEnv): Promise<string> {
   resetSecretStoreCaches();
@@ -75,7 +66,7 @@ describe.runIf(process.platform !== 'win32')('unlock cache of the encrypted secr
   it('a wrong passphrase in the environment is refused as before, cache or not', async () => {
     const e = env();
     await seeded(e);
-    const err = await error(unlockWith({ ...e, CRAWL4AI_MCP_PASSPHRASE: 'not the passphrase at all' }));
+    const err = await cliRejection(unlockWith({ ...e, CRAWL4AI_MCP_PASSPHRASE: 'not the passphrase at all' }));
     expect(err.exitCode).toBe(3);
     expect(err.message).toBe(`wrong passphrase for ${secretsFile(e)}`);
   });
@@ -100,7 +91,7 @@ describe.runIf(process.platform !== 'win32')('unlock cache of the encrypted secr
     expect(await unlockWith({ ...e, CRAWL4AI_MCP_UNLOCK_CACHE: '0' })).toBe(VALUE);
     expect(fs.existsSync(entry)).toBe(false);
 
-    const bad = await error(unlockWith({ ...e, CRAWL4AI_MCP_UNLOCK_CACHE: 'forever' }));
+    const bad = await cliRejection(unlockWith({ ...e, CRAWL4AI_MCP_UNLOCK_CACHE: 'forever' }));
     expect(bad.exitCode).toBe(2);
     expect(bad.message).toBe('CRAWL4AI_MCP_UNLOCK_CACHE=forever is not a duration up to 24h');
   });

@@ -6,7 +6,6 @@ process.env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 import {
-  DescribeImagesCommand,
   DescribeInstancesCommand,
   EC2Client,
   RunInstancesCommand,
@@ -32,7 +31,8 @@ import {
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWakeCredential, deleteWakeCredential, WAKE_USER_PATH, wakePolicy, wakeUserName } from '../src/providers/aws/wake-credential.js';
-import { CANONICAL_OWNER, startEc2Emulator, type Ec2Emulator } from './emulators/ec2/index.js';
+import { launchDeploymentInstance } from './helpers/ec2-instances.js';
+import { startEc2Emulator, type Ec2Emulator } from './emulators/ec2/index.js';
 
 const region = 'us-east-1';
 const admin = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
@@ -52,22 +52,7 @@ let emu: Ec2Emulator;
 const ec2 = (credentials = admin) => new EC2Client({ endpoint: emu.url, region, credentials, maxAttempts: 1 });
 const iamClient = (credentials = admin) => new IAMClient({ endpoint: emu.url, region, credentials, maxAttempts: 1 });
 
-async function launch(deployment: string): Promise<string> {
-  const { Images = [] } = await ec2().send(new DescribeImagesCommand({ Owners: [CANONICAL_OWNER], Filters: [{ Name: 'architecture', Values: ['x86_64'] }] }));
-  const out = await ec2().send(
-    new RunInstancesCommand({
-      ImageId: Images[0]!.ImageId!,
-      InstanceType: 't3.medium',
-      MinCount: 1,
-      MaxCount: 1,
-      MetadataOptions: { HttpTokens: 'required' },
-      TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'crawl4ai-mcp:deployment', Value: deployment }, { Key: 'managed-by', Value: 'crawl4ai-mcp' }] }],
-    }),
-  );
-  const id = out.Instances![0]!.InstanceId!;
-  await waitUntilInstanceRunning({ client: ec2(), ...W }, { InstanceIds: [id] });
-  return id;
-}
+const launch = (deployment: string) => launchDeploymentInstance(() => ec2(), deployment);
 
 beforeAll(async () => {
   emu = await startEc2Emulator({ transitionMs: 50, accessKeyId: admin.accessKeyId, secretAccessKey: admin.secretAccessKey });

@@ -6,7 +6,7 @@ process.env.AWS_EC2_METADATA_DISABLED = 'true';
 process.env.AWS_CONFIG_FILE = '/nonexistent';
 process.env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent';
 
-import { DescribeImagesCommand, EC2Client, RunInstancesCommand, waitUntilInstanceRunning } from '@aws-sdk/client-ec2';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createWakeCredential, type WakeKey } from '../src/providers/aws/wake-credential.js';
@@ -14,7 +14,8 @@ import { OriginUnreachableError, type Crawl4aiOrigin } from '../src/mcp/origin.j
 import { errorResult } from '../src/mcp/errors.js';
 import { awsWakeTarget, BOOT_SECONDS, parseInstances, resetWakeGuard, wakeTargetFor, wakingOrigin } from '../src/worker/wake.js';
 import { forwardHttp } from './emulators/cloudflare/edge-outbound.js';
-import { CANONICAL_OWNER, startEc2Emulator, type Ec2Emulator } from './emulators/ec2/index.js';
+import { launchDeploymentInstance } from './helpers/ec2-instances.js';
+import { startEc2Emulator, type Ec2Emulator } from './emulators/ec2/index.js';
 
 const region = 'us-east-1';
 const admin = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
@@ -35,22 +36,7 @@ const edgeFetch = (async (input: Request | string | URL) => {
   throw new Error(out.detail);
 }) as typeof fetch;
 
-async function launch(deployment: string): Promise<string> {
-  const { Images = [] } = await ec2().send(new DescribeImagesCommand({ Owners: [CANONICAL_OWNER], Filters: [{ Name: 'architecture', Values: ['x86_64'] }] }));
-  const out = await ec2().send(
-    new RunInstancesCommand({
-      ImageId: Images[0]!.ImageId!,
-      InstanceType: 't3.medium',
-      MinCount: 1,
-      MaxCount: 1,
-      MetadataOptions: { HttpTokens: 'required' },
-      TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'crawl4ai-mcp:deployment', Value: deployment }, { Key: 'managed-by', Value: 'crawl4ai-mcp' }] }],
-    }),
-  );
-  const id = out.Instances![0]!.InstanceId!;
-  await waitUntilInstanceRunning({ client: ec2(), minDelay: 1, maxDelay: 1, maxWaitTime: 20 }, { InstanceIds: [id] });
-  return id;
-}
+const launch = (deployment: string) => launchDeploymentInstance(() => ec2(), deployment);
 
 const stateOf = (id: string) => emu.state.instanceState(emu.state.instances.get(id)!);
 async function until(what: () => boolean, ms = 10_000): Promise<void> {

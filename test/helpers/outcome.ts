@@ -1,4 +1,5 @@
 import { expect } from 'vitest';
+import { CliError } from '../../src/ground/errors.js';
 import { lines, type CliResult } from './cli.js';
 
 /**
@@ -11,4 +12,15 @@ export function expectTruthfulOutcome(r: CliResult, what: string): void {
   expect(out.some((l) => l.startsWith('error: ')), `${what}: ${r.stderr}`).toBe(true);
   expect(out.some((l) => l.startsWith('hint: ')), `${what}: ${r.stderr}`).toBe(true);
   expect(r.stderr).not.toMatch(/\n\s+at /);
+}
+
+/** The CliError a promise rejects with (fails the test when it resolves or throws something else). */
+export async function cliRejection(p: Promise<unknown>): Promise<CliError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(CliError);
+    return e as CliError;
+  }
+  throw new Error('expected a rejection');
 }

@@ -16,7 +16,7 @@
  * Prints markdown. Needs Node >= 23.6 (imports the TypeScript emulator and helper directly).
  */
 import { performance } from 'node:perf_hooks';
-import { arg, machineLine, startEmulatedWorker, stats, timeSeq } from './lib.mjs';
+import { arg, machineLine, scrapeThroughWorker, startEmulatedWorker, stats, timeSeq } from './lib.mjs';
 
 const CALLS = arg('calls', 10_000);
 const CONCURRENCY = arg('concurrency', 50);
@@ -38,16 +38,7 @@ const keys = [];
 for (const name of ['bench-a', 'bench-b', 'bench-c', 'bench-seq']) keys.push((await admin('POST', '/admin/keys', { name, ...limits })).api_key);
 const seqKey = keys.pop();
 
-let id = 1;
-const viaWorker = async (key) => {
-  const r = await fetch(worker.mcpUrl, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: id++, method: 'tools/call', params: { name: 'scrape', arguments: { url: PAGE } } }),
-  });
-  const t = await r.text();
-  if (!r.ok || !t.includes('Welcome to Example Docs')) throw new Error(`worker ${r.status} ${t.slice(0, 200)}`);
-};
+const viaWorker = (key) => scrapeThroughWorker(worker.mcpUrl, key, PAGE);
 await viaWorker(seqKey);
 const crawlBody = JSON.stringify(emu.requests.filter((r) => r.path === '/crawl').at(-1).body);
 const direct = async () => {

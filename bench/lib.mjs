@@ -159,3 +159,18 @@ export function runTimed(args, env, nodeArgs = []) {
     child.on('close', (code) => resolve({ code, ms: performance.now() - t0, marks, stdout }));
   });
 }
+
+/**
+ * One `scrape` tools/call through a Worker's /mcp with a bearer key, as raw JSON-RPC (no client
+ * library in the timing); throws unless the page came back.
+ */
+let rpcId = 1;
+export async function scrapeThroughWorker(mcpUrl, key, page) {
+  const r = await fetch(mcpUrl, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: rpcId++, method: 'tools/call', params: { name: 'scrape', arguments: { url: page } } }),
+  });
+  const t = await r.text();
+  if (!r.ok || !t.includes('Welcome to Example Docs')) throw new Error(`worker ${r.status} ${t.slice(0, 200)}`);
+}

@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { arg, machineLine, ROOT, stats } from './lib.mjs';
+import { arg, machineLine, ROOT, scrapeThroughWorker, stats } from './lib.mjs';
 
 const N = arg('n', 600);
 const ROUNDS = arg('rounds', 3);
@@ -52,16 +52,7 @@ const cpuMs = (side) => side.pids.reduce((a, p) => {
   const f = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
   return a + ((Number(f[11]) + Number(f[12])) * 1000) / 100;
 }, 0);
-let id = 1;
-const via = async ({ worker, key }) => {
-  const r = await fetch(worker.mcpUrl, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: id++, method: 'tools/call', params: { name: 'scrape', arguments: { url: PAGE } } }),
-  });
-  const t = await r.text();
-  if (!r.ok || !t.includes('Welcome to Example Docs')) throw new Error(`worker ${r.status} ${t.slice(0, 200)}`);
-};
+const via = ({ worker, key }) => scrapeThroughWorker(worker.mcpUrl, key, PAGE);
 await via(sides.this);
 const crawlBody = JSON.stringify(emu.requests.filter((r) => r.path === '/crawl').at(-1).body);
 const probes = {

@@ -10,7 +10,7 @@
  * workerd runs the Worker and its KeyRegistry Durable Object in one isolate, so both are in it.
  */
 import net from 'node:net';
-import { arg, startEmulatedWorker } from './lib.mjs';
+import { arg, scrapeThroughWorker, startEmulatedWorker } from './lib.mjs';
 
 const N = arg('n', 2000);
 const TOP = arg('top', 25);
@@ -31,16 +31,7 @@ const r = await fetch(`${worker.url}/admin/keys`, {
   body: JSON.stringify({ name: 'profile', tools: ['scrape', 'map', 'health'], rpm: 1_000_000, daily: 1_000_000 }),
 });
 const key = (await r.json()).api_key;
-let id = 1;
-const call = async () => {
-  const res = await fetch(worker.mcpUrl, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: id++, method: 'tools/call', params: { name: 'scrape', arguments: { url: PAGE } } }),
-  });
-  const t = await res.text();
-  if (!res.ok || !t.includes('Welcome to Example Docs')) throw new Error(`worker ${res.status} ${t.slice(0, 200)}`);
-};
+const call = () => scrapeThroughWorker(worker.mcpUrl, key, PAGE);
 for (let i = 0; i < 200; i++) await call();
 
 const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();

@@ -271,13 +271,23 @@ describe("the deployer's role assignment condition (README, Azure set-up)", () =
         () => undefined,
         (e: unknown) => e as Error & { hint?: string },
       );
-      expect(err?.message).toBe(`Azure subscription ${az.subscriptionId} has no role "crawl4ai-mcp self-deallocate" (idle auto-stop gives it to the VM)`);
+      expect(err?.message).toBe('the Azure subscription has no role "crawl4ai-mcp self-deallocate" (idle auto-stop gives it to the VM)');
       expect(err?.hint).toContain('az role definition create --role-definition');
       expect(err?.hint).toContain('templates/policies/azure-self-deallocate-role.json');
       expect(err?.hint).toContain('--idle-stop off');
       expect(az.resourcesOf('aznorole')).toEqual([]);
       // with idle auto-stop off the role is not needed
       expect((await azure.validateCredentials(ctxFor('aznorole', 0))).missing).toEqual([]);
+    } finally {
+      az.state.roleDefinitions.set(shared, saved);
+    }
+  });
+
+  it('a role of that name granting more than read + deallocate is refused (every VM would get it)', async () => {
+    const saved = az.state.roleDefinitions.get(shared)!;
+    az.state.roleDefinitions.set(shared, { ...saved, permissions: [{ ...saved.permissions[0]!, actions: [...saved.permissions[0]!.actions, 'Microsoft.Compute/virtualMachines/delete'] }] });
+    try {
+      await expect(azure.validateCredentials(ctxFor('azwide'))).rejects.toThrow('the role "crawl4ai-mcp self-deallocate" grants more than read and deallocate (Microsoft.Compute/virtualMachines/delete); every VM would get that');
     } finally {
       az.state.roleDefinitions.set(shared, saved);
     }

@@ -229,4 +229,22 @@ describe('Azure journey through the built CLI', () => {
       az.denyActions([]);
     }
   });
+
+  it('init without the shared self-deallocate role says which az command creates it, before creating anything', async () => {
+    const shared = [...az.state.roleDefinitions.entries()].find(([, d]) => d.roleName === 'crawl4ai-mcp self-deallocate')!;
+    az.state.roleDefinitions.delete(shared[0]);
+    try {
+      const r = await runCli(['--name', 'aznorole', 'init', '--yes', '--provider', 'azure', '--region', 'eastus', '--size', 'small'], { env });
+      expect(r.code).toBe(3);
+      const err = lines(r.stderr).filter((l) => !l.startsWith('›'));
+      expect(err[0]).toBe('error: the Azure subscription has no role "crawl4ai-mcp self-deallocate" (idle auto-stop gives it to the VM)');
+      expect(err[1]).toMatch(/^hint: create it once: .*az role definition create --role-definition @.*, or use --idle-stop off$/);
+      expect(err.length).toBe(2);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace without --verbose
+      expect(az.resourcesOf('aznorole')).toEqual([]);
+      expect(cf.scripts()).not.toContain('crawl4ai-mcp-aznorole');
+    } finally {
+      az.state.roleDefinitions.set(shared[0], shared[1]);
+    }
+  });
 });

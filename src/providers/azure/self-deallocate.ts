@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CliError } from '../../ground/errors.js';
+import { CliError, ExitCode } from '../../ground/errors.js';
 import { retry } from '../../ground/wait.js';
 import type { Journal } from '../../state/journal.js';
 import type { ProviderContext } from '../provider.js';
@@ -67,20 +67,23 @@ export const CREATE_ROLE_COMMAND = `sed "s/{subscriptionId}/$SUB/" ${SELF_DEALLO
 
 /**
  * The subscription's "crawl4ai-mcp self-deallocate" role (found by name; the user created it at
- * set-up), or undefined. Checked to grant exactly the two actions and to be assignable at the
- * subscription: a same-named role granting more would be handed to every VM.
+ * set-up), or undefined.
  */
 export async function findSelfDeallocateRole(az: AzureClients): Promise<ArmItem | undefined> {
   const found = await listAll(az, `${subscriptionScope(az)}/providers/Microsoft.Authorization/roleDefinitions`, `roleName eq '${SELF_DEALLOCATE_ROLE_NAME}'`);
   return found.find((d) => d.properties.roleName?.toLowerCase() === SELF_DEALLOCATE_ROLE_NAME.toLowerCase());
 }
 
-/** The shared role, or one clear error naming the command that creates it (before anything is created). */
+/**
+ * The shared role, or one clear error naming the command that creates it (before anything is
+ * created). A same-named role granting more than read + deallocate is refused: every VM would get it.
+ */
 export async function requireSelfDeallocateRole(az: AzureClients): Promise<ArmItem> {
   const role = await azureCall({ action: `find the role "${SELF_DEALLOCATE_ROLE_NAME}"`, location: az.location }, () => findSelfDeallocateRole(az));
   if (!role) {
-    throw new CliError(`Azure subscription ${az.subscriptionId} has no role "${SELF_DEALLOCATE_ROLE_NAME}" (idle auto-stop gives it to the VM)`, {
-      hint: `create it once: SUB=${az.subscriptionId}; ${CREATE_ROLE_COMMAND} (README: Azure), or use --idle-stop off`,
+    throw new CliError(`the Azure subscription has no role "${SELF_DEALLOCATE_ROLE_NAME}" (idle auto-stop gives it to the VM)`, {
+      hint: `create it once: SUB=$(az account show --query id -o tsv); ${CREATE_ROLE_COMMAND} (README: Azure), or use --idle-stop off`,
+      exitCode: ExitCode.credentials,
     });
   }
   const granted = (role.properties as { permissions?: Array<{ actions?: string[] }> }).permissions?.flatMap((p) => p.actions ?? []) ?? [];
@@ -88,6 +91,7 @@ export async function requireSelfDeallocateRole(az: AzureClients): Promise<ArmIt
   if (extra.length) {
     throw new CliError(`the role "${SELF_DEALLOCATE_ROLE_NAME}" grants more than read and deallocate (${extra.join(', ')}); every VM would get that`, {
       hint: `recreate it from ${SELF_DEALLOCATE_ROLE_FILE} (az role definition update)`,
+      exitCode: ExitCode.credentials,
     });
   }
   return role;

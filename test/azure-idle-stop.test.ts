@@ -11,12 +11,13 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderBootstrapFile } from '../src/bootstrap/cloud-init.js';
 import { createAzureProvider } from '../src/providers/azure/index.js';
-import { selfDeallocateRoleName } from '../src/providers/azure/self-deallocate.js';
+import { SELF_DEALLOCATE_ROLE_NAME } from '../src/providers/azure/self-deallocate.js';
 import type { ProviderContext } from '../src/providers/provider.js';
 import { Journal } from '../src/state/journal.js';
 import { newDeploymentState } from '../src/state/schema.js';
 import { StateStore } from '../src/state/store.js';
 import { startAzureEmulator, TYPES, type AzureEmulator } from './emulators/azure/index.js';
+import { createSelfDeallocateRole, deployerCondition } from './helpers/azure-roles.js';
 
 const TOKEN = 'f'.repeat(64);
 const SCRIPT = renderBootstrapFile(
@@ -25,6 +26,8 @@ const SCRIPT = renderBootstrapFile(
 );
 
 let az: AzureEmulator;
+/** the shared role's GUID (the user's set-up) */
+let shared: string;
 let dir: string;
 let bin: string;
 const azure = createAzureProvider();
@@ -45,6 +48,9 @@ const vmOf = (name: string) => az.state.get(az.resourcesOf(name).find((r) => r.t
 beforeAll(async () => {
   // long enough that the first assignment always meets the replication delay, even on a loaded machine
   az = await startAzureEmulator({ lroMs: 20, principalReplicationMs: 3000 });
+  shared = createSelfDeallocateRole(az);
+  // the deployer's assignment carries the README's condition: it may assign only that role, only to service principals
+  az.constrainRoleAssignments(deployerCondition(shared));
   tls.setDefaultCACertificates([...tls.getCACertificates('default'), az.caPem]);
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-azidle-'));
   bin = path.join(dir, 'bin');
@@ -103,29 +109,29 @@ describe('Azure idle auto-stop: the VM deallocates itself', () => {
     expect(SCRIPT).toContain('IDLE_STOP_ACTION" = azure-deallocate');
   });
 
-  it('init gives the VM an identity and a role that may read and deallocate that VM only, assigned at its scope (PrincipalNotFound retried)', async () => {
+  it('init gives the VM an identity and the shared role (read + deallocate) assigned at its scope only, creating no role (PrincipalNotFound retried)', async () => {
     const journal = journalFor('azidle');
     await azure.apply(ctxFor('azidle'), journal, () => ({ userData: '#cloud-config\n', inboundPorts: [] }));
     const vm = vmOf('azidle');
     expect(vm.identity).toMatchObject({ type: 'SystemAssigned', principalId: expect.any(String) });
-    const defs = [...az.state.roleDefinitions.values()].filter((d) => d.roleName === selfDeallocateRoleName('azidle'));
-    expect(defs).toHaveLength(1);
+    const defs = [...az.state.roleDefinitions.values()];
+    expect(defs.map((d) => d.roleName)).toEqual([SELF_DEALLOCATE_ROLE_NAME]);
     expect(defs[0]!.permissions).toEqual([{ actions: ['Microsoft.Compute/virtualMachines/read', 'Microsoft.Compute/virtualMachines/deallocate/action'], notActions: [], dataActions: [], notDataActions: [] }]);
-    expect(defs[0]!.assignableScopes).toEqual([vm.id]);
-    const assignments = [...az.state.roleAssignments.values()].filter((a) => a.roleDefinitionName === defs[0]!.name);
+    expect(az.requests.filter((r) => r.path.includes('/roleDefinitions') && r.method !== 'GET')).toEqual([]);
+    const assignments = [...az.state.roleAssignments.values()].filter((a) => a.roleDefinitionName === shared);
     expect(assignments).toEqual([expect.objectContaining({ scope: vm.id, principalId: vm.identity!.principalId, principalType: 'ServicePrincipal' })]);
     // the new identity was not in the directory yet: the first PUT failed, a later one succeeded
     const puts = az.requests.filter((r) => r.method === 'PUT' && r.path.includes('/roleAssignments/'));
     expect(puts[0]).toMatchObject({ status: 400, error: 'PrincipalNotFound' });
     expect(puts.at(-1)!.status).toBe(201);
-    expect(journal.find('azure:role-definition')?.phase).toBe('created');
+    expect(journal.find('azure:role-definition')).toBeUndefined();
     expect(journal.find('azure:role-assignment')?.phase).toBe('created');
     // a rerun of init is idempotent: same role, one assignment
     await azure.apply(ctxFor('azidle'), journal, () => ({ userData: '#cloud-config\n', inboundPorts: [] }));
-    expect([...az.state.roleAssignments.values()].filter((a) => a.roleDefinitionName === defs[0]!.name)).toHaveLength(1);
+    expect([...az.state.roleAssignments.values()].filter((a) => a.roleDefinitionName === shared)).toHaveLength(1);
     // status sees no drift from them
     const found = await azure.discover(ctxFor('azidle'));
-    expect(found.filter((f) => f.kind.startsWith('azure:role-')).map((f) => f.id).sort()).toEqual([journal.find('azure:role-definition')!.id, journal.find('azure:role-assignment')!.id].sort());
+    expect(found.filter((f) => f.kind.startsWith('azure:role-')).map((f) => f.id)).toEqual([journal.find('azure:role-assignment')!.id]);
   }, 60_000);
 
   it('idle-stop.sh run for real on the idle VM deallocates it through ARM with the IMDS token; not a minute early', async () => {
@@ -197,15 +203,95 @@ describe('Azure idle auto-stop: the VM deallocates itself', () => {
     expect(await powerOf('azidle2')).toBe('deallocated');
   }, 60_000);
 
-  it('destroy deletes the role assignment and the role, also with the state file lost', async () => {
+  it('destroy deletes the role assignment (the shared role stays), also with the state file lost', async () => {
     await azure.destroy(ctxFor('azidle'), journalFor('azidle'));
     // lost state: an empty journal; found by the role's name
     await azure.destroy(ctxFor('azidle2'), new Journal(new StateStore(path.join(dir, 'state', 'lost')), newDeploymentState('azidle2')));
     expect(az.resourcesOf('azidle')).toEqual([]);
     expect(az.resourcesOf('azidle2')).toEqual([]);
-    expect([...az.state.roleDefinitions.values()]).toEqual([]);
+    expect([...az.state.roleDefinitions.keys()]).toEqual([shared]);
     expect([...az.state.roleAssignments.values()]).toEqual([]);
   }, 60_000);
+});
+
+const OWNER = '8e3af657-a8ff-443c-a325-c5ff6c7d3c5b';
+
+/** The installer's own credentials PUT a role assignment (as a stolen secret would). */
+async function assign(scope: string, guid: string, roleGuid: string, principalId: string, principalType: string) {
+  const res = await fetch(`${az.url}${scope}/providers/Microsoft.Authorization/roleAssignments/${guid}?api-version=2022-04-01`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${az.issueToken()}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ properties: { roleDefinitionId: `/subscriptions/${az.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${roleGuid}`, principalId, principalType } }),
+  });
+  return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string } } };
+}
+
+describe("the deployer's role assignment condition (README, Azure set-up)", () => {
+  it('with it the installer cannot grant Owner to itself at the subscription, nor the shared role to a user; without it, it can', async () => {
+    const sub = `/subscriptions/${az.subscriptionId}`;
+    az.state.roleDefinitions.set(OWNER, { name: OWNER, roleName: 'Owner', description: 'built-in', permissions: [{ actions: ['*'], notActions: [], dataActions: [], notDataActions: [] }], assignableScopes: [sub], createdOn: new Date(0).toISOString() });
+    try {
+      const me = az.installerPrincipalId;
+      const owner = await assign(sub, '00000000-0000-4000-8000-00000000000a', OWNER, me, 'ServicePrincipal');
+      expect(owner.status).toBe(403);
+      expect(owner.body.error).toMatchObject({ code: 'AuthorizationFailed', message: expect.stringContaining("'Microsoft.Authorization/roleAssignments/write'") });
+      const asUser = await assign(sub, '00000000-0000-4000-8000-00000000000b', shared, me, 'User');
+      expect(asUser.status).toBe(403);
+      expect([...az.state.roleAssignments.values()].filter((a) => a.principalId === me)).toEqual([]);
+      // the shared role to a service principal is what it may do (a nuisance at most: deallocate a VM)
+      const ok = await assign(sub, '00000000-0000-4000-8000-00000000000c', shared, me, 'ServicePrincipal');
+      expect(ok.status).toBe(201);
+      // and it cannot delete assignments of other roles (someone's Owner)
+      az.constrainRoleAssignments(undefined);
+      expect((await assign(sub, '00000000-0000-4000-8000-00000000000a', OWNER, me, 'ServicePrincipal')).status).toBe(201);
+      az.constrainRoleAssignments(deployerCondition(shared));
+      const delOwner = await fetch(`${az.url}${sub}/providers/Microsoft.Authorization/roleAssignments/00000000-0000-4000-8000-00000000000a?api-version=2022-04-01`, { method: 'DELETE', headers: { authorization: `Bearer ${az.issueToken()}` } });
+      expect(delOwner.status).toBe(403);
+      const delShared = await fetch(`${az.url}${sub}/providers/Microsoft.Authorization/roleAssignments/00000000-0000-4000-8000-00000000000c?api-version=2022-04-01`, { method: 'DELETE', headers: { authorization: `Bearer ${az.issueToken()}` } });
+      expect(delShared.status).toBe(200);
+    } finally {
+      for (const k of ['00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-00000000000c']) az.state.roleAssignments.delete(k);
+      az.state.roleDefinitions.delete(OWNER);
+      az.constrainRoleAssignments(deployerCondition(shared));
+    }
+  });
+
+  it('the emulator refuses a condition it does not parse (no test passes on an unread condition)', () => {
+    expect(() => az.constrainRoleAssignments("@Request[Microsoft.Authorization/roleAssignments:PrincipalId] ForAnyOfAnyValues:GuidEquals {00000000-0000-0000-0000-000000000000}")).toThrow(/not understood/);
+    expect(() => az.constrainRoleAssignments(deployerCondition(shared).replace('ForAnyOfAnyValues:GuidEquals', 'ForAllOfAnyValues:GuidEquals'))).toThrow(/not understood/);
+    expect(() => az.constrainRoleAssignments(`${deployerCondition(shared)} junk`)).toThrow(/not understood/);
+    az.constrainRoleAssignments(deployerCondition(shared));
+  });
+
+  it('without the shared role, the credentials check names the az command that creates it (before anything is created)', async () => {
+    const saved = az.state.roleDefinitions.get(shared)!;
+    az.state.roleDefinitions.delete(shared);
+    try {
+      const err = await azure.validateCredentials(ctxFor('aznorole')).then(
+        () => undefined,
+        (e: unknown) => e as Error & { hint?: string },
+      );
+      expect(err?.message).toBe('the Azure subscription has no role "crawl4ai-mcp self-deallocate" (idle auto-stop gives it to the VM)');
+      expect(err?.hint).toContain('az role definition create --role-definition');
+      expect(err?.hint).toContain('templates/policies/azure-self-deallocate-role.json');
+      expect(err?.hint).toContain('--idle-stop off');
+      expect(az.resourcesOf('aznorole')).toEqual([]);
+      // with idle auto-stop off the role is not needed
+      expect((await azure.validateCredentials(ctxFor('aznorole', 0))).missing).toEqual([]);
+    } finally {
+      az.state.roleDefinitions.set(shared, saved);
+    }
+  });
+
+  it('a role of that name granting more than read + deallocate is refused (every VM would get it)', async () => {
+    const saved = az.state.roleDefinitions.get(shared)!;
+    az.state.roleDefinitions.set(shared, { ...saved, permissions: [{ ...saved.permissions[0]!, actions: [...saved.permissions[0]!.actions, 'Microsoft.Compute/virtualMachines/delete'] }] });
+    try {
+      await expect(azure.validateCredentials(ctxFor('azwide'))).rejects.toThrow('the role "crawl4ai-mcp self-deallocate" grants more than read and deallocate (Microsoft.Compute/virtualMachines/delete); every VM would get that');
+    } finally {
+      az.state.roleDefinitions.set(shared, saved);
+    }
+  });
 });
 
 describe('ARM emulator: Microsoft.Authorization habits', () => {
@@ -226,7 +312,7 @@ describe('ARM emulator: Microsoft.Authorization habits', () => {
     expect(del.status).toBe(409);
     expect(((await del.json()) as any).error.code).toBe('RoleDefinitionHasAssignments');
     await azure.destroy(ctxFor('azhabit'), journal);
-    expect([...az.state.roleDefinitions.values()]).toEqual([]);
+    expect([...az.state.roleAssignments.values()].filter((x) => x.scope === vm.id)).toEqual([]);
   }, 60_000);
 
   it('an assignment PUT whose answer is lost took effect: the retry meets 409 RoleAssignmentExists and records the one that is there', async () => {
@@ -250,12 +336,12 @@ describe('ARM emulator: Microsoft.Authorization habits', () => {
     try {
       expect((await azure.validateCredentials(ctxFor('azoff', 0))).missing).toEqual([]);
       await azure.apply(ctxFor('azoff', 0), journal, () => ({ userData: '#cloud-config\n', inboundPorts: [] }));
-      expect([...az.state.roleDefinitions.values()].filter((d) => d.roleName === selfDeallocateRoleName('azoff'))).toEqual([]);
+      expect([...az.state.roleAssignments.values()].filter((a) => a.scope.includes('crawl4ai-mcp-azoff'))).toEqual([]);
       expect(Buffer.from(vmOf('azoff').properties.userData, 'base64').toString()).toBe('IDLE_STOP_MINUTES=0\n');
       // status (discovery) works without Authorization reads
       expect((await azure.discover(ctxFor('azoff', 0))).some((r) => r.kind === 'azure:virtual-machine')).toBe(true);
       // turning it on needs them, and says which
-      await expect(azure.setIdleStop!(ctxFor('azoff', 45), journal, 45)).rejects.toThrow(/Microsoft\.Authorization\/roleDefinitions\/write/);
+      await expect(azure.setIdleStop!(ctxFor('azoff', 45), journal, 45)).rejects.toThrow(/Microsoft\.Authorization\/roleDefinitions\/read/);
     } finally {
       az.denyActions([]);
     }

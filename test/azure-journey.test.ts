@@ -7,6 +7,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import fs from 'node:fs';
 import path from 'node:path';
 import { startAzureEmulator, TYPES, type AzureEmulator } from './emulators/azure/index.ts';
+import { createSelfDeallocateRole, deployerCondition } from './helpers/azure-roles.js';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
 import { lines, ROOT, runCli, tempHome } from './helpers/cli.js';
 import { simulatedDigest, readBootstrap, startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
@@ -22,6 +23,8 @@ describe('Azure journey through the built CLI', () => {
 
   beforeAll(async () => {
     az = await startAzureEmulator({ lroMs: 100 });
+    // the README's Azure set-up: the shared self-deallocate role, and the deployer's condition limiting its role assignments to it
+    az.constrainRoleAssignments(deployerCondition(createSelfDeallocateRole(az)));
     cf = await startCloudflareEmulator({ accountId: CF_ACCOUNT, apiToken: CF_TOKEN });
     env = azureJourneyEnv(az, cf, CF_TOKEN, 'c4m-azure-journey-');
   }, 120_000);
@@ -91,9 +94,8 @@ describe('Azure journey through the built CLI', () => {
       expect(userData).toContain('IDLE_STOP_MINUTES=60');
       expect(userData).toContain('IDLE_STOP_ACTION=azure-deallocate');
       const principal = az.state.get(vm.id)!.identity!.principalId;
-      const roles = [...az.state.roleDefinitions.values()].filter((d) => d.roleName === 'crawl4ai-mcp self-deallocate aztun');
-      expect(roles.map((d) => d.assignableScopes)).toEqual([[vm.id]]);
-      expect([...az.state.roleAssignments.values()].filter((a) => a.principalId === principal).map((a) => a.scope)).toEqual([vm.id]);
+      const shared = [...az.state.roleDefinitions.values()].find((d) => d.roleName === 'crawl4ai-mcp self-deallocate')!;
+      expect([...az.state.roleAssignments.values()].filter((a) => a.principalId === principal).map((a) => [a.scope, a.roleDefinitionName])).toEqual([[vm.id, shared.name]]);
 
       // scale --idle-stop: the minutes go to the VM's userData (IMDS serves it to the watchdog), no restart
       const deallocations = az.requests.filter((r) => r.path.endsWith('/deallocate')).length;
@@ -123,8 +125,8 @@ describe('Azure journey through the built CLI', () => {
       expect(destroy.code, destroy.stderr).toBe(0);
       expect(az.resourcesOf('aztun')).toEqual([]);
       expect(az.state.ofType(TYPES.disk).filter((d) => d.resourceGroup === 'crawl4ai-mcp-aztun')).toEqual([]);
-      // the role and its assignment live outside the group: destroy deleted them too
-      expect([...az.state.roleDefinitions.values()].filter((d) => d.roleName.endsWith(' aztun'))).toEqual([]);
+      // the assignment lives outside the group: destroy deleted it too; the shared role stays
+      expect([...az.state.roleDefinitions.values()].map((d) => d.roleName)).toEqual(['crawl4ai-mcp self-deallocate']);
       expect([...az.state.roleAssignments.values()].filter((a) => a.principalId === principal)).toEqual([]);
       expect(cf.tunnels().filter((t) => !t.deleted)).toEqual([]);
       expect(cf.scripts()).not.toContain('crawl4ai-mcp-aztun');
@@ -172,7 +174,6 @@ describe('Azure journey through the built CLI', () => {
     expect(destroy.code, destroy.stderr).toBe(0);
     expect(az.resourcesOf('azpub')).toEqual([]);
     // found by name with the state file gone
-    expect([...az.state.roleDefinitions.values()].filter((d) => d.roleName.endsWith(' azpub'))).toEqual([]);
     expect([...az.state.roleAssignments.values()].filter((a) => a.scope.includes('crawl4ai-mcp-azpub'))).toEqual([]);
     expect(cf.scripts()).not.toContain('crawl4ai-mcp-azpub');
   }, 400_000);
@@ -226,6 +227,24 @@ describe('Azure journey through the built CLI', () => {
       expect(cf.scripts()).not.toContain('crawl4ai-mcp-azdenied');
     } finally {
       az.denyActions([]);
+    }
+  });
+
+  it('init without the shared self-deallocate role says which az command creates it, before creating anything', async () => {
+    const shared = [...az.state.roleDefinitions.entries()].find(([, d]) => d.roleName === 'crawl4ai-mcp self-deallocate')!;
+    az.state.roleDefinitions.delete(shared[0]);
+    try {
+      const r = await runCli(['--name', 'aznorole', 'init', '--yes', '--provider', 'azure', '--region', 'eastus', '--size', 'small'], { env });
+      expect(r.code).toBe(3);
+      const err = lines(r.stderr).filter((l) => !l.startsWith('›'));
+      expect(err[0]).toBe('error: the Azure subscription has no role "crawl4ai-mcp self-deallocate" (idle auto-stop gives it to the VM)');
+      expect(err[1]).toMatch(/^hint: create it once: .*az role definition create --role-definition @.*, or use --idle-stop off$/);
+      expect(err.length).toBe(2);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace without --verbose
+      expect(az.resourcesOf('aznorole')).toEqual([]);
+      expect(cf.scripts()).not.toContain('crawl4ai-mcp-aznorole');
+    } finally {
+      az.state.roleDefinitions.set(shared[0], shared[1]);
     }
   });
 });

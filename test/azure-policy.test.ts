@@ -13,7 +13,9 @@ import type { ProviderContext } from '../src/providers/provider.js';
 import { Journal } from '../src/state/journal.js';
 import { newDeploymentState } from '../src/state/schema.js';
 import { StateStore } from '../src/state/store.js';
+import { SELF_DEALLOCATE_ACTIONS, SELF_DEALLOCATE_ROLE_FILE, SELF_DEALLOCATE_ROLE_NAME } from '../src/providers/azure/self-deallocate.js';
 import { startAzureEmulator } from './emulators/azure/index.js';
+import { createSelfDeallocateRole, deployerCondition } from './helpers/azure-roles.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const role = JSON.parse(fs.readFileSync(path.join(ROOT, AZURE_POLICY_FILE), 'utf8')) as Record<string, unknown> & { Actions: string[] };
@@ -31,10 +33,25 @@ describe('templates/policies/azure-custom-role.json', () => {
     expect(role.NotActions).toEqual([]);
     expect(role.DataActions).toEqual([]);
     expect(role.AssignableScopes).toEqual(['/subscriptions/{subscriptionId}']);
+    // role definitions are the user's (set-up); role assignment writes are bounded by the condition
+    expect(role.Actions.filter((a) => a.startsWith('Microsoft.Authorization/'))).toEqual([
+      'Microsoft.Authorization/permissions/read',
+      'Microsoft.Authorization/roleAssignments/delete',
+      'Microsoft.Authorization/roleAssignments/read',
+      'Microsoft.Authorization/roleAssignments/write',
+      'Microsoft.Authorization/roleDefinitions/read',
+    ]);
+  });
+
+  it('azure-self-deallocate-role.json is the shared role: read and deallocate a VM, nothing else, assignable in the subscription', () => {
+    const sd = JSON.parse(fs.readFileSync(path.join(ROOT, SELF_DEALLOCATE_ROLE_FILE), 'utf8')) as Record<string, unknown>;
+    expect(sd).toMatchObject({ Name: SELF_DEALLOCATE_ROLE_NAME, IsCustom: true, Actions: [...SELF_DEALLOCATE_ACTIONS], NotActions: [], DataActions: [], NotDataActions: [], AssignableScopes: ['/subscriptions/{subscriptionId}'] });
   });
 
   it('grants what a whole life needs (plan, init in both modes with idle auto-stop, stop, start, scale, discover, destroy) and nothing it never needs', async () => {
     const emu = await startAzureEmulator({ lroMs: 20 });
+    // the README's set-up: the shared role, and the deployer's assignment carrying the condition
+    emu.constrainRoleAssignments(deployerCondition(createSelfDeallocateRole(emu)));
     tls.setDefaultCACertificates([...tls.getCACertificates('default'), emu.caPem]);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-azure-policy-'));
     try {
@@ -61,6 +78,7 @@ describe('templates/policies/azure-custom-role.json', () => {
         await azure.discover(ctx);
         await azure.destroy(ctx, journal);
       }
+      expect(emu.requests.filter((r) => r.status === 403), 'the condition refused a call the tool makes').toEqual([]);
       const used = new Set(emu.requests.map((r) => r.action).filter((a): a is string => a !== undefined));
       const policy = [{ actions: role.Actions }];
       for (const a of used) expect(grants(policy, a), `${a} is used but not granted`).toBe(true);

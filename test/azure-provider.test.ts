@@ -20,6 +20,7 @@ import { newDeploymentState } from '../src/state/schema.js';
 import { StateStore } from '../src/state/store.js';
 import { caught, describeProviderConformance, type ProviderHarness } from './conformance/provider-conformance.js';
 import { startAzureEmulator, TYPES, type ArmResource, type AzureEmulator } from './emulators/azure/index.js';
+import { createSelfDeallocateRole } from './helpers/azure-roles.js';
 
 const REGION = 'eastus';
 const azure = createAzureProvider();
@@ -32,6 +33,7 @@ function trust(emu: AzureEmulator): void {
 async function emulator(): Promise<AzureEmulator> {
   const emu = await startAzureEmulator({ lroMs: 30 });
   trust(emu);
+  createSelfDeallocateRole(emu); // the user's one-time set-up (idle auto-stop)
   return emu;
 }
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzureEmulator, type AzureEmulator } from './emulators/azure/index.ts';
+import { createSelfDeallocateRole } from './helpers/azure-roles.js';
 import { CLI, cliEnv, tempHome } from './helpers/cli.js';
 import { KEY, PtySession } from './helpers/pty.js';
 
@@ -7,6 +8,7 @@ describe('the wizard offers Azure', () => {
   let az: AzureEmulator;
   beforeAll(async () => {
     az = await startAzureEmulator();
+    createSelfDeallocateRole(az);
   });
   afterAll(async () => az?.close());
 

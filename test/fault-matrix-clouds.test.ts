@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { startGceEmulator, type GceEmulator } from './emulators/gce/index.ts';
 import { startAzureEmulator, type AzureEmulator } from './emulators/azure/index.ts';
+import { createSelfDeallocateRole } from './helpers/azure-roles.js';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
 import { FAULT_KINDS, type FaultInjector, type FaultKind } from './emulators/faults/injector.ts';
 import { runCli } from './helpers/cli.js';
@@ -78,6 +79,7 @@ const CLOUDS: Cloud[] = [
     destroy: [armCall('resource group DELETE', /^DELETE \/subscriptions\/[^/]+\/resourcegroups\/[^/]+$/i)],
     async start() {
       const az: AzureEmulator = await startAzureEmulator({ lroMs: 100 });
+      createSelfDeallocateRole(az); // the user's one-time set-up (idle auto-stop is on by default)
       return {
         faults: az.injector,
         env: (cf) => azureJourneyEnv(az, cf, CF_TOKEN, 'c4m-azure-faults-'),

@@ -25,7 +25,7 @@ export const AZURE_READ_ACTIONS = [
   'Microsoft.Network/virtualNetworks/read',
   'Microsoft.Network/publicIPAddresses/read',
   'Microsoft.Network/networkInterfaces/read',
-  // idle auto-stop: find the VM's self-deallocate role and its assignment (also by name, for destroy)
+  // idle auto-stop: find the shared self-deallocate role by name, and the VM's assignment of it (also for destroy)
   'Microsoft.Authorization/roleDefinitions/read',
   'Microsoft.Authorization/roleAssignments/read',
 ] as const;
@@ -43,8 +43,8 @@ export const AZURE_WRITE_ACTIONS = [
   'Microsoft.Network/networkInterfaces/join/action',
   'Microsoft.Compute/virtualMachines/write',
   'Microsoft.Compute/disks/write',
-  // idle auto-stop: a custom role (read + deallocate, assignable only at the VM) and its assignment to the VM's identity
-  'Microsoft.Authorization/roleDefinitions/write',
+  // idle auto-stop: assign the shared self-deallocate role to the VM's identity at the VM's scope
+  // (never roleDefinitions/write: the user defines that role once; README's condition limits this write to it)
   'Microsoft.Authorization/roleAssignments/write',
 ] as const;
 
@@ -54,17 +54,14 @@ export const AZURE_MANAGE_ACTIONS = [
   'Microsoft.Compute/virtualMachines/deallocate/action',
   'Microsoft.Resources/subscriptions/resourceGroups/delete',
   'Microsoft.Authorization/roleAssignments/delete',
-  'Microsoft.Authorization/roleDefinitions/delete',
 ] as const;
 
-/** Needed only for idle auto-stop (the VM's self-deallocate role): not asked for when it is off. */
+/** Needed only for idle auto-stop (the VM's self-deallocate role assignment): not asked for when it is off. */
 export const AZURE_IDLE_STOP_ACTIONS: readonly string[] = [
   'Microsoft.Authorization/roleDefinitions/read',
   'Microsoft.Authorization/roleAssignments/read',
-  'Microsoft.Authorization/roleDefinitions/write',
   'Microsoft.Authorization/roleAssignments/write',
   'Microsoft.Authorization/roleAssignments/delete',
-  'Microsoft.Authorization/roleDefinitions/delete',
 ];
 
 export type AzureAction = (typeof AZURE_READ_ACTIONS)[number] | (typeof AZURE_WRITE_ACTIONS)[number] | (typeof AZURE_MANAGE_ACTIONS)[number];

@@ -2,6 +2,7 @@ import type { ValidationResult } from '../../model/deployment.js';
 import type { ProviderContext } from '../provider.js';
 import type { AzureClients } from './clients.js';
 import { azureCall } from './errors.js';
+import { requireSelfDeallocateRole } from './self-deallocate.js';
 import { AZURE_IDLE_STOP_ACTIONS, AZURE_REQUIRED_ACTIONS, grants } from './permissions.js';
 
 const PERMISSIONS_API_VERSION = '2022-04-01';
@@ -25,6 +26,8 @@ export async function validateAzureCredentials(az: AzureClients, ctx: ProviderCo
   const needed = (ctx.spec.idleStopMinutes ?? 0) > 0 ? AZURE_REQUIRED_ACTIONS : AZURE_REQUIRED_ACTIONS.filter((a) => !AZURE_IDLE_STOP_ACTIONS.includes(a));
   const allowed = needed.filter((a) => grants(entries, a));
   const missing = needed.filter((a) => !grants(entries, a));
+  // idle auto-stop assigns the subscription's shared role, which the user creates at set-up: refuse before creating anything
+  if ((ctx.spec.idleStopMinutes ?? 0) > 0 && missing.length === 0) await requireSelfDeallocateRole(az);
   return { identity, allowed: [...allowed], missing: [...missing] };
 }
 

@@ -29,6 +29,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { parseCondition, type ConditionInput } from './condition.js';
 import { createArm, actionOf, type ArmFaults, type ArmRequest, type ArmResponse } from './arm.js';
 import { ArmError, ArmState, TYPES, type ArmResource } from './model.js';
 import { makeTestCertificate } from './tls.js';
@@ -73,6 +74,8 @@ export interface AzureEmulator {
   clientId: string;
   clientSecret: string;
   subscriptionId: string;
+  /** the object id of the installer's service principal (clientId's); known to the directory */
+  installerPrincipalId: string;
   state: ArmState;
   requests: RequestLogEntry[];
   /** fault injection on calls named "METHOD /subscriptions/…path": `injector.failCall(/^PUT .*virtualMachines/, 1, '5xx')` */
@@ -85,6 +88,12 @@ export interface AzureEmulator {
   throttleNext(n: number): void;
   /** these ARM actions answer 403 AuthorizationFailed and are absent from Microsoft.Authorization/permissions; replaces the list */
   denyActions(actions: string[]): void;
+  /**
+   * The installer's role assignment carries this ABAC condition (conditionVersion 2.0), checked on
+   * its role assignment writes and deletes (403 AuthorizationFailed when false); undefined removes
+   * it. Throws on a condition the emulator cannot parse.
+   */
+  constrainRoleAssignments(condition: string | undefined): void;
   /** VM sizes without capacity (create: 409 SkuNotAvailable; start: AllocationFailed); replaces the list */
   noCapacity(sizes: string[]): void;
   /** creating a VM of these sizes is accepted, then its operation fails with AllocationFailed (the VM stays, Failed); replaces the list */
@@ -111,6 +120,7 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
   const principalId = randomUUID();
   const cert = makeTestCertificate();
   const state = new ArmState(subscriptionId);
+  state.principals.set(principalId, { createdAt: 0 });
   const faults: ArmFaults = { denied: new Set(), noCapacity: new Set(), allocationFails: new Set(), noNetworkIn: new Set() };
   const tokens = new Set<string>();
   /** tokens IMDS issued to a VM's managed identity: token -> principalId */
@@ -194,6 +204,7 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
 
   /** the managed identity (principalId) the request in hand came with; undefined for the installer's service principal */
   let identity: string | undefined;
+  let assignmentCondition: ((input: ConditionInput) => boolean) | undefined;
   function route(req: ArmRequest, caller?: string): ArmResponse {
     identity = caller;
     const p = req.path;
@@ -217,6 +228,7 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
       const scope = `${subs}${under}`;
       const kind = what!.toLowerCase() === 'roledefinitions' ? 'roleDefinitions' : 'roleAssignments';
       check(req.method, actionOf(req.method, `Microsoft.Authorization/${kind}`), scope);
+      if (kind === 'roleAssignments' && name && identity === undefined && assignmentCondition) checkCondition(req, scope, name);
       return kind === 'roleDefinitions' ? arm.roleDefinitions(req, scope, name) : arm.roleAssignments(req, scope, name);
     }
     if ((m = /^\/providers\/Microsoft\.Compute\/locations\/([^/]+)\/publishers\/([^/]+)\/artifacttypes\/vmimage\/offers\/([^/]+)\/skus\/([^/]+)\/versions(?:\/([^/]+))?$/i.exec(rest))) {
@@ -256,6 +268,21 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
     const known = Object.values(TYPES).find((k) => k.toLowerCase() === t.toLowerCase());
     if (!known) throw new ArmError(400, 'InvalidResourceType', `The resource type '${t}' could not be found.`);
     return known;
+  }
+
+  /** The installer's ABAC condition, for a role assignment PUT (@Request: the body) or DELETE (@Resource: the assignment there). */
+  function checkCondition(req: ArmRequest, scope: string, name: string): void {
+    const action = actionOf(req.method, 'Microsoft.Authorization/roleAssignments');
+    const input: ConditionInput = { action };
+    if (req.method === 'PUT') {
+      const p = req.body?.properties ?? {};
+      input.request = { RoleDefinitionId: p.roleDefinitionId, PrincipalType: p.principalType };
+    } else if (req.method === 'DELETE') {
+      const a = state.roleAssignments.get(name.toLowerCase());
+      if (!a) return; // nothing there: 204 either way
+      input.resource = { RoleDefinitionId: a.roleDefinitionName, PrincipalType: a.principalType };
+    } else return;
+    if (!assignmentCondition!(input)) throw arm.authorizationFailed(action, scope);
   }
 
   function check(_method: string, action: string, scope: string): void {
@@ -356,6 +383,7 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
     clientId,
     clientSecret,
     subscriptionId,
+    installerPrincipalId: principalId,
     state,
     requests,
     injector,
@@ -377,6 +405,9 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
     },
     throttleNext(n) {
       throttle.remaining = n;
+    },
+    constrainRoleAssignments(condition) {
+      assignmentCondition = condition === undefined ? undefined : parseCondition(condition);
     },
     denyActions(actions) {
       faults.denied = new Set(actions);

@@ -1,5 +1,5 @@
 import type { Address } from '@aws-sdk/client-ec2';
-import { AllocateAddressCommand, AssociateAddressCommand, DescribeAddressesCommand, DisassociateAddressCommand, ReleaseAddressCommand } from './sdk.js';
+import { AllocateAddressCommand, AssociateAddressCommand, DisassociateAddressCommand, ReleaseAddressCommand } from './sdk.js';
 import { CliError } from '../../ground/errors.js';
 import { retry } from '../../ground/wait.js';
 import type { AwsClients } from './clients.js';
@@ -17,16 +17,12 @@ const c = (aws: AwsClients, action: string) => ({ action, region: aws.region });
 
 /** Every Elastic IP tagged for the deployment (DescribeAddresses is not paginated). */
 export async function findAddresses(aws: AwsClients, deployment: string): Promise<Address[]> {
-  const out = await awsCall(c(aws, 'DescribeAddresses'), () =>
-    aws.ec2.send(new DescribeAddressesCommand({ Filters: deploymentFilters(deployment) })),
-  );
-  return out.Addresses ?? [];
+  return awsCall(c(aws, 'DescribeAddresses'), () => aws.reads.describeAddresses({ Filters: deploymentFilters(deployment) }));
 }
 
 export async function describeAddress(aws: AwsClients, allocationId: string): Promise<Address | undefined> {
   try {
-    const out = await aws.ec2.send(new DescribeAddressesCommand({ AllocationIds: [allocationId] }));
-    return out.Addresses?.[0];
+    return (await aws.reads.describeAddresses({ AllocationIds: [allocationId] }))[0];
   } catch (e) {
     if (isNotFound(e)) return undefined;
     throw toCliError(e, c(aws, 'DescribeAddresses'));

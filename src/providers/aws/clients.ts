@@ -4,14 +4,18 @@ import { credentialsError } from '../../ground/errors.js';
 import { registerSecret } from '../../ground/redact.js';
 import type { ProviderContext } from '../provider.js';
 import { providerTiming, type ProviderTiming } from '../timing.js';
+import { ec2QueryReads, type Ec2Reads } from './ec2-query.js';
 import { backoffRetryStrategy } from './retry-strategy.js';
 
 /** How long to wait and how fast to retry: shared by every provider (src/providers/timing.ts). */
 export type AwsTiming = ProviderTiming;
 
 export interface AwsClients {
-  ec2: EC2Client;
-  sts: STSClient;
+  /** the SDK's EC2 client (writes), made on first use: reads go through `reads` without loading it */
+  readonly ec2: EC2Client;
+  readonly sts: STSClient;
+  /** EC2's read-only calls as plain Query requests (ec2-query.ts) */
+  reads: Ec2Reads;
   /** IAM (the Worker's wake credential only), made on first use: other commands never load client-iam */
   iam(): Promise<IAMClient>;
   region: string;
@@ -70,12 +74,25 @@ export function createAwsClients(ctx: ProviderContext): AwsClients {
   const stsEndpoint = endpointFor(ctx.env, 'STS');
   if (ec2Endpoint) ctx.debug(`aws: EC2 endpoint ${ec2Endpoint}`);
   if (stsEndpoint) ctx.debug(`aws: STS endpoint ${stsEndpoint}`);
-  const ec2 = new EC2Client({ ...common, ...(ec2Endpoint ? { endpoint: ec2Endpoint } : {}) });
-  const sts = new STSClient({ ...common, ...(stsEndpoint ? { endpoint: stsEndpoint } : {}) });
+  let ec2: EC2Client | undefined;
+  let sts: STSClient | undefined;
+  const makeEc2 = () => (ec2 ??= new EC2Client({ ...common, ...(ec2Endpoint ? { endpoint: ec2Endpoint } : {}) }));
   let iam: Promise<IAMClient> | undefined;
   return {
-    ec2,
-    sts,
+    get ec2() {
+      return makeEc2();
+    },
+    get sts() {
+      return (sts ??= new STSClient({ ...common, ...(stsEndpoint ? { endpoint: stsEndpoint } : {}) }));
+    },
+    reads: ec2QueryReads({
+      region,
+      ...(ec2Endpoint ? { endpoint: ec2Endpoint } : {}),
+      // the credential chain (profiles, SSO, IMDS) is the SDK's: only then is the SDK loaded for a read
+      credentials: async () => credentials ?? (await makeEc2().config.credentials()),
+      timing,
+      maxAttempts: MAX_ATTEMPTS,
+    }),
     iam: () =>
       (iam ??= Promise.resolve(loadIam()).then(({ IAMClient }) => {
         const iamEndpoint = endpointFor(ctx.env, 'IAM');
@@ -86,8 +103,8 @@ export function createAwsClients(ctx: ProviderContext): AwsClients {
     region,
     timing,
     destroy() {
-      ec2.destroy();
-      sts.destroy();
+      ec2?.destroy();
+      sts?.destroy();
       void iam?.then((c) => c.destroy());
     },
   };

@@ -1,4 +1,3 @@
-import { GetConsoleOutputCommand } from './sdk.js';
 import type { VmStatus } from '../../model/deployment.js';
 import { imageFromConsole, type ConsoleOutput } from '../console.js';
 import type { AwsClients } from './clients.js';
@@ -11,7 +10,7 @@ import { awsCall, toCliError } from './errors.js';
  */
 export async function readConsole(aws: AwsClients, instanceId: string): Promise<ConsoleOutput> {
   const out = await awsCall({ action: 'GetConsoleOutput', region: aws.region }, () =>
-    aws.ec2.send(new GetConsoleOutputCommand({ InstanceId: instanceId, Latest: true })),
+    aws.reads.getConsoleOutput({ InstanceId: instanceId, Latest: true }),
   );
   return { text: out.Output ? Buffer.from(out.Output, 'base64').toString('utf8') : '' };
 }

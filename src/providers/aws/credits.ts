@@ -1,4 +1,4 @@
-import { DescribeInstanceCreditSpecificationsCommand, ModifyInstanceCreditSpecificationCommand } from './sdk.js';
+import { ModifyInstanceCreditSpecificationCommand } from './sdk.js';
 import { CliError } from '../../ground/errors.js';
 import type { CpuCredits } from '../../model/deployment.js';
 import type { AwsClients } from './clients.js';
@@ -18,8 +18,8 @@ const asMode = (v: string | undefined): CpuCredits | undefined => (v === 'standa
  */
 export async function readCpuCredits(aws: AwsClients, instanceId: string): Promise<CpuCredits | undefined> {
   try {
-    const out = await aws.ec2.send(new DescribeInstanceCreditSpecificationsCommand({ InstanceIds: [instanceId] }));
-    return asMode(out.InstanceCreditSpecifications?.find((c) => c.InstanceId === instanceId)?.CpuCredits);
+    const specs = await aws.reads.describeInstanceCreditSpecifications({ InstanceIds: [instanceId] });
+    return asMode(specs.find((c) => c.InstanceId === instanceId)?.CpuCredits);
   } catch (e) {
     if (isAwsError(e, 'UnauthorizedOperation', 'InvalidParameterValue')) return undefined;
     throw toCliError(e, { action: 'DescribeInstanceCreditSpecifications', region: aws.region });

@@ -1,4 +1,3 @@
-import { paginateDescribeInstances, paginateDescribeSecurityGroups } from './sdk.js';
 import type { DiscoveredResource } from '../../model/deployment.js';
 import { findAddresses } from './address.js';
 import type { AwsClients } from './clients.js';
@@ -17,26 +16,16 @@ export async function discoverResources(aws: AwsClients, deployment: string): Pr
   const filters = deploymentFilters(deployment);
   const region = aws.region;
   const [instances, groups, addresses] = await Promise.all([
-    awsCall({ action: 'DescribeInstances', region }, async () => {
-      const found: DiscoveredResource[] = [];
-      const pages = paginateDescribeInstances(
-        { client: aws.ec2 },
-        { Filters: [...filters, { Name: 'instance-state-name', Values: LIVE_INSTANCE_STATES }] },
-      );
-      for await (const page of pages) {
-        for (const inst of page.Reservations?.flatMap((r) => r.Instances ?? []) ?? []) {
-          if (inst.InstanceId) found.push({ kind: AWS_RESOURCE.instance, id: inst.InstanceId, region, state: inst.State?.Name });
-        }
-      }
-      return found;
-    }),
-    awsCall({ action: 'DescribeSecurityGroups', region }, async () => {
-      const found: DiscoveredResource[] = [];
-      for await (const page of paginateDescribeSecurityGroups({ client: aws.ec2 }, { Filters: filters })) {
-        for (const g of page.SecurityGroups ?? []) if (g.GroupId) found.push({ kind: AWS_RESOURCE.securityGroup, id: g.GroupId, region });
-      }
-      return found;
-    }),
+    awsCall({ action: 'DescribeInstances', region }, async () =>
+      (await aws.reads.describeInstances({ Filters: [...filters, { Name: 'instance-state-name', Values: LIVE_INSTANCE_STATES }] })).flatMap(
+        (inst): DiscoveredResource[] => (inst.InstanceId ? [{ kind: AWS_RESOURCE.instance, id: inst.InstanceId, region, state: inst.State?.Name }] : []),
+      ),
+    ),
+    awsCall({ action: 'DescribeSecurityGroups', region }, async () =>
+      (await aws.reads.describeSecurityGroups({ Filters: filters })).flatMap((g): DiscoveredResource[] =>
+        g.GroupId ? [{ kind: AWS_RESOURCE.securityGroup, id: g.GroupId, region }] : [],
+      ),
+    ),
     findAddresses(aws, deployment).then((list) =>
       list.flatMap((a): DiscoveredResource[] =>
         a.AllocationId ? [{ kind: AWS_RESOURCE.address, id: a.AllocationId, region, state: a.AssociationId ? 'associated' : 'unassociated' }] : [],

@@ -1,5 +1,5 @@
 import type { Instance, InstanceStateName } from '@aws-sdk/client-ec2';
-import { DescribeInstancesCommand, ModifyInstanceAttributeCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand } from './sdk.js';
+import { ModifyInstanceAttributeCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand } from './sdk.js';
 import { CliError, ExitCode } from '../../ground/errors.js';
 import { waitFor } from '../../ground/wait.js';
 import type { VmState, VmStatus } from '../../model/deployment.js';
@@ -18,8 +18,7 @@ const ctxFor = (aws: AwsClients, action: string, otherSizes?: string[]): AwsErro
 /** The instance, or undefined when EC2 says it does not exist. */
 export async function describeInstance(aws: AwsClients, instanceId: string): Promise<Instance | undefined> {
   try {
-    const out = await aws.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
-    return out.Reservations?.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === instanceId);
+    return (await aws.reads.describeInstances({ InstanceIds: [instanceId] })).find((i) => i.InstanceId === instanceId);
   } catch (e) {
     if (isNotFound(e)) return undefined;
     throw toCliError(e, ctxFor(aws, 'DescribeInstances'));

@@ -22,7 +22,7 @@ interface RetryErrorInfo {
  * server error. Retrying within seconds rarely helps; the user is better served by "try another
  * size or region" at once.
  */
-const FINAL_SERVER_ERRORS = ['InsufficientInstanceCapacity', 'InsufficientAddressCapacity', 'InsufficientHostCapacity'];
+export const FINAL_SERVER_ERRORS = ['InsufficientInstanceCapacity', 'InsufficientAddressCapacity', 'InsufficientHostCapacity'];
 
 export interface BackoffRetryStrategyOptions {
   maxAttempts: number;

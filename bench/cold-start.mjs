@@ -27,7 +27,11 @@ const home = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-bench-cold-'));
 const runtime = path.join(home, 'run');
 fs.mkdirSync(runtime, { mode: 0o700 });
 const env = world.env(home, { XDG_RUNTIME_DIR: runtime });
-const cold = { ...env, CRAWL4AI_MCP_UNLOCK_CACHE: 'off', NODE_DISABLE_COMPILE_CACHE: '1' };
+// A session's first command: no runtime dir (so no unlock cache is read or kept) and no compile
+// cache. Not CRAWL4AI_MCP_UNLOCK_CACHE=off: that also deletes the cache, so every "warm" run after
+// the first paid the scrypt unlock again (the figures before 2026-12-07 12:20 have that flaw).
+const { XDG_RUNTIME_DIR: _kept, ...withoutRuntime } = env;
+const cold = { ...withoutRuntime, NODE_DISABLE_COMPILE_CACHE: '1' };
 world.simulate('cold');
 const init = await runTimed([CLI, '--name', 'cold', 'init', '--yes', '--provider', 'aws', '--region', 'us-east-1', '--size', 'small', '--network', 'public'], env);
 if (init.code !== 0) throw new Error(`init exited ${init.code}: ${init.marks.map((m) => m[1]).join('\n')}`);

@@ -116,6 +116,25 @@ describe('wake on request: a tool call starts the stopped VM, through the built 
     expect(second.isError, second.text).toBe(false);
   }, 200_000);
 
+  it('a call that asks for progress is held while the VM starts (progress notifications meanwhile) and answers with the crawl', async () => {
+    ec2.guestShutdown(instanceId);
+    await until(() => stateOf() === 'stopped' && sim.current() === null);
+    const before = starts().length;
+    const heard: Array<{ progress: number; message?: string }> = [];
+    const r = await client.callTool({ name: 'scrape', arguments: { url: 'https://docs.example.com/' } }, undefined, {
+      onprogress: (p) => heard.push(p),
+      timeout: 60_000,
+      resetTimeoutOnProgress: true,
+    });
+    expect(r.isError, JSON.stringify(r.content)).toBeFalsy();
+    expect(JSON.stringify(r.content)).toContain('docs');
+    expect(starts().length).toBe(before + 1);
+    expect(heard.length).toBeGreaterThan(0);
+    expect(heard[0]!.message).toMatch(/your crawler is starting, ready in about \d+ s; this call waits for it/);
+    // progress only goes up
+    for (let i = 1; i < heard.length; i++) expect(heard[i]!.progress).toBeGreaterThan(heard[i - 1]!.progress);
+  }, 200_000);
+
   it('public mode: the edge cannot reach the stopped VM behind its Elastic IP, and the tool call wakes it the same way', async () => {
     const pub = (args: string[]) => runCli(['--name', 'wakepub', ...args], { env, timeoutMs: 240_000 });
     const pubSim = startVmSimulator(ec2Instances(ec2, 'wakepub'), cf);

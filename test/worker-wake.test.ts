@@ -202,3 +202,72 @@ describe('the start guard', () => {
     await until(() => stateOf(mine) === 'running');
   });
 });
+
+describe('a call that may wait (it asked for progress) is held while the VM starts', () => {
+  /** Crawl4AI answers only once EC2 says running (as the VM simulator's tunnel would) */
+  const upWhenRunning = (): Crawl4aiOrigin => ({
+    fetch: async () => {
+      if (stateOf(mine) !== 'running') throw new OriginUnreachableError('your crawler VM is not connected (tunnel down or VM stopped)', 'run `crawl4ai-mcp status`');
+      return new Response('{"ok":true}', { status: 200 });
+    },
+  });
+
+  it('starts the VM once, tells the caller how it goes, and answers with Crawl4AI’s own answer', async () => {
+    await until(() => stateOf(mine) === 'stopped' || stateOf(mine) === 'running');
+    if (stateOf(mine) === 'running') await stopped(mine);
+    const before = starts().length;
+    const heard: string[] = [];
+    const origin = wakingOrigin(upWhenRunning(), target(), Date.now, { pollMs: 50 });
+    const res = await origin.fetch('/crawl', { method: 'POST' }, { waitForStart: { until: Date.now() + 20_000, progress: (m) => heard.push(m) } });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('{"ok":true}');
+    expect(starts().length).toBe(before + 1);
+    expect(heard.length).toBeGreaterThan(0);
+    expect(heard[0]).toMatch(/your crawler is starting, ready in about \d+ s; this call waits for it/);
+  });
+
+  it('a VM still stopping is waited out, then started, within the same call', async () => {
+    emu.guestShutdown(mine);
+    expect(stateOf(mine)).toBe('stopping');
+    const before = starts().length;
+    const heard: string[] = [];
+    const origin = wakingOrigin(upWhenRunning(), target(), Date.now, { pollMs: 50 });
+    const res = await origin.fetch('/crawl', {}, { waitForStart: { until: Date.now() + 20_000, progress: (m) => heard.push(m) } });
+    expect(res.status).toBe(200);
+    expect(heard[0]).toContain('your crawler is stopping');
+    expect(heard.some((m) => m.includes('starting'))).toBe(true);
+    expect(starts().length).toBe(before + 1);
+  });
+
+  it('past its bound the caller hears when to call again, and the VM keeps starting', async () => {
+    await stopped(mine);
+    const heard: string[] = [];
+    const origin = wakingOrigin(downOrigin(), target(), Date.now, { pollMs: 50 });
+    const t0 = Date.now();
+    const text = await failure(origin.fetch('/crawl', {}, { waitForStart: { until: Date.now() + 300, progress: (m) => heard.push(m) } }));
+    expect(text).toMatch(/your crawler is starting, ready in about \d+ s — call again/);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(heard.length).toBeGreaterThan(0);
+    expect(['pending', 'running']).toContain(stateOf(mine));
+    await until(() => stateOf(mine) === 'running');
+  });
+
+  it('a cancelled call stops waiting at once', async () => {
+    await stopped(mine);
+    const ctl = new AbortController();
+    const origin = wakingOrigin(
+      { fetch: async (_p, init) => {
+        init?.signal?.throwIfAborted();
+        throw new OriginUnreachableError('your crawler VM is not connected (tunnel down or VM stopped)', 'run `crawl4ai-mcp status`');
+      } },
+      target(),
+      Date.now,
+      { pollMs: 10_000 },
+    );
+    const t0 = Date.now();
+    const p = origin.fetch('/crawl', { signal: ctl.signal }, { waitForStart: { until: Date.now() + 60_000, progress: () => ctl.abort() } });
+    await expect(p).rejects.toThrow();
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    await until(() => stateOf(mine) === 'running');
+  });
+});

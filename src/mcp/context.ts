@@ -3,9 +3,9 @@
  * Shared by the Worker and `serve --stdio` (web-standard APIs only).
  */
 import type { CallToolResult, ServerContext } from '@modelcontextprotocol/server';
-import { Crawl4aiClient } from './crawl4ai.js';
+import { Crawl4aiClient, type ClientOptions } from './crawl4ai.js';
 import { ToolError } from './errors.js';
-import type { Crawl4aiOrigin } from './origin.js';
+import type { Crawl4aiOrigin, OriginCallOptions } from './origin.js';
 import { DEFAULT_MAX_CHARS } from './paging.js';
 import { ALLOWED_PORTS, checkPublicUrl } from './ssrf.js';
 
@@ -43,10 +43,36 @@ export function defaultToolConfig(origin: Crawl4aiOrigin, overrides: Partial<Too
   };
 }
 
+/** Of a call's budget, what waiting for a stopped VM leaves for the crawl itself. */
+export const CRAWL_RESERVE_MS = 15_000;
+
 export function clientFor(cfg: ToolConfig, ctx: ServerContext | undefined, budgetMs = cfg.callBudgetMs): Crawl4aiClient {
-  const opts: { signal?: AbortSignal; deadline: number } = { deadline: Date.now() + budgetMs };
+  const deadline = Date.now() + budgetMs;
+  const opts: ClientOptions = { deadline };
   if (ctx?.mcpReq.signal) opts.signal = ctx.mcpReq.signal;
+  const waitForStart = startWaitOf(ctx, deadline - CRAWL_RESERVE_MS);
+  if (waitForStart) opts.call = { waitForStart };
   return new Crawl4aiClient(cfg.origin, opts);
+}
+
+/**
+ * A call that asked for progress (`_meta.progressToken`) may be held while a stopped VM starts:
+ * the client hears progress notifications meanwhile (and clients that reset their timeout on
+ * progress keep waiting). A call without one is told at once to call again.
+ */
+function startWaitOf(ctx: ServerContext | undefined, until: number): NonNullable<OriginCallOptions['waitForStart']> | undefined {
+  const token = ctx?.mcpReq._meta?.progressToken;
+  if (!ctx || token === undefined || until <= Date.now()) return undefined;
+  const began = Date.now();
+  let last = 0;
+  return {
+    until,
+    progress(message) {
+      // progress must increase: the seconds waited so far, and more than the last one
+      const progress = (last = Math.max(last + 1, Math.round((Date.now() - began) / 1000)));
+      void ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, progress, message } }).catch(() => undefined);
+    },
+  };
 }
 
 export const ALLOWED_PORTS_NOTE = `only public http(s) URLs can be crawled (no private, loopback, link-local or metadata addresses, no user:password@ in the URL, ports ${ALLOWED_PORTS.join('/')} or none)`;

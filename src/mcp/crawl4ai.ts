@@ -4,7 +4,7 @@
  * Non-2xx answers become {@link OriginHttpError}s with a hint (see errors.ts).
  */
 import { OriginHttpError, originHttpError, ToolError } from './errors.js';
-import { OriginUnreachableError, type Crawl4aiOrigin } from './origin.js';
+import { OriginUnreachableError, type Crawl4aiOrigin, type OriginCallOptions } from './origin.js';
 
 export interface CrawlLink {
   href: string;
@@ -115,6 +115,8 @@ export interface ClientOptions {
   signal?: AbortSignal;
   /** Epoch ms after which no origin call may still run. */
   deadline: number;
+  /** passed to every origin call (e.g. may wait for a stopped VM to start) */
+  call?: OriginCallOptions;
 }
 
 export class Crawl4aiClient {
@@ -139,7 +141,7 @@ export class Crawl4aiClient {
     if (this.remainingMs() <= 0) throw new ToolError('the call ran out of time before Crawl4AI could be asked', 'use start_crawl_job for long work');
     const init: RequestInit = { method, signal: this.signal(deadline) };
     if (body !== undefined) init.body = JSON.stringify(body);
-    const res = await this.origin.fetch(path, init);
+    const res = await this.origin.fetch(path, init, this.opts.call);
     const text = await res.text();
     if (!res.ok) throw originHttpError(res.status, text, what);
     try {

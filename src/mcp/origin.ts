@@ -11,9 +11,18 @@
  */
 export interface Crawl4aiOrigin {
   /** `path` starts with `/` (e.g. `/crawl`); resolves with whatever Response the origin gave. */
-  fetch(path: string, init?: RequestInit): Promise<Response>;
+  fetch(path: string, init?: RequestInit, call?: OriginCallOptions): Promise<Response>;
   /** Where requests go, for messages (never contains a secret). */
   readonly label?: string;
+}
+
+/** What one tool call lets an origin do on its behalf. */
+export interface OriginCallOptions {
+  /**
+   * The caller accepts waiting while a stopped VM starts (wake on request), up to `until` (epoch
+   * ms), and hears how it goes through `progress`. Without it a waking origin answers at once.
+   */
+  waitForStart?: { until: number; progress(message: string): void };
 }
 
 /** What a Workers `Fetcher` binding (service, vpc_service, DO stub) offers. */

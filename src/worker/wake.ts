@@ -9,7 +9,7 @@
  * Azure can add theirs behind the same shape.
  */
 import { AwsClient } from 'aws4fetch';
-import { OriginUnreachableError, type Crawl4aiOrigin } from '../mcp/origin.js';
+import { OriginUnreachableError, type Crawl4aiOrigin, type OriginCallOptions } from '../mcp/origin.js';
 
 /** What the cloud says the VM is doing; `since` is when it last began running or starting (ms). */
 export interface VmPower {
@@ -151,11 +151,27 @@ export function resetWakeGuard(): void {
   inFlight.clear();
 }
 
+/** The VM is on its way up (or down, and will then be started): a caller may wait for it. */
+class VmNotReadyError extends OriginUnreachableError {
+  constructor(
+    message: string,
+    hint: string,
+    /** what a waiting caller hears meanwhile */
+    readonly progress: string,
+  ) {
+    super(message, hint);
+  }
+}
+
 const starting = (seconds: number) =>
-  new OriginUnreachableError(
+  new VmNotReadyError(
     `your crawler is starting, ready in about ${seconds} s — call again`,
     'the VM had stopped (idle auto-stop or `crawl4ai-mcp stop`) and this call started it; call this tool again after that time',
+    `your crawler is starting, ready in about ${seconds} s; this call waits for it`,
   );
+
+/** How often a waiting call looks again (the VM's state, then Crawl4AI). */
+export const WAIT_POLL_MS = 5_000;
 
 /**
  * What to tell the caller about the VM when the origin did not answer; undefined when the VM is up
@@ -200,9 +216,10 @@ async function wake(target: WakeTarget, now: () => number): Promise<OriginUnreac
       return undefined;
     }
     case 'stopping':
-      return new OriginUnreachableError(
+      return new VmNotReadyError(
         `your crawler is stopping (it was idle or stopped by its owner); call again in about ${STOPPING_RETRY_SECONDS} s and it will start`,
         'a VM cannot be started until it has stopped; the next call after that starts it',
+        'your crawler is stopping; this call starts it once it has stopped, then waits for it',
       );
     default:
       return undefined;
@@ -211,10 +228,18 @@ async function wake(target: WakeTarget, now: () => number): Promise<OriginUnreac
 
 /**
  * `origin`, with wake on request: a call that cannot reach Crawl4AI (thrown, or an edge status that
- * means nothing answers) asks the target, and answers with what the VM is doing instead.
+ * means nothing answers) asks the target, and answers with what the VM is doing instead. A call
+ * that may wait (`waitForStart`: it asked for progress) is held while the VM starts, looking again
+ * every `pollMs`, and goes through once Crawl4AI answers; past its bound it hears "call again".
  */
-export function wakingOrigin(origin: Crawl4aiOrigin, target: WakeTarget | undefined, now: () => number = Date.now): Crawl4aiOrigin {
+export function wakingOrigin(
+  origin: Crawl4aiOrigin,
+  target: WakeTarget | undefined,
+  now: () => number = Date.now,
+  opts: { pollMs?: number } = {},
+): Crawl4aiOrigin {
   if (!target) return origin;
+  const pollMs = opts.pollMs ?? WAIT_POLL_MS;
   const wakeOnce = (): Promise<OriginUnreachableError | undefined> => {
     const key = target.key;
     let p = inFlight.get(key);
@@ -224,24 +249,52 @@ export function wakingOrigin(origin: Crawl4aiOrigin, target: WakeTarget | undefi
     }
     return p;
   };
+  /** One try: Crawl4AI's answer, or what to tell the caller about the VM. */
+  const attempt = async (path: string, init: RequestInit | undefined): Promise<{ response: Response } | { told: Error }> => {
+    let res: Response;
+    try {
+      res = await origin.fetch(path, init);
+    } catch (e) {
+      if (!(e instanceof OriginUnreachableError)) throw e;
+      return { told: (await wakeOnce()) ?? e };
+    }
+    if (!ORIGIN_DOWN_STATUSES.has(res.status)) {
+      startedAt.delete(target.key); // up again: the next time it is down is a new stop
+      return { response: res };
+    }
+    const told = await wakeOnce();
+    if (!told) return { response: res };
+    await res.body?.cancel().catch(() => undefined);
+    return { told };
+  };
   return {
     ...(origin.label !== undefined ? { label: origin.label } : {}),
-    async fetch(path, init) {
-      let res: Response;
-      try {
-        res = await origin.fetch(path, init);
-      } catch (e) {
-        if (!(e instanceof OriginUnreachableError)) throw e;
-        throw (await wakeOnce()) ?? e;
+    async fetch(path, init, call?: OriginCallOptions) {
+      let outcome = await attempt(path, init);
+      const wait = call?.waitForStart;
+      while (wait && 'told' in outcome && outcome.told instanceof VmNotReadyError) {
+        const pause = Math.min(pollMs, wait.until - now());
+        if (pause <= 0) break;
+        wait.progress(outcome.told.progress);
+        await sleep(pause, init?.signal ?? undefined);
+        outcome = await attempt(path, init);
       }
-      if (!ORIGIN_DOWN_STATUSES.has(res.status)) {
-        startedAt.delete(target.key); // up again: the next time it is down is a new stop
-        return res;
-      }
-      const told = await wakeOnce();
-      if (!told) return res;
-      await res.body?.cancel().catch(() => undefined);
-      throw told;
+      if ('response' in outcome) return outcome.response;
+      throw outcome.told;
     },
   };
+}
+
+/** setTimeout as a promise that a cancelled call ends early (the next origin call then throws its abort). */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

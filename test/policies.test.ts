@@ -91,8 +91,15 @@ describe('templates/policies/aws-iam-policy.json', () => {
       }
     }
     const tagging = policy.Statement.filter((s) => actionsOf(s).includes('ec2:CreateTags'));
-    expect(tagging).toHaveLength(1);
-    expect([...list(tagging[0]!.Condition!.StringEquals!['ec2:CreateAction']!)].sort()).toEqual(['AllocateAddress', 'CreateSecurityGroup', 'RunInstances']);
+    expect(tagging).toHaveLength(2);
+    const whileCreating = tagging.find((s) => s.Condition?.StringEquals?.['ec2:CreateAction'])!;
+    expect([...list(whileCreating.Condition!.StringEquals!['ec2:CreateAction']!)].sort()).toEqual(['AllocateAddress', 'CreateSecurityGroup', 'RunInstances']);
+    // outside a create: only the hold tag, only on its own instances (so it can never tag a foreign resource as its own)
+    const hold = tagging.find((s) => s !== whileCreating)!;
+    expect(resourcesOf(hold)).toEqual(['arn:aws:ec2:*:*:instance/*']);
+    expect(hold.Condition?.StringEquals?.[`ec2:ResourceTag/${TAG_MANAGED_BY}`]).toBe(MANAGED_BY);
+    expect(hold.Condition?.['ForAllValues:StringEquals']?.['aws:TagKeys']).toEqual(['crawl4ai-mcp:hold']);
+    expect(hold.Condition?.Null?.['aws:TagKeys']).toBe('false');
   });
 
   it('allows changes and deletes only on resources tagged managed-by=crawl4ai-mcp', () => {

@@ -6,6 +6,8 @@ process.env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 import {
+  CreateTagsCommand,
+  DeleteTagsCommand,
   DescribeInstancesCommand,
   EC2Client,
   RunInstancesCommand,
@@ -15,6 +17,7 @@ import {
   waitUntilInstanceRunning,
   waitUntilInstanceStopped,
 } from '@aws-sdk/client-ec2';
+import { HOLD_TAG } from '../src/model/deployment.js';
 import {
   CreateAccessKeyCommand,
   CreateUserCommand,
@@ -194,6 +197,30 @@ describe('the wake credential', () => {
     expect(stopDry.name).toBe('UnauthorizedOperation');
     expect(emu.state.instances.get(mine)?.state).toBe('running');
     expect(emu.state.instances.get(theirs)?.state).toBe('running');
+  });
+
+  it('may not start its instance while it carries the hold tag (`stop --hold`); the installer may put and lift only that tag, only on instances tagged managed-by=crawl4ai-mcp', async () => {
+    await ec2().send(new StopInstancesCommand({ InstanceIds: [mine] }));
+    await waitUntilInstanceStopped({ client: ec2(), ...W }, { InstanceIds: [mine] });
+    // the installer (template policy): the hold tag on its own instance, yes; any other key, or a foreign instance, no
+    await ec2().send(new CreateTagsCommand({ Resources: [mine], Tags: [{ Key: HOLD_TAG, Value: 'now' }] }));
+    expect((await caught(ec2().send(new CreateTagsCommand({ Resources: [mine], Tags: [{ Key: 'crawl4ai-mcp:deployment', Value: 'someone-else' }] })))).name).toBe('UnauthorizedOperation');
+    expect((await caught(ec2().send(new CreateTagsCommand({ Resources: [mine], Tags: [{ Key: HOLD_TAG, Value: 'x' }, { Key: 'Name', Value: 'x' }] })))).name).toBe('UnauthorizedOperation');
+    expect((await caught(ec2().send(new DeleteTagsCommand({ Resources: [mine], Tags: [{ Key: 'managed-by' }] })))).name).toBe('UnauthorizedOperation');
+    expect((await caught(ec2().send(new DeleteTagsCommand({ Resources: [mine] })))).name).toBe('UnauthorizedOperation'); // "all tags" counts every key
+    emu.useIamPolicy(null);
+    const foreign = (await ec2().send(new RunInstancesCommand({ ImageId: emu.state.instances.get(mine)!.imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }))).Instances![0]!.InstanceId!;
+    emu.useIamPolicy('template');
+    expect((await caught(ec2().send(new CreateTagsCommand({ Resources: [foreign], Tags: [{ Key: HOLD_TAG, Value: 'now' }] })))).name).toBe('UnauthorizedOperation');
+
+    // the wake key: refused while held
+    const held = await caught(ec2(key).send(new StartInstancesCommand({ InstanceIds: [mine] })));
+    expect([held.name, held.$metadata?.httpStatusCode]).toEqual(['UnauthorizedOperation', 403]);
+    expect(emu.state.instances.get(mine)?.state).toBe('stopped');
+    // lifted (as `start` does): it may start it again
+    await ec2().send(new DeleteTagsCommand({ Resources: [mine], Tags: [{ Key: HOLD_TAG }] }));
+    await ec2(key).send(new StartInstancesCommand({ InstanceIds: [mine] }));
+    await waitUntilInstanceRunning({ client: ec2(key), ...W }, { InstanceIds: [mine] });
   });
 
   it('is refused every IAM call (AccessDenied 403), its own user included', async () => {

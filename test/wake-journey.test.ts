@@ -135,6 +135,29 @@ describe('wake on request: a tool call starts the stopped VM, through the built 
     for (let i = 1; i < heard.length; i++) expect(heard[i]!.progress).toBeGreaterThan(heard[i - 1]!.progress);
   }, 200_000);
 
+  it('`stop --hold` keeps the VM off: a tool call hears it is on hold and starts nothing (IAM would refuse too); `start` lifts the hold', async () => {
+    await until(() => sim.current() !== null);
+    const stop = await cli(['stop', '--hold']);
+    expect(stop.code, stop.stderr).toBe(0);
+    expect(stop.stdout).toContain('held: tool calls will not wake it');
+    expect(ec2.state.instances.get(instanceId)!.tags['crawl4ai-mcp:hold']).toBeDefined();
+    await until(() => sim.current() === null);
+    const status = await cli(['status', '--json']);
+    expect(JSON.parse(status.stdout).vm).toMatchObject({ state: 'stopped', held: true });
+    const before = starts().length;
+    const r = await scrape();
+    expect(r.isError).toBe(true);
+    expect(r.text).toContain('your crawler is stopped and on hold');
+    expect(r.text).toContain('crawl4ai-mcp start');
+    expect(starts().length).toBe(before);
+    expect(stateOf()).toBe('stopped');
+
+    const start = await cli(['start']);
+    expect(start.code, start.stderr).toBe(0);
+    expect(ec2.state.instances.get(instanceId)!.tags['crawl4ai-mcp:hold']).toBeUndefined();
+    expect((await scrape()).isError).toBe(false);
+  }, 300_000);
+
   it('public mode: the edge cannot reach the stopped VM behind its Elastic IP, and the tool call wakes it the same way', async () => {
     const pub = (args: string[]) => runCli(['--name', 'wakepub', ...args], { env, timeoutMs: 240_000 });
     const pubSim = startVmSimulator(ec2Instances(ec2, 'wakepub'), cf);

@@ -180,6 +180,8 @@ describe('the Worker wakes its stopped VM (aws4fetch SigV4, verified by the emul
       { id: 'i-1', state: 'stopped', launchTime: Date.parse('2026-12-07T05:00:00.000Z') },
       { id: 'i-2', state: 'pending' },
     ]);
+    const held = '<DescribeInstancesResponse><reservationSet><item><instancesSet><item><instanceId>i-3</instanceId><instanceState><code>80</code><name>stopped</name></instanceState><tagSet><item><key>crawl4ai-mcp:hold</key><value>2026-12-07T12:00:00Z</value></item></tagSet></item></instancesSet></item></reservationSet></DescribeInstancesResponse>';
+    expect(parseInstances(held)).toEqual([{ id: 'i-3', state: 'stopped', held: true }]);
   });
 });
 

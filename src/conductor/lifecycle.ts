@@ -35,7 +35,7 @@ export async function changePower(
   state: DeploymentState,
   credentials: ProviderCredentials,
   s: Session,
-  op: { kind: 'stop' } | { kind: 'start' } | { kind: 'resize'; size: SizeName } | { kind: 'instances'; count: number },
+  op: { kind: 'stop'; hold?: boolean } | { kind: 'start' } | { kind: 'resize'; size: SizeName } | { kind: 'instances'; count: number },
 ): Promise<{ vm: VmStatus; health?: WorkerHealth }> {
   const spec = specOf(state);
   const store = stateStore(s.env);
@@ -52,6 +52,17 @@ export async function changePower(
       return { vm: await redeployContainer(provider, ctx, journal, credentials, s) };
     }
     if (op.kind === 'stop') {
+      if (op.hold) {
+        if (!provider.setWakeHold) {
+          const wakes = provider.issueWakeCredential !== undefined;
+          throw usageError(
+            `stop --hold is not available for ${spec.provider} deployments yet`,
+            wakes ? 'run crawl4ai-mcp stop (the next tool call will start the VM again)' : 'run crawl4ai-mcp stop: a stopped VM here already waits for crawl4ai-mcp start',
+          );
+        }
+        s.reporter.step('holding the VM: tool calls will not wake it until crawl4ai-mcp start');
+        await provider.setWakeHold(ctx, journal, true);
+      }
       s.reporter.step(provider.workerContainer ? 'stopping the Crawl4AI container now (max instances 0; you then pay only the Workers plan)' : 'stopping the VM (you then pay only for its disk and address)');
       vm = await provider.stop(ctx, journal);
       await journal.update({ status: 'stopped', outputs: powerHistory(journal.state, false) });
@@ -69,6 +80,7 @@ export async function changePower(
       await journal.update({ size: op.size, outputs: powerHistory(journal.state, true) });
     } else {
       s.reporter.step(provider.workerContainer ? 'allowing the Crawl4AI container to run again' : 'starting the VM');
+      await provider.setWakeHold?.(ctx, journal, false); // a VM stopped with --hold wakes on request again
       vm = await provider.start(ctx, journal);
       await journal.update({ outputs: powerHistory(journal.state, true) });
     }

@@ -103,6 +103,8 @@ export interface VmStatus {
   detail?: string;
   /** AWS burstable types: the CPU credit option the instance has now */
   cpuCredits?: CpuCredits;
+  /** stopped with `stop --hold`: a tool call does not wake it (the hold tag is on the VM) */
+  held?: boolean;
   /** the Crawl4AI image the VM runs, as it reported it (`repo:tag@sha256:…`), or why that is unknown */
   image?: { ref: string } | { unknown: string };
 }
@@ -157,3 +159,5 @@ export interface ContainerApplicationView {
 export const TAG_DEPLOYMENT = 'crawl4ai-mcp:deployment';
 export const TAG_MANAGED_BY = 'managed-by';
 export const MANAGED_BY = 'crawl4ai-mcp';
+/** Put on the VM by `stop --hold`: the Worker does not wake a VM carrying it (on AWS, IAM refuses too). */
+export const HOLD_TAG = 'crawl4ai-mcp:hold';

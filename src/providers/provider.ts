@@ -131,6 +131,11 @@ export interface Provider {
    * when these credentials may not create it (wake stays off, said in a progress line).
    */
   issueWakeCredential?(ctx: ProviderContext, journal: Journal): Promise<WakeCredential | undefined>;
+  /**
+   * Puts (or removes) the hold tag on the VM: `stop --hold` keeps a stopped VM from waking on the
+   * next tool call; `start` lifts it. Optional: providers without wake on request omit it.
+   */
+  setWakeHold?(ctx: ProviderContext, journal: Journal, hold: boolean): Promise<void>;
   /** Deletes every resource in the journal and every resource tagged for the deployment. */
   destroy(ctx: ProviderContext, journal: Journal): Promise<void>;
   /** Every live resource tagged crawl4ai-mcp:deployment=<name>, found without the state file. */

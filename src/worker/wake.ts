@@ -10,11 +10,14 @@
  */
 import { AwsClient } from 'aws4fetch';
 import { OriginUnreachableError, type Crawl4aiOrigin, type OriginCallOptions } from '../mcp/origin.js';
+import { HOLD_TAG } from '../model/deployment.js';
 
 /** What the cloud says the VM is doing; `since` is when it last began running or starting (ms). */
 export interface VmPower {
   state: 'running' | 'pending' | 'stopping' | 'stopped' | 'gone';
   since?: number;
+  /** its owner stopped it with `stop --hold`: it is not to be woken */
+  held?: boolean;
 }
 
 export interface WakeTarget {
@@ -115,7 +118,7 @@ export function awsWakeTarget(
       const found = parseInstances(xml)[0];
       if (!found) return { state: 'gone' };
       instanceId = found.id;
-      return { state: found.state, ...(found.launchTime !== undefined ? { since: found.launchTime } : {}) };
+      return { state: found.state, ...(found.launchTime !== undefined ? { since: found.launchTime } : {}), ...(found.held ? { held: true } : {}) };
     },
     async start() {
       if (!instanceId) await this.describe();
@@ -126,7 +129,7 @@ export function awsWakeTarget(
 }
 
 /** Instance id, state and launch time of each instance in a DescribeInstances answer. */
-export function parseInstances(xml: string): Array<{ id: string; state: VmPower['state']; launchTime?: number }> {
+export function parseInstances(xml: string): Array<{ id: string; state: VmPower['state']; launchTime?: number; held?: boolean }> {
   // each instancesSet item begins with its instanceId; its first instanceState/name and launchTime are its own
   return xml
     .split('<instanceId>')
@@ -137,7 +140,8 @@ export function parseInstances(xml: string): Array<{ id: string; state: VmPower[
       const launched = /<launchTime>([^<]+)<\/launchTime>/.exec(chunk)?.[1];
       const state: VmPower['state'] = name === 'running' || name === 'pending' || name === 'stopping' || name === 'stopped' ? name : 'gone';
       const t = launched ? Date.parse(launched) : NaN;
-      return { id, state, ...(Number.isFinite(t) ? { launchTime: t } : {}) };
+      const held = chunk.includes(`<key>${HOLD_TAG}</key>`);
+      return { id, state, ...(Number.isFinite(t) ? { launchTime: t } : {}), ...(held ? { held } : {}) };
     });
 }
 
@@ -189,6 +193,12 @@ async function wake(target: WakeTarget, now: () => number): Promise<OriginUnreac
   const ourStart = startedAt.get(key);
   const guarded = ourStart !== undefined && now() - ourStart < START_GUARD_MS;
   const remaining = (since: number | undefined) => Math.max(10, Math.round(BOOT_SECONDS - (now() - (since ?? ourStart ?? now())) / 1000));
+  if (power.held && (power.state === 'stopped' || power.state === 'stopping')) {
+    return new OriginUnreachableError(
+      'your crawler is stopped and on hold: its owner stopped it with `crawl4ai-mcp stop --hold`, so tool calls do not start it',
+      'the deployment owner can run `crawl4ai-mcp start`',
+    );
+  }
   switch (power.state) {
     case 'stopped': {
       // a start this isolate just sent that DescribeInstances does not show yet (eventual consistency)

@@ -7,7 +7,7 @@ import { credentialsOf } from '../stored-credentials.js';
 import { usageError } from '../../ground/errors.js';
 import type { CpuCredits, SizeName } from '../../model/deployment.js';
 
-type PowerOp = { kind: 'stop' } | { kind: 'start' } | { kind: 'resize'; size: SizeName } | { kind: 'instances'; count: number };
+type PowerOp = { kind: 'stop'; hold?: boolean } | { kind: 'start' } | { kind: 'resize'; size: SizeName } | { kind: 'instances'; count: number };
 
 async function run(ctx: ContextFactory, op: PowerOp) {
   const c = ctx();
@@ -16,15 +16,16 @@ async function run(ctx: ContextFactory, op: PowerOp) {
   const result = await withSession(c, async (session) => changePower(state, await credentialsOf(state, session), session, op));
   if (c.json) c.out.data({ name: c.name, ...result });
   else if (result.vm.image && 'ref' in result.vm.image && result.vm.detail?.startsWith('container')) c.out.line(c.out.ok(`container ${result.vm.state}: ${result.vm.detail}`));
-  else c.out.line(c.out.ok(`VM ${result.vm.state}${result.vm.instanceType ? ` (${result.vm.instanceType})` : ''}${result.health ? ', Crawl4AI healthy through the Worker' : ''}`));
+  else c.out.line(c.out.ok(`VM ${result.vm.state}${result.vm.instanceType ? ` (${result.vm.instanceType})` : ''}${result.vm.held ? ', held: tool calls will not wake it (crawl4ai-mcp start)' : ''}${result.health ? ', Crawl4AI healthy through the Worker' : ''}`));
 }
 
 function stop(program: Command, ctx: ContextFactory) {
   program
     .command('stop')
-    .description('stop the VM; you then pay only for its disk and address')
-    .addHelpText('after', '\nExample:\n  crawl4ai-mcp stop --name work')
-    .action(() => run(ctx, { kind: 'stop' }));
+    .description('stop the VM; you then pay only for its disk and address (the next tool call starts it again, unless --hold)')
+    .option('--hold', 'keep it stopped: tool calls do not wake it until crawl4ai-mcp start (AWS)')
+    .addHelpText('after', '\nExamples:\n  crawl4ai-mcp stop --name work\n  crawl4ai-mcp stop --name work --hold   # off until `start`, whatever the MCP clients do')
+    .action((opts: { hold?: boolean }) => run(ctx, { kind: 'stop', ...(opts.hold ? { hold: true } : {}) }));
 }
 
 function start(program: Command, ctx: ContextFactory) {

@@ -26,7 +26,7 @@ export const statusCommand: CommandModule = {
         } else {
           const mark = (ok: boolean) => (ok ? c.out.ok('') : c.out.fail('')).trimEnd();
           c.out.line(c.out.style('bold', `${report.name}`) + ` — ${report.provider?.toUpperCase()} ${report.region ?? ''}, size ${report.size ?? '?'}, ${report.network ?? ''} network`);
-          c.out.line(`${mark(report.vm.state === 'running')} VM: ${report.vm.state}${report.vm.instanceType ? ` (${report.vm.instanceType}${report.vm.cpuCredits ? `, CPU credits ${report.vm.cpuCredits}` : ''})` : ''}${report.vm.detail ? ` — ${report.vm.detail}` : ''}`);
+          c.out.line(`${mark(report.vm.state === 'running')} VM: ${report.vm.state}${report.vm.instanceType ? ` (${report.vm.instanceType}${report.vm.cpuCredits ? `, CPU credits ${report.vm.cpuCredits}` : ''})` : ''}${report.vm.detail ? ` — ${report.vm.detail}` : ''}${report.vm.held ? ' — held (stop --hold): tool calls do not wake it; crawl4ai-mcp start' : ''}`);
           c.out.line(`  address: ${report.address.publicIp ?? '-'}${report.address.hostname ? ` (${report.address.hostname})` : ''}`);
           if (report.vm.image) c.out.line(`  image: ${'ref' in report.vm.image ? report.vm.image.ref : `unknown — ${report.vm.image.unknown}`}`);
           if (report.tunnel) {

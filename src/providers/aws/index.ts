@@ -1,3 +1,4 @@
+import { setHold } from './hold.js';
 import { capacityError, ExitCode, isCliError, notFoundError } from '../../ground/errors.js';
 import { rememberVm } from '../journal-steps.js';
 import { AWS_POLICY_FILE } from './permissions.js';
@@ -100,6 +101,7 @@ export function createAwsProvider(): Provider {
 
     wakeVars: (ctx) => wakeVars(ctx.spec.name, ctx.spec.region),
     issueWakeCredential: (ctx, journal) => withAws(ctx, (aws) => issueWakeCredential(aws, ctx, journal)),
+    setWakeHold: (ctx, journal, hold) => withAws(ctx, async (aws) => setHold(aws, await requireInstanceId(aws, ctx, journal), hold)),
 
     destroy: (ctx, journal) => withAws(ctx, (aws) => destroyDeployment(aws, ctx, journal)),
 

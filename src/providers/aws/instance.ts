@@ -2,7 +2,7 @@ import type { Instance, InstanceStateName } from '@aws-sdk/client-ec2';
 import { ModifyInstanceAttributeCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand } from './sdk.js';
 import { CliError, ExitCode } from '../../ground/errors.js';
 import { waitFor } from '../../ground/wait.js';
-import type { VmState, VmStatus } from '../../model/deployment.js';
+import { HOLD_TAG, type VmState, type VmStatus } from '../../model/deployment.js';
 import type { AwsClients } from './clients.js';
 import { awsCall, isNotFound, toCliError, type AwsErrorContext } from './errors.js';
 import { awsReadAfterWrite } from './read-after-write.js';
@@ -48,6 +48,9 @@ export function toVmState(name: InstanceStateName | string | undefined): VmState
   }
 }
 
+/** The instance's tags carry the hold tag (`stop --hold`). */
+export const isHeld = (tags: Array<{ Key?: string }> | undefined): boolean => tags?.some((t) => t.Key === HOLD_TAG) ?? false;
+
 export function toVmStatus(inst: Instance | undefined): VmStatus {
   if (!inst) return { state: 'missing' };
   const status: VmStatus = { state: toVmState(inst.State?.Name) };
@@ -55,6 +58,7 @@ export function toVmStatus(inst: Instance | undefined): VmStatus {
   if (inst.PublicIpAddress) status.publicIp = inst.PublicIpAddress;
   if (inst.PrivateIpAddress) status.privateIp = inst.PrivateIpAddress;
   if (inst.LaunchTime) status.launchedAt = new Date(inst.LaunchTime).toISOString();
+  if (isHeld(inst.Tags)) status.held = true;
   // EC2 moves LaunchTime to each start, and dates a stop (API or from inside the guest) only in
   // StateTransitionReason: "User initiated (2026-12-07 05:00:00 GMT)".
   if (status.state === 'running' && status.launchedAt) status.startedAt = status.launchedAt;

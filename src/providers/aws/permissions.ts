@@ -70,6 +70,8 @@ export const AWS_MANAGE_ACTIONS = [
   'ec2:GetConsoleOutput',
   // `scale --cpu-credits`: standard <-> unlimited on the running instance
   'ec2:ModifyInstanceCreditSpecification',
+  // `stop --hold` / `start`: the crawl4ai-mcp:hold tag (that key only) on its own instance (CreateTags is in the create list)
+  'ec2:DeleteTags',
 ] as const;
 
 /**

@@ -34,7 +34,9 @@ export const AllocateAddressCommand = lazyClass(() => ec2().AllocateAddressComma
 export const AssociateAddressCommand = lazyClass(() => ec2().AssociateAddressCommand);
 export const AuthorizeSecurityGroupIngressCommand = lazyClass(() => ec2().AuthorizeSecurityGroupIngressCommand);
 export const CreateSecurityGroupCommand = lazyClass(() => ec2().CreateSecurityGroupCommand);
+export const CreateTagsCommand = lazyClass(() => ec2().CreateTagsCommand);
 export const DeleteSecurityGroupCommand = lazyClass(() => ec2().DeleteSecurityGroupCommand);
+export const DeleteTagsCommand = lazyClass(() => ec2().DeleteTagsCommand);
 export const DescribeAddressesCommand = lazyClass(() => ec2().DescribeAddressesCommand);
 export const DescribeImagesCommand = lazyClass(() => ec2().DescribeImagesCommand);
 export const DescribeInstanceCreditSpecificationsCommand = lazyClass(() => ec2().DescribeInstanceCreditSpecificationsCommand);

@@ -7,7 +7,7 @@
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { loadIam } from './sdk.js';
 import { retry } from '../../ground/wait.js';
-import { MANAGED_BY, TAG_DEPLOYMENT, TAG_MANAGED_BY } from '../../model/deployment.js';
+import { HOLD_TAG, MANAGED_BY, TAG_DEPLOYMENT, TAG_MANAGED_BY } from '../../model/deployment.js';
 
 /** IAM path of every user this tool creates; the installer's IAM permissions are scoped to it. */
 export const WAKE_USER_PATH = '/crawl4ai-mcp/';
@@ -19,7 +19,11 @@ export interface WakePolicyDocument {
   Statement: Array<{ Sid: string; Effect: 'Allow'; Action: string; Resource: string; Condition?: Record<string, Record<string, string>> }>;
 }
 
-/** StartInstances only on instances in `region` carrying this deployment's tags; DescribeInstances (no resource-level permissions exist for it). */
+/**
+ * StartInstances only on instances in `region` carrying this deployment's tags and not the hold tag
+ * (`stop --hold`: IAM itself refuses the wake then); DescribeInstances (no resource-level
+ * permissions exist for it).
+ */
 export function wakePolicy(deployment: string, region: string): WakePolicyDocument {
   return {
     Version: '2012-10-17',
@@ -29,7 +33,10 @@ export function wakePolicy(deployment: string, region: string): WakePolicyDocume
         Effect: 'Allow',
         Action: 'ec2:StartInstances',
         Resource: `arn:aws:ec2:${region}:*:instance/*`,
-        Condition: { StringEquals: { [`aws:ResourceTag/${TAG_DEPLOYMENT}`]: deployment, [`aws:ResourceTag/${TAG_MANAGED_BY}`]: MANAGED_BY } },
+        Condition: {
+          StringEquals: { [`aws:ResourceTag/${TAG_DEPLOYMENT}`]: deployment, [`aws:ResourceTag/${TAG_MANAGED_BY}`]: MANAGED_BY },
+          Null: { [`aws:ResourceTag/${HOLD_TAG}`]: 'true' },
+        },
       },
       { Sid: 'SeeWhetherItIsStopped', Effect: 'Allow', Action: 'ec2:DescribeInstances', Resource: '*' },
     ],

@@ -8,6 +8,7 @@ import type { Ctx } from './context.js';
 import type { AuthorizationRequest } from './iam-policy.js';
 import type { Params } from './params.js';
 import type { Tags } from './model.js';
+import { taggableResources } from './actions-tags.js';
 
 type Context = AuthorizationRequest['context'];
 
@@ -147,6 +148,22 @@ export function authorizationRequests(ctx: Ctx): AuthorizationRequest[] {
     case 'ReleaseAddress': {
       const a = address(p.get('AllocationId'));
       if (a) add(arn('elastic-ip', a.allocationId), resourceTags(a.tags));
+      return out;
+    }
+    case 'CreateTags':
+    case 'DeleteTags': {
+      // Tagging an existing resource: each named resource with its current tags, plus the keys (and,
+      // for CreateTags, values) in the request. DeleteTags without a Tag removes every tag: its keys count.
+      const asked: Tags = {};
+      for (const t of p.structs('Tag')) if (t.get('Key') !== undefined) asked[t.get('Key')!] = t.get('Value') ?? '';
+      const all = taggableResources(state).filter((r) => r.region === region);
+      for (const id of p.list('ResourceId')) {
+        const r = all.find((x) => x.id === id);
+        if (!r) continue;
+        const keys = Object.keys(asked).length ? asked : action === 'DeleteTags' ? r.tags : asked;
+        const request = action === 'CreateTags' ? requestTags(asked) : { 'aws:TagKeys': Object.keys(keys) };
+        add(arn(r.type, r.id), { ...resourceTags(r.tags), ...request });
+      }
       return out;
     }
     default:

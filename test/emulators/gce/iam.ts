@@ -11,6 +11,8 @@
  *   (400 "Service account … does not exist."): IAM is eventually consistent;
  * - an instance policy carries an etag; a setIamPolicy with a stale etag is refused (409, "There
  *   were concurrent policy changes…"); a binding to a role that does not exist is refused (400);
+ * - a deleted account stays in bindings as `deleted:serviceAccount:EMAIL?uid=…` (a new account of
+ *   the same name is not granted by them);
  * - what a created service account may do comes only from instance-level bindings of roles that
  *   hold the permission (nothing at project level: it may start its own instance, nothing else).
  */
@@ -126,8 +128,12 @@ export class IamState {
       }
       if (method === 'DELETE') {
         need('iam.serviceAccounts.delete');
-        this.account(email);
+        const gone = this.account(email);
         this.accounts.delete(email);
+        // bindings keep naming it as deleted (with its uid): a new account of the same name is not them
+        for (const p of this.policies.values()) {
+          for (const b of p.bindings) b.members = b.members.map((m) => (m === `serviceAccount:${email}` ? `deleted:serviceAccount:${email}?uid=${gone.uniqueId}` : m));
+        }
         return {};
       }
     }

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WorkerDeployer } from '../src/cloudflare/worker-deployer.ts';
 import { GCP_WAKE_ROLE_PERMISSIONS } from '../src/providers/gcp/permissions.ts';
 import { wakeAccountEmail, wakeRoleName } from '../src/providers/gcp/wake-credential.ts';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
@@ -104,6 +105,31 @@ describe('wake on request on GCP: a tool call starts the stopped VM, through the
     expect(second.isError, second.text).toBe(false);
     expect(second.text).toContain('docs');
     expect(starts().length).toBe(before + 1);
+  }, 120_000);
+
+  it('after the idle watchdog powered the VM off from inside, a burst of tool calls starts it once', async () => {
+    gce.guestShutdown(`crawl4ai-mcp-${NAME}`);
+    await until(() => statusOf() === 'TERMINATED' && sim.current() === null);
+    const before = starts().length;
+    const answers = await Promise.all(Array.from({ length: 4 }, () => scrape()));
+    for (const a of answers) expect(a.text).toMatch(/your crawler is starting, ready in about \d+ s — call again/);
+    expect(starts().length).toBe(before + 1);
+    await until(() => sim.current() !== null);
+    expect((await scrape()).isError).toBe(false);
+  }, 120_000);
+
+  it('with a wrong wake key in the Worker nothing starts, and the caller is told `crawl4ai-mcp start`', async () => {
+    const forged = JSON.stringify({ ...JSON.parse(gce.foreignServiceAccountKey), token_uri: 'https://oauth2.googleapis.com/token' });
+    await new WorkerDeployer({ accountId: CF_ACCOUNT, apiToken: CF_TOKEN }, env, () => {}).putSecrets(NAME, { WAKE_GCP_KEY: forged });
+    expect((await cli(['stop'])).code).toBe(0);
+    await until(() => sim.current() === null);
+    const before = starts().length;
+    const answer = await scrape();
+    expect(answer.isError).toBe(true);
+    expect(answer.text).toContain('crawl4ai-mcp start');
+    expect(answer.text).not.toContain('your crawler is starting');
+    expect(starts().length).toBe(before);
+    expect(statusOf()).toBe('TERMINATED');
   }, 120_000);
 
   it('destroy removes the wake service account with everything else, also with the state file lost', async () => {

@@ -1,5 +1,6 @@
-// The GCP custom role file lists exactly the permissions the code uses: the file equals
-// GCP_REQUIRED_PERMISSIONS, and a whole life of a deployment (both network modes) against the
+// The GCP custom role files list exactly the permissions the code uses: the installer's file equals
+// GCP_ROLE_PERMISSIONS (the commands' and wake on request's), the wake role's file equals
+// GCP_WAKE_ROLE_PERMISSIONS, and a whole life of a deployment (both network modes) against the
 // Compute emulator, granted only the role's permissions, succeeds and is checked for every one.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { createGcpProvider } from '../src/providers/gcp/index.js';
-import { GCP_POLICY_FILE, GCP_REQUIRED_PERMISSIONS } from '../src/providers/gcp/permissions.js';
+import { GCP_POLICY_FILE, GCP_ROLE_PERMISSIONS, GCP_WAKE_ROLE_PERMISSIONS } from '../src/providers/gcp/permissions.js';
+import { GCP_WAKE_ROLE_FILE, wakeRoleName } from '../src/providers/gcp/wake-credential.js';
 import type { NetworkMode } from '../src/model/deployment.js';
 import type { ProviderContext } from '../src/providers/provider.js';
 import { Journal } from '../src/state/journal.js';
@@ -23,18 +25,30 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-gcp-policy-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe(GCP_POLICY_FILE, () => {
-  it('is a gcloud custom role file granting exactly GCP_REQUIRED_PERMISSIONS, no wildcard, no duplicate', () => {
+  it('is a gcloud custom role file granting exactly GCP_ROLE_PERMISSIONS, no wildcard, no duplicate', () => {
     expect(Object.keys(role).sort()).toEqual(['description', 'includedPermissions', 'stage', 'title']);
     expect(role.stage).toBe('GA');
-    expect([...role.includedPermissions].sort()).toEqual([...GCP_REQUIRED_PERMISSIONS].sort());
+    expect([...role.includedPermissions].sort()).toEqual([...GCP_ROLE_PERMISSIONS].sort());
     expect(new Set(role.includedPermissions).size).toBe(role.includedPermissions.length);
-    for (const p of role.includedPermissions) expect(p).toMatch(/^compute\.[a-zA-Z]+\.[a-zA-Z]+$/);
+    for (const p of role.includedPermissions) expect(p).toMatch(/^(compute|iam)\.[a-zA-Z]+\.[a-zA-Z]+$/);
+    // IAM only for the wake credential: service accounts and their keys, nothing at project level
+    expect(role.includedPermissions.filter((p) => p.startsWith('iam.')).sort()).toEqual(
+      ['iam.serviceAccountKeys.create', 'iam.serviceAccountKeys.delete', 'iam.serviceAccountKeys.list', 'iam.serviceAccounts.create', 'iam.serviceAccounts.delete', 'iam.serviceAccounts.get'],
+    );
+  });
+
+  it(`${GCP_WAKE_ROLE_FILE} grants exactly compute.instances.get and compute.instances.start`, () => {
+    const wake = YAML.parse(fs.readFileSync(path.join(ROOT, GCP_WAKE_ROLE_FILE), 'utf8')) as typeof role;
+    expect(Object.keys(wake).sort()).toEqual(['description', 'includedPermissions', 'stage', 'title']);
+    expect([...wake.includedPermissions].sort()).toEqual([...GCP_WAKE_ROLE_PERMISSIONS].sort());
+    expect(wake.includedPermissions).toEqual(['compute.instances.get', 'compute.instances.start']);
   });
 
   it('is enough for a whole life in both network modes, and every permission in it is used', async () => {
     const emu = await startGceEmulator({ transitionMs: 30 });
     tls.setDefaultCACertificates([...tls.getCACertificates('default'), emu.ca]);
     emu.grantOnly(role.includedPermissions);
+    emu.iam.roles.set(wakeRoleName(emu.project), new Set(GCP_WAKE_ROLE_PERMISSIONS));
     const gcp = createGcpProvider();
     try {
       for (const network of ['tunnel', 'public'] as NetworkMode[]) {
@@ -53,6 +67,8 @@ describe(GCP_POLICY_FILE, () => {
         const bootstrap = () => ({ userData: '#cloud-config\n', inboundPorts: network === 'public' ? [443] : [] });
         await gcp.apply(ctx, journal, bootstrap);
         await gcp.apply(ctx, journal, bootstrap); // a re-run resumes: reads what the journal holds
+        expect((await gcp.issueWakeCredential!(ctx, journal))?.secrets.WAKE_GCP_KEY).toBeDefined();
+        await gcp.issueWakeCredential!(ctx, journal); // a re-run: a fresh key, the old one deleted
         await gcp.scrubBootstrap(ctx, journal);
         await gcp.resize(ctx, journal, 'medium');
         await gcp.stop(ctx, journal);
@@ -61,7 +77,8 @@ describe(GCP_POLICY_FILE, () => {
         await gcp.destroy(ctx, journal);
         expect(emu.resourcesOf(name)).toEqual([]);
       }
-      expect([...emu.permissionsChecked].sort()).toEqual([...GCP_REQUIRED_PERMISSIONS].sort());
+      expect(emu.iam.accounts.size).toBe(0);
+      expect([...emu.permissionsChecked].sort()).toEqual([...GCP_ROLE_PERMISSIONS].sort());
     } finally {
       await emu.close();
     }

@@ -122,7 +122,7 @@ export interface Provider {
    */
   scrubBootstrap(ctx: ProviderContext, journal: Journal): Promise<VmStatus>;
   /**
-   * Wake on request (optional; AWS so far): the Worker's plain vars naming the VM to wake, known
+   * Wake on request (optional; AWS and GCP so far): the Worker's plain vars naming the VM to wake, known
    * before apply (the Worker deploys while the VM launches).
    */
   wakeVars?(ctx: ProviderContext): Record<string, string>;

@@ -11,6 +11,7 @@
 import { AwsClient } from 'aws4fetch';
 import { OriginUnreachableError, type Crawl4aiOrigin, type OriginCallOptions } from '../mcp/origin.js';
 import { HOLD_TAG } from '../model/deployment.js';
+import { gcpWakeTarget } from './wake-gcp.js';
 
 /** What the cloud says the VM is doing; `since` is when it last began running or starting (ms). */
 export interface VmPower {
@@ -31,13 +32,16 @@ export interface WakeTarget {
 
 /** The Worker vars and secrets a wake target is made from (set by `init`, see README). */
 export interface WakeEnv {
-  /** which cloud's wake target: "aws" */
+  /** which cloud's wake target: "aws" or "gcp" */
   WAKE_CLOUD?: string;
   WAKE_AWS_REGION?: string;
   /** the value of the crawl4ai-mcp:deployment tag of the instance to wake */
   WAKE_AWS_DEPLOYMENT?: string;
   WAKE_AWS_ACCESS_KEY_ID?: string;
   WAKE_AWS_SECRET_ACCESS_KEY?: string;
+  /** GCP (wake-gcp.ts): the wake service account's key file, and "projects/P/zones/Z/instances/I" */
+  WAKE_GCP_KEY?: string;
+  WAKE_GCP_INSTANCE?: string;
 }
 
 /**
@@ -68,6 +72,14 @@ export function wakeTargetFor(env: WakeEnv, fetcher: typeof fetch = fetch): Wake
       { region: env.WAKE_AWS_REGION, deployment: env.WAKE_AWS_DEPLOYMENT, accessKeyId: env.WAKE_AWS_ACCESS_KEY_ID, secretAccessKey: env.WAKE_AWS_SECRET_ACCESS_KEY },
       fetcher,
     );
+  }
+  if (env.WAKE_CLOUD === 'gcp' && env.WAKE_GCP_KEY && env.WAKE_GCP_INSTANCE) {
+    try {
+      return gcpWakeTarget({ key: env.WAKE_GCP_KEY, instance: env.WAKE_GCP_INSTANCE }, fetcher);
+    } catch (e) {
+      console.error(`wake: off (${e instanceof Error ? e.message : String(e)})`);
+      return undefined;
+    }
   }
   return undefined;
 }

@@ -37,6 +37,8 @@ export interface GcpClients {
   accessToken(): Promise<string>;
   /** https://cloudresourcemanager.googleapis.com, or the endpoint override */
   resourceManagerUrl: string;
+  /** https://iam.googleapis.com (service accounts and keys: the wake credential), or the endpoint override */
+  iamUrl: string;
   close(): Promise<void>;
 }
 
@@ -85,6 +87,7 @@ export async function createGcpClients(ctx: ProviderContext): Promise<GcpClients
       return t.token ?? '';
     },
     resourceManagerUrl: endpoint ? endpoint.origin : 'https://cloudresourcemanager.googleapis.com',
+    iamUrl: endpoint ? endpoint.origin : 'https://iam.googleapis.com',
     async close() {
       await Promise.allSettled(Object.values(clients).map((c) => c.close()));
     },

@@ -17,6 +17,7 @@ import { planDeployment } from './plan.js';
 import { GCP_RESOURCE } from './resources.js';
 import { gcpMachineTypes, machineTypeOf, otherSizes } from './sizes.js';
 import { validateGcpCredentials } from './validate.js';
+import { gcpWakeVars, issueGcpWakeCredential } from './wake.js';
 
 /**
  * The GCP provider: one Compute Engine instance (Ubuntu 24.04 LTS, Shielded VM, no service
@@ -62,6 +63,10 @@ export function createGcpProvider(): Provider {
       }),
 
     resize: (ctx, journal, size) => withGcp(ctx, (gcp) => resizeInstance(gcp, ctx, journal, size)),
+
+    // wake on request: the Worker starts the stopped VM with a key that may start this instance only
+    wakeVars: () => gcpWakeVars(),
+    issueWakeCredential: (ctx, journal) => withGcp(ctx, async (gcp) => issueGcpWakeCredential(gcp, ctx, journal, await requireInstance(gcp, ctx, journal))),
 
     destroy: (ctx, journal) => withGcp(ctx, (gcp) => destroyDeployment(gcp, ctx, journal)),
 

@@ -8,6 +8,8 @@ export const GCP_RESOURCE = {
   instance: 'gcp:instance',
   firewall: 'gcp:firewall',
   address: 'gcp:address',
+  /** the Worker's wake credential: a service account (no labels; found by its derived name) */
+  wakeAccount: 'gcp:wake-account',
 } as const;
 export type GcpResourceKind = (typeof GCP_RESOURCE)[keyof typeof GCP_RESOURCE];
 

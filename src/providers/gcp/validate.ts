@@ -3,6 +3,7 @@ import type { ProviderContext } from '../provider.js';
 import { callContext, type GcpClients } from './clients.js';
 import { gcpCall, toCliError } from './errors.js';
 import { permissionsFor } from './permissions.js';
+import { restCall } from './rest.js';
 
 /**
  * PreCreateCheck: who the credentials are, then Resource Manager's projects.testIamPermissions
@@ -13,20 +14,13 @@ import { permissionsFor } from './permissions.js';
 export async function validateGcpCredentials(gcp: GcpClients, ctx: ProviderContext): Promise<ValidationResult> {
   const asked = permissionsFor(ctx.spec.network);
   const c = callContext(gcp, 'projects.testIamPermissions');
-  const token = await gcp.accessToken().catch((e: unknown) => {
+  await gcp.accessToken().catch((e: unknown) => {
     throw toCliError(e, c);
   });
   // the same retries as every Compute call (429, 5xx, no answer), through gcpCall
-  const body = await gcpCall(c, async () => {
-    const res = await fetch(`${gcp.resourceManagerUrl}/v1/projects/${encodeURIComponent(gcp.project)}:testIamPermissions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ permissions: asked }),
-    });
-    const json = (await res.json().catch(() => ({}))) as { permissions?: string[]; error?: { message?: string; errors?: Array<{ reason?: string }> } };
-    if (!res.ok) throw Object.assign(new Error(json.error?.message ?? `HTTP ${res.status}`), { httpStatusCode: res.status, reason: json.error?.errors?.[0]?.reason });
-    return json;
-  });
+  const body = await gcpCall(c, () =>
+    restCall<{ permissions?: string[] }>(gcp, 'POST', `${gcp.resourceManagerUrl}/v1/projects/${encodeURIComponent(gcp.project)}:testIamPermissions`, { permissions: asked }),
+  );
   const granted = new Set(body.permissions ?? []);
   ctx.debug(`gcp: credentials are ${gcp.identity} in project ${gcp.project}`);
   return { identity: gcp.identity, allowed: asked.filter((p) => granted.has(p)), missing: asked.filter((p) => !granted.has(p)) };

@@ -14,7 +14,9 @@
  * - label keys/values and names are validated; a firewall rule cannot mix IPv4 and IPv6 ranges;
  * - the default network carries default-allow-ssh/rdp/icmp/internal at priority 65534, and
  *   reachable() evaluates the rules by priority and target tag for a given port;
- * - tokens come only from a JWT signed with the service account's key (RS256), exchanged at /token.
+ * - tokens come only from a JWT signed with the service account's key (RS256), exchanged at /token;
+ * - IAM: service accounts, their keys, custom roles and instance IAM policies (iam.ts): a token of a
+ *   service account made through the IAM API may do only what instance-level bindings grant it.
  */
 import { FaultInjector } from '../faults/injector.js';
 import { createPublicKey, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
@@ -22,6 +24,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { makeTestCertificate } from './tls.js';
+import { GOOGLE_TOKEN_URI, IamApiError, IamState } from './iam.js';
 import {
   GceState,
   IMAGES,
@@ -36,6 +39,10 @@ import {
 
 export { GceState, REGION_ZONES, MACHINE_TYPES } from './model.js';
 export type { Instance, FirewallRule, StaticAddress, Operation } from './model.js';
+export { IamState, GOOGLE_TOKEN_URI } from './iam.js';
+
+/** Google's public hostnames the emulator's certificate also names, so the edge emulator can forward them here. */
+export const GOOGLE_API_HOSTS = ['compute.googleapis.com', 'oauth2.googleapis.com', 'iam.googleapis.com'] as const;
 
 export interface GceEmulatorOptions {
   project?: string;
@@ -72,6 +79,8 @@ export interface GceEmulator {
   /** a well-formed key the emulator does not know (its JWT signature fails) */
   foreignServiceAccountKey: string;
   state: GceState;
+  /** service accounts, keys, custom roles, instance IAM policies; its switches (propagationMs, keyCreationDisabled, concurrentPolicyChanges) */
+  iam: IamState;
   requests: RequestLogEntry[];
   close(): Promise<void>;
   /** live resources labelled crawl4ai-mcp-deployment=<name>, firewall rules by name prefix */
@@ -141,7 +150,7 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
   const pageSize = opts.pageSize ?? 500;
   const listLagMs = opts.listLagMs ?? 0;
   const state = new GceState(project, opts.clock);
-  const tls = makeTestCertificate('gce-emulator');
+  const tls = makeTestCertificate('gce-emulator', GOOGLE_API_HOSTS);
   const requests: RequestLogEntry[] = [];
   const tokens = new Map<string, string>(); // access token -> service account email
   const faults = new FaultInjector();
@@ -168,11 +177,31 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
     controls.stockouts.some((s) => (s.zone === '*' || s.zone === zone) && (s.machineType === '*' || s.machineType === machineType));
 
   const permissionsChecked = new Set<string>();
+  const iam = new IamState(project, () => state.now());
+  /** who the current request's token belongs to: the installer's account, or one made through the IAM API */
+  let caller = account.email;
+  const isInstaller = () => caller === account.email;
   const lacks = (p: string) => controls.denied.has(p) || (controls.grantedOnly !== undefined && !controls.grantedOnly.has(p));
+  // project-level permissions: the installer's grants; a service account made here holds none
   const need = (...permissions: string[]) => {
     for (const p of permissions) {
-      permissionsChecked.add(p);
-      if (lacks(p)) throw new ApiError(403, 'forbidden', `Required '${p}' permission for 'projects/${project}'`);
+      if (isInstaller()) permissionsChecked.add(p);
+      if (!isInstaller() || lacks(p)) throw new ApiError(403, 'forbidden', `Required '${p}' permission for 'projects/${project}'`);
+    }
+  };
+  /** on one instance: the installer's project grants, or the instance's own bindings for anyone else */
+  const needOn = (inst: Instance | undefined, ...permissions: string[]) => {
+    if (isInstaller() || !inst) return need(...permissions);
+    for (const p of permissions) {
+      if (!iam.allowedOnInstance(`${inst.zone}/${inst.name}`, caller, p)) throw new ApiError(403, 'forbidden', `Required '${p}' permission for 'projects/${project}/zones/${inst.zone}/instances/${inst.name}'`);
+    }
+  };
+  const needIam = (p: string) => {
+    if (isInstaller()) permissionsChecked.add(p);
+    if (!isInstaller() || lacks(p)) {
+      throw new IamApiError(403, 'PERMISSION_DENIED', `Permission '${p}' denied on resource (or it may not exist).`, [
+        { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'IAM_PERMISSION_DENIED', domain: 'iam.googleapis.com', metadata: { permission: p } },
+      ]);
     }
   };
   const notFound = (what: string) => new ApiError(404, 'notFound', `The resource '${what}' was not found`);
@@ -441,17 +470,23 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
       if (!inst) throw notFound(`projects/${project}/zones/${r[1]}/instances/${r[2]}`);
       return serialPortOutput(inst, q);
     }
-    if ((r = /^zones\/([^/]+)\/instances\/([^/]+)(\/(stop|start|setMachineType|setMetadata))?$/.exec(rest!))) {
+    if ((r = /^zones\/([^/]+)\/instances\/([^/]+)(\/(stop|start|setMachineType|setMetadata|getIamPolicy|setIamPolicy))?$/.exec(rest!))) {
       const [, zone, name, , verb] = r;
       const inst = state.findInstance(zone!, name!);
       const missing = () => notFound(`projects/${project}/zones/${zone}/instances/${name}`);
       if (method === 'GET' && !verb) {
-        need('compute.instances.get');
+        needOn(inst, 'compute.instances.get');
         if (!inst) throw missing();
         return instanceJson(inst);
       }
+      if (method === 'GET' && verb === 'getIamPolicy') {
+        needOn(inst, 'compute.instances.getIamPolicy');
+        if (!inst) throw missing();
+        return iam.policyJson(`${inst.zone}/${inst.name}`);
+      }
       if (method === 'DELETE' && !verb) {
-        need('compute.instances.delete', 'compute.disks.delete');
+        needOn(inst, 'compute.instances.delete');
+        need('compute.disks.delete');
         const prior = dedup(q.requestId);
         if (prior) return opJson(prior);
         if (!inst) throw missing();
@@ -656,7 +691,7 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
     };
     switch (verb) {
       case 'stop': {
-        need('compute.instances.stop');
+        needOn(inst, 'compute.instances.stop');
         const o = op();
         if (inst.status !== 'TERMINATED') {
           inst.status = 'STOPPING';
@@ -665,7 +700,7 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
         return opJson(o);
       }
       case 'start': {
-        need('compute.instances.start');
+        needOn(inst, 'compute.instances.start');
         if (inst.status === 'STOPPING') throw new ApiError(400, 'resourceNotReady', `The resource '${target.replace(SELF_LINK_BASE, '')}' is not ready`);
         const o = op();
         if (inst.status === 'TERMINATED') {
@@ -679,7 +714,7 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
         return opJson(o);
       }
       case 'setMachineType': {
-        need('compute.instances.setMachineType');
+        needOn(inst, 'compute.instances.setMachineType');
         const mt = String(body.machineType ?? '').split('/').pop()!;
         if (!MACHINE_TYPES[mt]) throw new ApiError(400, 'invalid', `Invalid value for field 'resource.machineType': '${String(body.machineType)}'.`);
         if (inst.status !== 'TERMINATED') throw new ApiError(400, 'invalid', `Instance '${inst.name}' must be stopped to change its machine type (status ${inst.status}).`);
@@ -690,7 +725,7 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
         return opJson(o);
       }
       case 'setMetadata': {
-        need('compute.instances.setMetadata');
+        needOn(inst, 'compute.instances.setMetadata');
         if (controls.metadataRaces > 0) {
           controls.metadataRaces--;
           inst.metadata.fingerprint = state.fingerprint(); // another writer (e.g. the guest agent) got there first
@@ -701,6 +736,12 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
         const items = ((body.items as Array<{ key: string; value?: string }> | undefined) ?? []).map((i) => ({ key: i.key, ...(i.value !== undefined ? { value: i.value } : {}) }));
         inst.metadata = { fingerprint: state.fingerprint(), items };
         return opJson(op());
+      }
+      case 'setIamPolicy': {
+        needOn(inst, 'compute.instances.setIamPolicy');
+        const out = iam.setPolicy(`${inst.zone}/${inst.name}`, body);
+        if (!out.ok) throw new ApiError(out.status, out.reason, out.message);
+        return iam.policyJson(`${inst.zone}/${inst.name}`);
       }
     }
     throw new ApiError(404, 'notFound', `unknown verb ${verb}`);
@@ -714,14 +755,20 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
     const parts = (form.get('assertion') ?? '').split('.');
     if (parts.length !== 3) return bad('Invalid JWT.');
     const [h, p, s] = parts as [string, string, string];
-    const ok = verify('RSA-SHA256', Buffer.from(`${h}.${p}`), createPublicKey(account.publicKey), Buffer.from(s, 'base64url'));
+    let claims: { iss?: string; aud?: string; exp?: number; scope?: string };
+    try {
+      claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as typeof claims;
+    } catch {
+      return bad('Invalid JWT.');
+    }
+    // the installer's key, or a key the IAM API issued to the account named as issuer
+    const keys = claims.iss === account.email ? [account.publicKey] : iam.publicKeys(claims.iss ?? '');
+    const ok = keys.some((k) => verify('RSA-SHA256', Buffer.from(`${h}.${p}`), createPublicKey(k), Buffer.from(s, 'base64url')));
     if (!ok) return bad('Invalid JWT Signature.');
-    const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as { iss?: string; aud?: string; exp?: number; scope?: string };
-    if (claims.iss !== account.email) return bad('Invalid JWT: iss');
-    if (claims.aud !== `${url}/token`) return bad('Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.');
+    if (claims.aud !== `${url}/token` && claims.aud !== GOOGLE_TOKEN_URI) return bad('Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.');
     if (!claims.exp || claims.exp * 1000 < Date.now()) return bad('Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.');
     const access = `ya29.emu-${randomBytes(24).toString('base64url')}`;
-    tokens.set(access, account.email);
+    tokens.set(access, claims.iss!);
     return { status: 200, json: { access_token: access, expires_in: 3599, token_type: 'Bearer' } };
   }
 
@@ -747,6 +794,9 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
       if (!auth || !tokens.has(auth[1]!)) {
         throw new ApiError(401, 'authError', 'Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential.', { status: 'UNAUTHENTICATED' });
       }
+      caller = tokens.get(auth[1]!)!;
+      // a deleted service account's tokens stop working
+      if (!isInstaller() && !iam.accounts.has(caller)) throw new ApiError(401, 'authError', 'Request had invalid authentication credentials.', { status: 'UNAUTHENTICATED' });
       const fault = faults.take(`${req.method ?? 'GET'} ${u.pathname}`);
       if (fault === 'hang') {
         setTimeout(() => res.destroy(), faults.hangMs);
@@ -777,6 +827,11 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
         const granted = asked.filter((p) => !lacks(p));
         return send(200, granted.length ? { permissions: granted } : {});
       }
+      const sa = /^\/v1\/projects\/([^/]+)\/serviceAccounts(.*)$/.exec(u.pathname);
+      if (sa) {
+        if (sa[1] !== project && sa[1] !== '-') throw new IamApiError(403, 'PERMISSION_DENIED', `Permission denied on resource project ${sa[1]}.`);
+        return send(200, iam.route(req.method ?? 'GET', sa[2]!, q, body, needIam));
+      }
       const out = compute(req.method ?? 'GET', u.pathname, q, body);
       if (out && typeof out === 'object' && 'wait' in out) {
         // operations.wait: returns when DONE, or after a while (real: up to 2 minutes) still RUNNING
@@ -790,6 +845,11 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
       }
       return send(200, out);
     } catch (e) {
+      if (e instanceof IamApiError) {
+        // IAM's answers are google.rpc.Status: a status name and details, no errors[] array
+        entry.reason = e.code;
+        return send(e.status, { error: { code: e.status, message: e.message, status: e.code, ...(e.details.length ? { details: e.details } : {}) } });
+      }
       if (e instanceof ApiError) {
         entry.reason = e.reason;
         return send(e.status, {
@@ -818,6 +878,7 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
     serviceAccountKey: account.json,
     foreignServiceAccountKey: foreign.json,
     state,
+    iam,
     requests,
     async close() {
       server.closeAllConnections();

@@ -15,14 +15,15 @@ export interface TestCertificate {
   key: string;
 }
 
-export function makeTestCertificate(prefix: string): TestCertificate {
+/** `dnsNames`: public hostnames the certificate also names (the edge emulator checks the name it forwards for). */
+export function makeTestCertificate(prefix: string, dnsNames: readonly string[] = []): TestCertificate {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-tls-`));
   const keyFile = path.join(dir, 'key.pem');
   const certFile = path.join(dir, 'cert.pem');
   execFileSync(
     'openssl',
     ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+      '-addext', `subjectAltName=IP:127.0.0.1,DNS:localhost${dnsNames.map((n) => `,DNS:${n}`).join('')}`],
     { stdio: 'ignore' },
   );
   return { dir, certFile, cert: fs.readFileSync(certFile, 'utf8'), key: fs.readFileSync(keyFile, 'utf8') };

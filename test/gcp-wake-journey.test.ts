@@ -118,6 +118,25 @@ describe('wake on request on GCP: a tool call starts the stopped VM, through the
     expect((await scrape()).isError).toBe(false);
   }, 120_000);
 
+  it('`stop --hold` keeps the VM off: the hold label makes a tool call say so and start nothing; `start` removes it', async () => {
+    const inst = () => [...gce.state.instances.values()].find((i) => i.name === `crawl4ai-mcp-${NAME}`)!;
+    const stop = await cli(['stop', '--hold']);
+    expect(stop.code, stop.stderr).toBe(0);
+    expect(inst().labels['crawl4ai-mcp-hold']).toBe('true');
+    expect(inst().labels['crawl4ai-mcp-deployment']).toBe(NAME); // the other labels stay
+    await until(() => sim.current() === null);
+    expect(JSON.parse((await cli(['status', '--json'])).stdout).vm).toMatchObject({ state: 'stopped', held: true });
+    const before = starts().length;
+    const r = await scrape();
+    expect(r.isError).toBe(true);
+    expect(r.text).toContain('your crawler is stopped and on hold');
+    expect(starts().length).toBe(before);
+    const start = await cli(['start']);
+    expect(start.code, start.stderr).toBe(0);
+    expect(inst().labels['crawl4ai-mcp-hold']).toBeUndefined();
+    expect((await scrape()).isError).toBe(false);
+  }, 300_000);
+
   it('with a wrong wake key in the Worker nothing starts, and the caller is told `crawl4ai-mcp start`', async () => {
     const forged = JSON.stringify({ ...JSON.parse(gce.foreignServiceAccountKey), token_uri: 'https://oauth2.googleapis.com/token' });
     await new WorkerDeployer({ accountId: CF_ACCOUNT, apiToken: CF_TOKEN }, env, () => {}).putSecrets(NAME, { WAKE_GCP_KEY: forged });

@@ -161,3 +161,5 @@ export const TAG_MANAGED_BY = 'managed-by';
 export const MANAGED_BY = 'crawl4ai-mcp';
 /** Put on the VM by `stop --hold`: the Worker does not wake a VM carrying it (on AWS, IAM refuses too). */
 export const HOLD_TAG = 'crawl4ai-mcp:hold';
+/** The same as a GCP label (label keys allow only lowercase letters, digits, "_" and "-"). */
+export const HOLD_LABEL = 'crawl4ai-mcp-hold';

@@ -7,6 +7,7 @@
  * RS256 with WebCrypto and exchanged at the key's token_uri; the access token is kept per isolate
  * until shortly before it expires. Compute's REST API answers the instance's status.
  */
+import { HOLD_LABEL } from '../model/deployment.js';
 import type { VmPower, WakeTarget } from './wake.js';
 
 const COMPUTE = 'https://compute.googleapis.com/compute/v1/';
@@ -84,7 +85,12 @@ async function accessToken(key: ServiceAccountKeyFile, fetcher: typeof fetch): P
 }
 
 /** Compute's instance status as the wake logic sees it. */
-export function gcpPower(instance: { status?: string; lastStartTimestamp?: string }): VmPower {
+export function gcpPower(instance: { status?: string; lastStartTimestamp?: string; labels?: Record<string, string> }): VmPower {
+  const power = powerOf(instance);
+  return instance.labels?.[HOLD_LABEL] !== undefined ? { ...power, held: true } : power;
+}
+
+function powerOf(instance: { status?: string; lastStartTimestamp?: string }): VmPower {
   const t = instance.lastStartTimestamp ? Date.parse(instance.lastStartTimestamp) : NaN;
   const since = Number.isFinite(t) ? { since: t } : {};
   switch (instance.status) {
@@ -127,7 +133,7 @@ export function gcpWakeTarget(cfg: { key: string; instance: string }, fetcher: t
     key: `gcp:${cfg.instance}`,
     label: `Compute Engine instance ${cfg.instance}`,
     async describe() {
-      const inst = (await call('GET', '')) as { status?: string; lastStartTimestamp?: string } | undefined;
+      const inst = (await call('GET', '')) as { status?: string; lastStartTimestamp?: string; labels?: Record<string, string> } | undefined;
       lastStatus = inst?.status;
       return inst ? gcpPower(inst) : { state: 'gone' };
     },

@@ -10,7 +10,7 @@ import { destroyDeployment } from './destroy.js';
 import { discoverResources } from './discover.js';
 import { SCRUBBED_USER_DATA } from '../../bootstrap/cloud-init.js';
 import { restartWithIdleStop } from '../idle-stop-steps.js';
-import { getInstance, setMachineType, setUserData, startInstance, stopInstance, toVmStatus, type InstanceRef } from './instance.js';
+import { getInstance, setHoldLabel, setMachineType, setUserData, startInstance, stopInstance, toVmStatus, type InstanceRef } from './instance.js';
 import { checkResourceName, lastSegment, splitInstanceId } from './names.js';
 import { GCP_POLICY_FILE } from './permissions.js';
 import { planDeployment } from './plan.js';
@@ -67,6 +67,7 @@ export function createGcpProvider(): Provider {
     // wake on request: the Worker starts the stopped VM with a key that may start this instance only
     wakeVars: () => gcpWakeVars(),
     issueWakeCredential: (ctx, journal) => withGcp(ctx, async (gcp) => issueGcpWakeCredential(gcp, ctx, journal, await requireInstance(gcp, ctx, journal))),
+    setWakeHold: (ctx, journal, hold) => withGcp(ctx, async (gcp) => void (await setHoldLabel(gcp, await requireInstance(gcp, ctx, journal), hold))),
 
     destroy: (ctx, journal) => withGcp(ctx, (gcp) => destroyDeployment(gcp, ctx, journal)),
 

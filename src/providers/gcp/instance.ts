@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { protos } from '@google-cloud/compute';
 import { CliError, ExitCode } from '../../ground/errors.js';
 import { retry, waitFor } from '../../ground/wait.js';
-import type { VmState, VmStatus } from '../../model/deployment.js';
+import { HOLD_LABEL, type VmState, type VmStatus } from '../../model/deployment.js';
 import { callContext, type GcpClients } from './clients.js';
 import { CALL_OPTIONS, gcpCall, isFingerprintConflict, isNotFound } from './errors.js';
 import { lastSegment } from './names.js';
@@ -64,6 +64,7 @@ export function toVmStatus(inst: Instance | undefined): VmStatus {
   const stopped = status.state === 'stopped' || status.state === 'stopping' ? iso(inst.lastStopTimestamp) : undefined;
   if (started) status.startedAt = started;
   if (stopped) status.stoppedAt = stopped;
+  if (inst.labels?.[HOLD_LABEL] !== undefined) status.held = true;
   return status;
 }
 
@@ -132,28 +133,53 @@ export async function setMachineType(gcp: GcpClients, ref: InstanceRef, machineT
  * writer changed the metadata in between, Compute answers 412 and the read-modify-write is done
  * again. Returns false when there was nothing to change.
  */
-export async function setUserData(gcp: GcpClients, ref: InstanceRef, userData: string | undefined): Promise<boolean> {
-  return retry(
-    async () => {
-      const inst = await mustGet(gcp, ref);
-      const items = inst.metadata?.items ?? [];
-      const current = items.find((i) => i.key === 'user-data');
-      if (userData === undefined ? !current : current?.value === userData) return false;
-      const kept = items.filter((i) => i.key !== 'user-data').map((i) => ({ key: i.key, value: i.value }));
-      const next = userData === undefined ? kept : [...kept, { key: 'user-data', value: userData }];
-      const requestId = randomUUID();
-      const c = callContext(gcp, 'instances.setMetadata', { permission: 'compute.instances.setMetadata' });
-      const answer = await gcpCall(
-        c,
-        () => gcp.instances.setMetadata({ ...base(gcp, ref), requestId, metadataResource: { fingerprint: inst.metadata?.fingerprint ?? null, items: next } }, CALL_OPTIONS),
-        isFingerprintConflict,
-      );
-      await gcpCall(c, () => waitOperation(gcp, answer, { zone: ref.zone }, `metadata update of ${where(ref)}`));
-      return true;
-    },
-    { retryIf: isFingerprintConflict, attempts: 6, baseMs: gcp.timing.retryBaseMs, maxMs: gcp.timing.retryMaxMs },
-  ).catch((e: unknown) => {
-    if (isFingerprintConflict(e)) throw new CliError(`the metadata of ${where(ref)} kept changing while its bootstrap was being replaced`, { hint: 'run the command again' });
+export function setUserData(gcp: GcpClients, ref: InstanceRef, userData: string | undefined): Promise<boolean> {
+  return readModifyWrite(gcp, ref, 'metadata', 'its bootstrap was being replaced', async (inst) => {
+    const items = inst.metadata?.items ?? [];
+    const current = items.find((i) => i.key === 'user-data');
+    if (userData === undefined ? !current : current?.value === userData) return false;
+    const kept = items.filter((i) => i.key !== 'user-data').map((i) => ({ key: i.key, value: i.value }));
+    const next = userData === undefined ? kept : [...kept, { key: 'user-data', value: userData }];
+    const c = callContext(gcp, 'instances.setMetadata', { permission: 'compute.instances.setMetadata' });
+    const answer = await gcpCall(
+      c,
+      () => gcp.instances.setMetadata({ ...base(gcp, ref), requestId: randomUUID(), metadataResource: { fingerprint: inst.metadata?.fingerprint ?? null, items: next } }, CALL_OPTIONS),
+      isFingerprintConflict,
+    );
+    await gcpCall(c, () => waitOperation(gcp, answer, { zone: ref.zone }, `metadata update of ${where(ref)}`));
+    return true;
+  });
+}
+
+/**
+ * Puts or removes the hold label (`stop --hold`: the Worker does not wake a VM carrying it). The
+ * other labels stay; setLabels replaces the whole set under the label fingerprint. Returns false
+ * when there was nothing to change (so `start` of a VM never held makes no write).
+ */
+export function setHoldLabel(gcp: GcpClients, ref: InstanceRef, hold: boolean): Promise<boolean> {
+  return readModifyWrite(gcp, ref, 'labels', 'it was being held or released', async (inst) => {
+    const labels: Record<string, string> = { ...(inst.labels ?? {}) };
+    if ((HOLD_LABEL in labels) === hold) return false;
+    if (hold) labels[HOLD_LABEL] = 'true';
+    else delete labels[HOLD_LABEL];
+    const c = callContext(gcp, 'instances.setLabels', { permission: 'compute.instances.setLabels' });
+    const answer = await gcpCall(
+      c,
+      () => gcp.instances.setLabels({ ...base(gcp, ref), requestId: randomUUID(), instancesSetLabelsRequestResource: { labels, labelFingerprint: inst.labelFingerprint ?? null } }, CALL_OPTIONS),
+      isFingerprintConflict,
+    );
+    await gcpCall(c, () => waitOperation(gcp, answer, { zone: ref.zone }, `label update of ${where(ref)}`));
+    return true;
+  });
+}
+
+/**
+ * A read-modify-write under one of the instance's fingerprints: when another writer changed it in
+ * between, Compute answers 412 and the whole step (read included) is done again, a few times.
+ */
+function readModifyWrite(gcp: GcpClients, ref: InstanceRef, what: string, during: string, step: (inst: Instance) => Promise<boolean>): Promise<boolean> {
+  return retry(async () => step(await mustGet(gcp, ref)), { retryIf: isFingerprintConflict, attempts: 6, baseMs: gcp.timing.retryBaseMs, maxMs: gcp.timing.retryMaxMs }).catch((e: unknown) => {
+    if (isFingerprintConflict(e)) throw new CliError(`the ${what} of ${where(ref)} kept changing while ${during}`, { hint: 'run the command again' });
     throw e;
   });
 }

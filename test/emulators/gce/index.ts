@@ -263,7 +263,7 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
       ...(i.lastStopTimestamp ? { lastStopTimestamp: i.lastStopTimestamp } : {}),
       tags: { items: i.tags, fingerprint: 'tags-fp' },
       labels: i.labels,
-      labelFingerprint: 'labels-fp',
+      labelFingerprint: i.labelFingerprint ?? 'labels-fp',
       metadata: { kind: 'compute#metadata', fingerprint: i.metadata.fingerprint, items: i.metadata.items },
       disks: [
         { kind: 'compute#attachedDisk', type: 'PERSISTENT', mode: 'READ_WRITE', boot: true, autoDelete: i.disk.autoDelete, deviceName: i.disk.name, source: link(`zones/${i.zone}/disks/${i.disk.name}`), diskSizeGb: String(i.disk.sizeGb) },
@@ -470,7 +470,7 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
       if (!inst) throw notFound(`projects/${project}/zones/${r[1]}/instances/${r[2]}`);
       return serialPortOutput(inst, q);
     }
-    if ((r = /^zones\/([^/]+)\/instances\/([^/]+)(\/(stop|start|setMachineType|setMetadata|getIamPolicy|setIamPolicy))?$/.exec(rest!))) {
+    if ((r = /^zones\/([^/]+)\/instances\/([^/]+)(\/(stop|start|setMachineType|setMetadata|setLabels|getIamPolicy|setIamPolicy))?$/.exec(rest!))) {
       const [, zone, name, , verb] = r;
       const inst = state.findInstance(zone!, name!);
       const missing = () => notFound(`projects/${project}/zones/${zone}/instances/${name}`);
@@ -735,6 +735,16 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
         }
         const items = ((body.items as Array<{ key: string; value?: string }> | undefined) ?? []).map((i) => ({ key: i.key, ...(i.value !== undefined ? { value: i.value } : {}) }));
         inst.metadata = { fingerprint: state.fingerprint(), items };
+        return opJson(op());
+      }
+      case 'setLabels': {
+        // the whole label set is replaced; its fingerprint must be the current one (412 otherwise)
+        needOn(inst, 'compute.instances.setLabels');
+        if (body.labelFingerprint !== (inst.labelFingerprint ?? 'labels-fp')) {
+          throw new ApiError(412, 'conditionNotMet', 'Labels fingerprint either invalid or resource labels have changed');
+        }
+        inst.labels = checkLabels(body.labels);
+        inst.labelFingerprint = state.fingerprint();
         return opJson(op());
       }
       case 'setIamPolicy': {

@@ -73,6 +73,8 @@ export interface Instance {
   metadata: { fingerprint: string; items: MetadataItem[] };
   tags: string[];
   labels: Record<string, string>;
+  /** changes with each setLabels (absent: the creation value) */
+  labelFingerprint?: string;
   shielded: { enableSecureBoot: boolean; enableVtpm: boolean; enableIntegrityMonitoring: boolean };
   serviceAccounts: Array<{ email: string; scopes: string[] }>;
   requestId?: string;

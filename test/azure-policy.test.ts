@@ -15,7 +15,7 @@ import { newDeploymentState } from '../src/state/schema.js';
 import { StateStore } from '../src/state/store.js';
 import { SELF_DEALLOCATE_ACTIONS, SELF_DEALLOCATE_ROLE_FILE, SELF_DEALLOCATE_ROLE_NAME } from '../src/providers/azure/self-deallocate.js';
 import { startAzureEmulator } from './emulators/azure/index.js';
-import { createSelfDeallocateRole, deployerCondition } from './helpers/azure-roles.js';
+import { createSelfDeallocateRole, createWakeRole, deployerCondition } from './helpers/azure-roles.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const role = JSON.parse(fs.readFileSync(path.join(ROOT, AZURE_POLICY_FILE), 'utf8')) as Record<string, unknown> & { Actions: string[] };
@@ -28,6 +28,12 @@ describe('templates/policies/azure-custom-role.json', () => {
     expect(Object.keys(role).sort()).toEqual(['Actions', 'AssignableScopes', 'DataActions', 'Description', 'IsCustom', 'Name', 'NotActions', 'NotDataActions']);
     expect(role.IsCustom).toBe(true);
     expect([...role.Actions].sort()).toEqual([...AZURE_REQUIRED_ACTIONS].sort());
+    // wake on request: its identity in the deployment's group, with the Worker's federated credential; no read, no other identity action
+    expect(role.Actions.filter((a) => a.startsWith('Microsoft.ManagedIdentity/'))).toEqual([
+      'Microsoft.ManagedIdentity/userAssignedIdentities/delete',
+      'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write',
+      'Microsoft.ManagedIdentity/userAssignedIdentities/write',
+    ]);
     expect(new Set(role.Actions).size).toBe(role.Actions.length);
     for (const a of role.Actions) expect(a).not.toContain('*');
     expect(role.NotActions).toEqual([]);
@@ -48,10 +54,10 @@ describe('templates/policies/azure-custom-role.json', () => {
     expect(sd).toMatchObject({ Name: SELF_DEALLOCATE_ROLE_NAME, IsCustom: true, Actions: [...SELF_DEALLOCATE_ACTIONS], NotActions: [], DataActions: [], NotDataActions: [], AssignableScopes: ['/subscriptions/{subscriptionId}'] });
   });
 
-  it('grants what a whole life needs (plan, init in both modes with idle auto-stop, stop, start, scale, discover, destroy) and nothing it never needs', async () => {
+  it('grants what a whole life needs (plan, init in both modes with idle auto-stop and wake on request, stop, start, scale, discover, destroy) and nothing it never needs', async () => {
     const emu = await startAzureEmulator({ lroMs: 20 });
-    // the README's set-up: the shared role, and the deployer's assignment carrying the condition
-    emu.constrainRoleAssignments(deployerCondition(createSelfDeallocateRole(emu)));
+    // the README's set-up: the shared roles, and the deployer's assignment carrying the condition
+    emu.constrainRoleAssignments(deployerCondition(createSelfDeallocateRole(emu), createWakeRole(emu)));
     tls.setDefaultCACertificates([...tls.getCACertificates('default'), emu.caPem]);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-azure-policy-'));
     try {
@@ -70,6 +76,7 @@ describe('templates/policies/azure-custom-role.json', () => {
         await azure.validateCredentials(ctx);
         await azure.plan(ctx);
         await azure.apply(ctx, journal, () => ({ userData: '#cloud-config\n', inboundPorts: network === 'public' ? [443] : [] }));
+        expect(await azure.issueWakeCredential!(ctx, journal, { workerUrl: async () => `https://crawl4ai-mcp-${name}.test-user.workers.dev` })).toBeDefined();
         await azure.status(ctx, journal);
         await azure.stop(ctx, journal);
         await azure.start(ctx, journal);

@@ -52,6 +52,11 @@ export interface WakeCredential {
   secrets: Record<string, string>;
 }
 
+/** What a wake credential may need from the conductor: the Worker's URL (Azure: its OIDC issuer), deploying the Worker first if it is not yet. */
+export interface WakeContext {
+  workerUrl(): Promise<string>;
+}
+
 export interface ProviderContext {
   spec: DeploymentSpec;
   credentials: ProviderCredentials;
@@ -122,15 +127,15 @@ export interface Provider {
    */
   scrubBootstrap(ctx: ProviderContext, journal: Journal): Promise<VmStatus>;
   /**
-   * Wake on request (optional; AWS so far): the Worker's plain vars naming the VM to wake, known
-   * before apply (the Worker deploys while the VM launches).
+   * Wake on request (optional; AWS and Azure so far): the Worker's plain vars naming the VM to
+   * wake, known before apply (the Worker deploys while the VM launches).
    */
   wakeVars?(ctx: ProviderContext): Record<string, string>;
   /**
    * Creates (journaled) the wake credential once the VM exists and issues it a fresh key. Undefined
    * when these credentials may not create it (wake stays off, said in a progress line).
    */
-  issueWakeCredential?(ctx: ProviderContext, journal: Journal): Promise<WakeCredential | undefined>;
+  issueWakeCredential?(ctx: ProviderContext, journal: Journal, wake: WakeContext): Promise<WakeCredential | undefined>;
   /** Deletes every resource in the journal and every resource tagged for the deployment. */
   destroy(ctx: ProviderContext, journal: Journal): Promise<void>;
   /** Every live resource tagged crawl4ai-mcp:deployment=<name>, found without the state file. */

@@ -10,6 +10,7 @@
  */
 import { AwsClient } from 'aws4fetch';
 import { OriginUnreachableError, type Crawl4aiOrigin } from '../mcp/origin.js';
+import { azureWakeConfig, azureWakeTarget, type AzureWakeEnv } from './wake-azure.js';
 
 /** What the cloud says the VM is doing; `since` is when it last began running or starting (ms). */
 export interface VmPower {
@@ -27,8 +28,8 @@ export interface WakeTarget {
 }
 
 /** The Worker vars and secrets a wake target is made from (set by `init`, see README). */
-export interface WakeEnv {
-  /** which cloud's wake target: "aws" */
+export interface WakeEnv extends AzureWakeEnv {
+  /** which cloud's wake target: "aws" or "azure" (wake-azure.ts) */
   WAKE_CLOUD?: string;
   WAKE_AWS_REGION?: string;
   /** the value of the crawl4ai-mcp:deployment tag of the instance to wake */
@@ -66,6 +67,8 @@ export function wakeTargetFor(env: WakeEnv, fetcher: typeof fetch = fetch): Wake
       fetcher,
     );
   }
+  const azure = env.WAKE_CLOUD === 'azure' ? azureWakeConfig(env) : undefined;
+  if (azure) return azureWakeTarget(azure, fetcher);
   return undefined;
 }
 
@@ -166,6 +169,8 @@ async function wake(target: WakeTarget, now: () => number): Promise<OriginUnreac
   try {
     power = await target.describe();
   } catch (e) {
+    // a target may say itself what the caller should know (Azure: Entra refused the wake credential)
+    if (e instanceof OriginUnreachableError) return e;
     console.error(`wake: could not read the VM's state: ${e instanceof Error ? e.message : String(e)}`);
     return undefined;
   }

@@ -1,6 +1,7 @@
-// The Azure set-up the README asks of the user, done to the ARM emulator: the shared role
-// "crawl4ai-mcp self-deallocate" from its template (as `az role definition create` would), and the
-// deployer's ABAC condition from its template with that role's id filled in.
+// The Azure set-up the README asks of the user, done to the ARM emulator: the shared roles
+// "crawl4ai-mcp self-deallocate" and "crawl4ai-mcp wake" from their templates (as `az role
+// definition create` would), and the deployer's ABAC condition from its template with those
+// roles' ids filled in.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,11 +10,12 @@ import type { AzureEmulator } from '../emulators/azure/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SELF_DEALLOCATE_TEMPLATE = 'templates/policies/azure-self-deallocate-role.json';
+export const WAKE_TEMPLATE = 'templates/policies/azure-wake-role.json';
 export const DEPLOYER_CONDITION_TEMPLATE = 'templates/policies/azure-deployer-condition.txt';
 
-/** `az role definition create --role-definition @azure-self-deallocate-role.json`; returns the role's GUID. */
-export function createSelfDeallocateRole(emu: AzureEmulator): string {
-  const t = JSON.parse(fs.readFileSync(path.join(ROOT, SELF_DEALLOCATE_TEMPLATE), 'utf8').replaceAll('{subscriptionId}', emu.subscriptionId)) as {
+/** `az role definition create --role-definition @<template>`; returns the role's GUID. */
+function createRole(emu: AzureEmulator, template: string): string {
+  const t = JSON.parse(fs.readFileSync(path.join(ROOT, template), 'utf8').replaceAll('{subscriptionId}', emu.subscriptionId)) as {
     Name: string;
     Description: string;
     Actions: string[];
@@ -34,7 +36,19 @@ export function createSelfDeallocateRole(emu: AzureEmulator): string {
   return name;
 }
 
-/** The condition the README puts on the deployer's role assignment, for the role `roleGuid`. */
-export function deployerCondition(roleGuid: string): string {
-  return fs.readFileSync(path.join(ROOT, DEPLOYER_CONDITION_TEMPLATE), 'utf8').replaceAll('{selfDeallocateRoleId}', roleGuid);
+export const createSelfDeallocateRole = (emu: AzureEmulator): string => createRole(emu, SELF_DEALLOCATE_TEMPLATE);
+export const createWakeRole = (emu: AzureEmulator): string => createRole(emu, WAKE_TEMPLATE);
+
+/**
+ * The condition the README puts on the deployer's role assignment, for the self-deallocate role
+ * and the wake role. Without a wake role id, one that names no role in this subscription (a set-up
+ * whose wake role was never created or was deleted).
+ */
+export function deployerCondition(selfDeallocateGuid: string, wakeGuid: string = randomUUID()): string {
+  return fs.readFileSync(path.join(ROOT, DEPLOYER_CONDITION_TEMPLATE), 'utf8').replaceAll('{selfDeallocateRoleId}', selfDeallocateGuid).replaceAll('{wakeRoleId}', wakeGuid);
+}
+
+/** The deployer's condition as it was before wake on request: the self-deallocate role only. */
+export function selfDeallocateOnlyCondition(selfDeallocateGuid: string): string {
+  return deployerCondition(selfDeallocateGuid, selfDeallocateGuid).replaceAll(`{${selfDeallocateGuid}, ${selfDeallocateGuid}}`, `{${selfDeallocateGuid}}`);
 }

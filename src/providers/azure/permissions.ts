@@ -64,9 +64,23 @@ export const AZURE_IDLE_STOP_ACTIONS: readonly string[] = [
   'Microsoft.Authorization/roleAssignments/delete',
 ];
 
-export type AzureAction = (typeof AZURE_READ_ACTIONS)[number] | (typeof AZURE_WRITE_ACTIONS)[number] | (typeof AZURE_MANAGE_ACTIONS)[number];
+/**
+ * Wake on request (optional: without them init says `wake on request is off: …` and carries on,
+ * so the pre-create check never asks for them): create the Worker's user-assigned identity in the
+ * deployment's group, trust the Worker's issuer on it (a federated identity credential), and
+ * delete the identity on destroy (the credential goes with it). No read: each PUT is idempotent.
+ * The identity's role assignment uses the roleAssignments actions above, bounded by the condition.
+ */
+export const AZURE_WAKE_ACTIONS = [
+  'Microsoft.ManagedIdentity/userAssignedIdentities/write',
+  'Microsoft.ManagedIdentity/userAssignedIdentities/delete',
+  'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write',
+] as const;
 
-export const AZURE_REQUIRED_ACTIONS: readonly AzureAction[] = [...AZURE_READ_ACTIONS, ...AZURE_WRITE_ACTIONS, ...AZURE_MANAGE_ACTIONS];
+export type AzureAction = (typeof AZURE_READ_ACTIONS)[number] | (typeof AZURE_WRITE_ACTIONS)[number] | (typeof AZURE_MANAGE_ACTIONS)[number] | (typeof AZURE_WAKE_ACTIONS)[number];
+
+/** Every action the role grants (templates/policies/azure-custom-role.json). */
+export const AZURE_REQUIRED_ACTIONS: readonly AzureAction[] = [...AZURE_READ_ACTIONS, ...AZURE_WRITE_ACTIONS, ...AZURE_MANAGE_ACTIONS, ...AZURE_WAKE_ACTIONS];
 
 /** The permission whose absence stops a deployment at the VM step (named by errors and the conformance suite). */
 export const AZURE_VM_CREATE = 'Microsoft.Compute/virtualMachines/write';

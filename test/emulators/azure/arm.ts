@@ -133,7 +133,7 @@ export function createArm(state: ArmState, faults: ArmFaults, opts: ArmOptions) 
     const ps = r.vm!.powerState;
     return {
       statuses: [
-        { code: `ProvisioningState/${String(r.properties.provisioningState).toLowerCase()}`, level: 'Info', displayStatus: `Provisioning ${String(r.properties.provisioningState).toLowerCase()}` },
+        { code: `ProvisioningState/${String(r.properties.provisioningState).toLowerCase()}`, level: 'Info', displayStatus: `Provisioning ${String(r.properties.provisioningState).toLowerCase()}`, ...(r.vm!.statusTime ? { time: r.vm!.statusTime } : {}) },
         { code: `PowerState/${ps}`, level: 'Info', displayStatus: `VM ${ps}` },
       ],
     };
@@ -224,6 +224,7 @@ export function createArm(state: ArmState, faults: ArmFaults, opts: ArmOptions) 
         }
         if (cur) cur.properties.provisioningState = finalState;
         if (cur?.type === TYPES.vm && !existing) cur.vm!.powerState = 'running';
+        if (cur?.vm) cur.vm.statusTime = new Date(now()).toISOString();
       }, 'async');
       return json(existing ? 200 : 201, render(next), headers);
     }
@@ -499,6 +500,7 @@ export function createArm(state: ArmState, faults: ArmFaults, opts: ArmOptions) 
         throw new ArmError(409, 'AllocationFailed', `Allocation failed. We do not have sufficient capacity for the requested VM size ${vm.properties.hardwareProfile.vmSize} in this region. Read more about improving likelihood of allocation success at http://aka.ms/allocation-guidance`);
       }
       vm.vm!.powerState = t[1];
+      vm.vm!.statusTime = new Date(now()).toISOString();
     }, 'async');
     return json(202, undefined, headers);
   }
@@ -538,7 +540,7 @@ export function createArm(state: ArmState, faults: ArmFaults, opts: ArmOptions) 
       { actions: ['Microsoft.Authorization/permissions/read'], notActions: [] as string[], dataActions: [], notDataActions: [] },
       { actions: ['*/read'], notActions: [] as string[], dataActions: [], notDataActions: [] },
       {
-        actions: ['Microsoft.Resources/*', 'Microsoft.Network/*', 'Microsoft.Compute/*', 'Microsoft.Authorization/roleDefinitions/*', 'Microsoft.Authorization/roleAssignments/*'],
+        actions: ['Microsoft.Resources/*', 'Microsoft.Network/*', 'Microsoft.Compute/*', 'Microsoft.ManagedIdentity/*', 'Microsoft.Authorization/roleDefinitions/*', 'Microsoft.Authorization/roleAssignments/*'],
         notActions: [...faults.denied],
         dataActions: [],
         notDataActions: [],

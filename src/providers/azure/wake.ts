@@ -18,7 +18,7 @@ import type { AzureClients } from './clients.js';
 import { azureCall, azureErrorCode, isNotFound, toCliError } from './errors.js';
 import { AZURE_RESOURCE, deploymentTags, resourceNames, scopedId } from './names.js';
 import { AZURE_POLICY_FILE } from './permissions.js';
-import { actionsBeyond, assignAtVm, findRoleByName, ourAssignments, rest, subscriptionScope, vmIdOf } from './roles.js';
+import { actionsBeyond, assignAtVm, findRoleByName, ourAssignments, rest, subscriptionScope, vmIdOf, type ArmItem } from './roles.js';
 
 export const WAKE_ROLE_NAME = 'crawl4ai-mcp wake';
 export const WAKE_ROLE_FILE = 'templates/policies/azure-wake-role.json';
@@ -73,7 +73,7 @@ export async function issueAzureWakeCredential(az: AzureClients, ctx: ProviderCo
     return undefined;
   };
 
-  let role;
+  let role: ArmItem | undefined;
   try {
     role = await findRoleByName(az, WAKE_ROLE_NAME);
   } catch (e) {

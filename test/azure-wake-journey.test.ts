@@ -16,7 +16,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzureEmulator, TYPES, type AzureEmulator } from './emulators/azure/index.ts';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
-import { createSelfDeallocateRole, createWakeRole, deployerCondition } from './helpers/azure-roles.js';
+import { createSelfDeallocateRole, deployerCondition, setUpWake } from './helpers/azure-roles.js';
 import { runCli } from './helpers/cli.js';
 import { azureJourneyEnv, azureVms } from './helpers/journey.js';
 import { startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
@@ -57,7 +57,7 @@ describe('wake on request on Azure: a tool call starts the deallocated VM, throu
 
   beforeAll(async () => {
     az = await startAzureEmulator({ lroMs: 100 });
-    az.constrainRoleAssignments(deployerCondition(createSelfDeallocateRole(az), createWakeRole(az)));
+    az.constrainRoleAssignments(deployerCondition(createSelfDeallocateRole(az), setUpWake(az)));
     cf = await startCloudflareEmulator({ accountId: CF_ACCOUNT, apiToken: CF_TOKEN });
     // what the edge does for the Worker's fetches to Azure's public endpoints
     for (const host of ['login.microsoftonline.com', 'management.azure.com']) cf.setHost(host, { url: az.url, ca: az.caPem });
@@ -83,7 +83,7 @@ describe('wake on request on Azure: a tool call starts the deallocated VM, throu
     expect(state + init.stdout + init.stderr).not.toMatch(/PRIVATE KEY|MII[A-Za-z0-9+/]{40}/);
     expect(JSON.parse(state).resources.filter((r: { kind: string }) => r.kind.startsWith('azure:wake')).map((r: { phase: string }) => r.phase)).toEqual(['created', 'created']);
     vmId = az.resourcesOf(NAME).find((r) => r.type === TYPES.vm)!.id;
-    const identity = az.state.ofType(TYPES.identity).find((r) => r.resourceGroup === `crawl4ai-mcp-${NAME}`)!;
+    const identity = az.state.ofType(TYPES.identity).find((r) => r.name === `crawl4ai-mcp-${NAME}-wake`)!;
     principal = identity.properties.principalId;
     // the Worker serves its issuer publicly (Entra fetches it with no key)
     const issuer = await fetch(`${cf.workerUrl(SCRIPT)}/wake-issuer/.well-known/openid-configuration`);
@@ -145,7 +145,7 @@ describe('wake on request on Azure: a tool call starts the deallocated VM, throu
     fs.rmSync(path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', `${NAME}.json`));
     const destroy = await cli(['destroy', '--yes', '--provider', 'azure', '--region', 'eastus']);
     expect(destroy.code, destroy.stderr).toBe(0);
-    expect(destroy.stdout + destroy.stderr).toContain('deleting the wake credential (managed identity crawl4ai-mcp-azwj-wake');
+    expect(destroy.stdout + destroy.stderr).toContain('deleting the wake credential (managed identity crawl4ai-mcp-azwj-wake in crawl4ai-mcp_wake');
     expect(az.resourcesOf(NAME)).toEqual([]);
     expect(az.state.ofType(TYPES.identity)).toEqual([]);
     expect([...az.state.roleAssignments.values()].filter((a) => a.principalId === principal || a.scope.includes(`crawl4ai-mcp-${NAME}/`))).toEqual([]);

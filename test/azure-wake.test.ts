@@ -21,7 +21,7 @@ import { azureWakeConfig, clientAssertion, wakeIssuerRoute, type AzureWakeEnv } 
 import { BOOT_SECONDS, resetWakeGuard, wakeTargetFor, wakingOrigin } from '../src/worker/wake.js';
 import { forwardHttp } from './emulators/cloudflare/edge-outbound.js';
 import { startAzureEmulator, TYPES, type AzureEmulator } from './emulators/azure/index.js';
-import { createSelfDeallocateRole, createWakeRole, deployerCondition, selfDeallocateOnlyCondition } from './helpers/azure-roles.js';
+import { createSelfDeallocateRole, deployerCondition, selfDeallocateOnlyCondition, setUpWake, WAKE_GROUP } from './helpers/azure-roles.js';
 
 const WORKER = 'https://crawl4ai-mcp-azwake.test-user.workers.dev';
 let az: AzureEmulator;
@@ -45,7 +45,7 @@ function ctxFor(name: string, progress: string[] = []): ProviderContext {
 const journalFor = (name: string) => new Journal(new StateStore(path.join(dir, 'state', name)), newDeploymentState(name));
 const workerUrl = (name: string) => WORKER.replace('azwake', name);
 const vmOf = (name: string) => az.state.get(az.resourcesOf(name).find((r) => r.type === TYPES.vm)!.id)!;
-const identityOf = (name: string) => az.state.ofType(TYPES.identity).find((r) => r.resourceGroup === `crawl4ai-mcp-${name}`);
+const identityOf = (name: string) => az.state.ofType(TYPES.identity).find((r) => r.name === `crawl4ai-mcp-${name}-wake`);
 
 /** Entra ID's fetch of a federated issuer: to the Worker whose URL it is, answered by its issuer route. */
 async function workerIssuerFetch(url: string): Promise<Response> {
@@ -132,7 +132,7 @@ async function until(what: () => boolean, ms = 10_000): Promise<void> {
 beforeAll(async () => {
   az = await startAzureEmulator({ lroMs: 30, principalReplicationMs: 500, fetchIssuer: workerIssuerFetch });
   shared = createSelfDeallocateRole(az);
-  wakeRole = createWakeRole(az);
+  wakeRole = setUpWake(az);
   az.constrainRoleAssignments(deployerCondition(shared, wakeRole));
   tls.setDefaultCACertificates([...tls.getCACertificates('default'), az.caPem]);
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-azwake-'));
@@ -154,7 +154,7 @@ describe('the wake credential on Azure: a managed identity that may start this o
     env = workers.get('azwake')!;
     expect(d.wake).toBeDefined();
     const identity = identityOf('azwake')!;
-    expect(identity).toMatchObject({ name: 'crawl4ai-mcp-azwake-wake', tags: { 'crawl4ai-mcp:deployment': 'azwake', 'managed-by': 'crawl4ai-mcp' } });
+    expect(identity).toMatchObject({ name: 'crawl4ai-mcp-azwake-wake', resourceGroup: WAKE_GROUP, location: 'eastus', tags: { 'crawl4ai-mcp:deployment': 'azwake', 'managed-by': 'crawl4ai-mcp' } });
     expect(az.requests.filter((r) => r.error === 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity')).toHaveLength(2);
     const list = (await (await fetch(`${az.url}${identity.id}/federatedIdentityCredentials?api-version=2023-01-31`, { headers: { authorization: `Bearer ${az.issueToken()}` } })).json()) as { value: unknown[] };
     expect(list.value).toEqual([
@@ -293,12 +293,39 @@ describe('the wake credential on Azure: a managed identity that may start this o
     expect(az.resourcesOf('azother')).toEqual([]);
     expect(az.state.ofType(TYPES.identity)).toEqual([]);
     expect([...az.state.roleAssignments.values()].filter((a) => a.principalId === gone || a.principalId === theirs)).toEqual([]);
-    expect([...az.state.roleDefinitions.keys()].sort()).toEqual([shared, wakeRole].sort());
+    expect([...az.state.roleDefinitions.keys()]).toEqual(expect.arrayContaining([shared, wakeRole]));
+    expect(az.state.groupOf(WAKE_GROUP)).toBeDefined(); // the user's, kept for the next deployment
     // the identity was deleted before its group: the Worker's credential died first
     const order = az.requests.filter((r) => r.method === 'DELETE').map((r) => r.path);
     const at = (re: RegExp) => order.findIndex((p) => re.test(p));
     expect(at(/userAssignedIdentities\/crawl4ai-mcp-azwake-wake$/)).toBeLessThan(at(/resourcegroups\/crawl4ai-mcp-azwake$/i));
   }, 60_000);
+});
+
+const setUpWakeScope = () => az.grantOnlyUnder(['Microsoft.ManagedIdentity/userAssignedIdentities/write', 'Microsoft.ManagedIdentity/userAssignedIdentities/delete', 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write'], `/subscriptions/${az.subscriptionId}/resourceGroups/${WAKE_GROUP}`);
+
+describe('the installer\'s Microsoft.ManagedIdentity actions hold on crawl4ai-mcp_wake only', () => {
+  it('it cannot federate (sign in as) an identity anywhere else, nor create one there', async () => {
+    const t = az.issueToken();
+    const put = async (p: string, body: unknown) => {
+      const res = await fetch(`${az.url}${p}?api-version=2023-01-31`, { method: 'PUT', headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: res.status, code: ((await res.json().catch(() => ({}))) as { error?: { code?: string } }).error?.code };
+    };
+    // someone else's identity, say an app's with access to its data, made by an admin
+    const app = `/subscriptions/${az.subscriptionId}/resourceGroups/prod-app`;
+    az.grantOnlyUnder([], '/');
+    try {
+      expect((await put(app, { location: 'eastus' })).status).toBe(201);
+      expect((await put(`${app}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/app-identity`, { location: 'eastus' })).status).toBe(201);
+    } finally {
+      setUpWakeScope();
+    }
+    const evil = { properties: { issuer: 'https://attacker.example', subject: 'me', audiences: ['api://AzureADTokenExchange'] } };
+    expect(await put(`${app}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/app-identity/federatedIdentityCredentials/mine`, evil)).toEqual({ status: 403, code: 'AuthorizationFailed' });
+    expect(await put(`${app}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/another`, { location: 'eastus' })).toEqual({ status: 403, code: 'AuthorizationFailed' });
+    // where it may: its own group
+    expect((await put(`/subscriptions/${az.subscriptionId}/resourceGroups/${WAKE_GROUP}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/scratch`, { location: 'eastus' })).status).toBe(201);
+  });
 });
 
 describe("the deployer's condition with the wake role", () => {
@@ -357,25 +384,35 @@ describe('wake on request stays off, in one line and with nothing left behind, w
     }
   }, 60_000);
 
-  it('a deployer role from before wake on request (no Microsoft.ManagedIdentity): names the actions to add; validate still passes', async () => {
-    az.denyActions(['Microsoft.ManagedIdentity/*']);
+  it('no "crawl4ai-mcp wake identities" for the installer on crawl4ai-mcp_wake: names the role and the group; validate still passes', async () => {
+    az.grantOnlyUnder(['Microsoft.ManagedIdentity/*'], `/subscriptions/${az.subscriptionId}/resourceGroups/somewhere-else`);
     try {
       expect((await azure.validateCredentials(ctxFor('azoldrole'))).missing).toEqual([]);
       const line = await noWake('azoldrole');
-      expect(line).toContain('Microsoft.ManagedIdentity/userAssignedIdentities/write');
+      expect(line).toContain('the Azure credentials may not create managed identities in crawl4ai-mcp_wake (assign them the role "crawl4ai-mcp wake identities" on that group only');
     } finally {
-      az.denyActions([]);
+      setUpWakeScope();
+    }
+  }, 60_000);
+
+  it('no resource group crawl4ai-mcp_wake: names the az group create line', async () => {
+    const group = az.state.groupOf(WAKE_GROUP)!;
+    az.state.groups.delete(WAKE_GROUP.toLowerCase());
+    try {
+      const line = await noWake('aznogroup');
+      expect(line).toContain('the Azure subscription has no resource group crawl4ai-mcp_wake for the wake identities (set it up once: az group create -n crawl4ai-mcp_wake');
+    } finally {
+      az.state.groups.set(WAKE_GROUP.toLowerCase(), group);
     }
   }, 60_000);
 });
 
 describe('the ARM emulator: federated identity credentials', () => {
   it('at most 20 per identity, names as ARM allows them, one issuer + subject pair per identity', async () => {
-    const g = `/subscriptions/${az.subscriptionId}/resourceGroups/fic-limit`;
+    const g = `/subscriptions/${az.subscriptionId}/resourceGroups/${WAKE_GROUP}`;
     const t = az.issueToken();
     const put = (p: string, body: unknown) =>
       fetch(`${az.url}${p}?api-version=2023-01-31`, { method: 'PUT', headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    expect((await put(g, { location: 'eastus' })).status).toBe(201);
     const id = `${g}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/many`;
     const created = (await (await put(id, { location: 'eastus' })).json()) as { properties: Record<string, string> };
     expect(Object.keys(created.properties).sort()).toEqual(['clientId', 'principalId', 'tenantId']);

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { startGceEmulator, type GceEmulator } from './emulators/gce/index.ts';
 import { startAzureEmulator, type AzureEmulator } from './emulators/azure/index.ts';
-import { createSelfDeallocateRole, createWakeRole } from './helpers/azure-roles.js';
+import { createSelfDeallocateRole, setUpWake } from './helpers/azure-roles.js';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
 import { FAULT_KINDS, type FaultInjector, type FaultKind } from './emulators/faults/injector.ts';
 import { runCli } from './helpers/cli.js';
@@ -86,7 +86,7 @@ const CLOUDS: Cloud[] = [
       const az: AzureEmulator = await startAzureEmulator({ lroMs: 100 });
       // the user's one-time set-up (idle auto-stop is on by default; wake on request needs its role)
       createSelfDeallocateRole(az);
-      createWakeRole(az);
+      setUpWake(az);
       return {
         faults: az.injector,
         env: (cf) => azureJourneyEnv(az, cf, CF_TOKEN, 'c4m-azure-faults-'),

@@ -25,7 +25,7 @@ export const AZURE_READ_ACTIONS = [
   'Microsoft.Network/virtualNetworks/read',
   'Microsoft.Network/publicIPAddresses/read',
   'Microsoft.Network/networkInterfaces/read',
-  // idle auto-stop: find the shared self-deallocate role by name, and the VM's assignment of it (also for destroy)
+  // idle auto-stop and wake on request: find the shared roles by name, and the VM's assignments of them (also for destroy)
   'Microsoft.Authorization/roleDefinitions/read',
   'Microsoft.Authorization/roleAssignments/read',
 ] as const;
@@ -43,7 +43,7 @@ export const AZURE_WRITE_ACTIONS = [
   'Microsoft.Network/networkInterfaces/join/action',
   'Microsoft.Compute/virtualMachines/write',
   'Microsoft.Compute/disks/write',
-  // idle auto-stop: assign the shared self-deallocate role to the VM's identity at the VM's scope
+  // idle auto-stop and wake on request: assign the shared roles to the VM's identity and the wake identity, at the VM's scope
   // (never roleDefinitions/write: the user defines that role once; README's condition limits this write to it)
   'Microsoft.Authorization/roleAssignments/write',
 ] as const;
@@ -64,23 +64,9 @@ export const AZURE_IDLE_STOP_ACTIONS: readonly string[] = [
   'Microsoft.Authorization/roleAssignments/delete',
 ];
 
-/**
- * Wake on request (optional: without them init says `wake on request is off: …` and carries on,
- * so the pre-create check never asks for them): create the Worker's user-assigned identity in the
- * deployment's group, trust the Worker's issuer on it (a federated identity credential), and
- * delete the identity on destroy (the credential goes with it). No read: each PUT is idempotent.
- * The identity's role assignment uses the roleAssignments actions above, bounded by the condition.
- */
-export const AZURE_WAKE_ACTIONS = [
-  'Microsoft.ManagedIdentity/userAssignedIdentities/write',
-  'Microsoft.ManagedIdentity/userAssignedIdentities/delete',
-  'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write',
-] as const;
+export type AzureAction = (typeof AZURE_READ_ACTIONS)[number] | (typeof AZURE_WRITE_ACTIONS)[number] | (typeof AZURE_MANAGE_ACTIONS)[number];
 
-export type AzureAction = (typeof AZURE_READ_ACTIONS)[number] | (typeof AZURE_WRITE_ACTIONS)[number] | (typeof AZURE_MANAGE_ACTIONS)[number] | (typeof AZURE_WAKE_ACTIONS)[number];
-
-/** Every action the role grants (templates/policies/azure-custom-role.json). */
-export const AZURE_REQUIRED_ACTIONS: readonly AzureAction[] = [...AZURE_READ_ACTIONS, ...AZURE_WRITE_ACTIONS, ...AZURE_MANAGE_ACTIONS, ...AZURE_WAKE_ACTIONS];
+export const AZURE_REQUIRED_ACTIONS: readonly AzureAction[] = [...AZURE_READ_ACTIONS, ...AZURE_WRITE_ACTIONS, ...AZURE_MANAGE_ACTIONS];
 
 /** The permission whose absence stops a deployment at the VM step (named by errors and the conformance suite). */
 export const AZURE_VM_CREATE = 'Microsoft.Compute/virtualMachines/write';

@@ -3,7 +3,7 @@ import type { ProviderContext } from '../provider.js';
 import type { AzureClients } from './clients.js';
 import { azureCall } from './errors.js';
 import { requireSelfDeallocateRole } from './self-deallocate.js';
-import { AZURE_IDLE_STOP_ACTIONS, AZURE_REQUIRED_ACTIONS, AZURE_WAKE_ACTIONS, grants } from './permissions.js';
+import { AZURE_IDLE_STOP_ACTIONS, AZURE_REQUIRED_ACTIONS, grants } from './permissions.js';
 
 const PERMISSIONS_API_VERSION = '2022-04-01';
 
@@ -23,9 +23,7 @@ export async function validateAzureCredentials(az: AzureClients, ctx: ProviderCo
   const identity = `${az.identity} on subscription ${az.subscriptionId}`;
   ctx.debug(`azure: credentials are ${identity}`);
   // with idle auto-stop off the VM gets no role, so Microsoft.Authorization writes are not needed
-  // wake on request is optional: without its actions init turns it off in one line (wake.ts)
-  const always = AZURE_REQUIRED_ACTIONS.filter((a) => !(AZURE_WAKE_ACTIONS as readonly string[]).includes(a));
-  const needed = (ctx.spec.idleStopMinutes ?? 0) > 0 ? always : always.filter((a) => !AZURE_IDLE_STOP_ACTIONS.includes(a));
+  const needed = (ctx.spec.idleStopMinutes ?? 0) > 0 ? AZURE_REQUIRED_ACTIONS : AZURE_REQUIRED_ACTIONS.filter((a) => !AZURE_IDLE_STOP_ACTIONS.includes(a));
   const allowed = needed.filter((a) => grants(entries, a));
   const missing = needed.filter((a) => !grants(entries, a));
   // idle auto-stop assigns the subscription's shared role, which the user creates at set-up: refuse before creating anything

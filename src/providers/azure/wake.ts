@@ -1,6 +1,9 @@
 /**
  * Wake on request on Azure, the installer's half. The Worker's credential is a user-assigned
- * managed identity `crawl4ai-mcp-<deployment>-wake` in the deployment's resource group, holding
+ * managed identity `crawl4ai-mcp-<deployment>-wake` in the resource group `crawl4ai-mcp_wake`
+ * (made once by the user at set-up; the installer may create identities and federated credentials
+ * there only, through the role "crawl4ai-mcp wake identities" assigned on that group: a federated
+ * credential write anywhere else would let its holder sign in as any identity there), holding
  * one role assignment: the shared role "crawl4ai-mcp wake" (read a VM, start it; the user created
  * it at set-up, templates/policies/azure-wake-role.json) at this deployment's VM only. The Worker
  * gets its tokens by workload identity federation (src/worker/wake-azure.ts): a federated identity
@@ -26,6 +29,20 @@ export const WAKE_ROLE_FILE = 'templates/policies/azure-wake-role.json';
 export const WAKE_ACTIONS = ['Microsoft.Compute/virtualMachines/read', 'Microsoft.Compute/virtualMachines/start/action'] as const;
 /** The one federated identity credential on the wake identity. */
 export const WAKE_FIC_NAME = 'crawl4ai-mcp-worker';
+/**
+ * Where every wake identity lives. Not a deployment's group (those are `crawl4ai-mcp-<a-z0-9->`,
+ * so the underscore never collides) and never deleted by the tool: the user creates it at set-up
+ * and assigns the installer "crawl4ai-mcp wake identities" on it, and nowhere else.
+ */
+export const WAKE_GROUP = 'crawl4ai-mcp_wake';
+export const WAKE_IDENTITIES_ROLE_NAME = 'crawl4ai-mcp wake identities';
+export const WAKE_IDENTITIES_ROLE_FILE = 'templates/policies/azure-wake-identities-role.json';
+/** What the installer does in WAKE_GROUP: create the identity and its federated credential, delete it on destroy (no read: each PUT is idempotent). */
+export const WAKE_IDENTITY_ACTIONS = [
+  'Microsoft.ManagedIdentity/userAssignedIdentities/write',
+  'Microsoft.ManagedIdentity/userAssignedIdentities/delete',
+  'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write',
+] as const;
 
 const MSI_API_VERSION = '2023-01-31';
 
@@ -49,10 +66,11 @@ export function issuerKeyPair(): { privatePem: string; jwks: string } {
   return { privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), jwks: JSON.stringify({ keys: [{ kty: jwk.kty, n: jwk.n, e: jwk.e, kid, alg: 'RS256', use: 'sig' }] }) };
 }
 
-const identityUrl = (az: AzureClients, deployment: string) => {
-  const n = resourceNames(deployment);
-  return `${subscriptionScope(az)}/resourceGroups/${n.group}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${n.wakeIdentity}`;
-};
+const identityUrl = (az: AzureClients, deployment: string) =>
+  `${subscriptionScope(az)}/resourceGroups/${WAKE_GROUP}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${resourceNames(deployment).wakeIdentity}`;
+
+/** The set-up lines for the group and the installer's role on it (README: Azure). */
+const WAKE_GROUP_COMMANDS = `az group create -n ${WAKE_GROUP} -l <region>; sed "s/{subscriptionId}/$SUB/" ${WAKE_IDENTITIES_ROLE_FILE} > /tmp/c4m-wake-ids.json && az role definition create --role-definition @/tmp/c4m-wake-ids.json; az role assignment create --role "${WAKE_IDENTITIES_ROLE_NAME}" --scope /subscriptions/$SUB/resourceGroups/${WAKE_GROUP} --assignee <the service principal's app id>`;
 
 /** Refused for lack of a permission (or by the deployer's assignment condition). */
 const refused = (e: unknown) => ['AuthorizationFailed', 'LinkedAuthorizationFailed'].includes(azureErrorCode(e) ?? '');
@@ -67,7 +85,7 @@ const refused = (e: unknown) => ['AuthorizationFailed', 'LinkedAuthorizationFail
 export async function issueAzureWakeCredential(az: AzureClients, ctx: ProviderContext, journal: Journal, wake: WakeContext): Promise<WakeCredential | undefined> {
   const deployment = ctx.spec.name;
   const n = resourceNames(deployment);
-  const where = { action: `create the wake identity ${n.wakeIdentity}`, location: az.location };
+  const where = { action: `create the wake identity ${n.wakeIdentity} in resource group ${WAKE_GROUP}`, location: az.location };
   const off = (why: string): undefined => {
     ctx.progress(`wake on request is off: ${why}; ${OFF_TAIL}`);
     return undefined;
@@ -98,12 +116,12 @@ export async function issueAzureWakeCredential(az: AzureClients, ctx: ProviderCo
   ctx.progress(`creating the wake credential (managed identity ${n.wakeIdentity}: may start this VM and nothing else)`);
   let identity: { id: string; principalId: string; clientId: string; tenantId: string };
   try {
+    // in the deployment's region (the group may be elsewhere), tagged with the deployment: status and a destroy without state see it
     const res = await rest(az, 'put', identityUrl(az, deployment), { location: az.location, tags: deploymentTags(deployment) }, MSI_API_VERSION);
     identity = { id: String(res.body.id), ...(res.body.properties as { principalId: string; clientId: string; tenantId: string }) };
   } catch (e) {
-    if (refused(e)) {
-      return undo(`the Azure credentials may not create managed identities (grant Microsoft.ManagedIdentity/userAssignedIdentities/write and /delete and .../federatedIdentityCredentials/write: ${AZURE_POLICY_FILE}, az role definition update)`);
-    }
+    if (azureErrorCode(e) === 'ResourceGroupNotFound') return undo(`the Azure subscription has no resource group ${WAKE_GROUP} for the wake identities (set it up once: ${WAKE_GROUP_COMMANDS}; README: Azure)`);
+    if (refused(e)) return undo(`the Azure credentials may not create managed identities in ${WAKE_GROUP} (assign them the role "${WAKE_IDENTITIES_ROLE_NAME}" on that group only: ${WAKE_GROUP_COMMANDS}; README: Azure)`);
     throw toCliError(e, where);
   }
 
@@ -114,7 +132,7 @@ export async function issueAzureWakeCredential(az: AzureClients, ctx: ProviderCo
       { retryIf: (e) => azureErrorCode(e) === 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity', attempts: 10, baseMs: Math.min(1_000, az.timing.pollMs), maxMs: 10_000 },
     );
   } catch (e) {
-    if (refused(e)) return undo(`the Azure credentials may not add a federated credential to the wake identity (grant Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write: ${AZURE_POLICY_FILE})`);
+    if (refused(e)) return undo(`the Azure credentials may not add a federated credential to the wake identity (the role "${WAKE_IDENTITIES_ROLE_NAME}" on ${WAKE_GROUP} grants it: ${WAKE_IDENTITIES_ROLE_FILE})`);
     throw toCliError(e, where);
   }
 
@@ -144,37 +162,40 @@ async function deleteIdentity(az: AzureClients, deployment: string): Promise<voi
   try {
     await rest(az, 'delete', identityUrl(az, deployment), undefined, MSI_API_VERSION);
   } catch (e) {
-    // the group is gone, and the identity with it
+    // no group (wake on request never set up), or no identity: nothing to delete
     if (isNotFound(e)) return;
     throw e;
   }
 }
 
-/** Is the wake identity in the deployment's group? Seen in the group's resource list (the read destroy already has), so a lost state file is fine. */
-async function identityExists(az: AzureClients, deployment: string): Promise<boolean> {
-  const n = resourceNames(deployment);
+/** The deployment's wake identity in WAKE_GROUP, seen in that group's resource list (a read the deployer has at the subscription), so a lost state file is fine. */
+async function findIdentity(az: AzureClients, deployment: string): Promise<{ id: string } | undefined> {
+  const name = resourceNames(deployment).wakeIdentity.toLowerCase();
   try {
-    for await (const r of az.resources.resources.listByResourceGroup(n.group)) {
-      if (r.type?.toLowerCase() === 'microsoft.managedidentity/userassignedidentities' && r.name?.toLowerCase() === n.wakeIdentity.toLowerCase()) return true;
+    for await (const r of az.resources.resources.listByResourceGroup(WAKE_GROUP)) {
+      if (r.id && r.type?.toLowerCase() === 'microsoft.managedidentity/userassignedidentities' && r.name?.toLowerCase() === name) return { id: r.id };
     }
-    return false;
+    return undefined;
   } catch (e) {
-    if (isNotFound(e)) return false; // no group, no identity
+    if (isNotFound(e)) return undefined; // no group (wake on request was never set up), no identity
     throw e;
   }
 }
 
-/** The wake role's assignment at the VM, as discovery reports it (for drift in `status`). */
+/** The wake identity and its role assignment at the VM, as discovery reports them (for drift in `status`). */
 export async function discoverWake(az: AzureClients, deployment: string): Promise<Array<{ kind: string; id: string }>> {
-  return (await ourAssignments(az, deployment, WAKE_ROLE_NAME, false)).map((a) => ({ kind: AZURE_RESOURCE.wakeAssignment, id: scopedId(a.id) }));
+  const identity = await findIdentity(az, deployment);
+  return [
+    ...(identity ? [{ kind: AZURE_RESOURCE.wakeIdentity, id: scopedId(identity.id) }] : []),
+    ...(await ourAssignments(az, deployment, WAKE_ROLE_NAME, false)).map((a) => ({ kind: AZURE_RESOURCE.wakeAssignment, id: scopedId(a.id) })),
+  ];
 }
 
 /**
  * destroy: the wake role's assignment at the VM (Azure keeps it after the VM and the identity are
- * gone), then the identity (its federated credential goes with it), first of all so the Worker's
- * credential is dead before the slow group delete. Found from the deployment's name: a lost state
- * file is fine. Credentials from before wake on request (no ManagedIdentity delete) made none,
- * unless journaled; the group's delete takes the identity anyway.
+ * gone), then the identity in WAKE_GROUP (its federated credential goes with it), first of all so
+ * the Worker's credential is dead before the slow group delete. Found from the deployment's name:
+ * a lost state file is fine.
  */
 export async function removeWake(az: AzureClients, ctx: ProviderContext, journal: Journal): Promise<void> {
   const deployment = ctx.spec.name;
@@ -184,13 +205,15 @@ export async function removeWake(az: AzureClients, ctx: ProviderContext, journal
       ctx.progress(`deleting role assignment ${a.name} (wake on request)`);
       await rest(az, 'delete', a.id);
     }
-    if (!(await identityExists(az, deployment))) return;
+    if (!(await findIdentity(az, deployment))) return;
+    const name = resourceNames(deployment).wakeIdentity;
+    ctx.progress(`deleting the wake credential (managed identity ${name} in ${WAKE_GROUP}, and its federated credential)`);
     try {
-      ctx.progress(`deleting the wake credential (managed identity ${resourceNames(deployment).wakeIdentity} and its federated credential)`);
       await deleteIdentity(az, deployment);
     } catch (e) {
-      if (journaled || !refused(e)) throw e;
-      ctx.debug('azure: userAssignedIdentities/delete denied and no wake identity journaled; the group delete takes any');
+      // its role assignment is gone already, so it can start nothing; do not hold the rest of destroy back
+      if (!refused(e)) throw e;
+      ctx.progress(`could not delete managed identity ${name}: the credentials lack "${WAKE_IDENTITIES_ROLE_NAME}" on ${WAKE_GROUP}; delete it with az identity delete -g ${WAKE_GROUP} -n ${name}`);
     }
   });
 }

@@ -28,6 +28,8 @@ export interface ArmFaults {
   allocationFails: Set<string>;
   /** locations where Microsoft.Network offers no virtualNetworks to the subscription */
   noNetworkIn: Set<string>;
+  /** actions (patterns) the installer holds only at or under a scope (a role assigned on one resource group) */
+  scoped?: Array<{ pattern: string; scope: string }>;
 }
 
 export interface ArmOptions {
@@ -541,7 +543,8 @@ export function createArm(state: ArmState, faults: ArmFaults, opts: ArmOptions) 
       { actions: ['*/read'], notActions: [] as string[], dataActions: [], notDataActions: [] },
       {
         actions: ['Microsoft.Resources/*', 'Microsoft.Network/*', 'Microsoft.Compute/*', 'Microsoft.ManagedIdentity/*', 'Microsoft.Authorization/roleDefinitions/*', 'Microsoft.Authorization/roleAssignments/*'],
-        notActions: [...faults.denied],
+        // actions held only on a resource group are not the subscription's
+        notActions: [...faults.denied, ...(faults.scoped ?? []).map((x) => x.pattern)],
         dataActions: [],
         notDataActions: [],
       },
@@ -565,9 +568,10 @@ export function createArm(state: ArmState, faults: ArmFaults, opts: ArmOptions) 
     return json(200, list.map(view)); // this one API answers a bare array, not {value}
   }
 
-  /** Does the principal hold `action` (the same answer AuthorizationFailed and the permissions API give)? */
-  function allowed(action: string): boolean {
-    return ![...faults.denied].some((d) => matches(d, action));
+  /** Does the principal hold `action` at `scope` (the same answer AuthorizationFailed and the permissions API give)? */
+  function allowed(action: string, scope?: string): boolean {
+    if ([...faults.denied].some((d) => matches(d, action))) return false;
+    return (faults.scoped ?? []).every((x) => !matches(x.pattern, action) || (scope !== undefined && within(scope, x.scope)));
   }
 
   function authorizationFailed(action: string, scope: string, principal = opts.principalId): ArmError {

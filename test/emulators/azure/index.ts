@@ -97,6 +97,12 @@ export interface AzureEmulator {
    * it. Throws on a condition the emulator cannot parse.
    */
   constrainRoleAssignments(condition: string | undefined): void;
+  /**
+   * The installer holds actions matching these patterns only at or under `scope` (a role assigned on
+   * one resource group, not the subscription): 403 AuthorizationFailed elsewhere, and absent from
+   * the subscription's Microsoft.Authorization/permissions. Replaces the list; [] removes it.
+   */
+  grantOnlyUnder(patterns: string[], scope: string): void;
   /** VM sizes without capacity (create: 409 SkuNotAvailable; start: AllocationFailed); replaces the list */
   noCapacity(sizes: string[]): void;
   /** creating a VM of these sizes is accepted, then its operation fails with AllocationFailed (the VM stays, Failed); replaces the list */
@@ -317,7 +323,7 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
       if (!arm.allowedFor(identity, action, scope)) throw arm.authorizationFailed(action, scope, identity);
       return;
     }
-    if (!arm.allowed(action)) throw arm.authorizationFailed(action, scope);
+    if (!arm.allowed(action, scope)) throw arm.authorizationFailed(action, scope);
   }
 
   const server = https.createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
@@ -434,6 +440,9 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
     },
     denyActions(actions) {
       faults.denied = new Set(actions);
+    },
+    grantOnlyUnder(patterns, scope) {
+      faults.scoped = patterns.map((pattern) => ({ pattern, scope }));
     },
     noCapacity(sizes) {
       faults.noCapacity = new Set(sizes);

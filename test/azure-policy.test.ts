@@ -15,7 +15,8 @@ import { newDeploymentState } from '../src/state/schema.js';
 import { StateStore } from '../src/state/store.js';
 import { SELF_DEALLOCATE_ACTIONS, SELF_DEALLOCATE_ROLE_FILE, SELF_DEALLOCATE_ROLE_NAME } from '../src/providers/azure/self-deallocate.js';
 import { startAzureEmulator } from './emulators/azure/index.js';
-import { createSelfDeallocateRole, deployerCondition } from './helpers/azure-roles.js';
+import { createSelfDeallocateRole, deployerCondition, roleTemplate, setUpWake, WAKE_GROUP, WAKE_IDENTITIES_TEMPLATE } from './helpers/azure-roles.js';
+import { WAKE_IDENTITY_ACTIONS, WAKE_IDENTITIES_ROLE_NAME } from '../src/providers/azure/wake.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const role = JSON.parse(fs.readFileSync(path.join(ROOT, AZURE_POLICY_FILE), 'utf8')) as Record<string, unknown> & { Actions: string[] };
@@ -28,6 +29,8 @@ describe('templates/policies/azure-custom-role.json', () => {
     expect(Object.keys(role).sort()).toEqual(['Actions', 'AssignableScopes', 'DataActions', 'Description', 'IsCustom', 'Name', 'NotActions', 'NotDataActions']);
     expect(role.IsCustom).toBe(true);
     expect([...role.Actions].sort()).toEqual([...AZURE_REQUIRED_ACTIONS].sort());
+    // never at the subscription: a federated credential write there would let its holder sign in as any identity
+    expect(role.Actions.filter((a) => a.startsWith('Microsoft.ManagedIdentity/'))).toEqual([]);
     expect(new Set(role.Actions).size).toBe(role.Actions.length);
     for (const a of role.Actions) expect(a).not.toContain('*');
     expect(role.NotActions).toEqual([]);
@@ -48,10 +51,16 @@ describe('templates/policies/azure-custom-role.json', () => {
     expect(sd).toMatchObject({ Name: SELF_DEALLOCATE_ROLE_NAME, IsCustom: true, Actions: [...SELF_DEALLOCATE_ACTIONS], NotActions: [], DataActions: [], NotDataActions: [], AssignableScopes: ['/subscriptions/{subscriptionId}'] });
   });
 
-  it('grants what a whole life needs (plan, init in both modes with idle auto-stop, stop, start, scale, discover, destroy) and nothing it never needs', async () => {
+  it('azure-wake-identities-role.json: create, delete and federate identities, assignable on crawl4ai-mcp_wake only', () => {
+    const ids = JSON.parse(fs.readFileSync(path.join(ROOT, 'templates/policies/azure-wake-identities-role.json'), 'utf8')) as Record<string, unknown>;
+    expect(ids).toMatchObject({ Name: WAKE_IDENTITIES_ROLE_NAME, IsCustom: true, Actions: [...WAKE_IDENTITY_ACTIONS], NotActions: [], DataActions: [], NotDataActions: [], AssignableScopes: ['/subscriptions/{subscriptionId}/resourceGroups/crawl4ai-mcp_wake'] });
+  });
+
+  it('grants what a whole life needs (plan, init in both modes with idle auto-stop and wake on request, stop, start, scale, discover, destroy) and nothing it never needs', async () => {
     const emu = await startAzureEmulator({ lroMs: 20 });
-    // the README's set-up: the shared role, and the deployer's assignment carrying the condition
-    emu.constrainRoleAssignments(deployerCondition(createSelfDeallocateRole(emu)));
+    // the README's set-up: the shared roles, and the deployer's assignment carrying the condition
+    emu.constrainRoleAssignments(deployerCondition(createSelfDeallocateRole(emu), setUpWake(emu)));
+    const ids = roleTemplate(emu, WAKE_IDENTITIES_TEMPLATE);
     tls.setDefaultCACertificates([...tls.getCACertificates('default'), emu.caPem]);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-azure-policy-'));
     try {
@@ -70,6 +79,7 @@ describe('templates/policies/azure-custom-role.json', () => {
         await azure.validateCredentials(ctx);
         await azure.plan(ctx);
         await azure.apply(ctx, journal, () => ({ userData: '#cloud-config\n', inboundPorts: network === 'public' ? [443] : [] }));
+        expect(await azure.issueWakeCredential!(ctx, journal, { workerUrl: async () => `https://crawl4ai-mcp-${name}.test-user.workers.dev` })).toBeDefined();
         await azure.status(ctx, journal);
         await azure.stop(ctx, journal);
         await azure.start(ctx, journal);
@@ -80,9 +90,13 @@ describe('templates/policies/azure-custom-role.json', () => {
       }
       expect(emu.requests.filter((r) => r.status === 403), 'the condition refused a call the tool makes').toEqual([]);
       const used = new Set(emu.requests.map((r) => r.action).filter((a): a is string => a !== undefined));
-      const policy = [{ actions: role.Actions }];
+      // the wake identities' actions only ever in their group (where their role is assigned)
+      const identityCalls = emu.requests.filter((r) => r.action?.startsWith('Microsoft.ManagedIdentity/'));
+      expect(identityCalls.length).toBeGreaterThan(0);
+      for (const r of identityCalls) expect(r.path.toLowerCase()).toContain(`/resourcegroups/${WAKE_GROUP}/`.toLowerCase());
+      const policy = [{ actions: [...role.Actions, ...ids.Actions] }];
       for (const a of used) expect(grants(policy, a), `${a} is used but not granted`).toBe(true);
-      const unused = role.Actions.filter((a) => !LINKED_ACCESS.test(a) && !used.has(a));
+      const unused = [...role.Actions, ...ids.Actions].filter((a) => !LINKED_ACCESS.test(a) && !used.has(a));
       expect(unused, 'granted but never needed').toEqual([]);
     } finally {
       await emu.close();

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { startGceEmulator, type GceEmulator } from './emulators/gce/index.ts';
 import { startAzureEmulator, type AzureEmulator } from './emulators/azure/index.ts';
-import { createSelfDeallocateRole } from './helpers/azure-roles.js';
+import { createSelfDeallocateRole, setUpWake } from './helpers/azure-roles.js';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
 import { FAULT_KINDS, type FaultInjector, type FaultKind } from './emulators/faults/injector.ts';
 import { runCli } from './helpers/cli.js';
@@ -75,11 +75,18 @@ const CLOUDS: Cloud[] = [
       armCall('public IP PUT', /^PUT .*\/providers\/Microsoft\.Network\/publicIPAddresses\/[^/]+$/i, 'public'),
       armCall('NIC PUT', /^PUT .*\/providers\/Microsoft\.Network\/networkInterfaces\/[^/]+$/i),
       armCall('VM PUT', /^PUT .*\/providers\/Microsoft\.Compute\/virtualMachines\/[^/]+$/i),
+      armCall('wake identity PUT', /^PUT .*\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/[^/]+$/i),
+      armCall('wake federated credential PUT', /^PUT .*\/userAssignedIdentities\/[^/]+\/federatedIdentityCredentials\/[^/]+$/i),
     ],
-    destroy: [armCall('resource group DELETE', /^DELETE \/subscriptions\/[^/]+\/resourcegroups\/[^/]+$/i)],
+    destroy: [
+      armCall('resource group DELETE', /^DELETE \/subscriptions\/[^/]+\/resourcegroups\/[^/]+$/i),
+      armCall('wake identity DELETE', /^DELETE .*\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/[^/]+$/i),
+    ],
     async start() {
       const az: AzureEmulator = await startAzureEmulator({ lroMs: 100 });
-      createSelfDeallocateRole(az); // the user's one-time set-up (idle auto-stop is on by default)
+      // the user's one-time set-up (idle auto-stop is on by default; wake on request needs its role)
+      createSelfDeallocateRole(az);
+      setUpWake(az);
       return {
         faults: az.injector,
         env: (cf) => azureJourneyEnv(az, cf, CF_TOKEN, 'c4m-azure-faults-'),

@@ -36,11 +36,11 @@ async function ensureSecret(store: SecretStore, account: string, make: () => str
 }
 
 /** The wake credential's issue, letting a Worker deploy in flight finish (and be journaled) before an error ends the run. */
-async function issueWake<T>(issue: Promise<T>, workerDeploy: Promise<unknown> | undefined): Promise<T> {
+async function issueWake<T>(issue: Promise<T>, workerDeploy: () => Promise<unknown> | undefined): Promise<T> {
   try {
     return await issue;
   } catch (e) {
-    await workerDeploy?.catch(() => undefined);
+    await workerDeploy()?.catch(() => undefined);
     throw e;
   }
 }
@@ -218,15 +218,16 @@ export async function initDeployment(
         throw e;
       }
     }
-    if (!container && provider.issueWakeCredential) {
-      const wake = await issueWake(provider.issueWakeCredential(ctx, journal), workerDeploy);
-      if (wake && workerDeploy) pendingWakeSecrets = wake.secrets;
-      else wakeSecrets = wake?.secrets;
-    }
     const hostname =
       spec.network === 'public'
         ? (network.hostname ?? cloudHostname ?? bootHostname ?? (vm.publicIp ? hostnameForIp(vm.publicIp, network.wildcardDomain) : undefined))
         : undefined;
+    if (!container && provider.issueWakeCredential) {
+      // Azure's credential trusts the Worker's URL (its OIDC issuer): asking for it deploys the Worker now if it is not yet
+      const wake = await issueWake(provider.issueWakeCredential(ctx, journal, { workerUrl: async () => (await deployWorker(hostname)).url }), () => workerDeploy);
+      if (wake && workerDeploy) pendingWakeSecrets = wake.secrets;
+      else wakeSecrets = wake?.secrets;
+    }
     await journal.update({
       outputs: { ...powerHistory(journal.state, true), publicIp: vm.publicIp ?? null, hostname: hostname ?? null, idleStopMinutes: spec.idleStopMinutes ?? 0 },
     });

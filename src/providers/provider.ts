@@ -52,6 +52,11 @@ export interface WakeCredential {
   secrets: Record<string, string>;
 }
 
+/** What a wake credential may need from the conductor: the Worker's URL (Azure: its OIDC issuer), deploying the Worker first if it is not yet. */
+export interface WakeContext {
+  workerUrl(): Promise<string>;
+}
+
 export interface ProviderContext {
   spec: DeploymentSpec;
   credentials: ProviderCredentials;
@@ -122,18 +127,18 @@ export interface Provider {
    */
   scrubBootstrap(ctx: ProviderContext, journal: Journal): Promise<VmStatus>;
   /**
-   * Wake on request (optional; AWS and GCP so far): the Worker's plain vars naming the VM to wake, known
-   * before apply (the Worker deploys while the VM launches).
+   * Wake on request (optional; AWS, GCP and Azure): the Worker's plain vars naming the VM to
+   * wake, known before apply (the Worker deploys while the VM launches).
    */
   wakeVars?(ctx: ProviderContext): Record<string, string>;
   /**
    * Creates (journaled) the wake credential once the VM exists and issues it a fresh key. Undefined
    * when these credentials may not create it (wake stays off, said in a progress line).
    */
-  issueWakeCredential?(ctx: ProviderContext, journal: Journal): Promise<WakeCredential | undefined>;
+  issueWakeCredential?(ctx: ProviderContext, journal: Journal, wake: WakeContext): Promise<WakeCredential | undefined>;
   /**
    * Puts (or removes) the hold tag on the VM: `stop --hold` keeps a stopped VM from waking on the
-   * next tool call; `start` lifts it. Optional: providers without wake on request omit it.
+   * next tool call; `start` lifts it. Optional: providers without it refuse `stop --hold`.
    */
   setWakeHold?(ctx: ProviderContext, journal: Journal, hold: boolean): Promise<void>;
   /** Deletes every resource in the journal and every resource tagged for the deployment. */

@@ -14,7 +14,8 @@
  * Bindings: KEYS (KeyRegistry Durable Object), ORIGIN_URL var + CRAWL4AI_API_TOKEN secret, or a
  * CRAWL4AI fetcher binding (vpc_service) instead of ORIGIN_URL; BOOTSTRAP_KEY_SHA256 and ADMIN_KEY_SHA256 secrets;
  * LLM_ENABLED var; optional SCREENSHOT_MAX_BYTES var (inline screenshot cap); WAKE_* (wake.ts): the
- * stopped VM a tool call starts.
+ * stopped VM a tool call starts; GET /wake-issuer/... (wake-azure.ts, Azure only): the public OIDC
+ * issuer whose tokens Entra ID trades for the wake identity's.
  */
 import { createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/server';
 import { defaultToolConfig, type ToolConfig } from '../mcp/context.js';
@@ -36,6 +37,7 @@ import { containerOrigin, Crawl4aiContainer, type ContainerEnv, type ContainerNa
 import { isOAuthPath, looksLikeOAuthToken, oauthProviderFor, resourceMetadataUrl, type GrantProps, type KvLike } from './oauth/provider.js';
 import { consentRoute } from './oauth/consent.js';
 import { wakeTargetFor, wakingOrigin, type WakeEnv } from './wake.js';
+import { wakeIssuerRoute } from './wake-azure.js';
 
 export { KeyRegistry, Crawl4aiContainer };
 
@@ -373,6 +375,9 @@ export default {
     const url = new URL(request.url);
     const path = url.pathname.replace(/\/+$/, '') || '/';
     try {
+      // wake on request (Azure): the issuer Entra ID fetches, public in every access mode
+      const issuer = wakeIssuerRoute(request, path, env);
+      if (issuer) return issuer;
       if (env.OAUTH_KV && (isOAuthPath(url.pathname) || (path === '/mcp' && looksLikeOAuthToken(request)))) {
         const foreign = refuseForeignRequest(request, env);
         if (foreign && !url.pathname.startsWith('/.well-known/') && url.pathname !== '/oauth/token' && url.pathname !== '/oauth/register') return json(foreign, 403);

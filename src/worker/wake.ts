@@ -11,6 +11,7 @@
 import { AwsClient } from 'aws4fetch';
 import { OriginUnreachableError, type Crawl4aiOrigin, type OriginCallOptions } from '../mcp/origin.js';
 import { HOLD_TAG } from '../model/deployment.js';
+import { azureWakeConfig, azureWakeTarget, type AzureWakeEnv } from './wake-azure.js';
 import { gcpWakeTarget } from './wake-gcp.js';
 
 /** What the cloud says the VM is doing; `since` is when it last began running or starting (ms). */
@@ -31,8 +32,8 @@ export interface WakeTarget {
 }
 
 /** The Worker vars and secrets a wake target is made from (set by `init`, see README). */
-export interface WakeEnv {
-  /** which cloud's wake target: "aws" or "gcp" */
+export interface WakeEnv extends AzureWakeEnv {
+  /** which cloud's wake target: "aws", "gcp" (wake-gcp.ts) or "azure" (wake-azure.ts) */
   WAKE_CLOUD?: string;
   WAKE_AWS_REGION?: string;
   /** the value of the crawl4ai-mcp:deployment tag of the instance to wake */
@@ -81,6 +82,8 @@ export function wakeTargetFor(env: WakeEnv, fetcher: typeof fetch = fetch): Wake
       return undefined;
     }
   }
+  const azure = env.WAKE_CLOUD === 'azure' ? azureWakeConfig(env) : undefined;
+  if (azure) return azureWakeTarget(azure, fetcher);
   return undefined;
 }
 
@@ -198,6 +201,8 @@ async function wake(target: WakeTarget, now: () => number): Promise<OriginUnreac
   try {
     power = await target.describe();
   } catch (e) {
+    // a target may say itself what the caller should know (Azure: Entra refused the wake credential)
+    if (e instanceof OriginUnreachableError) return e;
     console.error(`wake: could not read the VM's state: ${e instanceof Error ? e.message : String(e)}`);
     return undefined;
   }

@@ -6,10 +6,11 @@ import { lro } from './clients.js';
 import { azureCall, getOrUndefined } from './errors.js';
 import { findGroups } from './discover.js';
 import { removeSelfDeallocate } from './self-deallocate.js';
+import { removeWake } from './wake.js';
 import { AZURE_RESOURCE, isOurs, resourceNames } from './names.js';
 
 /**
- * Deletes the deployment: the VM's self-deallocate role assignment and role (found by name), then
+ * Deletes the deployment: the wake identity and its role assignment, the VM's self-deallocate role assignment (found by name), then
  * its resource group, which takes every resource inside with it (VM, OS disk, NIC, NSG, virtual
  * network, public IP), then waits until Azure no longer has the group.
  * Groups come from the journal and from the tags (so it works with the state file gone). A group
@@ -27,7 +28,9 @@ export async function destroyDeployment(az: AzureClients, ctx: ProviderContext, 
     if (g && isOurs(g.tags, deployment)) names.add(g.name ?? own);
   }
   for (const r of records) await journal.deleting(r.key);
-  // the role and its assignment live outside the group: Azure would keep them after the group is gone
+  // role assignments live outside the group: Azure would keep them after the group is gone. The
+  // wake credential goes first, so the Worker can start nothing while the rest is deleted.
+  await removeWake(az, ctx, journal);
   await removeSelfDeallocate(az, ctx, journal);
   for (const name of names) {
     ctx.progress(`deleting resource group ${name} and everything in it (this takes a few minutes)`);

@@ -2,6 +2,7 @@ import type { DiscoveredResource } from '../../model/deployment.js';
 import type { AzureClients } from './clients.js';
 import { azureCall, isNotFound } from './errors.js';
 import { discoverSelfDeallocate } from './self-deallocate.js';
+import { discoverWake } from './wake.js';
 import { AZURE_RESOURCE, isOurs, KIND_OF_TYPE, scopedId, tagFilter } from './names.js';
 
 export interface FoundGroup {
@@ -43,6 +44,6 @@ export async function discoverResources(az: AzureClients, deployment: string): P
       if (!isNotFound(e)) throw e; // the group went away between the two lists
     }
   }
-  for (const r of await discoverSelfDeallocate(az, deployment)) out.push({ ...r, region: az.location });
+  for (const r of [...(await discoverSelfDeallocate(az, deployment)), ...(await discoverWake(az, deployment))]) out.push({ ...r, region: az.location });
   return out;
 }

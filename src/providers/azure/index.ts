@@ -16,6 +16,7 @@ import { currentStatus } from './status.js';
 import { validateAzureCredentials } from './validate.js';
 import { deallocateVm, describeVm, idleStopUserData, setVmSize, setVmUserData, startVm } from './vm.js';
 import { ensureSelfDeallocate } from './self-deallocate.js';
+import { azureWakeVars, issueAzureWakeCredential } from './wake.js';
 
 /**
  * The Azure provider: per deployment one resource group holding a virtual network, an NSG, a NIC,
@@ -34,7 +35,7 @@ export function createAzureProvider(): Provider {
 
     // the public IP's DNS label: a hostname of the user's own address, no wildcard DNS service needed
     publicHostname: (ctx) => {
-      const subscriptionId = ctx.credentials.kind === 'static' ? ctx.credentials.values.subscriptionId : ctx.env.AZURE_SUBSCRIPTION_ID;
+      const subscriptionId = subscriptionOf(ctx);
       return subscriptionId ? publicFqdn(ctx.spec.name, subscriptionId, ctx.spec.region) : undefined;
     },
 
@@ -75,6 +76,10 @@ export function createAzureProvider(): Provider {
 
     destroy: (ctx, journal) => withAzure(ctx, (az) => destroyDeployment(az, ctx, journal)),
 
+    // wake on request: the Worker starts this VM through a managed identity that may do nothing else (wake.ts)
+    wakeVars: (ctx) => azureWakeVars(ctx.spec.name, subscriptionOf(ctx)),
+    issueWakeCredential: (ctx, journal, wake) => withAzure(ctx, (az) => issueAzureWakeCredential(az, ctx, journal, wake)),
+
     /**
      * No restart: cloud-init on Azure reads customData only, once, so the minutes live in the VM's
      * userData, which Azure changes while the VM runs and idle-stop.sh reads from IMDS each minute.
@@ -105,6 +110,8 @@ export function createAzureProvider(): Provider {
     },
   };
 }
+
+const subscriptionOf = (ctx: ProviderContext): string | undefined => (ctx.credentials.kind === 'static' ? ctx.credentials.values.subscriptionId : ctx.env.AZURE_SUBSCRIPTION_ID);
 
 /** Runs `fn` with fresh clients (they hold no sockets open between commands). */
 async function withAzure<T>(ctx: ProviderContext, fn: (az: AzureClients) => Promise<T>): Promise<T> {

@@ -13,6 +13,9 @@ export const AZURE_RESOURCE = {
   /** idle auto-stop: the custom role letting the VM deallocate itself, and its assignment to the VM's identity */
   roleDefinition: 'azure:role-definition',
   roleAssignment: 'azure:role-assignment',
+  /** wake on request: the Worker's user-assigned identity (its federated credential goes with it) and its role assignment at the VM */
+  wakeIdentity: 'azure:wake-identity',
+  wakeAssignment: 'azure:wake-role-assignment',
 } as const;
 export type AzureResourceKind = (typeof AZURE_RESOURCE)[keyof typeof AZURE_RESOURCE];
 
@@ -24,6 +27,7 @@ export const KIND_OF_TYPE: Readonly<Record<string, AzureResourceKind>> = {
   'microsoft.network/networkinterfaces': AZURE_RESOURCE.nic,
   'microsoft.compute/virtualmachines': AZURE_RESOURCE.vm,
   'microsoft.compute/disks': AZURE_RESOURCE.disk,
+  'microsoft.managedidentity/userassignedidentities': AZURE_RESOURCE.wakeIdentity,
 };
 
 /** One resource group per deployment; every resource inside is named after it. */
@@ -40,6 +44,7 @@ export function resourceNames(deployment: string) {
     nic: `${base}-nic`,
     vm: `${base}-vm`,
     osDisk: `${base}-osdisk`,
+    wakeIdentity: `${base}-wake`,
     // Linux computer names: at most 64 characters, letters, digits and hyphens
     computerName: base.slice(0, 63),
   };

@@ -25,7 +25,7 @@ export const AZURE_READ_ACTIONS = [
   'Microsoft.Network/virtualNetworks/read',
   'Microsoft.Network/publicIPAddresses/read',
   'Microsoft.Network/networkInterfaces/read',
-  // idle auto-stop: find the shared self-deallocate role by name, and the VM's assignment of it (also for destroy)
+  // idle auto-stop and wake on request: find the shared roles by name, and the VM's assignments of them (also for destroy)
   'Microsoft.Authorization/roleDefinitions/read',
   'Microsoft.Authorization/roleAssignments/read',
 ] as const;
@@ -43,7 +43,7 @@ export const AZURE_WRITE_ACTIONS = [
   'Microsoft.Network/networkInterfaces/join/action',
   'Microsoft.Compute/virtualMachines/write',
   'Microsoft.Compute/disks/write',
-  // idle auto-stop: assign the shared self-deallocate role to the VM's identity at the VM's scope
+  // idle auto-stop and wake on request: assign the shared roles to the VM's identity and the wake identity, at the VM's scope
   // (never roleDefinitions/write: the user defines that role once; README's condition limits this write to it)
   'Microsoft.Authorization/roleAssignments/write',
 ] as const;

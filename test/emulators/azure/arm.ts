@@ -28,6 +28,8 @@ export interface ArmFaults {
   allocationFails: Set<string>;
   /** locations where Microsoft.Network offers no virtualNetworks to the subscription */
   noNetworkIn: Set<string>;
+  /** actions (patterns) the installer holds only at or under a scope (a role assigned on one resource group) */
+  scoped?: Array<{ pattern: string; scope: string }>;
 }
 
 export interface ArmOptions {
@@ -133,7 +135,7 @@ export function createArm(state: ArmState, faults: ArmFaults, opts: ArmOptions) 
     const ps = r.vm!.powerState;
     return {
       statuses: [
-        { code: `ProvisioningState/${String(r.properties.provisioningState).toLowerCase()}`, level: 'Info', displayStatus: `Provisioning ${String(r.properties.provisioningState).toLowerCase()}` },
+        { code: `ProvisioningState/${String(r.properties.provisioningState).toLowerCase()}`, level: 'Info', displayStatus: `Provisioning ${String(r.properties.provisioningState).toLowerCase()}`, ...(r.vm!.statusTime ? { time: r.vm!.statusTime } : {}) },
         { code: `PowerState/${ps}`, level: 'Info', displayStatus: `VM ${ps}` },
       ],
     };
@@ -224,6 +226,7 @@ export function createArm(state: ArmState, faults: ArmFaults, opts: ArmOptions) 
         }
         if (cur) cur.properties.provisioningState = finalState;
         if (cur?.type === TYPES.vm && !existing) cur.vm!.powerState = 'running';
+        if (cur?.vm) cur.vm.statusTime = new Date(now()).toISOString();
       }, 'async');
       return json(existing ? 200 : 201, render(next), headers);
     }
@@ -499,6 +502,7 @@ export function createArm(state: ArmState, faults: ArmFaults, opts: ArmOptions) 
         throw new ArmError(409, 'AllocationFailed', `Allocation failed. We do not have sufficient capacity for the requested VM size ${vm.properties.hardwareProfile.vmSize} in this region. Read more about improving likelihood of allocation success at http://aka.ms/allocation-guidance`);
       }
       vm.vm!.powerState = t[1];
+      vm.vm!.statusTime = new Date(now()).toISOString();
     }, 'async');
     return json(202, undefined, headers);
   }
@@ -538,8 +542,9 @@ export function createArm(state: ArmState, faults: ArmFaults, opts: ArmOptions) 
       { actions: ['Microsoft.Authorization/permissions/read'], notActions: [] as string[], dataActions: [], notDataActions: [] },
       { actions: ['*/read'], notActions: [] as string[], dataActions: [], notDataActions: [] },
       {
-        actions: ['Microsoft.Resources/*', 'Microsoft.Network/*', 'Microsoft.Compute/*', 'Microsoft.Authorization/roleDefinitions/*', 'Microsoft.Authorization/roleAssignments/*'],
-        notActions: [...faults.denied],
+        actions: ['Microsoft.Resources/*', 'Microsoft.Network/*', 'Microsoft.Compute/*', 'Microsoft.ManagedIdentity/*', 'Microsoft.Authorization/roleDefinitions/*', 'Microsoft.Authorization/roleAssignments/*'],
+        // actions held only on a resource group are not the subscription's
+        notActions: [...faults.denied, ...(faults.scoped ?? []).map((x) => x.pattern)],
         dataActions: [],
         notDataActions: [],
       },
@@ -563,9 +568,10 @@ export function createArm(state: ArmState, faults: ArmFaults, opts: ArmOptions) 
     return json(200, list.map(view)); // this one API answers a bare array, not {value}
   }
 
-  /** Does the principal hold `action` (the same answer AuthorizationFailed and the permissions API give)? */
-  function allowed(action: string): boolean {
-    return ![...faults.denied].some((d) => matches(d, action));
+  /** Does the principal hold `action` at `scope` (the same answer AuthorizationFailed and the permissions API give)? */
+  function allowed(action: string, scope?: string): boolean {
+    if ([...faults.denied].some((d) => matches(d, action))) return false;
+    return (faults.scoped ?? []).every((x) => !matches(x.pattern, action) || (scope !== undefined && within(scope, x.scope)));
   }
 
   function authorizationFailed(action: string, scope: string, principal = opts.principalId): ArmError {

@@ -33,6 +33,7 @@ import { parseCondition, type ConditionInput } from './condition.js';
 import { createArm, actionOf, type ArmFaults, type ArmRequest, type ArmResponse } from './arm.js';
 import { ArmError, ArmState, TYPES, type ArmResource } from './model.js';
 import { makeTestCertificate } from './tls.js';
+import { createIdentities, exchangeAssertion } from './identities.js';
 
 export { ArmState, TYPES, type ArmResource } from './model.js';
 
@@ -51,6 +52,8 @@ export interface AzureEmulatorOptions {
   pageSize?: number;
   /** how long a new VM identity's service principal is unknown to role assignments (PrincipalNotFound); default 300 ms */
   principalReplicationMs?: number;
+  /** how Entra ID GETs a federated issuer's discovery document and JWKS; default fetch() */
+  fetchIssuer?: (url: string) => Promise<Response>;
 }
 
 export interface RequestLogEntry {
@@ -60,7 +63,7 @@ export interface RequestLogEntry {
   action?: string;
   status?: number;
   error?: string;
-  /** the managed identity that made the call (a token from IMDS) */
+  /** the managed identity that made the call (a token from IMDS, or one Entra issued for a federated assertion) */
   principal?: string;
 }
 
@@ -94,6 +97,12 @@ export interface AzureEmulator {
    * it. Throws on a condition the emulator cannot parse.
    */
   constrainRoleAssignments(condition: string | undefined): void;
+  /**
+   * The installer holds actions matching these patterns only at or under `scope` (a role assigned on
+   * one resource group, not the subscription): 403 AuthorizationFailed elsewhere, and absent from
+   * the subscription's Microsoft.Authorization/permissions. Replaces the list; [] removes it.
+   */
+  grantOnlyUnder(patterns: string[], scope: string): void;
   /** VM sizes without capacity (create: 409 SkuNotAvailable; start: AllocationFailed); replaces the list */
   noCapacity(sizes: string[]): void;
   /** creating a VM of these sizes is accepted, then its operation fails with AllocationFailed (the VM stays, Failed); replaces the list */
@@ -109,6 +118,10 @@ export interface AzureEmulator {
    * /metadata/instance/compute/{resourceId,userData}. One server per VM, as IMDS answers per VM.
    */
   imdsFor(vmResourceId: string): Promise<string>;
+  /** the next n federated identity credential writes answer 409 ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity (another writer on the identity) */
+  busyFederatedWrites(n: number): void;
+  /** replaces how Entra ID fetches a federated issuer's documents */
+  setIssuerFetch(fetchIssuer: (url: string) => Promise<Response>): void;
   close(): Promise<void>;
 }
 
@@ -129,6 +142,8 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
   const requests: RequestLogEntry[] = [];
   const throttle = { remaining: 0 };
   const injector = new FaultInjector();
+  const identities = createIdentities(state, { tenantId, now: () => Date.now() });
+  let fetchIssuer = opts.fetchIssuer ?? ((u: string) => fetch(u, { signal: AbortSignal.timeout(10_000) }));
   let url = '';
   const arm = createArm(state, faults, {
     baseUrl: () => url,
@@ -168,7 +183,7 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
     return { status: 200, body: log };
   }
 
-  function entra(req: ArmRequest, form: URLSearchParams): ArmResponse | undefined {
+  async function entra(req: ArmRequest, form: URLSearchParams): Promise<ArmResponse | undefined> {
     const m = /^\/([^/]+)\/(v2\.0\/\.well-known\/openid-configuration|oauth2\/v2\.0\/token)$/.exec(req.path);
     if (!m) return undefined;
     const [, tenant, what] = m;
@@ -190,6 +205,15 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
       };
     }
     if (form.get('grant_type') !== 'client_credentials') return { status: 400, body: { error: 'unsupported_grant_type', error_description: 'AADSTS70003: unsupported grant type' } };
+    if (form.get('client_assertion_type') === 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') {
+      // workload identity federation: a user-assigned identity's client id and an external issuer's token
+      if (!/^https:\/\/management\.azure\.com\/\.default$/.test(form.get('scope') ?? '')) return { status: 400, body: { error: 'invalid_scope', error_description: `AADSTS70011: The provided value for scope ${form.get('scope')} is not valid.` } };
+      const r = await exchangeAssertion(form, identities.byClientId(form.get('client_id') ?? ''), fetchIssuer, Date.now());
+      if (!('principalId' in r)) return r;
+      const token = `emu.wi.${randomUUID()}`;
+      identityTokens.set(token, r.principalId);
+      return { status: 200, body: { token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: token } };
+    }
     if (form.get('client_id') !== clientId) {
       return { status: 400, body: { error: 'unauthorized_client', error_description: `AADSTS700016: Application with identifier '${form.get('client_id')}' was not found in the directory.`, error_codes: [700016] } };
     }
@@ -255,6 +279,11 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
       check('GET', 'Microsoft.Resources/subscriptions/resourceGroups/resources/read', p);
       return arm.listResources(req, m[1]!);
     }
+    if ((m = /^\/resourcegroups\/([^/]+)\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/([^/]+)(\/federatedIdentityCredentials(?:\/([^/]+))?)?$/i.exec(rest))) {
+      const [, group, name, ficPart, fic] = m;
+      check(req.method, actionOf(req.method, ficPart ? `${TYPES.identity}/federatedIdentityCredentials` : TYPES.identity), p);
+      return ficPart ? identities.federated(req, group!, name!, fic) : identities.identity(req, group!, name!);
+    }
     if ((m = /^\/resourcegroups\/([^/]+)\/providers\/(Microsoft\.(?:Network|Compute))\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/i.exec(rest))) {
       const [, group, ns, typeName, name, action] = m;
       const type = canonicalType(`${ns}/${typeName}`);
@@ -294,13 +323,13 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
       if (!arm.allowedFor(identity, action, scope)) throw arm.authorizationFailed(action, scope, identity);
       return;
     }
-    if (!arm.allowed(action)) throw arm.authorizationFailed(action, scope);
+    if (!arm.allowed(action, scope)) throw arm.authorizationFailed(action, scope);
   }
 
   const server = https.createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', async () => {
       const u = new URL(req.url ?? '/', 'https://127.0.0.1');
       const raw = Buffer.concat(chunks).toString('utf8');
       const entry: RequestLogEntry = { method: req.method ?? 'GET', path: u.pathname };
@@ -319,7 +348,7 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
       try {
         const isForm = (req.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded');
         const areq: ArmRequest = { method: req.method ?? 'GET', path: u.pathname, query: u.searchParams, body: undefined };
-        const idp = entra(areq, new URLSearchParams(isForm ? raw : ''));
+        const idp = await entra(areq, new URLSearchParams(isForm ? raw : ''));
         if (idp) return send(idp);
         const blob = req.method === 'GET' ? bootDiagnosticsBlob(u) : undefined;
         if (blob) {
@@ -412,6 +441,9 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
     denyActions(actions) {
       faults.denied = new Set(actions);
     },
+    grantOnlyUnder(patterns, scope) {
+      faults.scoped = patterns.map((pattern) => ({ pattern, scope }));
+    },
     noCapacity(sizes) {
       faults.noCapacity = new Set(sizes);
     },
@@ -422,6 +454,12 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions = {}): Promi
       const vm = state.ofType(TYPES.vm).find((r) => r.properties.vmId === vmId);
       if (!vm?.vm) throw new Error(`writeSerial: no VM ${vmId}`);
       vm.vm.serialLog = (vm.vm.serialLog ?? '') + text;
+    },
+    busyFederatedWrites(n) {
+      identities.busyFederatedWrites(n);
+    },
+    setIssuerFetch(f) {
+      fetchIssuer = f;
     },
     noNetworkIn(locations) {
       faults.noNetworkIn = new Set(locations.map((l) => l.toLowerCase()));

@@ -35,7 +35,8 @@ export interface ArmResource {
   zones?: string[];
   /** VMs only: what GET never returns */
   /** serialLog: what the VM wrote to its serial console (the boot diagnostics log blob) */
-  vm?: { powerState: PowerState; customData?: string; serialLog?: string };
+  /** statusTime: when the VM's last operation finished (the instance view's ProvisioningState time) */
+  vm?: { powerState: PowerState; customData?: string; serialLog?: string; statusTime?: string };
   /** a system-assigned managed identity (VMs): its service principal in the tenant */
   identity?: { type: string; principalId: string; tenantId: string };
 }
@@ -77,6 +78,7 @@ export const TYPES = {
   nic: 'Microsoft.Network/networkInterfaces',
   vm: 'Microsoft.Compute/virtualMachines',
   disk: 'Microsoft.Compute/disks',
+  identity: 'Microsoft.ManagedIdentity/userAssignedIdentities',
 } as const;
 
 export const LOCATIONS: Record<string, string> = {

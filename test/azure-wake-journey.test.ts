@@ -118,6 +118,27 @@ describe('wake on request on Azure: a tool call starts the deallocated VM, throu
     expect(starts().length).toBe(before + 1);
   }, 200_000);
 
+  it('`stop --hold` keeps the VM deallocated: the hold tag makes a tool call say so and start nothing; `start` removes it', async () => {
+    const tags = () => az.state.get(vmId)!.tags ?? {};
+    const stop = await cli(['stop', '--hold']);
+    expect(stop.code, stop.stderr).toBe(0);
+    expect(power()).toBe('deallocated');
+    expect(tags()['crawl4ai-mcp:hold']).toBeDefined();
+    expect(tags()['crawl4ai-mcp:deployment']).toBe(NAME); // the other tags stay
+    await until(() => sim.current() === null);
+    expect(JSON.parse((await cli(['status', '--json'])).stdout).vm).toMatchObject({ state: 'stopped', held: true });
+    const before = starts().length;
+    const r = await scrape();
+    expect(r.isError).toBe(true);
+    expect(r.text).toContain('your crawler is stopped and on hold');
+    expect(starts().length).toBe(before);
+    const start = await cli(['start']);
+    expect(start.code, start.stderr).toBe(0);
+    expect(tags()['crawl4ai-mcp:hold']).toBeUndefined();
+    await until(() => sim.current() !== null);
+    expect((await scrape()).isError).toBe(false);
+  }, 300_000);
+
   it('a Worker whose signing key is not its issuer\'s gets an AADSTS error from Entra, starts nothing, and tells the caller to run `crawl4ai-mcp start`', async () => {
     const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const put = await fetch(`${cf.apiBaseUrl}/accounts/${CF_ACCOUNT}/workers/scripts/${SCRIPT}/secrets`, {

@@ -10,6 +10,7 @@
  * /wake-issuer/.well-known/openid-configuration -> jwks_uri. No Azure secret exists anywhere.
  * Plain fetch + WebCrypto: no Azure SDK in the bundle.
  */
+import { HOLD_TAG } from '../model/deployment.js';
 import { OriginUnreachableError } from '../mcp/origin.js';
 import { WAKE_AUDIENCE, WAKE_ISSUER_PATH, WAKE_JWKS_PATH } from '../model/azure-wake.js';
 import type { VmPower, WakeTarget } from './wake.js';
@@ -178,8 +179,9 @@ export function azureWakeTarget(cfg: AzureWakeConfig, fetcher: typeof fetch = fe
       const res = await arm('GET', `${vmUrl}?$expand=instanceView&api-version=${COMPUTE_API_VERSION}`);
       if (res.status === 404) return { state: 'gone' };
       if (!res.ok) throw await armError(res, 'GET virtual machine');
-      const vm = (await res.json()) as { properties?: { instanceView?: { statuses?: Array<{ code?: string; time?: string }> } } };
-      return powerOf(vm.properties?.instanceView?.statuses ?? []);
+      const vm = (await res.json()) as { tags?: Record<string, string>; properties?: { instanceView?: { statuses?: Array<{ code?: string; time?: string }> } } };
+      const power = powerOf(vm.properties?.instanceView?.statuses ?? []);
+      return vm.tags?.[HOLD_TAG] !== undefined ? { ...power, held: true } : power;
     },
     async start() {
       const res = await arm('POST', `${vmUrl}/start?api-version=${COMPUTE_API_VERSION}`);

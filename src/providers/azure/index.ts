@@ -14,7 +14,7 @@ import { planDeployment } from './plan.js';
 import { azureVmSizes, otherSizes, vmSizeOf } from './sizes.js';
 import { currentStatus } from './status.js';
 import { validateAzureCredentials } from './validate.js';
-import { deallocateVm, describeVm, idleStopUserData, setVmSize, setVmUserData, startVm } from './vm.js';
+import { deallocateVm, describeVm, idleStopUserData, setVmHold, setVmSize, setVmUserData, startVm } from './vm.js';
 import { ensureSelfDeallocate } from './self-deallocate.js';
 import { azureWakeVars, issueAzureWakeCredential } from './wake.js';
 
@@ -73,6 +73,12 @@ export function createAzureProvider(): Provider {
       }),
 
     resize: (ctx, journal, size) => withAzure(ctx, (az) => resizeVm(az, ctx, journal, size)),
+
+    setWakeHold: (ctx, _journal, hold) =>
+      withAzure(ctx, async (az) => {
+        await requireVm(az, ctx);
+        await setVmHold(az, ctx.spec.name, hold);
+      }),
 
     destroy: (ctx, journal) => withAzure(ctx, (az) => destroyDeployment(az, ctx, journal)),
 

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import type { VirtualMachine } from '@azure/arm-compute';
-import type { VmState, VmStatus } from '../../model/deployment.js';
+import { HOLD_TAG, type VmState, type VmStatus } from '../../model/deployment.js';
 import type { AzureClients } from './clients.js';
 import { lro } from './clients.js';
 import { azureCall, getOrUndefined, toCliError } from './errors.js';
@@ -153,7 +153,23 @@ export function toVmStatus(f: VmFacts | undefined, publicIp?: string, privateIp?
     ...(publicIp ? { publicIp } : {}),
     ...(privateIp ? { privateIp } : {}),
     ...(f.vm.timeCreated ? { launchedAt: new Date(f.vm.timeCreated).toISOString() } : {}),
+    ...(f.vm.tags?.[HOLD_TAG] !== undefined ? { held: true } : {}),
   };
+}
+
+/**
+ * Puts or removes the hold tag (`stop --hold`: the Worker does not wake a VM carrying it). A VM
+ * PATCH replaces the whole tag set, so the others are written back as read. No write when there is
+ * nothing to change (`start` of a VM never held).
+ */
+export async function setVmHold(az: AzureClients, deployment: string, hold: boolean): Promise<void> {
+  const n = resourceNames(deployment);
+  const vm = await azureCall({ action: `read virtual machine ${n.vm}`, location: az.location }, () => az.compute.virtualMachines.get(n.group, n.vm));
+  const tags: Record<string, string> = { ...(vm.tags ?? {}) };
+  if ((HOLD_TAG in tags) === hold) return;
+  if (hold) tags[HOLD_TAG] = new Date().toISOString();
+  else delete tags[HOLD_TAG];
+  await azureCall({ action: `${hold ? 'tag' : 'untag'} virtual machine ${n.vm} (hold)`, location: az.location }, () => az.compute.virtualMachines.update(n.group, n.vm, { tags }, lro(az)));
 }
 
 /** Starts the VM and waits until it runs; a size without capacity is exit 4 naming other sizes. */

@@ -9,10 +9,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startEc2Emulator, type Ec2Emulator } from './emulators/ec2/index.ts';
 import { startGceEmulator, type GceEmulator } from './emulators/gce/index.ts';
+import { startAzureEmulator, TYPES, type AzureEmulator } from './emulators/azure/index.ts';
+import { createSelfDeallocateRole, deployerCondition } from './helpers/azure-roles.js';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
 import { runCli } from './helpers/cli.js';
 import { startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
-import { AWS_ACCESS_KEY, AWS_SECRET_KEY, ec2Instances, gceInstances, gcpJourneyEnv, journeyEnv } from './helpers/journey.js';
+import { AWS_ACCESS_KEY, AWS_SECRET_KEY, azureJourneyEnv, azureVms, ec2Instances, gceInstances, gcpJourneyEnv, journeyEnv } from './helpers/journey.js';
 
 const CF_TOKEN = 'cf-token-' + 'p'.repeat(32);
 const HOUR = 3_600_000;
@@ -49,7 +51,7 @@ async function until(what: string, f: () => boolean, ms = 20_000): Promise<void>
 async function statusJson(env: NodeJS.ProcessEnv, name: string) {
   const r = await runCli(['--name', name, 'status', '--json'], { env, timeoutMs: 120_000 });
   expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as { vm: { state: string }; cost: { soFarUsd: number; hourlyUsd: number } };
+  return JSON.parse(r.stdout) as { vm: { state: string; computeBilled?: boolean }; cost: { soFarUsd: number; hourlyUsd: number } };
 }
 
 /**
@@ -161,6 +163,41 @@ describe('status records stops and starts the CLI did not make, at the time the 
       });
     } finally {
       await gce.close();
+    }
+  }, 300_000);
+
+  it('Azure: a deallocation dated by the instance view, and a VM powered off from inside (still allocated) counted as running', async () => {
+    const az: AzureEmulator = await startAzureEmulator({ lroMs: 100 });
+    try {
+      az.constrainRoleAssignments(deployerCondition(createSelfDeallocateRole(az)));
+      const env = azureJourneyEnv(az, cf, CF_TOKEN, 'c4m-power-az-');
+      const sim = startVmSimulator(azureVms(az, 'apwr'), cf);
+      sims.push(sim);
+      const init = await runCli(['--name', 'apwr', 'init', '--yes', '--provider', 'azure', '--region', 'eastus', '--size', 'small', '--network', 'public'], { env, timeoutMs: 240_000 });
+      expect(init.code, init.stderr).toBe(0);
+      const vm = () => az.state.get(az.resourcesOf('apwr').find((r) => r.type === TYPES.vm)!.id)!;
+
+      // powered off from inside (the watchdog's fallback when it may not deallocate): billed as running
+      let since = ranSinceTwoHoursAgo(env, 'apwr');
+      vm().vm!.powerState = 'stopped';
+      const allocated = await statusJson(env, 'apwr');
+      expect(allocated.vm).toMatchObject({ state: 'stopped', computeBilled: true });
+      expect(outputsOf(env, 'apwr').runningSince).toBe(new Date(since).toISOString());
+
+      // deallocated an hour ago (as the idle watchdog does), the time Azure reports on ProvisioningState
+      since = ranSinceTwoHoursAgo(env, 'apwr');
+      const stopAt = new Date(Date.now() - HOUR).toISOString();
+      vm().vm!.powerState = 'deallocated';
+      vm().vm!.statusTime = stopAt;
+      const st = await statusJson(env, 'apwr');
+      expect(st.vm.state).toBe('stopped');
+      const o = outputsOf(env, 'apwr');
+      expect(o.stoppedSince).toBe(stopAt);
+      expect(o.runningHoursBefore as number).toBeCloseTo((Date.parse(stopAt) - since) / HOUR, 3);
+      // allocated, the compute was billed; deallocated, only the disk and address
+      expect(st.cost.hourlyUsd).toBeLessThan(allocated.cost.hourlyUsd / 4);
+    } finally {
+      await az.close();
     }
   }, 300_000);
 });

@@ -33,9 +33,10 @@ function within(at: string | undefined, after: number, now: number): Date {
 /**
  * The outputs once the history agrees with what the cloud reports, or null when it already does:
  * - recorded running, the VM stopped → a stop at the cloud's stop time (AWS StateTransitionReason,
- *   GCE lastStopTimestamp); without one, now (it ran at most until now);
+ *   GCE lastStopTimestamp, Azure's deallocation time); without one, now (it ran at most until now);
  * - recorded stopped, the VM running → a start at the cloud's start time (AWS LaunchTime, GCE
- *   lastStartTimestamp); without one, now.
+ *   lastStartTimestamp, Azure's start time); without one, now.
+ * A VM stopped but still billed for compute (Azure, powered off from inside) counts as running.
  * Only a history the CLI began (init wrote `runningSince`) is changed: an older deployment without
  * one is left alone. Pending/stopping are in between and left to the next look.
  */
@@ -43,10 +44,12 @@ export function reconciledPowerHistory(state: DeploymentState, vm: VmStatus, now
   const o = state.outputs;
   if (!('runningSince' in o)) return null;
   const running = typeof o.runningSince === 'string';
-  if (running && vm.state === 'stopped') {
+  // stopped but still billed (Azure: allocated) counts as running, as the bill does
+  const vmRunning = vm.state === 'running' || (vm.state === 'stopped' && vm.computeBilled === true);
+  if (running && vm.state === 'stopped' && !vm.computeBilled) {
     return powerHistory(state, false, within(vm.stoppedAt, Date.parse(o.runningSince as string), now));
   }
-  if (!running && vm.state === 'running') {
+  if (!running && vmRunning) {
     const stoppedSince = typeof o.stoppedSince === 'string' ? Date.parse(o.stoppedSince) : NaN;
     return powerHistory(state, true, within(vm.startedAt, stoppedSince, now));
   }

@@ -96,7 +96,7 @@ export async function deploymentStatus(
   const cost = costSoFar({ ...priced, runningHours: runningHoursOf(history), totalHours: hours });
   const suggestion = vm.state === 'running' ? sizeAdvice(state.name, { ...priced, ...(vm.cpuCredits ? { cpuCredits: vm.cpuCredits } : {}) }, memory) : null;
   // pending/stopping bill compute too; stopped (however it got there) and terminated do not
-  const billedRunning = vm.state === 'running' || vm.state === 'pending' || vm.state === 'stopping';
+  const billedRunning = vm.state === 'running' || vm.state === 'pending' || vm.state === 'stopping' || vm.computeBilled === true;
   return {
     name: state.name,
     provider: state.provider,

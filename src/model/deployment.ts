@@ -105,6 +105,8 @@ export interface VmStatus {
   cpuCredits?: CpuCredits;
   /** stopped with `stop --hold`: a tool call does not wake it (the hold tag is on the VM) */
   held?: boolean;
+  /** stopped yet billed for compute as if running (Azure: stopped from inside, still allocated) */
+  computeBilled?: boolean;
   /** the Crawl4AI image the VM runs, as it reported it (`repo:tag@sha256:…`), or why that is unknown */
   image?: { ref: string } | { unknown: string };
 }

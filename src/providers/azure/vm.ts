@@ -154,7 +154,23 @@ export function toVmStatus(f: VmFacts | undefined, publicIp?: string, privateIp?
     ...(privateIp ? { privateIp } : {}),
     ...(f.vm.timeCreated ? { launchedAt: new Date(f.vm.timeCreated).toISOString() } : {}),
     ...(f.vm.tags?.[HOLD_TAG] !== undefined ? { held: true } : {}),
+    ...(f.power === 'stopped' || f.power === 'stopping' ? { computeBilled: true } : {}),
+    ...powerTimes(f),
   };
+}
+
+/**
+ * When the VM last started (running) or was deallocated, from the instance view: Azure dates the
+ * last operation's end on its ProvisioningState status (PowerState carries no time). How `status`
+ * dates a deallocation by the idle watchdog or a start by the Worker's wake.
+ */
+function powerTimes(f: VmFacts): Pick<VmStatus, 'startedAt' | 'stoppedAt'> {
+  const raw = f.vm.instanceView?.statuses?.find((s) => s.code?.startsWith('ProvisioningState/'))?.time;
+  const t = raw ? new Date(raw) : undefined;
+  if (!t || !Number.isFinite(t.getTime())) return {};
+  if (f.power === 'running') return { startedAt: t.toISOString() };
+  if (f.power === 'deallocated') return { stoppedAt: t.toISOString() };
+  return {};
 }
 
 /**

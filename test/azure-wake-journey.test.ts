@@ -20,6 +20,7 @@ import { createSelfDeallocateRole, deployerCondition, setUpWake } from './helper
 import { runCli } from './helpers/cli.js';
 import { azureJourneyEnv, azureVms } from './helpers/journey.js';
 import { startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
+import { scrapeWith, until as waitUntil } from './helpers/wake.js';
 
 const CF_TOKEN = 'cf-token-' + 'q'.repeat(32);
 const CF_ACCOUNT = 'acc00000000000000000000000000a2e';
@@ -37,17 +38,8 @@ describe('wake on request on Azure: a tool call starts the deallocated VM, throu
   const cli = (args: string[]) => runCli(['--name', NAME, ...args], { env, timeoutMs: 240_000 });
   const power = () => az.state.get(vmId)?.vm?.powerState;
   const starts = () => az.requests.filter((r) => r.method === 'POST' && r.path.toLowerCase() === `${vmId}/start`.toLowerCase());
-  const until = async (what: () => boolean, ms = 30_000) => {
-    const end = Date.now() + ms;
-    while (!what()) {
-      if (Date.now() > end) throw new Error('timed out');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
-  const scrape = async () => {
-    const r = await client.callTool({ name: 'scrape', arguments: { url: 'https://docs.example.com/' } });
-    return { isError: Boolean(r.isError), text: JSON.stringify(r.content) };
-  };
+  const until = (what: () => boolean, ms = 30_000) => waitUntil(what, ms, 50);
+  const scrape = () => scrapeWith(client);
   const stopped = async () => {
     const stop = await cli(['stop']);
     expect(stop.code, stop.stderr).toBe(0);

@@ -9,7 +9,6 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { errorResult } from '../src/mcp/errors.js';
 import { OriginUnreachableError, type Crawl4aiOrigin } from '../src/mcp/origin.js';
 import { createAzureProvider } from '../src/providers/azure/index.js';
 import { issuerKeyPair, WAKE_ACTIONS, WAKE_FIC_NAME, WAKE_ROLE_FILE, WAKE_ROLE_NAME } from '../src/providers/azure/wake.js';
@@ -22,6 +21,7 @@ import { BOOT_SECONDS, resetWakeGuard, wakeTargetFor, wakingOrigin } from '../sr
 import { forwardHttp } from './emulators/cloudflare/edge-outbound.js';
 import { startAzureEmulator, TYPES, type AzureEmulator } from './emulators/azure/index.js';
 import { createSelfDeallocateRole, deployerCondition, selfDeallocateOnlyCondition, setUpWake, WAKE_GROUP } from './helpers/azure-roles.js';
+import { failure, until } from './helpers/wake.js';
 
 const WORKER = 'https://crawl4ai-mcp-azwake.test-user.workers.dev';
 let az: AzureEmulator;
@@ -112,22 +112,7 @@ const downOrigin: Crawl4aiOrigin = {
     throw new OriginUnreachableError('your crawler VM is not connected (tunnel down or VM stopped)', 'run `crawl4ai-mcp status`');
   },
 };
-const failure = async (p: Promise<unknown>): Promise<string> => {
-  try {
-    await p;
-  } catch (e) {
-    return (errorResult(e).content[0] as { text: string }).text;
-  }
-  throw new Error('expected the call to fail');
-};
 const starts = (vmId: string) => az.requests.filter((r) => r.method === 'POST' && r.path.toLowerCase() === `${vmId}/start`.toLowerCase());
-async function until(what: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!what()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 beforeAll(async () => {
   az = await startAzureEmulator({ lroMs: 30, principalReplicationMs: 500, fetchIssuer: workerIssuerFetch });

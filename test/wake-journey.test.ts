@@ -15,6 +15,7 @@ import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cl
 import { runCli } from './helpers/cli.js';
 import { startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
 import { AWS_ACCESS_KEY as ACCESS_KEY, ec2Instances, journeyEnv } from './helpers/journey.js';
+import { scrapeWith, until as waitUntil } from './helpers/wake.js';
 
 const CF_TOKEN = 'cf-token-' + 'w'.repeat(32);
 const CF_ACCOUNT = 'acc000000000000000000000000000e1';
@@ -31,17 +32,8 @@ describe('wake on request: a tool call starts the stopped VM, through the built 
   const stateOf = () => ec2.state.instanceState(ec2.state.instances.get(instanceId)!);
   const starts = () => ec2.requests.filter((r) => r.action === 'StartInstances');
   const wakeKeyIds = () => [...(ec2.iam.user(`${NAME}-wake`)?.keys.keys() ?? [])];
-  const until = async (what: () => boolean, ms = 30_000) => {
-    const end = Date.now() + ms;
-    while (!what()) {
-      if (Date.now() > end) throw new Error('timed out');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
-  const scrape = async () => {
-    const r = await client.callTool({ name: 'scrape', arguments: { url: 'https://docs.example.com/' } });
-    return { isError: Boolean(r.isError), text: JSON.stringify(r.content) };
-  };
+  const until = (what: () => boolean, ms = 30_000) => waitUntil(what, ms, 50);
+  const scrape = () => scrapeWith(client);
 
   beforeAll(async () => {
     ec2 = await startEc2Emulator({ transitionMs: 300, accessKeyId: ACCESS_KEY, iamPolicy: 'template' });

@@ -11,11 +11,11 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createWakeCredential, type WakeKey } from '../src/providers/aws/wake-credential.js';
 import { OriginUnreachableError, type Crawl4aiOrigin } from '../src/mcp/origin.js';
-import { errorResult } from '../src/mcp/errors.js';
 import { awsWakeTarget, BOOT_SECONDS, parseInstances, resetWakeGuard, wakeTargetFor, wakingOrigin } from '../src/worker/wake.js';
 import { forwardHttp } from './emulators/cloudflare/edge-outbound.js';
 import { launchDeploymentInstance } from './helpers/ec2-instances.js';
 import { startEc2Emulator, type Ec2Emulator } from './emulators/ec2/index.js';
+import { failure, until } from './helpers/wake.js';
 
 const region = 'us-east-1';
 const admin = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
@@ -39,13 +39,6 @@ const edgeFetch = (async (input: Request | string | URL) => {
 const launch = (deployment: string) => launchDeploymentInstance(() => ec2(), deployment);
 
 const stateOf = (id: string) => emu.state.instanceState(emu.state.instances.get(id)!);
-async function until(what: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!what()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 /** powered off from inside, as the idle watchdog does */
 async function stopped(id: string): Promise<void> {
   emu.guestShutdown(id);
@@ -63,14 +56,6 @@ const downOrigin = (how: 'throws' | 522 = 'throws'): Crawl4aiOrigin => ({
 });
 
 const target = (k: WakeKey = key, deployment = 'wakeme') => awsWakeTarget({ region, deployment, ...k }, edgeFetch);
-const failure = async (p: Promise<unknown>): Promise<string> => {
-  try {
-    await p;
-  } catch (e) {
-    return (errorResult(e).content[0] as { text: string }).text;
-  }
-  throw new Error('expected the call to fail');
-};
 
 beforeAll(async () => {
   emu = await startEc2Emulator({ transitionMs: TRANSITION_MS, accessKeyId: admin.accessKeyId, secretAccessKey: admin.secretAccessKey });

@@ -200,7 +200,7 @@ describe('the GCP wake credential (real @google-cloud/compute against the emulat
     }
   });
 
-  it('a re-run deletes the deployment\'s previous key (its JWT is refused) and issues a fresh one, waiting out a concurrent policy change', async () => {
+  it('a re-run deletes the deployment\'s previous key (its JWT is refused) and issues a fresh one, waiting out a concurrent policy change and IAM propagation', async () => {
     const before = emu.requests.filter((r) => r.path.endsWith('/setIamPolicy')).length;
     const oldId = journalOf('wakeme').find('gcp:wake-key')!.id;
     const again = await gcp.issueWakeCredential!(ctxOf('wakeme'), journalOf('wakeme'));
@@ -217,15 +217,22 @@ describe('the GCP wake credential (real @google-cloud/compute against the emulat
     // a second deployment: its own key beside the first; another writer changes its instance's policy once
     await gcp.apply(ctxOf('fresh'), journalOf('fresh'), bootstrap);
     emu.iam.concurrentPolicyChanges = 1;
+    // and the user made the shared account moments ago: not yet a valid binding member
+    const made = emu.iam.account(shared).createdAt;
+    emu.iam.account(shared).createdAt = emu.state.now();
+    emu.iam.propagationMs = 1_500; // outlasts the key's create (an RSA key pair) before the bind
     try {
       const fresh = await gcp.issueWakeCredential!(ctxOf('fresh'), journalOf('fresh'));
       expect(fresh).toBeDefined();
       const sets = emu.requests.filter((r) => r.path.endsWith(`/instances/crawl4ai-mcp-fresh/setIamPolicy`));
+      expect(sets.map((r) => r.status)).toContain(400); // "Service account … does not exist." while IAM propagates
       expect(sets.map((r) => r.status)).toContain(409); // "There were concurrent policy changes"
       expect(sets.at(-1)!.status).toBe(200);
       expect(keysOf(shared).sort()).toEqual([newId, journalOf('fresh').find('gcp:wake-key')!.id!].sort());
     } finally {
       emu.iam.concurrentPolicyChanges = 0;
+      emu.iam.propagationMs = 0;
+      emu.iam.account(shared).createdAt = made;
     }
     await gcp.destroy(ctxOf('fresh'), journalOf('fresh'));
     expect(keysOf(shared)).toEqual([newId]);
@@ -336,8 +343,16 @@ describe('the GCP wake credential (real @google-cloud/compute against the emulat
     await expect(tokenOf(keyJson)).rejects.toThrow(/Invalid JWT Signature/);
     expect(emu.iam.accounts.has(shared)).toBe(true); // the shared account is the user's
 
-    // another deployment's credential, then its state file is gone
+    // a deployment made by the earlier version (its own account c4m-wake-<hash>): named, not deleted (no iam.serviceAccounts.delete any more)
+    const legacy = `c4m-wake-0123456789ab@${emu.project}.iam.gserviceaccount.com`;
+    await journalOf('other').intend('gcp:wake-account', 'gcp:wake-account', { meta: { notTagged: true, email: legacy } });
+    await journalOf('other').created('gcp:wake-account', legacy);
+    lines.length = 0;
     await gcp.issueWakeCredential!(ctxOf('other'), journalOf('other'));
+    expect(lines).toContain(`the wake service account ${legacy} made by an earlier version is no longer used; delete it (and its keys): gcloud iam service-accounts delete ${legacy} --project ${emu.project}`);
+    expect(journalOf('other').find('gcp:wake-account')?.phase).toBe('deleted');
+
+    // then its state file is gone
     const lost = new Journal(new StateStore(path.join(dir, 'other-lost')), newDeploymentState('other'));
     await gcp.destroy(ctxOf('other'), lost);
     expect(emu.resourcesOf('other')).toEqual([]);

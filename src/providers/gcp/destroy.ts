@@ -9,7 +9,7 @@ import { deleteInstance, getInstance } from './instance.js';
 import { instanceId, resourceName, splitInstanceId } from './names.js';
 import { GCP_RESOURCE, type GcpResourceKind } from './resources.js';
 import { wakeAccountEmail } from './wake-credential.js';
-import { deleteGcpWakeKey, noteLostKey } from './wake.js';
+import { deleteGcpWakeKey, noteLegacyWakeAccount, noteLostKey } from './wake.js';
 
 /**
  * Deletes every Compute resource of the deployment: the union of the journal and what label /
@@ -29,6 +29,7 @@ export async function destroyDeployment(gcp: GcpClients, ctx: ProviderContext, j
     const ref = { zone: String(r.meta.zone), name: resourceName(deployment) };
     if (await getInstance(gcp, ref)) intended.push(instanceId(ref.zone, ref.name));
   }
+  await noteLegacyWakeAccount(ctx, journal, gcp.project);
   const lost = records.find((r) => r.kind === GCP_RESOURCE.wakeKey && r.phase === 'intent');
   if (lost) await noteLostKey(gcp, ctx, lost.meta, wakeAccountEmail(gcp.project));
   const { step, finish } = destroyWalk<GcpResourceKind>(journal, records, discovered, ctx.progress, { [GCP_RESOURCE.instance]: intended });

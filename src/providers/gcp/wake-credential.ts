@@ -12,6 +12,7 @@ import { callContext, type GcpClients } from './clients.js';
 import { CALL_OPTIONS, gcpCall, gcpErrorInfo, toCliError } from './errors.js';
 import type { InstanceRef } from './instance.js';
 import { restCall } from './rest.js';
+
 export const WAKE_ROLE_ID = 'crawl4aiMcpWake';
 export const GCP_WAKE_ROLE_FILE = 'templates/policies/gcp-wake-role.yaml';
 export const wakeRoleName = (project: string) => `projects/${project}/roles/${WAKE_ROLE_ID}`;

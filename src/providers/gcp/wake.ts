@@ -46,6 +46,7 @@ const KEY = GCP_RESOURCE.wakeKey;
 export async function issueGcpWakeCredential(gcp: GcpClients, ctx: ProviderContext, journal: Journal, ref: InstanceRef): Promise<WakeCredential | undefined> {
   const email = wakeAccountEmail(gcp.project);
   ctx.progress(`creating the wake credential (a key of service account ${email}, bound to start instance ${ref.name} and nothing else)`);
+  await noteLegacyWakeAccount(ctx, journal, gcp.project);
   let key: WakeKey | undefined;
   try {
     await retirePreviousKey(gcp, ctx, journal, email);
@@ -100,6 +101,21 @@ export async function noteLostKey(gcp: GcpClients, ctx: ProviderContext, meta: R
     `an interrupted run may have left a key of ${email}; it is one of ${since.map((k) => k.id).join(', ')} (the others belong to other deployments): ` +
       `once you know which, gcloud iam service-accounts keys delete KEY_ID --iam-account ${email}`,
   );
+}
+
+/** The journal key of the per-deployment wake account an earlier version made. */
+const LEGACY_ACCOUNT = 'gcp:wake-account';
+
+/**
+ * A deployment made by an earlier version has its own wake account c4m-wake-<hash> (the installer
+ * may no longer delete service accounts): one line saying how to delete it, then the record is closed.
+ */
+export async function noteLegacyWakeAccount(ctx: ProviderContext, journal: Journal, project: string): Promise<void> {
+  const rec = journal.find(LEGACY_ACCOUNT);
+  if (!rec || rec.phase === 'deleted') return;
+  const email = rec.id ?? (typeof rec.meta.email === 'string' ? rec.meta.email : undefined);
+  if (email) ctx.progress(`the wake service account ${email} made by an earlier version is no longer used; delete it (and its keys): gcloud iam service-accounts delete ${email} --project ${project}`);
+  await journal.deleted(LEGACY_ACCOUNT);
 }
 
 /** Why the project refuses the wake credential and how to enable it, or undefined for any other failure. */

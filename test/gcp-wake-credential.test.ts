@@ -354,7 +354,11 @@ describe('the GCP wake credential (real @google-cloud/compute against the emulat
 
     // then its state file is gone
     const lost = new Journal(new StateStore(path.join(dir, 'other-lost')), newDeploymentState('other'));
+    const left = keysOf(shared)[0]!;
+    lines.length = 0;
     await gcp.destroy(ctxOf('other'), lost);
+    // named (the only key made since its VM was), not deleted
+    expect(lines.find((l) => l.startsWith("without the state file this deployment's wake key cannot be told apart"))).toContain(left);
     expect(emu.resourcesOf('other')).toEqual([]);
     expect(keysOf(shared)).toHaveLength(1); // README: find it with gcloud iam service-accounts keys list
   });

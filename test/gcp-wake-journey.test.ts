@@ -169,8 +169,10 @@ describe('wake on request on GCP: a tool call starts the stopped VM, through the
       const gone = await cli(['destroy', '--yes', '--provider', 'gcp', '--region', 'us-central1'], 'gwlost');
       expect(gone.code, gone.stderr).toBe(0);
       expect(gce.resourcesOf('gwlost')).toEqual([]);
-      // keys carry no labels: README says how to find it (gcloud iam service-accounts keys list)
+      // keys carry no labels: destroy names the candidates (here the one key made since its VM was), README says how to delete it
       expect(gce.iam.account(shared).keys.size).toBe(1);
+      expect(gone.stdout + gone.stderr).toContain(`cannot be told apart: it is one of the keys of ${shared} made since its VM was`);
+      expect(gone.stdout + gone.stderr).toContain([...gce.iam.account(shared).keys.keys()][0]);
     } finally {
       await lostSim.stop();
     }

@@ -9,7 +9,7 @@ import { deleteInstance, getInstance } from './instance.js';
 import { instanceId, resourceName, splitInstanceId } from './names.js';
 import { GCP_RESOURCE, type GcpResourceKind } from './resources.js';
 import { wakeAccountEmail } from './wake-credential.js';
-import { deleteGcpWakeKey, noteLegacyWakeAccount, noteLostKey } from './wake.js';
+import { deleteGcpWakeKey, noteLegacyWakeAccount, noteLostKey, noteUnjournaledKey } from './wake.js';
 
 /**
  * Deletes every Compute resource of the deployment: the union of the journal and what label /
@@ -32,6 +32,9 @@ export async function destroyDeployment(gcp: GcpClients, ctx: ProviderContext, j
   await noteLegacyWakeAccount(ctx, journal, gcp.project);
   const lost = records.find((r) => r.kind === GCP_RESOURCE.wakeKey && r.phase === 'intent');
   if (lost) await noteLostKey(gcp, ctx, lost.meta, wakeAccountEmail(gcp.project));
+  if (!records.some((r) => r.kind === GCP_RESOURCE.wakeKey)) {
+    for (const d of discovered.filter((x) => x.kind === GCP_RESOURCE.instance)) await noteUnjournaledKey(gcp, ctx, splitInstanceId(d.id));
+  }
   const { step, finish } = destroyWalk<GcpResourceKind>(journal, records, discovered, ctx.progress, { [GCP_RESOURCE.instance]: intended });
 
   await step(GCP_RESOURCE.wakeKey, (id) => deleteGcpWakeKey(gcp, id), (id) => `deleting the wake credential (key ${id} of service account ${wakeAccountEmail(gcp.project)})`);

@@ -6,8 +6,8 @@ import { registerSecret } from '../../ground/redact.js';
 import type { Journal } from '../../state/journal.js';
 import type { ProviderContext, WakeCredential } from '../provider.js';
 import type { GcpClients } from './clients.js';
-import { gcpErrorInfo, toCliError } from './errors.js';
-import type { InstanceRef } from './instance.js';
+import { CALL_OPTIONS, gcpErrorInfo, toCliError } from './errors.js';
+import { getInstance, type InstanceRef } from './instance.js';
 import { GCP_POLICY_FILE } from './permissions.js';
 import { GCP_RESOURCE } from './resources.js';
 import {
@@ -101,6 +101,31 @@ export async function noteLostKey(gcp: GcpClients, ctx: ProviderContext, meta: R
     `an interrupted run may have left a key of ${email}; it is one of ${since.map((k) => k.id).join(', ')} (the others belong to other deployments): ` +
       `once you know which, gcloud iam service-accounts keys delete KEY_ID --iam-account ${email}`,
   );
+}
+
+/**
+ * Destroy without this deployment's key in the journal (the state file lost): when the shared
+ * account is bound on the instance, the deployment had a key, made after the instance was. Keys
+ * carry no labels, so it cannot be told apart from keys other deployments made since: one line
+ * names those candidates; nothing is deleted. Best effort: a refused read only skips the line.
+ */
+export async function noteUnjournaledKey(gcp: GcpClients, ctx: ProviderContext, ref: InstanceRef): Promise<void> {
+  const email = wakeAccountEmail(gcp.project);
+  try {
+    const inst = await getInstance(gcp, ref);
+    if (!inst?.creationTimestamp) return;
+    const [policy] = await gcp.instances.getIamPolicy({ project: gcp.project, zone: ref.zone, resource: ref.name, optionsRequestedPolicyVersion: 3 }, CALL_OPTIONS);
+    if (!(policy.bindings ?? []).some((b) => b.members?.includes(`serviceAccount:${email}`))) return;
+    const since = Date.parse(inst.creationTimestamp);
+    const keys = (await listWakeKeys(gcp, email)).filter((k) => k.validAfterTime && Date.parse(k.validAfterTime) >= since);
+    if (!keys.length) return;
+    ctx.progress(
+      `without the state file this deployment's wake key cannot be told apart: it is one of the keys of ${email} made since its VM was (${inst.creationTimestamp}): ${keys.map((k) => k.id).join(', ')}; ` +
+        `once you know which, gcloud iam service-accounts keys delete KEY_ID --iam-account ${email} (it can start only VMs the account is bound on)`,
+    );
+  } catch (e) {
+    ctx.debug(`gcp: could not look for this deployment's wake key: ${String(e)}`);
+  }
 }
 
 /** The journal key of the per-deployment wake account an earlier version made. */

@@ -12,7 +12,7 @@ import { InstancesClient } from '@google-cloud/compute/build/src/v1/instances_cl
 import { OAuth2Client } from 'google-auth-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGcpProvider } from '../src/providers/gcp/index.js';
-import { GCP_ROLE_PERMISSIONS, GCP_WAKE_ROLE_PERMISSIONS } from '../src/providers/gcp/permissions.js';
+import { GCP_ROLE_PERMISSIONS, GCP_WAKE_KEYS_ROLE_PERMISSIONS, GCP_WAKE_ROLE_PERMISSIONS } from '../src/providers/gcp/permissions.js';
 import { wakeAccountEmail, wakeRoleName } from '../src/providers/gcp/wake-credential.js';
 import type { ProviderContext } from '../src/providers/provider.js';
 import { Journal } from '../src/state/journal.js';
@@ -234,6 +234,21 @@ describe('the GCP wake credential (real @google-cloud/compute against the emulat
       emu.iam.propagationMs = 0;
       emu.iam.account(shared).createdAt = made;
     }
+
+    // a re-run that may not delete the previous key: wake off, and the key stays journaled for destroy
+    const freshId = journalOf('fresh').find('gcp:wake-key')!.id!;
+    emu.grantOnly(GCP_ROLE_PERMISSIONS);
+    emu.iam.roles.set(wakeKeysRoleName(emu.project), new Set(['iam.serviceAccountKeys.create', 'iam.serviceAccountKeys.list']));
+    lines.length = 0;
+    try {
+      expect(await gcp.issueWakeCredential!(ctxOf('fresh'), journalOf('fresh'))).toBeUndefined();
+    } finally {
+      emu.grantOnly(undefined);
+      emu.iam.roles.set(wakeKeysRoleName(emu.project), new Set(GCP_WAKE_KEYS_ROLE_PERMISSIONS));
+    }
+    expect(offLines()[0]).toContain('lack iam.serviceAccountKeys.delete');
+    expect(journalOf('fresh').find('gcp:wake-key')).toMatchObject({ phase: 'deleting', id: freshId });
+    expect(keysOf(shared)).toContain(freshId);
     await gcp.destroy(ctxOf('fresh'), journalOf('fresh'));
     expect(keysOf(shared)).toEqual([newId]);
   });

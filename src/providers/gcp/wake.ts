@@ -65,11 +65,12 @@ export async function issueGcpWakeCredential(gcp: GcpClients, ctx: ProviderConte
   } catch (e) {
     const why = offReason(e, gcp, email);
     if (!why) throw toCliError(e, { action: 'creating the wake credential', project: gcp.project, region: gcp.region });
-    // leave nothing behind: the key this run made (a refused create made none)
+    // leave nothing behind: the key this run made (a refused create made none); a previous key
+    // whose delete was refused stays journaled ('deleting'), for the next run or destroy
     const rec = journal.find(KEY);
     try {
       if (key) await deleteWakeKey(gcp, email, key.id);
-      if (rec && rec.phase !== 'deleted') await journal.deleted(KEY);
+      if (key || rec?.phase === 'intent') await journal.deleted(KEY);
     } catch (d) {
       ctx.debug(`gcp: could not delete wake key ${key?.id} after wake was refused; destroy deletes it: ${String(d)}`);
     }

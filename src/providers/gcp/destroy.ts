@@ -15,7 +15,8 @@ import { deleteGcpWakeKey, noteLegacyWakeAccount, noteLostKey, noteUnjournaledKe
  * Deletes every Compute resource of the deployment: the union of the journal and what label /
  * name search finds (so it works with the state file gone). Order: the wake key first (the
  * Worker can no longer start the VM being deleted; the key is found only through the journal, keys
- * carry no labels; the instance's binding goes with the instance), instances (the boot disk goes with them), then firewall rules and the static address (which is in use until its VM is gone).
+ * carry no labels; the instance's binding goes with the instance), instances (the boot disk goes
+ * with them), then firewall rules and the static address (which is in use until its VM is gone).
  * Idempotent; a failure on one resource does not stop the others; the first is thrown at the end
  * and the journal keeps what was not deleted, so running destroy again finishes the job.
  */
@@ -32,7 +33,8 @@ export async function destroyDeployment(gcp: GcpClients, ctx: ProviderContext, j
   await noteLegacyWakeAccount(ctx, journal, gcp.project);
   const lost = records.find((r) => r.kind === GCP_RESOURCE.wakeKey && r.phase === 'intent');
   if (lost) await noteLostKey(gcp, ctx, lost.meta, wakeAccountEmail(gcp.project));
-  if (!records.some((r) => r.kind === GCP_RESOURCE.wakeKey)) {
+  // no record at all (not one closed by a wake-off run): the state file is gone, or wake was never tried
+  if (!journal.find(GCP_RESOURCE.wakeKey)) {
     for (const d of discovered.filter((x) => x.kind === GCP_RESOURCE.instance)) await noteUnjournaledKey(gcp, ctx, splitInstanceId(d.id));
   }
   const { step, finish } = destroyWalk<GcpResourceKind>(journal, records, discovered, ctx.progress, { [GCP_RESOURCE.instance]: intended });

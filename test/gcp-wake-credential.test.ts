@@ -1,7 +1,8 @@
 // The Worker's wake credential on GCP, exercised through the real @google-cloud/compute clients
-// against the Compute emulator's IAM side: what init creates (a service account bound to
-// crawl4aiMcpWake on its own instance only), what its key may and may not do, the refusals that
-// leave wake off with nothing behind, and destroy (also with the state file lost).
+// against the Compute emulator's IAM side: what init makes (a key of the shared account
+// crawl4ai-mcp-wake, bound to crawl4aiMcpWake on its own instance only), what that key may and may
+// not do, what the installer may no longer do (mint keys for other service accounts), the
+// refusals that leave wake off with nothing behind, re-runs, a lost answer, and destroy.
 import { createSign } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,19 +12,20 @@ import { InstancesClient } from '@google-cloud/compute/build/src/v1/instances_cl
 import { OAuth2Client } from 'google-auth-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGcpProvider } from '../src/providers/gcp/index.js';
-import { GCP_REQUIRED_PERMISSIONS, GCP_WAKE_ROLE_PERMISSIONS } from '../src/providers/gcp/permissions.js';
+import { GCP_ROLE_PERMISSIONS, GCP_WAKE_KEYS_ROLE_PERMISSIONS, GCP_WAKE_ROLE_PERMISSIONS } from '../src/providers/gcp/permissions.js';
 import { wakeAccountEmail, wakeRoleName } from '../src/providers/gcp/wake-credential.js';
 import type { ProviderContext } from '../src/providers/provider.js';
 import { Journal } from '../src/state/journal.js';
 import { newDeploymentState } from '../src/state/schema.js';
 import { StateStore } from '../src/state/store.js';
 import { GOOGLE_TOKEN_URI, startGceEmulator, type GceEmulator } from './emulators/gce/index.js';
+import { setUpGcpWake, wakeKeysRoleName } from './helpers/gcp-wake-setup.js';
 
 const gcp = createGcpProvider();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-gcp-wake-'));
 let emu: GceEmulator;
+let shared: string;
 const lines: string[] = [];
-
 const ctxOf = (name: string): ProviderContext => ({
   spec: { name, provider: 'gcp', region: 'us-central1', size: 'small', network: 'tunnel', profile: 'default' },
   credentials: { kind: 'static', values: { serviceAccountKey: emu.serviceAccountKey } },
@@ -47,7 +49,7 @@ const instanceOf = (name: string) => {
 /** The wake key's own access token: its JWT (RS256, aud = the key's token_uri) exchanged at the emulator. */
 async function tokenOf(keyJson: string): Promise<string> {
   const key = JSON.parse(keyJson) as { client_email: string; private_key: string; token_uri: string };
-  expect(key.token_uri).toBe(GOOGLE_TOKEN_URI);
+  if (key.client_email.startsWith('crawl4ai-mcp-wake@')) expect(key.token_uri).toBe(GOOGLE_TOKEN_URI);
   const now = Math.floor(Date.now() / 1000);
   const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
   const unsigned = `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64({ iss: key.client_email, scope: 'https://www.googleapis.com/auth/compute', aud: key.token_uri, iat: now, exp: now + 600 })}`;
@@ -82,10 +84,23 @@ const until = async (what: () => boolean, ms = 10_000) => {
   }
 };
 
+/** An IAM API call with a bearer token: status and google.rpc status / message. */
+async function iamCall(token: string, method: 'GET' | 'POST' | 'DELETE', rest: string, body?: unknown) {
+  const res = await fetch(`${emu.url}/v1/projects/${emu.project}/serviceAccounts${rest}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const json = (await res.json()) as { error?: { status: string; message: string }; privateKeyData?: string; name?: string };
+  return { status: res.status, json };
+}
+const keysOf = (email: string) => [...emu.iam.account(email).keys.keys()];
+const offLines = () => lines.filter((l) => l.startsWith('wake on request is off'));
+
 beforeAll(async () => {
   emu = await startGceEmulator({ transitionMs: 50 });
   tls.setDefaultCACertificates([...tls.getCACertificates('default'), emu.ca]);
-  emu.iam.roles.set(wakeRoleName(emu.project), new Set(GCP_WAKE_ROLE_PERMISSIONS));
+  shared = setUpGcpWake(emu);
   for (const name of ['wakeme', 'other']) await gcp.apply(ctxOf(name), journalOf(name), bootstrap);
 }, 60_000);
 afterAll(async () => {
@@ -96,23 +111,25 @@ afterAll(async () => {
 describe('the GCP wake credential (real @google-cloud/compute against the emulator)', () => {
   let keyJson: string;
 
-  it('init makes a service account bound to crawl4aiMcpWake on its own instance only, and its key goes out as WAKE_GCP_KEY', async () => {
+  it('init makes a key of the shared account, bound to crawl4aiMcpWake on its own instance only, and it goes out as WAKE_GCP_KEY', async () => {
+    const accounts = emu.iam.accounts.size;
     const wake = await gcp.issueWakeCredential!(ctxOf('wakeme'), journalOf('wakeme'));
     expect(wake).toBeDefined();
+    expect(emu.iam.accounts.size).toBe(accounts); // no service account made
     const inst = instanceOf('wakeme');
     expect(wake!.vars).toEqual({ WAKE_CLOUD: 'gcp' });
     expect(wake!.secrets.WAKE_GCP_INSTANCE).toBe(`projects/${emu.project}/zones/${inst.zone}/instances/${inst.name}`);
     keyJson = wake!.secrets.WAKE_GCP_KEY!;
-    const email = wakeAccountEmail('wakeme', emu.project);
-    expect(email).toMatch(/^c4m-wake-[0-9a-f]{12}@/);
-    expect(JSON.parse(keyJson).client_email).toBe(email);
+    expect(shared).toBe(wakeAccountEmail(emu.project));
+    expect(JSON.parse(keyJson).client_email).toBe(shared);
     // bound on this instance, nowhere else
-    expect(emu.iam.policyJson(`${inst.zone}/${inst.name}`).bindings).toEqual([{ role: wakeRoleName(emu.project), members: [`serviceAccount:${email}`] }]);
+    expect(emu.iam.policyJson(`${inst.zone}/${inst.name}`).bindings).toEqual([{ role: wakeRoleName(emu.project), members: [`serviceAccount:${shared}`] }]);
     const other = instanceOf('other');
     expect(emu.iam.policyJson(`${other.zone}/${other.name}`).bindings).toBeUndefined();
-    // journaled by name, no key in the state file
-    const rec = journalOf('wakeme').find('gcp:wake-account')!;
-    expect(rec).toMatchObject({ phase: 'created', id: email });
+    // journaled by key id, no key file in the state file
+    const rec = journalOf('wakeme').find('gcp:wake-key')!;
+    expect(rec).toMatchObject({ phase: 'created', id: JSON.parse(keyJson).private_key_id });
+    expect(keysOf(shared)).toEqual([rec.id]);
     const state = fs.readFileSync(path.join(dir, 'wakeme', 'wakeme.json'), 'utf8');
     expect(state).not.toContain(JSON.parse(keyJson).private_key.slice(40, 80));
   });
@@ -127,7 +144,7 @@ describe('the GCP wake credential (real @google-cloud/compute against the emulat
     await until(() => instanceOf('wakeme').status === 'RUNNING');
   });
 
-  it('its key is refused stop, delete, setMetadata, another instance and every IAM call', async () => {
+  it('its key is refused stop, delete, setMetadata, setIamPolicy, an instance it is not bound on and every IAM call', async () => {
     const inst = instanceOf('wakeme');
     const other = instanceOf('other');
     const client = await asWakeKey(keyJson);
@@ -142,34 +159,68 @@ describe('the GCP wake credential (real @google-cloud/compute against the emulat
     expect(await refused(client.start({ project: emu.project, zone: other.zone, instance: other.name }, o))).toMatch(/compute\.instances\.start/);
     expect(await refused(client.list({ project: emu.project, zone: inst.zone }, o))).toMatch(/compute\.instances\.list/);
     const token = await tokenOf(keyJson);
-    for (const [method, url] of [
-      ['POST', `${emu.url}/v1/projects/${emu.project}/serviceAccounts`],
-      ['POST', `${emu.url}/v1/projects/${emu.project}/serviceAccounts/${wakeAccountEmail('wakeme', emu.project)}/keys`],
-      ['DELETE', `${emu.url}/v1/projects/${emu.project}/serviceAccounts/${wakeAccountEmail('wakeme', emu.project)}`],
+    for (const [method, rest, body] of [
+      ['POST', '', { accountId: 'c4m-evil-00' }],
+      ['POST', `/${shared}/keys`, {}],
+      ['GET', `/${shared}/keys`, undefined],
+      ['POST', `/${shared}:setIamPolicy`, { policy: { bindings: [] } }],
+      ['DELETE', `/${shared}`, undefined],
     ] as const) {
-      const res = await fetch(url, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: method === 'POST' ? '{"accountId":"c4m-wake-evil00"}' : undefined });
+      const res = await iamCall(token, method, rest, body);
       expect(res.status).toBe(403);
-      expect(((await res.json()) as { error: { status: string } }).error.status).toBe('PERMISSION_DENIED');
+      expect(res.json.error!.status).toBe('PERMISSION_DENIED');
     }
     expect(instanceOf('wakeme').status).toBe('RUNNING');
     expect(instanceOf('other').status).toBe('TERMINATED');
   });
 
-  it('a re-run issues a fresh key and deletes the old one (its JWT is refused), waiting out a concurrent policy change and IAM propagation', async () => {
-    emu.iam.concurrentPolicyChanges = 1;
+  it('the installer (its role from the template and the set-up grant) manages keys of the shared account only: it cannot mint a key for another service account', async () => {
+    const admin = emu.iam.createAccountAsOwner('project-admin', 'a powerful account of the same project');
+    emu.grantOnly(GCP_ROLE_PERMISSIONS);
+    try {
+      const token = await tokenOf(emu.serviceAccountKey);
+      const made = await iamCall(token, 'POST', `/${shared}/keys`, {});
+      expect(made.status).toBe(200);
+      const id = made.json.name!.split('/').pop()!;
+      expect((await iamCall(token, 'GET', `/${shared}/keys`)).status).toBe(200);
+      expect((await iamCall(token, 'DELETE', `/${shared}/keys/${id}`)).status).toBe(200);
+      // the escalation that is closed: keys of any other account of the project
+      const minted = await iamCall(token, 'POST', `/${admin}/keys`, {});
+      expect(minted.status).toBe(403);
+      expect(minted.json.error).toMatchObject({ status: 'PERMISSION_DENIED' });
+      expect(minted.json.error!.message).toContain('iam.serviceAccountKeys.create');
+      expect((await iamCall(token, 'GET', `/${admin}/keys`)).status).toBe(403);
+      expect((await iamCall(token, 'POST', ``, { accountId: 'c4m-mine-00' })).status).toBe(403);
+      // nor grant itself more on the shared account
+      expect((await iamCall(token, 'POST', `/${shared}:setIamPolicy`, { policy: { bindings: [{ role: 'roles/owner', members: ['serviceAccount:x@y'] }] } })).status).toBe(403);
+      expect(emu.iam.account(admin).keys.size).toBe(0);
+    } finally {
+      emu.grantOnly(undefined);
+      emu.iam.accounts.delete(admin);
+    }
+  });
+
+  it('a re-run deletes the deployment\'s previous key (its JWT is refused) and issues a fresh one, waiting out a concurrent policy change and IAM propagation', async () => {
     const before = emu.requests.filter((r) => r.path.endsWith('/setIamPolicy')).length;
-    // the binding exists: no write needed, so the race does not matter here
+    const oldId = journalOf('wakeme').find('gcp:wake-key')!.id;
     const again = await gcp.issueWakeCredential!(ctxOf('wakeme'), journalOf('wakeme'));
     expect(again!.secrets.WAKE_GCP_KEY).not.toBe(keyJson);
-    expect(emu.iam.account(wakeAccountEmail('wakeme', emu.project)).keys.size).toBe(1);
+    const newId = journalOf('wakeme').find('gcp:wake-key')!.id!;
+    expect(newId).not.toBe(oldId);
+    expect(keysOf(shared)).toEqual([newId]);
     await expect(tokenOf(keyJson)).rejects.toThrow(/Invalid JWT Signature/);
     expect(await tokenOf(again!.secrets.WAKE_GCP_KEY!)).toMatch(/^ya29\./);
+    // the binding exists: no write needed
     expect(emu.requests.filter((r) => r.path.endsWith('/setIamPolicy')).length).toBe(before);
     keyJson = again!.secrets.WAKE_GCP_KEY!;
 
-    // a fresh deployment: the new account is not a valid member for a moment, and another writer changes the policy once
+    // a second deployment: its own key beside the first; another writer changes its instance's policy once
     await gcp.apply(ctxOf('fresh'), journalOf('fresh'), bootstrap);
-    emu.iam.propagationMs = 300;
+    emu.iam.concurrentPolicyChanges = 1;
+    // and the user made the shared account moments ago: not yet a valid binding member
+    const made = emu.iam.account(shared).createdAt;
+    emu.iam.account(shared).createdAt = emu.state.now();
+    emu.iam.propagationMs = 1_500; // outlasts the key's create (an RSA key pair) before the bind
     try {
       const fresh = await gcp.issueWakeCredential!(ctxOf('fresh'), journalOf('fresh'));
       expect(fresh).toBeDefined();
@@ -177,33 +228,89 @@ describe('the GCP wake credential (real @google-cloud/compute against the emulat
       expect(sets.map((r) => r.status)).toContain(400); // "Service account … does not exist." while IAM propagates
       expect(sets.map((r) => r.status)).toContain(409); // "There were concurrent policy changes"
       expect(sets.at(-1)!.status).toBe(200);
+      expect(keysOf(shared).sort()).toEqual([newId, journalOf('fresh').find('gcp:wake-key')!.id!].sort());
     } finally {
-      emu.iam.propagationMs = 0;
       emu.iam.concurrentPolicyChanges = 0;
+      emu.iam.propagationMs = 0;
+      emu.iam.account(shared).createdAt = made;
     }
+
+    // a re-run that may not delete the previous key: wake off, and the key stays journaled for destroy
+    const freshId = journalOf('fresh').find('gcp:wake-key')!.id!;
+    emu.grantOnly(GCP_ROLE_PERMISSIONS);
+    emu.iam.roles.set(wakeKeysRoleName(emu.project), new Set(['iam.serviceAccountKeys.create', 'iam.serviceAccountKeys.list']));
+    lines.length = 0;
+    try {
+      expect(await gcp.issueWakeCredential!(ctxOf('fresh'), journalOf('fresh'))).toBeUndefined();
+    } finally {
+      emu.grantOnly(undefined);
+      emu.iam.roles.set(wakeKeysRoleName(emu.project), new Set(GCP_WAKE_KEYS_ROLE_PERMISSIONS));
+    }
+    expect(offLines()[0]).toContain('lack iam.serviceAccountKeys.delete');
+    expect(journalOf('fresh').find('gcp:wake-key')).toMatchObject({ phase: 'deleting', id: freshId });
+    expect(keysOf(shared)).toContain(freshId);
     await gcp.destroy(ctxOf('fresh'), journalOf('fresh'));
+    expect(keysOf(shared)).toEqual([newId]);
   });
 
-  it('credentials whose role predates wake on request: one line, wake off, nothing left behind', async () => {
+  it('an answer lost on the key create: init fails, the re-run names the key it may have left (one of those made since), and carries on', async () => {
+    await gcp.apply(ctxOf('lossy'), journalOf('lossy'), bootstrap);
+    emu.faults.failCall(/^POST .*\/serviceAccounts\/[^/]+\/keys$/, 1, 'lost');
+    await expect(gcp.issueWakeCredential!(ctxOf('lossy'), journalOf('lossy'))).rejects.toThrow();
+    expect(journalOf('lossy').find('gcp:wake-key')?.phase).toBe('intent');
+    const orphan = keysOf(shared).find((id) => id !== journalOf('wakeme').find('gcp:wake-key')!.id)!;
+    expect(orphan).toBeDefined(); // the call took effect
+    lines.length = 0;
+    const wake = await gcp.issueWakeCredential!(ctxOf('lossy'), journalOf('lossy'));
+    expect(wake).toBeDefined();
+    const note = lines.find((l) => l.startsWith('an interrupted run may have left a key'))!;
+    expect(note).toContain(orphan);
+    expect(note).toContain(`gcloud iam service-accounts keys delete KEY_ID --iam-account ${shared}`);
+    expect(journalOf('lossy').find('gcp:wake-key')?.phase).toBe('created');
+    await gcp.destroy(ctxOf('lossy'), journalOf('lossy'));
+    // the orphan stays (it cannot be told apart); removed by hand as the line says
+    expect(keysOf(shared)).toContain(orphan);
+    emu.iam.account(shared).keys.delete(orphan);
+  });
+
+  it('no right on the shared account (the set-up grant is missing, or the account is): one line naming the gcloud commands, wake off, nothing left behind', async () => {
     await gcp.apply(ctxOf('norole'), journalOf('norole'), bootstrap);
-    const accounts = emu.iam.accounts.size;
-    emu.grantOnly(GCP_REQUIRED_PERMISSIONS);
+    const keys = keysOf(shared).length;
+    const grant = emu.iam.accountPolicyOf(shared).bindings;
+    emu.iam.setAccountPolicy(shared, []);
+    emu.grantOnly(GCP_ROLE_PERMISSIONS);
     lines.length = 0;
     try {
       expect(await gcp.issueWakeCredential!(ctxOf('norole'), journalOf('norole'))).toBeUndefined();
     } finally {
+      emu.iam.setAccountPolicy(shared, grant);
+    }
+    expect(offLines()).toHaveLength(1);
+    expect(offLines()[0]).toMatch(/lack iam\.serviceAccountKeys\.(list|create)/);
+    expect(offLines()[0]).toContain(`gcloud iam service-accounts create crawl4ai-mcp-wake --project ${emu.project} --display-name "crawl4ai-mcp wake (start only)"`);
+    expect(offLines()[0]).toContain(`gcloud iam service-accounts add-iam-policy-binding ${shared} --member serviceAccount:crawl4ai-mcp@${emu.project}.iam.gserviceaccount.com --role ${wakeKeysRoleName(emu.project)}`);
+    expect(keysOf(shared)).toHaveLength(keys);
+    expect(journalOf('norole').find('gcp:wake-key')?.phase ?? 'deleted').toBe('deleted');
+
+    // the account does not exist: refused alike to a caller without project-level rights
+    const account = emu.iam.account(shared);
+    emu.iam.accounts.delete(shared);
+    const mark = emu.requests.length;
+    lines.length = 0;
+    try {
+      expect(await gcp.issueWakeCredential!(ctxOf('norole'), journalOf('norole'))).toBeUndefined();
+    } finally {
+      emu.iam.accounts.set(shared, account);
       emu.grantOnly(undefined);
     }
-    const off = lines.filter((l) => l.startsWith('wake on request is off'));
-    expect(off).toHaveLength(1);
-    expect(off[0]).toContain('iam.serviceAccounts.create');
-    expect(off[0]).toContain('gcloud iam roles update crawl4aiMcp');
-    expect(emu.iam.accounts.size).toBe(accounts);
-    expect(journalOf('norole').find('gcp:wake-account')?.phase).toBe('deleted');
+    expect(offLines()).toHaveLength(1);
+    expect(offLines()[0]).toContain('gcloud iam service-accounts create crawl4ai-mcp-wake');
+    // init never makes a service account, only keys of the shared one
+    expect(emu.requests.slice(mark).filter((r) => r.path.includes('/serviceAccounts') && r.method === 'POST' && !r.path.endsWith('/keys'))).toEqual([]);
   });
 
-  it('an org policy that forbids keys, or a missing crawl4aiMcpWake role: wake off, and the account just made is deleted', async () => {
-    const accounts = emu.iam.accounts.size;
+  it('an org policy that forbids keys, the 10-keys limit, or a missing crawl4aiMcpWake role: wake off, and the key just made is deleted', async () => {
+    const keys = keysOf(shared).length;
     emu.iam.keyCreationDisabled = true;
     lines.length = 0;
     try {
@@ -211,8 +318,24 @@ describe('the GCP wake credential (real @google-cloud/compute against the emulat
     } finally {
       emu.iam.keyCreationDisabled = false;
     }
-    expect(lines.find((l) => l.startsWith('wake on request is off'))).toContain('constraints/iam.disableServiceAccountKeyCreation');
-    expect(emu.iam.accounts.size).toBe(accounts);
+    expect(offLines()[0]).toContain('constraints/iam.disableServiceAccountKeyCreation');
+    expect(keysOf(shared)).toHaveLength(keys);
+
+    // other deployments' keys (or orphans) fill the account to Google's limit
+    const token = await tokenOf(emu.serviceAccountKey);
+    const fillers: string[] = [];
+    while (keysOf(shared).length < 10) fillers.push((await iamCall(token, 'POST', `/${shared}/keys`, {})).json.name!.split('/').pop()!);
+    lines.length = 0;
+    try {
+      expect(await gcp.issueWakeCredential!(ctxOf('norole'), journalOf('norole'))).toBeUndefined();
+    } finally {
+      for (const id of fillers) emu.iam.account(shared).keys.delete(id);
+    }
+    expect(emu.requests.filter((r) => r.path.endsWith('/keys') && r.method === 'POST').at(-1)).toMatchObject({ status: 400, reason: 'FAILED_PRECONDITION' });
+    expect(offLines()).toHaveLength(1);
+    expect(offLines()[0]).toContain('already holds 10 keys');
+    expect(offLines()[0]).toContain(`gcloud iam service-accounts keys list --iam-account ${shared}`);
+    expect(keysOf(shared)).toHaveLength(keys);
 
     emu.iam.roles.delete(wakeRoleName(emu.project));
     lines.length = 0;
@@ -221,24 +344,37 @@ describe('the GCP wake credential (real @google-cloud/compute against the emulat
     } finally {
       emu.iam.roles.set(wakeRoleName(emu.project), new Set(GCP_WAKE_ROLE_PERMISSIONS));
     }
-    expect(lines.find((l) => l.startsWith('wake on request is off'))).toContain(`gcloud iam roles create crawl4aiMcpWake --project ${emu.project} --file templates/policies/gcp-wake-role.yaml`);
-    expect(emu.iam.accounts.size).toBe(accounts);
+    expect(offLines()[0]).toContain(`gcloud iam roles create crawl4aiMcpWake --project ${emu.project} --file templates/policies/gcp-wake-role.yaml`);
+    expect(keysOf(shared)).toHaveLength(keys);
+    expect(journalOf('norole').find('gcp:wake-key')?.phase).toBe('deleted');
     await gcp.destroy(ctxOf('norole'), journalOf('norole'));
   });
 
-  it('destroy deletes the service account (its keys go with it), also with the state file lost', async () => {
+  it('destroy deletes the deployment\'s key by its journaled id; with the state file lost the key stays (it cannot be told apart)', async () => {
+    lines.length = 0;
     await gcp.destroy(ctxOf('wakeme'), journalOf('wakeme'));
-    expect(emu.iam.accounts.has(wakeAccountEmail('wakeme', emu.project))).toBe(false);
+    expect(lines.some((l) => l.startsWith('deleting the wake credential (key '))).toBe(true);
+    expect(keysOf(shared)).toEqual([]);
     await expect(tokenOf(keyJson)).rejects.toThrow(/Invalid JWT Signature/);
+    expect(emu.iam.accounts.has(shared)).toBe(true); // the shared account is the user's
 
-    // another deployment's credential, then its state file is gone
+    // a deployment made by the earlier version (its own account c4m-wake-<hash>): named, not deleted (no iam.serviceAccounts.delete any more)
+    const legacy = `c4m-wake-0123456789ab@${emu.project}.iam.gserviceaccount.com`;
+    await journalOf('other').intend('gcp:wake-account', 'gcp:wake-account', { meta: { notTagged: true, email: legacy } });
+    await journalOf('other').created('gcp:wake-account', legacy);
+    lines.length = 0;
     await gcp.issueWakeCredential!(ctxOf('other'), journalOf('other'));
-    expect(emu.iam.accounts.has(wakeAccountEmail('other', emu.project))).toBe(true);
+    expect(lines).toContain(`the wake service account ${legacy} made by an earlier version is no longer used; delete it (and its keys): gcloud iam service-accounts delete ${legacy} --project ${emu.project}`);
+    expect(journalOf('other').find('gcp:wake-account')?.phase).toBe('deleted');
+
+    // then its state file is gone
     const lost = new Journal(new StateStore(path.join(dir, 'other-lost')), newDeploymentState('other'));
+    const left = keysOf(shared)[0]!;
     lines.length = 0;
     await gcp.destroy(ctxOf('other'), lost);
-    expect(lines.some((l) => l.startsWith('deleting the wake credential (service account c4m-wake-'))).toBe(true);
-    expect(emu.iam.accounts.size).toBe(0);
+    // named (the only key made since its VM was), not deleted
+    expect(lines.find((l) => l.startsWith("without the state file this deployment's wake key cannot be told apart"))).toContain(left);
     expect(emu.resourcesOf('other')).toEqual([]);
+    expect(keysOf(shared)).toHaveLength(1); // README: find it with gcloud iam service-accounts keys list
   });
 });

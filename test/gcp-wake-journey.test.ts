@@ -3,8 +3,8 @@
  * emulators (the Worker runs in workerd; the edge routes its fetches to https://oauth2.googleapis.com
  * and https://compute.googleapis.com to the Compute emulator, which verifies the JWT with the key it
  * issued and authorises the call by the instance's own IAM policy), then the VM is stopped and a
- * real MCP client's tool call starts it; the next call after it booted succeeds; destroy leaves no
- * service account, also with the state file lost.
+ * real MCP client's tool call starts it; the next call after it booted succeeds; destroy deletes
+ * the deployment's key of the shared wake account (with the state file lost the key stays: README).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,11 +12,11 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkerDeployer } from '../src/cloudflare/worker-deployer.ts';
-import { GCP_WAKE_ROLE_PERMISSIONS } from '../src/providers/gcp/permissions.ts';
-import { wakeAccountEmail, wakeRoleName } from '../src/providers/gcp/wake-credential.ts';
+import { GCP_ROLE_PERMISSIONS } from '../src/providers/gcp/permissions.ts';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
 import { startGceEmulator, type GceEmulator } from './emulators/gce/index.ts';
 import { runCli } from './helpers/cli.js';
+import { setUpGcpWake } from './helpers/gcp-wake-setup.js';
 import { gceInstances, gcpJourneyEnv } from './helpers/journey.js';
 import { startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
 
@@ -30,6 +30,7 @@ describe('wake on request on GCP: a tool call starts the stopped VM, through the
   let sim: VmSimulator;
   let env: NodeJS.ProcessEnv;
   let client: Client;
+  let shared: string;
   const cli = (args: string[], name = NAME) => runCli(['--name', name, ...args], { env, timeoutMs: 240_000 });
   const statusOf = () => {
     gce.state.tick();
@@ -50,9 +51,10 @@ describe('wake on request on GCP: a tool call starts the stopped VM, through the
 
   beforeAll(async () => {
     gce = await startGceEmulator({ transitionMs: 300 });
-    // the one-time set-up of README "GCP set-up": gcloud iam roles create crawl4aiMcpWake …
-    gce.iam.roles.set(wakeRoleName(gce.project), new Set(GCP_WAKE_ROLE_PERMISSIONS));
-    gce.iam.propagationMs = 1_000; // IAM's eventual consistency after create: init waits it out
+    // the one-time set-up of README "GCP set-up": the roles, the shared wake account and the grant on it;
+    // the installer holds only the template role (no iam.* permission)
+    shared = setUpGcpWake(gce);
+    gce.grantOnly(GCP_ROLE_PERMISSIONS);
     cf = await startCloudflareEmulator({ accountId: CF_ACCOUNT, apiToken: CF_TOKEN });
     // what the edge does for the Worker's fetches to Google: the certificate is checked for these names
     for (const host of ['oauth2.googleapis.com', 'compute.googleapis.com']) cf.setHost(host, { url: gce.url, ca: gce.ca });
@@ -67,17 +69,16 @@ describe('wake on request on GCP: a tool call starts the stopped VM, through the
     await gce?.close();
   });
 
-  it('init gives the Worker the wake key as a secret only, for a service account bound on its instance only', async () => {
+  it('init gives the Worker a key of the shared wake account as a secret only, bound on its instance only', async () => {
     const init = await cli(['init', '--yes', '--provider', 'gcp', '--region', 'us-central1', '--size', 'small', '--verbose']);
     expect(init.code, init.stderr).toBe(0);
     expect(init.stdout + init.stderr).not.toContain('wake on request is off');
     expect(cf.secretsOf(`crawl4ai-mcp-${NAME}`)).toEqual(expect.arrayContaining(['WAKE_GCP_KEY', 'WAKE_GCP_INSTANCE']));
-    const email = wakeAccountEmail(NAME, gce.project);
-    const account = gce.iam.account(email);
+    const account = gce.iam.account(shared);
     expect(account.keys.size).toBe(1);
     const state = fs.readFileSync(path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', `${NAME}.json`), 'utf8');
     expect(state + init.stdout + init.stderr).not.toContain('PRIVATE KEY');
-    expect(JSON.parse(state).resources.find((r: { key: string }) => r.key === 'gcp:wake-account')).toMatchObject({ phase: 'created', id: email });
+    expect(JSON.parse(state).resources.find((r: { key: string }) => r.key === 'gcp:wake-key')).toMatchObject({ phase: 'created', id: [...account.keys.keys()][0] });
 
     const connect = await cli(['connect', '--client', 'cursor']);
     const server = JSON.parse(connect.stdout).mcpServers[`crawl4ai-${NAME}`];
@@ -151,11 +152,11 @@ describe('wake on request on GCP: a tool call starts the stopped VM, through the
     expect(statusOf()).toBe('TERMINATED');
   }, 120_000);
 
-  it('destroy removes the wake service account with everything else, also with the state file lost', async () => {
+  it('destroy deletes the deployment\'s wake key with everything else; with the state file lost that key stays', async () => {
     await client.close();
     const destroy = await cli(['destroy', '--yes']);
     expect(destroy.code, destroy.stderr).toBe(0);
-    expect(gce.iam.accounts.size).toBe(0);
+    expect(gce.iam.account(shared).keys.size).toBe(0);
     expect(gce.resourcesOf(NAME)).toEqual([]);
     expect(cf.scripts()).not.toContain(`crawl4ai-mcp-${NAME}`);
 
@@ -163,12 +164,15 @@ describe('wake on request on GCP: a tool call starts the stopped VM, through the
     try {
       const init = await cli(['init', '--yes', '--provider', 'gcp', '--region', 'us-central1', '--size', 'small'], 'gwlost');
       expect(init.code, init.stderr).toBe(0);
-      expect(gce.iam.accounts.has(wakeAccountEmail('gwlost', gce.project))).toBe(true);
+      expect(gce.iam.account(shared).keys.size).toBe(1);
       fs.rmSync(path.join(env.CRAWL4AI_MCP_HOME!, 'deployments', 'gwlost.json'));
       const gone = await cli(['destroy', '--yes', '--provider', 'gcp', '--region', 'us-central1'], 'gwlost');
       expect(gone.code, gone.stderr).toBe(0);
-      expect(gce.iam.accounts.size).toBe(0);
       expect(gce.resourcesOf('gwlost')).toEqual([]);
+      // keys carry no labels: destroy names the candidates (here the one key made since its VM was), README says how to delete it
+      expect(gce.iam.account(shared).keys.size).toBe(1);
+      expect(gone.stdout + gone.stderr).toContain(`cannot be told apart: it is one of the keys of ${shared} made since its VM was`);
+      expect(gone.stdout + gone.stderr).toContain([...gce.iam.account(shared).keys.keys()][0]);
     } finally {
       await lostSim.stop();
     }

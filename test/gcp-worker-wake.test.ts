@@ -10,8 +10,6 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { OriginUnreachableError, TUNNEL_DOWN_MESSAGE, type Crawl4aiOrigin } from '../src/mcp/origin.js';
 import { errorResult } from '../src/mcp/errors.js';
 import { createGcpProvider } from '../src/providers/gcp/index.js';
-import { GCP_WAKE_ROLE_PERMISSIONS } from '../src/providers/gcp/permissions.js';
-import { wakeRoleName } from '../src/providers/gcp/wake-credential.js';
 import type { ProviderContext } from '../src/providers/provider.js';
 import { Journal } from '../src/state/journal.js';
 import { newDeploymentState } from '../src/state/schema.js';
@@ -20,6 +18,7 @@ import { gcpPower, gcpWakeTarget, resetGcpTokens } from '../src/worker/wake-gcp.
 import { BOOT_SECONDS, resetWakeGuard, wakeTargetFor, wakingOrigin } from '../src/worker/wake.js';
 import { EdgeOutbound } from './emulators/cloudflare/edge-outbound.js';
 import { GOOGLE_TOKEN_URI, startGceEmulator, type GceEmulator } from './emulators/gce/index.js';
+import { setUpGcpWake } from './helpers/gcp-wake-setup.js';
 
 const gcp = createGcpProvider();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-gcp-worker-wake-'));
@@ -84,15 +83,16 @@ const failure = async (p: Promise<unknown>): Promise<string> => {
 beforeAll(async () => {
   emu = await startGceEmulator({ transitionMs: 300 });
   tls.setDefaultCACertificates([...tls.getCACertificates('default'), emu.ca]);
-  emu.iam.roles.set(wakeRoleName(emu.project), new Set(GCP_WAKE_ROLE_PERMISSIONS));
+  setUpGcpWake(emu);
   // the edge's trust store stands in as the emulator's CA; the name checked is Google's
   edge = new EdgeOutbound({
     'oauth2.googleapis.com': { url: emu.url, ca: emu.ca },
     'compute.googleapis.com': { url: emu.url, ca: emu.ca },
   });
-  for (const name of ['wakeme', 'other']) {
+  for (const name of ['wakeme', 'other', 'unbound']) {
     await gcp.apply(ctxOf(name), journalOf(name), () => ({ userData: '#cloud-config\n', inboundPorts: [] }));
-    secrets.set(name, (await gcp.issueWakeCredential!(ctxOf(name), journalOf(name)))!.secrets);
+    // 'unbound' has no wake credential: the shared account is not bound on its instance
+    if (name !== 'unbound') secrets.set(name, (await gcp.issueWakeCredential!(ctxOf(name), journalOf(name)))!.secrets);
   }
 }, 60_000);
 afterAll(async () => {
@@ -158,14 +158,25 @@ describe('the Worker wakes its stopped VM on GCP (WebCrypto JWT grant, Compute R
     expect(statusOf('wakeme')).toBe('TERMINATED');
   });
 
-  it('the wake key of another deployment cannot read or start this VM: nothing starts', async () => {
-    const before = starts().length;
-    const crossed = { ...secrets.get('other')!, WAKE_GCP_INSTANCE: secrets.get('wakeme')!.WAKE_GCP_INSTANCE! };
+  it('a wake key cannot read or start an instance the shared account is not bound on: nothing starts', async () => {
+    await gcp.stop(ctxOf('unbound'), journalOf('unbound'));
+    const zone = [...emu.state.instances.values()].find((i) => i.name === 'crawl4ai-mcp-unbound')!.zone;
+    const unbound = `projects/${emu.project}/zones/${zone}/instances/crawl4ai-mcp-unbound`;
+    const crossed = { ...secrets.get('wakeme')!, WAKE_GCP_INSTANCE: unbound };
     const text = await failure(wakingOrigin(downOrigin(), target(crossed)).fetch('/crawl'));
     expect(text).toContain('crawl4ai-mcp start');
-    expect(emu.requests.filter((r) => r.method === 'GET' && r.path.endsWith('/instances/crawl4ai-mcp-wakeme')).at(-1)!.status).toBe(403);
-    expect(starts().length).toBe(before);
+    expect(emu.requests.filter((r) => r.method === 'GET' && r.path.endsWith('/instances/crawl4ai-mcp-unbound')).at(-1)!.status).toBe(403);
+    expect(emu.requests.filter((r) => r.path.endsWith('/instances/crawl4ai-mcp-unbound/start'))).toEqual([]);
+    expect(statusOf('unbound')).toBe('TERMINATED');
+  });
+
+  it('the trade-off of one shared account: another deployment\'s key may start this VM (start and get only, nothing else)', async () => {
     expect(statusOf('wakeme')).toBe('TERMINATED');
+    const crossed = { ...secrets.get('other')!, WAKE_GCP_INSTANCE: secrets.get('wakeme')!.WAKE_GCP_INSTANCE! };
+    const before = starts().length;
+    expect(await failure(wakingOrigin(downOrigin(), target(crossed)).fetch('/crawl'))).toContain('your crawler is starting');
+    expect(starts().length).toBe(before + 1);
+    await until(() => statusOf('wakeme') === 'RUNNING');
   });
 
   it('is off unless WAKE_CLOUD=gcp, the key and the instance are all set; reads Compute statuses', () => {

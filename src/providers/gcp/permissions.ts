@@ -65,25 +65,19 @@ export const GCP_REQUIRED_PERMISSIONS: readonly string[] = [...GCP_READ_PERMISSI
 
 /**
  * Wake on request (optional: without them init says `wake on request is off: …` and carries on,
- * so validateCredentials does not require them). What creating the Worker's wake credential needs:
- * - iam.serviceAccounts.create / get / delete: the one service account per deployment
- *   (c4m-wake-<hash>), found by its name when the state file is gone, deleted by destroy;
- * - iam.serviceAccountKeys.create / list / delete: its key for the Worker, and the old keys a
- *   re-run of init replaces;
- * - compute.instances.getIamPolicy / setIamPolicy: the binding of crawl4aiMcpWake to that
- *   account on this deployment's instance only (read-modify-write with the policy's etag).
- * No iam.serviceAccounts.list (the name is derived) and no project-level setIamPolicy.
+ * so validateCredentials does not require them): the binding of crawl4aiMcpWake to the shared
+ * account crawl4ai-mcp-wake on this deployment's instance only (read-modify-write with the
+ * policy's etag). No iam.* permission at project level: they would let a leaked key mint keys
+ * for any service account of the project (IAM Conditions cannot narrow them by account).
  */
-export const GCP_WAKE_INSTALLER_PERMISSIONS = [
-  'iam.serviceAccounts.create',
-  'iam.serviceAccounts.get',
-  'iam.serviceAccounts.delete',
-  'iam.serviceAccountKeys.create',
-  'iam.serviceAccountKeys.list',
-  'iam.serviceAccountKeys.delete',
-  'compute.instances.getIamPolicy',
-  'compute.instances.setIamPolicy',
-] as const;
+export const GCP_WAKE_INSTALLER_PERMISSIONS = ['compute.instances.getIamPolicy', 'compute.instances.setIamPolicy'] as const;
+
+/**
+ * The keys of the shared wake account (templates/policies/gcp-wake-keys-role.yaml, custom role
+ * crawl4aiMcpWakeKeys), granted to crawl4ai-mcp's own account on that one service account: a key
+ * per deployment, the list (to account for a key whose create answer was lost), the delete.
+ */
+export const GCP_WAKE_KEYS_ROLE_PERMISSIONS = ['iam.serviceAccountKeys.create', 'iam.serviceAccountKeys.list', 'iam.serviceAccountKeys.delete'] as const;
 
 /** Everything in templates/policies/gcp-custom-role.yaml: what the commands need, and wake on request. */
 export const GCP_ROLE_PERMISSIONS: readonly string[] = [...GCP_REQUIRED_PERMISSIONS, ...GCP_WAKE_INSTALLER_PERMISSIONS];

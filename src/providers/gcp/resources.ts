@@ -8,8 +8,8 @@ export const GCP_RESOURCE = {
   instance: 'gcp:instance',
   firewall: 'gcp:firewall',
   address: 'gcp:address',
-  /** the Worker's wake credential: a service account (no labels; found by its derived name) */
-  wakeAccount: 'gcp:wake-account',
+  /** the Worker's wake credential: a key of the shared account crawl4ai-mcp-wake (id journaled; keys carry no labels) */
+  wakeKey: 'gcp:wake-key',
 } as const;
 export type GcpResourceKind = (typeof GCP_RESOURCE)[keyof typeof GCP_RESOURCE];
 

@@ -1,14 +1,15 @@
 /**
- * The Worker's wake credential on GCP: a service account `c4m-wake-<hash of the deployment>` that
- * holds the custom role crawl4aiMcpWake (compute.instances.get + compute.instances.start, made once
- * by the user: templates/policies/gcp-wake-role.yaml) on this deployment's instance only, through
- * the instance's own IAM policy, and nothing at project level. Its key goes only into the Worker.
- * The name derives from the deployment, so `destroy` finds it without a state file.
+ * The Worker's wake credential on GCP: a key of the project's one shared service account
+ * crawl4ai-mcp-wake (created once by the user, like the custom roles), which holds the custom role
+ * crawl4aiMcpWake (compute.instances.get + start: templates/policies/gcp-wake-role.yaml) on each
+ * deployment's instance only, through the instance's own IAM policy, and nothing at project level.
+ * crawl4ai-mcp's own account may manage that account's keys and no other's (crawl4aiMcpWakeKeys
+ * granted on the account: templates/policies/gcp-wake-keys-role.yaml). Each deployment has one key,
+ * journaled by its id (not secret); the key file goes only into the Worker.
  */
-import { createHash } from 'node:crypto';
 import { retry } from '../../ground/wait.js';
 import { callContext, type GcpClients } from './clients.js';
-import { CALL_OPTIONS, gcpCall, gcpErrorInfo } from './errors.js';
+import { CALL_OPTIONS, gcpCall, gcpErrorInfo, toCliError } from './errors.js';
 import type { InstanceRef } from './instance.js';
 import { restCall } from './rest.js';
 
@@ -16,9 +17,11 @@ export const WAKE_ROLE_ID = 'crawl4aiMcpWake';
 export const GCP_WAKE_ROLE_FILE = 'templates/policies/gcp-wake-role.yaml';
 export const wakeRoleName = (project: string) => `projects/${project}/roles/${WAKE_ROLE_ID}`;
 
-/** Account ids are 6-30 characters: a prefix the installer's permissions could be conditioned on, and a hash of the deployment name. */
-export const wakeAccountId = (deployment: string) => `c4m-wake-${createHash('sha256').update(deployment).digest('hex').slice(0, 12)}`;
-export const wakeAccountEmail = (deployment: string, project: string) => `${wakeAccountId(deployment)}@${project}.iam.gserviceaccount.com`;
+export const WAKE_KEYS_ROLE_ID = 'crawl4aiMcpWakeKeys';
+export const GCP_WAKE_KEYS_ROLE_FILE = 'templates/policies/gcp-wake-keys-role.yaml';
+/** The shared wake account of a project (one for every deployment in it). */
+export const WAKE_ACCOUNT_ID = 'crawl4ai-mcp-wake';
+export const wakeAccountEmail = (project: string) => `${WAKE_ACCOUNT_ID}@${project}.iam.gserviceaccount.com`;
 
 /** The Worker secrets: the key file, and which instance (its zone is known only once it exists). */
 export const WAKE_SECRET_NAMES = { key: 'WAKE_GCP_KEY', instance: 'WAKE_GCP_INSTANCE' } as const;
@@ -37,9 +40,15 @@ export function deniedPermission(e: unknown): string | undefined {
 }
 /** The org policy constraints/iam.disableServiceAccountKeyCreation (or its managed twin) refuses keys. */
 export const isKeyCreationDisabled = (e: unknown) => reason(e) === 'FAILED_PRECONDITION' && /disableServiceAccountKeyCreation|Key creation is not allowed/.test(JSON.stringify((e as { details?: unknown }).details ?? []) + gcpErrorInfo(e).message);
+/**
+ * The account already holds its 10 user-managed keys: 400 FAILED_PRECONDITION "Precondition check
+ * failed." (without the org-policy violation), or the older 429 "Maximum number of keys on account reached."
+ */
+export const isKeyLimit = (e: unknown) =>
+  (reason(e) === 'FAILED_PRECONDITION' && !isKeyCreationDisabled(e) && /Precondition check failed/i.test(gcpErrorInfo(e).message)) || /Maximum number of keys/i.test(gcpErrorInfo(e).message);
 /** The one-time custom role crawl4aiMcpWake was not created in the project. */
 export const isRoleMissing = (e: unknown) => status(e) === 400 && /Role \(?projects\/[^ )]+\/roles\/[^ )]+\)? (does not exist|is not supported)/.test(gcpErrorInfo(e).message);
-/** IAM is eventually consistent: a service account just created is not yet a valid member or key owner. */
+/** IAM is eventually consistent: an account just created is not yet a valid binding member for a moment. */
 const notYetVisible = (e: unknown) => status(e) === 404 || (status(e) === 400 && /Service account \S+ does not exist/.test(gcpErrorInfo(e).message));
 /** Another writer changed the instance's policy between our read and write (etag). */
 const policyRaced = (e: unknown) => status(e) === 409 || status(e) === 412;
@@ -52,30 +61,11 @@ interface ServiceAccountKeyAnswer {
 export interface WakeKey {
   /** the key file (JSON text) as Google issues it: a secret */
   json: string;
-  email: string;
+  /** the key's id (its name's last part): not secret, journaled */
+  id: string;
 }
 
 const accountUrl = (gcp: GcpClients, email: string) => `${gcp.iamUrl}/v1/projects/${encodeURIComponent(gcp.project)}/serviceAccounts/${encodeURIComponent(email)}`;
-
-/** Creates the account (or adopts it on a re-run). True when this call made it. */
-export async function createWakeAccount(gcp: GcpClients, deployment: string): Promise<boolean> {
-  const c = callContext(gcp, 'serviceAccounts.create', { permission: 'iam.serviceAccounts.create' });
-  try {
-    await gcpCall(
-      c,
-      () =>
-        restCall(gcp, 'POST', `${gcp.iamUrl}/v1/projects/${encodeURIComponent(gcp.project)}/serviceAccounts`, {
-          accountId: wakeAccountId(deployment),
-          serviceAccount: { displayName: `crawl4ai-mcp wake: ${deployment}`.slice(0, 100), description: `crawl4ai-mcp deployment ${deployment}: the Worker's credential to start its stopped VM (managed-by=crawl4ai-mcp)` },
-        }),
-      (e) => status(e) === 409 || denied(e),
-    );
-    return true;
-  } catch (e) {
-    if (status(e) === 409) return false;
-    throw e;
-  }
-}
 
 /**
  * Binds the wake role to the account on the instance's own IAM policy: read (with its etag),
@@ -108,54 +98,45 @@ export async function bindWakeRole(gcp: GcpClients, ref: InstanceRef, email: str
   );
 }
 
-/** Issues a fresh key (waiting out IAM's propagation), then deletes every other user-managed key of the account. */
-export async function issueWakeKey(gcp: GcpClients, email: string, deadlineMs = 90_000): Promise<WakeKey> {
-  const url = accountUrl(gcp, email);
-  const answer = await retry(
-    () =>
-      gcpCall(
-        callContext(gcp, 'serviceAccountKeys.create', { permission: 'iam.serviceAccountKeys.create' }),
-        () => restCall<ServiceAccountKeyAnswer>(gcp, 'POST', `${url}/keys`, { privateKeyType: 'TYPE_GOOGLE_CREDENTIALS_FILE', keyAlgorithm: 'KEY_ALG_RSA_2048' }),
-        (e) => notYetVisible(e) || isKeyCreationDisabled(e) || denied(e),
-      ),
-    { retryIf: notYetVisible, attempts: 1_000, deadlineMs, baseMs: gcp.timing.retryBaseMs, maxMs: Math.min(gcp.timing.retryMaxMs, 5_000) },
-  );
+/** Issues a new key of the shared account. Not retried on a lost answer: a second create would make a second key. */
+export async function createWakeKey(gcp: GcpClients, email: string): Promise<WakeKey> {
+  let answer: ServiceAccountKeyAnswer;
+  try {
+    // only throttling is retried (it took no effect); a reset or a 5xx may have made a key
+    answer = await retry(() => restCall<ServiceAccountKeyAnswer>(gcp, 'POST', `${accountUrl(gcp, email)}/keys`, { privateKeyType: 'TYPE_GOOGLE_CREDENTIALS_FILE', keyAlgorithm: 'KEY_ALG_RSA_2048' }), {
+      retryIf: (e) => status(e) === 429 && !isKeyLimit(e),
+      attempts: 5,
+      baseMs: gcp.timing.retryBaseMs,
+      maxMs: gcp.timing.retryMaxMs,
+    });
+  } catch (e) {
+    if (denied(e) || status(e) === 404 || isKeyCreationDisabled(e) || isKeyLimit(e)) throw e;
+    throw toCliError(e, callContext(gcp, 'serviceAccountKeys.create', { permission: 'iam.serviceAccountKeys.create' }));
+  }
   if (!answer.privateKeyData) throw new Error('IAM serviceAccountKeys.create answered without privateKeyData');
-  const json = Buffer.from(answer.privateKeyData, 'base64').toString('utf8');
-  const keyId = answer.name.split('/').pop();
+  return { json: Buffer.from(answer.privateKeyData, 'base64').toString('utf8'), id: answer.name.split('/').pop()! };
+}
+
+export interface WakeKeyInfo {
+  id: string;
+  /** RFC 3339: when the key was made */
+  validAfterTime?: string;
+}
+
+/** The account's user-managed keys (ids and creation times only; the list never holds private keys). */
+export async function listWakeKeys(gcp: GcpClients, email: string): Promise<WakeKeyInfo[]> {
   const { keys = [] } = await gcpCall(
     callContext(gcp, 'serviceAccountKeys.list', { permission: 'iam.serviceAccountKeys.list' }),
-    () => restCall<{ keys?: Array<{ name: string; keyType?: string }> }>(gcp, 'GET', `${url}/keys?keyTypes=USER_MANAGED`),
-    denied,
+    () => restCall<{ keys?: Array<{ name: string; keyType?: string; validAfterTime?: string }> }>(gcp, 'GET', `${accountUrl(gcp, email)}/keys?keyTypes=USER_MANAGED`),
+    (e) => denied(e) || status(e) === 404,
   );
-  for (const k of keys) {
-    const id = k.name.split('/').pop();
-    if (!id || id === keyId || (k.keyType && k.keyType !== 'USER_MANAGED')) continue;
-    await ignoreNotFound(gcpCall(callContext(gcp, 'serviceAccountKeys.delete', { permission: 'iam.serviceAccountKeys.delete' }), () => restCall(gcp, 'DELETE', `${url}/keys/${id}`), (e) => status(e) === 404 || denied(e)));
-  }
-  return { json, email };
+  return keys.filter((k) => !k.keyType || k.keyType === 'USER_MANAGED').map((k) => ({ id: k.name.split('/').pop()!, ...(k.validAfterTime ? { validAfterTime: k.validAfterTime } : {}) }));
 }
 
-/** The account's email when it exists; undefined when it does not. */
-export async function findWakeAccount(gcp: GcpClients, deployment: string): Promise<string | undefined> {
-  const email = wakeAccountEmail(deployment, gcp.project);
+/** Deletes one key of the account; already gone is fine. */
+export async function deleteWakeKey(gcp: GcpClients, email: string, id: string): Promise<void> {
   try {
-    await gcpCall(callContext(gcp, 'serviceAccounts.get', { permission: 'iam.serviceAccounts.get' }), () => restCall(gcp, 'GET', accountUrl(gcp, email)), (e) => status(e) === 404 || denied(e));
-    return email;
-  } catch (e) {
-    if (status(e) === 404) return undefined;
-    throw e;
-  }
-}
-
-/** Deletes the account (its keys go with it; the instance binding names a deleted account until the instance goes). Already gone is fine. */
-export async function deleteWakeAccount(gcp: GcpClients, email: string): Promise<void> {
-  await ignoreNotFound(gcpCall(callContext(gcp, 'serviceAccounts.delete', { permission: 'iam.serviceAccounts.delete' }), () => restCall(gcp, 'DELETE', accountUrl(gcp, email)), (e) => status(e) === 404));
-}
-
-async function ignoreNotFound(p: Promise<unknown>): Promise<void> {
-  try {
-    await p;
+    await gcpCall(callContext(gcp, 'serviceAccountKeys.delete', { permission: 'iam.serviceAccountKeys.delete' }), () => restCall(gcp, 'DELETE', `${accountUrl(gcp, email)}/keys/${encodeURIComponent(id)}`), (e) => status(e) === 404 || denied(e));
   } catch (e) {
     if (status(e) !== 404) throw e;
   }

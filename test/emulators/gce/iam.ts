@@ -14,7 +14,15 @@
  * - a deleted account stays in bindings as `deleted:serviceAccount:EMAIL?uid=…` (a new account of
  *   the same name is not granted by them);
  * - what a created service account may do comes only from instance-level bindings of roles that
- *   hold the permission (nothing at project level: it may start its own instance, nothing else).
+ *   hold the permission (nothing at project level: it may start its own instance, nothing else);
+ * - a service account is also a resource with its own IAM policy (`…/serviceAccounts/EMAIL:getIamPolicy`
+ *   / `:setIamPolicy`): keys.create / list / delete on it are allowed by the caller's project-level
+ *   grants or by a binding on that account's policy; a caller refused (or asking about an account
+ *   that does not exist, which a caller without project-level grants cannot tell apart) gets
+ *   403 PERMISSION_DENIED naming the permission;
+ * - an account holds at most 10 user-managed keys: the 11th keys.create is refused with
+ *   400 FAILED_PRECONDITION "Precondition check failed." (what the API answers since 2022; it once
+ *   answered 429 RESOURCE_EXHAUSTED "Maximum number of keys on account reached.").
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 
@@ -23,7 +31,7 @@ export const GOOGLE_TOKEN_URI = 'https://oauth2.googleapis.com/token';
 export class IamApiError extends Error {
   constructor(
     readonly status: number,
-    readonly code: 'ALREADY_EXISTS' | 'NOT_FOUND' | 'PERMISSION_DENIED' | 'FAILED_PRECONDITION' | 'INVALID_ARGUMENT',
+    readonly code: 'ALREADY_EXISTS' | 'NOT_FOUND' | 'PERMISSION_DENIED' | 'FAILED_PRECONDITION' | 'INVALID_ARGUMENT' | 'ABORTED',
     message: string,
     readonly details: unknown[] = [],
   ) {
@@ -58,6 +66,8 @@ export interface ResourcePolicy {
 }
 
 const ACCOUNT_ID = /^[a-z]([-a-z0-9]{4,28}[a-z0-9])$/;
+/** user-managed keys per service account */
+export const MAX_USER_MANAGED_KEYS = 10;
 
 export class IamState {
   readonly accounts = new Map<string, ServiceAccount>(); // by email
@@ -65,6 +75,8 @@ export class IamState {
   readonly roles = new Map<string, Set<string>>();
   /** instance policies by "zone/name" */
   readonly policies = new Map<string, ResourcePolicy>();
+  /** service accounts' own policies by email (who may manage that account's keys) */
+  readonly accountPolicies = new Map<string, ResourcePolicy>();
   /** how long a new service account is refused as a binding member */
   propagationMs = 0;
   /** the org policy constraints/iam.disableServiceAccountKeyCreation is enforced */
@@ -88,9 +100,23 @@ export class IamState {
   }
 
   // ------------------------------------------------------------------ IAM API v1 routes
-  /** `/v1/projects/P/serviceAccounts…`; `need` checks the caller's project-level permission. */
-  route(method: string, rest: string, q: Record<string, string>, body: Record<string, unknown>, need: (permission: string) => void): unknown {
+  /**
+   * `/v1/projects/P/serviceAccounts…`; `need` checks the caller's project-level permission, or
+   * (given an account) a binding on that account's own policy too.
+   */
+  route(method: string, rest: string, q: Record<string, string>, body: Record<string, unknown>, need: (permission: string, onAccount?: string) => void): unknown {
     let r: RegExpExecArray | null;
+    if ((r = /^\/([^/:]+):(getIamPolicy|setIamPolicy)$/.exec(rest)) && method === 'POST') {
+      const email = decodeURIComponent(r[1]!);
+      need(`iam.serviceAccounts.${r[2]}`, email);
+      this.account(email);
+      if (r[2] === 'getIamPolicy') return this.policyJsonOf(this.accountPolicyOf(email));
+      const policy = (body.policy ?? {}) as { etag?: string; bindings?: Binding[] };
+      const p = this.accountPolicyOf(email);
+      if (policy.etag && policy.etag !== IamState.etag(p)) throw new IamApiError(409, 'ABORTED', 'There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.');
+      this.setAccountPolicy(email, policy.bindings ?? []);
+      return this.policyJsonOf(p);
+    }
     if (rest === '') {
       if (method === 'POST') {
         need('iam.serviceAccounts.create');
@@ -140,7 +166,7 @@ export class IamState {
     if ((r = /^\/([^/]+)\/keys$/.exec(rest))) {
       const sa = () => this.account(decodeURIComponent(r![1]!));
       if (method === 'POST') {
-        need('iam.serviceAccountKeys.create');
+        need('iam.serviceAccountKeys.create', decodeURIComponent(r[1]!));
         const account = sa();
         if (this.keyCreationDisabled) {
           throw new IamApiError(400, 'FAILED_PRECONDITION', 'Key creation is not allowed on this service account.', [
@@ -156,16 +182,17 @@ export class IamState {
             },
           ]);
         }
+        if (account.keys.size >= MAX_USER_MANAGED_KEYS) throw new IamApiError(400, 'FAILED_PRECONDITION', 'Precondition check failed.');
         return this.createKey(account);
       }
       if (method === 'GET') {
-        need('iam.serviceAccountKeys.list');
+        need('iam.serviceAccountKeys.list', decodeURIComponent(r[1]!));
         const account = sa();
         return { keys: [...account.keys.values()].map((k) => this.keyJson(account, k)) };
       }
     }
     if ((r = /^\/([^/]+)\/keys\/([^/]+)$/.exec(rest)) && method === 'DELETE') {
-      need('iam.serviceAccountKeys.delete');
+      need('iam.serviceAccountKeys.delete', decodeURIComponent(r[1]!));
       const account = this.account(decodeURIComponent(r[1]!));
       if (!account.keys.delete(r[2]!)) throw new IamApiError(404, 'NOT_FOUND', `Service account key ${r[2]} does not exist.`);
       return {};
@@ -216,6 +243,43 @@ export class IamState {
       universe_domain: 'googleapis.com',
     };
     return { ...this.keyJson(a, rec), privateKeyType: 'TYPE_GOOGLE_CREDENTIALS_FILE', privateKeyData: Buffer.from(JSON.stringify(file)).toString('base64') };
+  }
+
+  // ------------------------------------------------------------------ service accounts' own policies
+  accountPolicyOf(email: string): ResourcePolicy {
+    let p = this.accountPolicies.get(email);
+    if (!p) {
+      p = { version: 1, etagSeq: 0, bindings: [] };
+      this.accountPolicies.set(email, p);
+    }
+    return p;
+  }
+
+  /** What `gcloud iam service-accounts add-iam-policy-binding` ends in (the project owner's set-up). */
+  setAccountPolicy(email: string, bindings: Binding[]): void {
+    this.account(email);
+    const p = this.accountPolicyOf(email);
+    p.bindings = bindings.map((b) => ({ role: String(b.role), members: [...(b.members ?? [])].map(String) }));
+    p.etagSeq++;
+  }
+
+  /** Creates an account as the project owner would (`gcloud iam service-accounts create`), outside the API's permission checks. */
+  createAccountAsOwner(accountId: string, displayName = ''): string {
+    const email = this.emailOf(accountId);
+    if (!this.accounts.has(email)) {
+      this.accounts.set(email, { email, uniqueId: String(100000000000000000000n + BigInt(randomBytes(6).readUIntBE(0, 6))), displayName, description: '', createdAt: this.clock(), keys: new Map() });
+    }
+    return email;
+  }
+
+  /** Whether `member` holds `permission` on the account through the account's own policy. */
+  allowedOnAccount(email: string, member: string, permission: string): boolean {
+    if (!this.accounts.has(email)) return false;
+    return (this.accountPolicies.get(email)?.bindings ?? []).some((b) => b.members.includes(`serviceAccount:${member}`) && (this.roles.get(b.role)?.has(permission) ?? false));
+  }
+
+  private policyJsonOf(p: ResourcePolicy) {
+    return { version: p.version, etag: IamState.etag(p), ...(p.bindings.length ? { bindings: p.bindings.map((b) => ({ role: b.role, members: [...b.members] })) } : {}) };
   }
 
   // ------------------------------------------------------------------ instance policies

@@ -196,13 +196,14 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
       if (!iam.allowedOnInstance(`${inst.zone}/${inst.name}`, caller, p)) throw new ApiError(403, 'forbidden', `Required '${p}' permission for 'projects/${project}/zones/${inst.zone}/instances/${inst.name}'`);
     }
   };
-  const needIam = (p: string) => {
+  /** IAM API permissions: the installer's project grants, or (on a service account) that account's own policy for anyone */
+  const needIam = (p: string, onAccount?: string) => {
+    if (isInstaller() && !lacks(p)) return void permissionsChecked.add(p);
+    if (onAccount && iam.allowedOnAccount(onAccount, caller, p)) return;
     if (isInstaller()) permissionsChecked.add(p);
-    if (!isInstaller() || lacks(p)) {
-      throw new IamApiError(403, 'PERMISSION_DENIED', `Permission '${p}' denied on resource (or it may not exist).`, [
-        { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'IAM_PERMISSION_DENIED', domain: 'iam.googleapis.com', metadata: { permission: p } },
-      ]);
-    }
+    throw new IamApiError(403, 'PERMISSION_DENIED', `Permission '${p}' denied on resource (or it may not exist).`, [
+      { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'IAM_PERMISSION_DENIED', domain: 'iam.googleapis.com', metadata: { permission: p } },
+    ]);
   };
   const notFound = (what: string) => new ApiError(404, 'notFound', `The resource '${what}' was not found`);
   const checkLabels = (labels: unknown): Record<string, string> => {
@@ -818,7 +819,10 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
         // the call takes effect, its answer never arrives
         const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
         try {
-          compute(req.method ?? 'GET', u.pathname, q, body);
+          // the IAM API's calls take effect too (a key is made whose answer never arrives)
+          const lostSa = /^\/v1\/projects\/([^/]+)\/serviceAccounts(.*)$/.exec(u.pathname);
+          if (lostSa) iam.route(req.method ?? 'GET', lostSa[2]!, q, body, needIam);
+          else compute(req.method ?? 'GET', u.pathname, q, body);
         } catch {
           /* a refused call took no effect either */
         }

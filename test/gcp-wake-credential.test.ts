@@ -20,6 +20,7 @@ import { newDeploymentState } from '../src/state/schema.js';
 import { StateStore } from '../src/state/store.js';
 import { GOOGLE_TOKEN_URI, startGceEmulator, type GceEmulator } from './emulators/gce/index.js';
 import { setUpGcpWake, wakeKeysRoleName } from './helpers/gcp-wake-setup.js';
+import { until } from './helpers/wake.js';
 
 const gcp = createGcpProvider();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-gcp-wake-'));
@@ -76,13 +77,6 @@ async function refused(p: Promise<unknown>): Promise<string> {
   throw new Error('expected the call to be refused');
 }
 
-const until = async (what: () => boolean, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!what()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 /** An IAM API call with a bearer token: status and google.rpc status / message. */
 async function iamCall(token: string, method: 'GET' | 'POST' | 'DELETE', rest: string, body?: unknown) {

@@ -19,6 +19,7 @@ import { runCli } from './helpers/cli.js';
 import { setUpGcpWake } from './helpers/gcp-wake-setup.js';
 import { gceInstances, gcpJourneyEnv } from './helpers/journey.js';
 import { startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
+import { scrapeWith, until as waitUntil } from './helpers/wake.js';
 
 const CF_TOKEN = 'cf-token-' + 'x'.repeat(32);
 const CF_ACCOUNT = 'acc000000000000000000000000000e2';
@@ -37,17 +38,8 @@ describe('wake on request on GCP: a tool call starts the stopped VM, through the
     return [...gce.state.instances.values()].find((i) => i.name === `crawl4ai-mcp-${NAME}`)!.status;
   };
   const starts = () => gce.requests.filter((r) => r.method === 'POST' && r.path.endsWith(`/instances/crawl4ai-mcp-${NAME}/start`));
-  const until = async (what: () => boolean, ms = 30_000) => {
-    const end = Date.now() + ms;
-    while (!what()) {
-      if (Date.now() > end) throw new Error('timed out');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
-  const scrape = async () => {
-    const r = await client.callTool({ name: 'scrape', arguments: { url: 'https://docs.example.com/' } });
-    return { isError: Boolean(r.isError), text: JSON.stringify(r.content) };
-  };
+  const until = (what: () => boolean, ms = 30_000) => waitUntil(what, ms, 50);
+  const scrape = () => scrapeWith(client);
 
   beforeAll(async () => {
     gce = await startGceEmulator({ transitionMs: 300 });

@@ -8,7 +8,6 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { OriginUnreachableError, TUNNEL_DOWN_MESSAGE, type Crawl4aiOrigin } from '../src/mcp/origin.js';
-import { errorResult } from '../src/mcp/errors.js';
 import { createGcpProvider } from '../src/providers/gcp/index.js';
 import type { ProviderContext } from '../src/providers/provider.js';
 import { Journal } from '../src/state/journal.js';
@@ -19,6 +18,7 @@ import { BOOT_SECONDS, resetWakeGuard, wakeTargetFor, wakingOrigin } from '../sr
 import { EdgeOutbound } from './emulators/cloudflare/edge-outbound.js';
 import { GOOGLE_TOKEN_URI, startGceEmulator, type GceEmulator } from './emulators/gce/index.js';
 import { setUpGcpWake } from './helpers/gcp-wake-setup.js';
+import { failure, until } from './helpers/wake.js';
 
 const gcp = createGcpProvider();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-gcp-worker-wake-'));
@@ -47,13 +47,6 @@ const statusOf = (name: string) => {
   emu.state.tick();
   return [...emu.state.instances.values()].find((i) => i.name === `crawl4ai-mcp-${name}`)!.status;
 };
-async function until(what: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!what()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 /** powered off from inside, as the idle watchdog does */
 async function stopped(name: string): Promise<void> {
   emu.guestShutdown(`crawl4ai-mcp-${name}`);
@@ -71,14 +64,6 @@ const downOrigin = (how: 'throws' | 522 = 'throws'): Crawl4aiOrigin => ({
   },
 });
 const target = (s = secrets.get('wakeme')!) => gcpWakeTarget({ key: s.WAKE_GCP_KEY!, instance: s.WAKE_GCP_INSTANCE! }, edgeFetch);
-const failure = async (p: Promise<unknown>): Promise<string> => {
-  try {
-    await p;
-  } catch (e) {
-    return (errorResult(e).content[0] as { text: string }).text;
-  }
-  throw new Error('expected the call to fail');
-};
 
 beforeAll(async () => {
   emu = await startGceEmulator({ transitionMs: 300 });

@@ -12,7 +12,6 @@ import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzureEmulator, TYPES, type AzureEmulator } from './emulators/azure/index.ts';
 import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cloudflare/index.ts';
@@ -20,7 +19,7 @@ import { createSelfDeallocateRole, deployerCondition, setUpWake } from './helper
 import { runCli } from './helpers/cli.js';
 import { azureJourneyEnv, azureVms } from './helpers/journey.js';
 import { startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
-import { scrapeWith, until as waitUntil } from './helpers/wake.js';
+import { connectedClient, scrapeWith, until as waitUntil } from './helpers/wake.js';
 
 const CF_TOKEN = 'cf-token-' + 'q'.repeat(32);
 const CF_ACCOUNT = 'acc00000000000000000000000000a2e';
@@ -85,10 +84,7 @@ describe('wake on request on Azure: a tool call starts the deallocated VM, throu
     const jwks = (await (await fetch(doc.jwks_uri)).json()) as { keys: Array<Record<string, string>> };
     expect(Object.keys(jwks.keys[0]!).sort()).toEqual(['alg', 'e', 'kid', 'kty', 'n', 'use']);
 
-    const connect = await cli(['connect', '--client', 'cursor']);
-    const server = JSON.parse(connect.stdout).mcpServers[`crawl4ai-${NAME}`];
-    client = new Client({ name: 'azure-wake-test', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: server.headers } }));
+    client = await connectedClient(cli, NAME, 'azure-wake-test');
     expect((await scrape()).isError).toBe(false);
   }, 400_000);
 

@@ -9,7 +9,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkerDeployer } from '../src/cloudflare/worker-deployer.ts';
 import { GCP_ROLE_PERMISSIONS } from '../src/providers/gcp/permissions.ts';
@@ -19,7 +18,7 @@ import { runCli } from './helpers/cli.js';
 import { setUpGcpWake } from './helpers/gcp-wake-setup.js';
 import { gceInstances, gcpJourneyEnv } from './helpers/journey.js';
 import { startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
-import { scrapeWith, until as waitUntil } from './helpers/wake.js';
+import { connectedClient, scrapeWith, until as waitUntil } from './helpers/wake.js';
 
 const CF_TOKEN = 'cf-token-' + 'x'.repeat(32);
 const CF_ACCOUNT = 'acc000000000000000000000000000e2';
@@ -72,10 +71,7 @@ describe('wake on request on GCP: a tool call starts the stopped VM, through the
     expect(state + init.stdout + init.stderr).not.toContain('PRIVATE KEY');
     expect(JSON.parse(state).resources.find((r: { key: string }) => r.key === 'gcp:wake-key')).toMatchObject({ phase: 'created', id: [...account.keys.keys()][0] });
 
-    const connect = await cli(['connect', '--client', 'cursor']);
-    const server = JSON.parse(connect.stdout).mcpServers[`crawl4ai-${NAME}`];
-    client = new Client({ name: 'gcp-wake-test', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: server.headers } }));
+    client = await connectedClient(cli, NAME, 'gcp-wake-test');
     expect((await scrape()).isError).toBe(false);
   }, 300_000);
 

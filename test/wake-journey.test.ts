@@ -15,7 +15,7 @@ import { startCloudflareEmulator, type CloudflareEmulator } from './emulators/cl
 import { runCli } from './helpers/cli.js';
 import { startVmSimulator, type VmSimulator } from './helpers/vm-simulator.js';
 import { AWS_ACCESS_KEY as ACCESS_KEY, ec2Instances, journeyEnv } from './helpers/journey.js';
-import { scrapeWith, until as waitUntil } from './helpers/wake.js';
+import { connectedClient, scrapeWith, until as waitUntil } from './helpers/wake.js';
 
 const CF_TOKEN = 'cf-token-' + 'w'.repeat(32);
 const CF_ACCOUNT = 'acc000000000000000000000000000e1';
@@ -64,10 +64,7 @@ describe('wake on request: a tool call starts the stopped VM, through the built 
     expect(state + init.stdout + init.stderr).not.toContain(secret);
     expect(JSON.parse(state).resources.find((r: { key: string }) => r.key === 'aws:wake-user')).toMatchObject({ phase: 'created', id: `${NAME}-wake` });
 
-    const connect = await cli(['connect', '--client', 'cursor']);
-    const server = JSON.parse(connect.stdout).mcpServers[`crawl4ai-${NAME}`];
-    client = new Client({ name: 'wake-test', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: server.headers } }));
+    client = await connectedClient(cli, NAME, 'wake-test');
     expect((await scrape()).isError).toBe(false);
   }, 300_000);
 

@@ -2,6 +2,8 @@
  * What the wake-on-request tests of every cloud share: waiting for a condition, the text of a
  * refused tool call, and one scrape through a real MCP client.
  */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { errorResult } from '../../src/mcp/errors.js';
 
 /** Polls `what` until it holds; throws after `ms`. */
@@ -27,4 +29,16 @@ export async function failure(p: Promise<unknown>): Promise<string> {
 export async function scrapeWith(client: { callTool(params: { name: string; arguments: Record<string, unknown> }): Promise<{ isError?: unknown; content: unknown }> }): Promise<{ isError: boolean; text: string }> {
   const r = await client.callTool({ name: 'scrape', arguments: { url: 'https://docs.example.com/' } });
   return { isError: Boolean(r.isError), text: JSON.stringify(r.content) };
+}
+
+/**
+ * A 2025-era MCP client (v1 SDK, Streamable HTTP) connected to a deployment the way a user would:
+ * the URL and headers `crawl4ai-mcp connect --client cursor` prints.
+ */
+export async function connectedClient(cli: (args: string[]) => Promise<{ stdout: string }>, deployment: string, clientName: string): Promise<Client> {
+  const connect = await cli(['connect', '--client', 'cursor']);
+  const server = JSON.parse(connect.stdout).mcpServers[`crawl4ai-${deployment}`] as { url: string; headers: Record<string, string> };
+  const client = new Client({ name: clientName, version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: server.headers } }));
+  return client;
 }

@@ -9,7 +9,6 @@ import type { PublicNetworkOptions, Session } from '../conductor/session.js';
 import { SIZES, REGIONS } from '../pricing/catalog.js';
 import { checkAcmeEmail, checkHostname } from '../bootstrap/cloud-init.js';
 import { DEFAULT_IDLE_STOP_MINUTES, idleStopFor } from '../bootstrap/idle-stop.js';
-import { openSecretStore, promptPassphrase } from '../secrets/store.js';
 import { createProgress, type Progress } from './progress.js';
 
 /**
@@ -192,6 +191,8 @@ async function openSession(c: CommandContext, progress: Progress): Promise<Sessi
   const healthTimeoutMs = envMs(c.env, 'CRAWL4AI_MCP_HEALTH_TIMEOUT_MS', 15 * 60_000);
   const healthIntervalMs = envMs(c.env, 'CRAWL4AI_MCP_HEALTH_INTERVAL_MS', 10_000);
   const pollMs = c.env.CRAWL4AI_MCP_POLL_MS ? envMs(c.env, 'CRAWL4AI_MCP_POLL_MS', 5_000) : undefined;
+  // loaded here, not at start-up: `--help` and the commands that never open it skip the keychain and crypto modules
+  const { openSecretStore, promptPassphrase } = await import('../secrets/store.js');
   const secrets = await openSecretStore({ env: c.env, interactive: c.interactive, promptPassphrase });
   return {
     env: c.env,

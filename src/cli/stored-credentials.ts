@@ -1,4 +1,3 @@
-import { resolveCloudCredentials, storedCloudflareAccount } from '../conductor/credentials.js';
 import type { Session } from '../conductor/session.js';
 import type { DeploymentState } from '../state/schema.js';
 import type { ProviderCredentials, ProviderName } from '../model/deployment.js';
@@ -9,6 +8,8 @@ import type { CloudflareAccount } from '../cloudflare/wrangler.js';
  * stores (a day-2 command must not replace the stored least-privilege key with the shell's).
  */
 export async function credentialsOf(state: DeploymentState, s: Session): Promise<ProviderCredentials> {
+  // imported when used: `--help` loads no credential code
+  const { resolveCloudCredentials } = await import('../conductor/credentials.js');
   return resolveCloudCredentials(state.provider as ProviderName, state.credentials ?? 'keychain', state.profile ?? 'default', s.secrets, s.env, null, {
     persist: false,
     note: (m) => s.reporter.step(m),
@@ -16,5 +17,6 @@ export async function credentialsOf(state: DeploymentState, s: Session): Promise
 }
 
 export async function cloudflareOf(state: DeploymentState, s: Session): Promise<CloudflareAccount | null> {
+  const { storedCloudflareAccount } = await import('../conductor/credentials.js');
   return storedCloudflareAccount(state.profile ?? 'default', s.secrets, s.env, (m) => s.reporter.step(m));
 }

@@ -10,6 +10,7 @@
  * /wake-issuer/.well-known/openid-configuration -> jwks_uri. No Azure secret exists anywhere.
  * Plain fetch + WebCrypto: no Azure SDK in the bundle.
  */
+import { importRsaSigningKey, signRs256Jwt } from './rs256-jwt.js';
 import { HOLD_TAG } from '../model/deployment.js';
 import { OriginUnreachableError } from '../mcp/origin.js';
 import { WAKE_AUDIENCE, WAKE_ISSUER_PATH, WAKE_JWKS_PATH } from '../model/azure-wake.js';
@@ -97,25 +98,9 @@ export function azureWakeConfig(env: AzureWakeEnv): AzureWakeConfig | undefined 
   return { tenant, clientId, subscription, resourceGroup, vm, issuer, subject, kid, signingKey };
 }
 
-const b64url = (bytes: Uint8Array | string): string => {
-  const raw = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes;
-  let s = '';
-  for (const b of raw) s += String.fromCharCode(b);
-  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-};
-
-async function importSigningKey(pem: string): Promise<CryptoKey> {
-  const body = pem.replace(/-----(BEGIN|END) PRIVATE KEY-----/g, '').replace(/\s+/g, '');
-  const der = Uint8Array.from(atob(body), (c) => c.charCodeAt(0));
-  return crypto.subtle.importKey('pkcs8', der, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['sign']);
-}
-
 /** The federated client assertion: a short RS256 JWT naming this Worker as issuer. */
 export async function clientAssertion(cfg: AzureWakeConfig, key: CryptoKey, nowS = Math.floor(Date.now() / 1000)): Promise<string> {
-  const header = b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid: cfg.kid }));
-  const payload = b64url(JSON.stringify({ iss: cfg.issuer, sub: cfg.subject, aud: WAKE_AUDIENCE, iat: nowS, nbf: nowS, exp: nowS + ASSERTION_SECONDS, jti: crypto.randomUUID() }));
-  const sig = await crypto.subtle.sign('RSASSA-PKCS1-v1_5', key, new TextEncoder().encode(`${header}.${payload}`));
-  return `${header}.${payload}.${b64url(new Uint8Array(sig))}`;
+  return signRs256Jwt(key, { kid: cfg.kid }, { iss: cfg.issuer, sub: cfg.subject, aud: WAKE_AUDIENCE, iat: nowS, nbf: nowS, exp: nowS + ASSERTION_SECONDS, jti: crypto.randomUUID() });
 }
 
 const credentialRefused = (code: string) =>
@@ -137,7 +122,7 @@ export function azureWakeTarget(cfg: AzureWakeConfig, fetcher: typeof fetch = fe
 
   async function token(): Promise<string> {
     if (cached && Date.now() < cached.until) return cached.token;
-    key ??= importSigningKey(cfg.signingKey);
+    key ??= importRsaSigningKey(cfg.signingKey);
     const form = new URLSearchParams({
       grant_type: 'client_credentials',
       client_id: cfg.clientId,

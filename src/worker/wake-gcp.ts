@@ -7,6 +7,7 @@
  * RS256 with WebCrypto and exchanged at the key's token_uri; the access token is kept per isolate
  * until shortly before it expires. Compute's REST API answers the instance's status.
  */
+import { importRsaSigningKey, signRs256Jwt } from './rs256-jwt.js';
 import { HOLD_LABEL } from '../model/deployment.js';
 import type { VmPower, WakeTarget } from './wake.js';
 
@@ -31,21 +32,6 @@ export function resetGcpTokens(): void {
   tokens.clear();
 }
 
-const b64url = (bytes: Uint8Array): string => {
-  let s = '';
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-};
-const b64urlJson = (o: unknown) => b64url(new TextEncoder().encode(JSON.stringify(o)));
-
-function pkcs8Der(pem: string): Uint8Array<ArrayBuffer> {
-  const body = pem.replace(/-----(BEGIN|END) PRIVATE KEY-----/g, '').replace(/\s+/g, '');
-  const bin = atob(body);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
 export function parseWakeKey(text: string): ServiceAccountKeyFile {
   let key: Partial<ServiceAccountKeyFile>;
   try {
@@ -64,18 +50,20 @@ async function accessToken(key: ServiceAccountKeyFile, fetcher: typeof fetch): P
   if (cached && cached.expiresAt - TOKEN_MARGIN_MS > Date.now()) return cached.token;
   const tokenUri = key.token_uri ?? 'https://oauth2.googleapis.com/token';
   const now = Math.floor(Date.now() / 1000);
-  const unsigned = `${b64urlJson({ alg: 'RS256', typ: 'JWT', ...(key.private_key_id ? { kid: key.private_key_id } : {}) })}.${b64urlJson({ iss: key.client_email, scope: SCOPE, aud: tokenUri, iat: now, exp: now + 3600 })}`;
-  let signature: ArrayBuffer;
+  let assertion: string;
   try {
-    const signer = await crypto.subtle.importKey('pkcs8', pkcs8Der(key.private_key), { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['sign']);
-    signature = await crypto.subtle.sign('RSASSA-PKCS1-v1_5', signer, new TextEncoder().encode(unsigned));
+    assertion = await signRs256Jwt(
+      await importRsaSigningKey(key.private_key),
+      key.private_key_id ? { kid: key.private_key_id } : {},
+      { iss: key.client_email, scope: SCOPE, aud: tokenUri, iat: now, exp: now + 3600 },
+    );
   } catch {
     throw new Error('the wake key (WAKE_GCP_KEY) cannot sign: its private key is not a PKCS#8 RSA key');
   }
   const res = await fetcher(tokenUri, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: `${unsigned}.${b64url(new Uint8Array(signature))}` }).toString(),
+    body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion }).toString(),
     signal: AbortSignal.timeout(10_000),
   });
   const body = (await res.json().catch(() => ({}))) as { access_token?: string; expires_in?: number; error?: string; error_description?: string };

@@ -1,10 +1,10 @@
 import type { Address, Filter, Instance, InstanceCreditSpecification, InstanceStateName, SecurityGroup } from '@aws-sdk/client-ec2';
 import { AwsClient } from 'aws4fetch';
 import { createRequire } from 'node:module';
-import { backoffDelay, sleep } from '../../ground/wait.js';
+import { sleep } from '../../ground/wait.js';
 import type { ProviderTiming } from '../timing.js';
 import { isThrottling } from './errors.js';
-import { FINAL_SERVER_ERRORS } from './retry-strategy.js';
+import { FINAL_SERVER_ERRORS, retryDelayMs } from './retry-strategy.js';
 
 /**
  * The five read-only EC2 calls `status` (and every other command) makes, as plain EC2 Query
@@ -71,9 +71,8 @@ export function ec2QueryReads(opts: Ec2QueryOptions): Ec2Reads {
       } catch (e) {
         const kind = retryKind(e);
         if (!kind || attempt + 1 >= opts.maxAttempts) throw e;
-        // throttling backs off from a larger base than a dropped connection, as the SDK client does
-        const baseMs = kind === 'throttling' ? opts.timing.retryBaseMs * 2 : opts.timing.retryBaseMs;
-        await sleep(backoffDelay(attempt, { baseMs, maxMs: opts.timing.retryMaxMs }));
+        // the SDK client's own pause (retry-strategy.ts)
+        await sleep(retryDelayMs(attempt, kind === 'throttling', { baseMs: opts.timing.retryBaseMs, maxMs: opts.timing.retryMaxMs }));
       }
     }
   }

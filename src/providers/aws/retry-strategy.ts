@@ -30,6 +30,11 @@ export interface BackoffRetryStrategyOptions {
   maxMs: number;
 }
 
+/** The pause before retry `count` + 1: throttling backs off from a larger base than a dropped connection. */
+export function retryDelayMs(count: number, throttled: boolean, opts: { baseMs: number; maxMs: number }): number {
+  return backoffDelay(count, { baseMs: throttled ? opts.baseMs * 2 : opts.baseMs, maxMs: opts.maxMs });
+}
+
 const token = (count: number, delay: number): RetryToken => ({ getRetryCount: () => count, getRetryDelay: () => delay });
 
 export function backoffRetryStrategy(opts: BackoffRetryStrategyOptions) {
@@ -43,9 +48,7 @@ export function backoffRetryStrategy(opts: BackoffRetryStrategyOptions) {
       const final = FINAL_SERVER_ERRORS.includes(info.error?.name ?? '');
       const retryable = !final && (info.errorType === 'THROTTLING' || info.errorType === 'TRANSIENT');
       if (!retryable || count + 1 >= opts.maxAttempts) throw new Error('no retry');
-      // Throttling backs off from a larger base than a dropped connection.
-      const base = info.errorType === 'THROTTLING' ? opts.baseMs * 2 : opts.baseMs;
-      let delay = backoffDelay(count, { baseMs: base, maxMs: opts.maxMs });
+      let delay = retryDelayMs(count, info.errorType === 'THROTTLING', opts);
       if (info.retryAfterHint) delay = Math.max(delay, Math.min(info.retryAfterHint.getTime() - Date.now(), opts.maxMs));
       return token(count + 1, delay);
     },

@@ -9,6 +9,7 @@
  * function and the inclusive time of the phases of a call (by the Worker's own function names).
  * workerd runs the Worker and its KeyRegistry Durable Object in one isolate, so both are in it.
  */
+import fs from 'node:fs';
 import net from 'node:net';
 import { arg, scrapeThroughWorker, startEmulatedWorker } from './lib.mjs';
 
@@ -64,6 +65,7 @@ ws.close();
 await worker.close();
 await emu.close();
 
+if (process.env.PROFILE_OUT) fs.writeFileSync(process.env.PROFILE_OUT, JSON.stringify(result.profile));
 const { nodes, samples, timeDeltas } = result.profile;
 const byId = new Map(nodes.map((n) => [n.id, n]));
 const parent = new Map();
@@ -89,9 +91,36 @@ for (let i = 0; i < samples.length; i++) {
   }
 }
 const busy = total - idle;
+
+// self time by where the code comes from: the bundle's `// <path>` module markers (esbuild's)
+const { bundleWorker } = await import('../test/helpers/mcp-worker.ts');
+const bundle = fs.readFileSync((await bundleWorker()).scriptPath, 'utf8').split('\n');
+const marks = [];
+bundle.forEach((l, i) => {
+  const m = /^\/\/ (?:\.\.\/)*(?:.*?\/)?(node_modules\/(?:@[^/]+\/)?[^/]+|dist\/\S+|src\/\S+)/.exec(l);
+  if (m) marks.push([i + 1, m[1].replace(/^dist\//, 'ours: ')]);
+});
+const packageOf = (n) => {
+  const f = n.callFrame;
+  if (!/index\.js$/.test(f.url || '')) return f.functionName.startsWith('(') ? f.functionName : 'runtime (native)';
+  let lo = 0, hi = marks.length - 1, at = '(bundle prelude)';
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (marks[mid][0] <= f.lineNumber + 1) (at = marks[mid][1]), (lo = mid + 1);
+    else hi = mid - 1;
+  }
+  return at;
+};
+const byPackage = new Map();
+for (let i = 0; i < samples.length; i++) {
+  const k = packageOf(byId.get(samples[i]));
+  byPackage.set(k, (byPackage.get(k) ?? 0) + timeDeltas[i] / 1000);
+}
 const per = (ms) => ((ms / N) * 1000).toFixed(0).padStart(6);
 console.log(`${N} calls in ${wall.toFixed(0)} ms (${(wall / N).toFixed(2)} ms each); isolate busy ${busy.toFixed(0)} ms = ${((busy / N) * 1000).toFixed(0)} µs per call\n`);
-console.log('self µs/call  function');
+console.log('self µs/call  by source');
+for (const [k, v] of [...byPackage].sort((a, b) => b[1] - a[1])) console.log(`${per(v)}  ${k}`);
+console.log('\nself µs/call  function');
 for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, TOP)) console.log(`${per(v)}  ${k}`);
 console.log('\ninclusive µs/call  function (Worker and SDK entry points)');
 const want = /serveMcp|authorize|hashedBearer|boundedText|toolCallsIn|trackRequest|admit|record|flush|createMcpServer|createLegacyStatelessFallback|handleRequest|handlePostRequest|connect|run |scrape|shape|request |fetch|registerTool|Protocol|_onrequest|send|parse|stringify|safeParse/;

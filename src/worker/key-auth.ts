@@ -25,8 +25,15 @@ export interface KeyAuthEnv {
 
 const verified = new Map<string, { grant: KeyGrant; until: number }>();
 
+// The registry's id, derived once per namespace: idFromName hashes the name on every call, a
+// measurable share of a tool call's path. (An id is plain data; the stub made from it is not
+// cached, since a stub belongs to the request that made it.)
+const registryIds = new WeakMap<object, DurableObjectId>();
+
 export function registryOf(env: KeyAuthEnv): DurableObjectStub<KeyRegistry> {
-  return env.KEYS.get(env.KEYS.idFromName('registry'));
+  let id = registryIds.get(env.KEYS);
+  if (!id) registryIds.set(env.KEYS, (id = env.KEYS.idFromName('registry')));
+  return env.KEYS.get(id);
 }
 
 // SHA-256 of the bearer keys this isolate has seen (a key's hash never changes): a client sends

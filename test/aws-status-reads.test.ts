@@ -64,6 +64,20 @@ describe('status reads EC2 without the SDK', () => {
     expect(r.requests.every((q) => q.status === 200 && q.region === 'us-east-1')).toBe(true);
   }, 120_000);
 
+  it('runs from the CLI bundle: a handful of files, not the module tree (start-up time, BENCHMARKS.md)', async () => {
+    const r = await status();
+    expect(r.code, r.stderr).toBe(0);
+    const files = [...new Set(r.modules.filter((m) => m.startsWith('file:')))];
+    const ours = files.filter((m) => m.includes('/dist/'));
+    expect(ours.filter((m) => m.includes('/dist/bundle/')).length).toBeGreaterThan(0);
+    // only the launcher's compile-cache helper is loaded from outside the bundle
+    expect(ours.filter((m) => !m.includes('/dist/bundle/')).map((m) => m.replace(/^.*\/dist\//, 'dist/'))).toEqual(['dist/ground/paths.js']);
+    // zod and commander are inside it (zod is ~95 modules on its own)
+    expect(files.filter((m) => /node_modules\/(zod|commander)\//.test(m))).toEqual([]);
+    // esbuild's shared chunks: 36 files today, against ~100 modules of dist/ before the bundle
+    expect(ours.length).toBeLessThan(60);
+  }, 120_000);
+
   it('survives throttling: refused calls are retried with backoff, as the SDK client would', async () => {
     ec2.throttleNext(3);
     const r = await status();

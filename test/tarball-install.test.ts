@@ -6,6 +6,7 @@
  * tarball, one of the GCP SDK), so it is one file.
  */
 import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -98,6 +99,42 @@ describe('the packed tarball, installed into an empty project', () => {
       await emu.close();
     }
   });
+
+  it('builds and runs its Worker from what it ships: `dev` (wrangler dev) answers a scrape', async () => {
+    // the package carries dist/ only in part (the CLI bundle and the Worker's sources): this is
+    // the proof that what wrangler bundles for a deploy is all there
+    const token = 'tarball-dev-token-5e6f7a';
+    const emu = await startCrawl4aiEmulator({ token });
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const dev = spawn(process.execPath, [bin, 'dev', '--origin', emu.url, '--port', String(port)], {
+      env: cliEnv(home, { CRAWL4AI_API_TOKEN: token, ...npmEnv() }) as NodeJS.ProcessEnv,
+      cwd: work,
+    });
+    let out = '';
+    let err = '';
+    dev.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    dev.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    let exited = false;
+    const exit = new Promise((r) => dev.on('exit', () => r((exited = true))));
+    try {
+      const end = Date.now() + 120_000;
+      while (!/API key:\s+c4m_\S+/.test(out) && !exited && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
+      const key = /API key:\s+(c4m_\S+)/.exec(out)?.[1];
+      expect(key, `${out}\n${err}`).toBeDefined();
+      const res = await fetch(`http://127.0.0.1:${port}/mcp`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'scrape', arguments: { url: emu.fixtures.docs.root } } }),
+      });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('Welcome to Example Docs');
+    } finally {
+      dev.kill('SIGINT');
+      await Promise.race([exit, new Promise((r) => setTimeout(r, 10_000))]);
+      if (!exited) dev.kill('SIGKILL');
+      await emu.close();
+    }
+  }, 180_000);
 
   it('says in one line that the GCP SDK cannot be downloaded when npm has no network, and leaves nothing half-installed', async () => {
     const emptyCache = fs.mkdtempSync(path.join(work, 'empty-npm-cache-'));

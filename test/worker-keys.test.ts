@@ -365,6 +365,30 @@ describe('the hot path: admission beside the SDK, usage riding the next admissio
     expect(k.usage.calls).toBe(10);
   });
 
+  it('each request registers only the tools it calls, yet a 2025-03 batch of two tools and a call of an unknown tool are answered as before', async () => {
+    const key = await createKey({ name: 'batch' });
+    const batch = (id: number) =>
+      fetch(worker.mcpUrl, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify([
+          { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'scrape', arguments: { url: page } } },
+          { jsonrpc: '2.0', id: id + 1, method: 'tools/call', params: { name: 'health', arguments: {} } },
+        ]),
+      }).then((r) => r.text());
+    // the first request verifies the key; the second takes the path where the SDK runs beside the admission
+    for (const id of [10, 20]) {
+      const events = (await batch(id)).split('\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)) as { id: number; result?: { isError?: boolean; content: Array<{ text?: string }> } });
+      const byId = new Map(events.map((e) => [e.id, e]));
+      expect(byId.get(id)?.result?.isError, JSON.stringify(events)).toBeFalsy();
+      expect(byId.get(id)?.result?.content.map((c) => c.text).join('\n')).toContain('Welcome to Example Docs');
+      expect(byId.get(id + 1)?.result?.content.map((c) => c.text).join('\n'), JSON.stringify(events)).toMatch(/Crawl4AI/);
+    }
+    const unknown = await (await rawCall(key, 'no_such_tool', {}, 30)).text();
+    expect(unknown).toMatch(/no_such_tool/);
+    expect(unknown).toMatch(/not found/i);
+  });
+
   it('with a registry in another location (30 ms away), the SDK gets ahead of the admission, and a refused call still never reaches the origin', async () => {
     const far = await startWorker({ originUrl: emu.url, token: emu.token, adminKey: ADMIN_KEY, registryDelayMs: 30 });
     try {

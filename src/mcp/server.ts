@@ -66,15 +66,27 @@ export interface ToolCallHooks {
   closed?(): void;
 }
 
-/**
- * `listed`: the tools this caller's key may use (a key with a tool allowlist); the others are left
- * out of tools/list. The Worker gives it only to requests that call no tool: a call to a tool
- * outside the scope still reaches its handler, which refuses it naming the scope (`hooks.refuse`).
- */
-export function createMcpServer(cfg: ToolConfig, hooks?: ToolCallHooks, listed?: ReadonlySet<string>): McpServer {
+/** What one serving unit (a Worker request) may show and will run. */
+export interface ServingScope {
+  /**
+   * The tools this caller's key may use (a key with a tool allowlist); the others are left out of
+   * tools/list. The Worker gives it only to requests that call no tool: a call to a tool outside
+   * the scope still reaches its handler, which refuses it naming the scope (`hooks.refuse`).
+   */
+  listed?: ReadonlySet<string>;
+  /**
+   * A request that only calls these (existing) tools: only they are registered. The server lives
+   * for that one request, and registering all ten costs a measurable share of a short call.
+   */
+  calling?: ReadonlySet<string>;
+}
+
+export function createMcpServer(cfg: ToolConfig, hooks?: ToolCallHooks, scope: ServingScope = {}): McpServer {
+  const { listed, calling } = scope;
   const server = new McpServer({ name: SERVER_NAME, version: cfg.version }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
   for (const def of TOOLS) {
     if (def.enabled && !def.enabled(cfg)) continue;
+    if (calling && !calling.has(def.name)) continue;
     const variant = variantOf(def, cfg);
     const registered = server.registerTool(
       def.name,

@@ -21,7 +21,7 @@ import { createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/ser
 import { defaultToolConfig, type ToolConfig } from '../mcp/context.js';
 import { bindingOrigin, OriginUnreachableError, urlOrigin, type Crawl4aiOrigin, type FetcherLike } from '../mcp/origin.js';
 import { Crawl4aiClient } from '../mcp/crawl4ai.js';
-import { createMcpServer, SERVER_NAME, TOOLS, type ToolCallHooks } from '../mcp/server.js';
+import { createMcpServer, SERVER_NAME, TOOLS, type ServingScope, type ToolCallHooks } from '../mcp/server.js';
 import { adminRoute } from './admin-api.js';
 import { originLogs } from './origin-logs.js';
 import { originHealth } from './origin-health.js';
@@ -111,7 +111,7 @@ function handlerFor(env: WorkerEnv): McpHttpHandler {
     cached = {
       env,
       handler: createMcpHandler(
-        (ctx) => createMcpServer(cfg, ctx.authInfo?.extra?.hooks as ToolCallHooks | undefined, ctx.authInfo?.extra?.listed as ReadonlySet<string> | undefined),
+        (ctx) => createMcpServer(cfg, ctx.authInfo?.extra?.hooks as ToolCallHooks | undefined, (ctx.authInfo?.extra?.scope as ServingScope | undefined) ?? {}),
         { legacy: 'stateless' },
       ),
     };
@@ -244,7 +244,7 @@ async function serveMcp(request: Request, env: WorkerEnv, ctx: ExecutionContext,
     if (usage) ctx.waitUntil(recordUsage(env, usage));
     try {
       return await handlerFor(env).fetch(forward, {
-        authInfo: { token: `key:${grant.id}`, clientId: grant.name, scopes: grant.tools ?? [], extra: usage ? { hooks: usage.hooks } : listedFor(grant) },
+        authInfo: { token: `key:${grant.id}`, clientId: grant.name, scopes: grant.tools ?? [], extra: usage ? { hooks: usage.hooks, scope: callingScope(calls) } : { scope: listedFor(grant) } },
         ...(parsed !== undefined ? { parsedBody: parsed } : {}),
       });
     } catch (e) {
@@ -259,7 +259,7 @@ async function serveMcp(request: Request, env: WorkerEnv, ctx: ExecutionContext,
   const granted = admission.then((a) => (a instanceof Response ? Promise.reject(new Error('not admitted')) : a));
   const usage = trackRequest(granted, calls);
   const answer = handlerFor(env).fetch(forward, {
-    authInfo: { token: 'key', clientId: 'api-key', scopes: [], extra: { hooks: usage.hooks } },
+    authInfo: { token: 'key', clientId: 'api-key', scopes: [], extra: { hooks: usage.hooks, scope: callingScope(calls) } },
     ...(parsed !== undefined ? { parsedBody: parsed } : {}),
   });
   const drop = () => {
@@ -299,8 +299,13 @@ function recordUsage(env: WorkerEnv, usage: RequestUsage): Promise<unknown> {
 }
 
 /** A scoped key's requests without tool calls (tools/list) see only its tools. */
-function listedFor(grant: { tools: string[] | null }): { listed?: ReadonlySet<string> } {
+function listedFor(grant: { tools: string[] | null }): ServingScope {
   return grant.tools ? { listed: new Set(grant.tools) } : {};
+}
+
+/** Tool calls of existing tools need only those registered; a call naming no tool gets the SDK's usual answer. */
+function callingScope(calls: CalledTool[]): ServingScope {
+  return calls.every((c) => TOOL_NAMES.has(c.tool)) ? { calling: new Set(calls.map((c) => c.tool)) } : {};
 }
 
 /**

@@ -11,6 +11,7 @@
 import { AwsClient } from 'aws4fetch';
 import { OriginUnreachableError, type Crawl4aiOrigin, type OriginCallOptions } from '../mcp/origin.js';
 import { HOLD_TAG } from '../model/deployment.js';
+import { sleep } from '../ground/wait.js';
 import { azureWakeConfig, azureWakeTarget, type AzureWakeEnv } from './wake-azure.js';
 import { gcpWakeTarget } from './wake-gcp.js';
 
@@ -303,6 +304,7 @@ export function wakingOrigin(
         const pause = Math.min(pollMs, wait.until - now());
         if (pause <= 0) break;
         wait.progress(outcome.told.progress);
+        // a cancelled call stops waiting with its abort, as its origin call would
         await sleep(pause, init?.signal ?? undefined);
         outcome = await attempt(path, init);
       }
@@ -310,18 +312,4 @@ export function wakingOrigin(
       throw outcome.told;
     },
   };
-}
-
-/** setTimeout as a promise that a cancelled call ends early (the next origin call then throws its abort). */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

@@ -15,7 +15,7 @@ import { resourceNames } from './names.js';
 const AUTHZ_API_VERSION = '2022-04-01';
 
 /** A stable GUID from `parts` (role definitions and assignments are named by GUID; a rerun PUTs the same one). */
-export function stableGuid(...parts: string[]): string {
+function stableGuid(...parts: string[]): string {
   const h = createHash('sha256').update(parts.join('\n')).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${'89ab'[parseInt(h[16]!, 16) % 4]}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }

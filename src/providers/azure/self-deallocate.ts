@@ -7,8 +7,6 @@ import { azureCall, toCliError } from './errors.js';
 import { AZURE_RESOURCE, resourceNames, scopedId } from './names.js';
 import { actionsBeyond, assignAtVm, findRoleByName, ourAssignments, rest, type ArmItem } from './roles.js';
 
-export { stableGuid } from './roles.js';
-
 /**
  * Idle auto-stop on Azure: a VM that powers itself off stays allocated and billed, so the VM gets
  * a system-assigned managed identity and the role "crawl4ai-mcp self-deallocate" (read a VM,

@@ -23,7 +23,7 @@ function stop(program: Command, ctx: ContextFactory) {
   program
     .command('stop')
     .description('stop the VM; you then pay only for its disk and address (the next tool call starts it again, unless --hold)')
-    .option('--hold', 'keep it stopped: tool calls do not wake it until crawl4ai-mcp start (AWS)')
+    .option('--hold', 'keep it stopped: tool calls do not wake it until crawl4ai-mcp start')
     .addHelpText('after', '\nExamples:\n  crawl4ai-mcp stop --name work\n  crawl4ai-mcp stop --name work --hold   # off until `start`, whatever the MCP clients do')
     .action((opts: { hold?: boolean }) => run(ctx, { kind: 'stop', ...(opts.hold ? { hold: true } : {}) }));
 }

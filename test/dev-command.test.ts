@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCrawl4aiEmulator, type Crawl4aiEmulator } from './emulators/crawl4ai/index.ts';
 import { bundleWorker, ROOT } from './helpers/mcp-worker.ts';
+import { freePort } from './helpers/ports.ts';
 import { connectV1, connectV2, textOf } from './helpers/mcp-clients.ts';
 import { startCloudflareEmulator } from './emulators/cloudflare/index.ts';
 import { runWrangler } from '../src/cloudflare/wrangler.ts';
@@ -22,23 +23,6 @@ const TOKEN = 'dev-test-token-3a9f1c7e5b20';
 let emu: Crawl4aiEmulator;
 let home: string;
 const children: ChildProcess[] = [];
-
-/**
- * A free port below Linux's ephemeral range (32768-60999): a port the kernel handed out with
- * listen(0) is also handed to outgoing connections, so on a busy machine another process can take
- * it between this check and wrangler's bind.
- */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const p = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const s = net.createServer();
-      s.once('error', () => resolve(false));
-      s.listen(p, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (free) return p;
-  }
-}
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {

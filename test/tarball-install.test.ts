@@ -17,6 +17,7 @@ import { startCrawl4aiEmulator } from './emulators/crawl4ai/index.ts';
 import { startGceEmulator, type GceEmulator } from './emulators/gce/index.ts';
 import { cliEnv, ROOT, tempHome } from './helpers/cli.js';
 import { diskBytes, installTarball, packTarball } from './helpers/tarball.mjs';
+import { freePort } from './helpers/ports.ts';
 import type { ToolResultLike } from './helpers/mcp-clients.ts';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-tarball-'));
@@ -105,7 +106,7 @@ describe('the packed tarball, installed into an empty project', () => {
     // the proof that what wrangler bundles for a deploy is all there
     const token = 'tarball-dev-token-5e6f7a';
     const emu = await startCrawl4aiEmulator({ token });
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const port = await freePort();
     const dev = spawn(process.execPath, [bin, 'dev', '--origin', emu.url, '--port', String(port)], {
       env: cliEnv(home, { CRAWL4AI_API_TOKEN: token, ...npmEnv() }) as NodeJS.ProcessEnv,
       cwd: work,

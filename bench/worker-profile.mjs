@@ -8,6 +8,8 @@
  * opens workerd's inspector, profiles --n sequential `scrape` calls and prints the self time per
  * function and the inclusive time of the phases of a call (by the Worker's own function names).
  * workerd runs the Worker and its KeyRegistry Durable Object in one isolate, so both are in it.
+ * The self time is also grouped by source file of the bundle; PROFILE_OUT=<file> keeps the raw
+ * .cpuprofile (for DevTools, or line-level ticks).
  */
 import fs from 'node:fs';
 import net from 'node:net';

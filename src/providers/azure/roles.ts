@@ -36,13 +36,13 @@ export async function rest(az: AzureClients, method: 'get' | 'put' | 'delete', u
   return { status, body: res.body };
 }
 
-/** Every item of an ARM list, following nextLink. */
-async function listAll(az: AzureClients, url: string, filter?: string): Promise<ArmItem[]> {
-  const items: ArmItem[] = [];
+/** Every item of a Microsoft.Authorization list, following nextLink (at most ~100 pages). */
+export async function listAll<T = ArmItem>(az: AzureClients, url: string, filter?: string): Promise<T[]> {
+  const items: T[] = [];
   let res = await az.arm.pathUnchecked(url).get({ queryParameters: { 'api-version': AUTHZ_API_VERSION, ...(filter ? { $filter: filter } : {}) } });
   for (let pages = 0; ; pages++) {
     if (res.status !== '200') throw az.restError(res);
-    const body = res.body as { value?: ArmItem[]; nextLink?: string };
+    const body = res.body as { value?: T[]; nextLink?: string };
     items.push(...(body.value ?? []));
     if (!body.nextLink || pages > 100) return items;
     res = await az.arm.pathUnchecked(body.nextLink).get();

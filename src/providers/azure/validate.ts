@@ -2,10 +2,9 @@ import type { ValidationResult } from '../../model/deployment.js';
 import type { ProviderContext } from '../provider.js';
 import type { AzureClients } from './clients.js';
 import { azureCall } from './errors.js';
+import { listAll, subscriptionScope } from './roles.js';
 import { requireSelfDeallocateRole } from './self-deallocate.js';
 import { AZURE_IDLE_STOP_ACTIONS, AZURE_REQUIRED_ACTIONS, grants } from './permissions.js';
-
-const PERMISSIONS_API_VERSION = '2022-04-01';
 
 interface PermissionEntry {
   actions?: string[];
@@ -31,17 +30,7 @@ export async function validateAzureCredentials(az: AzureClients, ctx: ProviderCo
   return { identity, allowed: [...allowed], missing: [...missing] };
 }
 
-async function listPermissions(az: AzureClients): Promise<PermissionEntry[]> {
-  const entries: PermissionEntry[] = [];
-  let res = await az.arm
-    .path('/subscriptions/{subscriptionId}/providers/Microsoft.Authorization/permissions', az.subscriptionId)
-    .get({ queryParameters: { 'api-version': PERMISSIONS_API_VERSION } });
-  // paged with nextLink like every ARM list
-  for (let pages = 0; ; pages++) {
-    if (res.status !== '200') throw az.restError(res);
-    const body = res.body as { value?: PermissionEntry[]; nextLink?: string };
-    entries.push(...(body.value ?? []));
-    if (!body.nextLink || pages > 50) return entries;
-    res = await az.arm.pathUnchecked(body.nextLink).get();
-  }
+/** The caller's permissions at the subscription (the union of its role assignments). */
+function listPermissions(az: AzureClients): Promise<PermissionEntry[]> {
+  return listAll<PermissionEntry>(az, `${subscriptionScope(az)}/providers/Microsoft.Authorization/permissions`);
 }

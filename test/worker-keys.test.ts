@@ -410,6 +410,34 @@ describe('the hot path: admission beside the SDK, usage riding the next admissio
     }
   });
 
+  it('sequential calls: each call\'s usage rides the next admission, one registry call per tool call; only the last is sent on its own', async () => {
+    const calls: Array<['admit' | 'verify' | 'record', number]> = [];
+    const watched = await startWorker({ originUrl: emu.url, token: emu.token, adminKey: ADMIN_KEY, onRegistryCall: (method, records) => calls.push([method, records]) });
+    try {
+      const made = await fetch(`${watched.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'seq', rpm: 1000 }) });
+      const key = ((await made.json()) as { api_key: string }).api_key;
+      const N = 40;
+      for (let i = 0; i < N; i++) {
+        const r = await fetch(watched.mcpUrl, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+          body: JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'health', arguments: {} } }),
+        });
+        expect(await finished(r)).toBe(200);
+      }
+      // the last call's record waits RIDE_WAIT_MS (50 ms) for an admission, then goes on its own
+      const sent = () => calls.reduce((a, [, n]) => a + n, 0);
+      for (let i = 0; i < 100 && sent() < N; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(sent(), JSON.stringify(calls)).toBe(N);
+      expect(calls.filter(([m]) => m === 'admit')).toHaveLength(N);
+      // a call slower than 50 ms to follow the one before (a loaded machine) may send its own; a
+      // wait that took every waiting record sent a third of them on their own
+      expect(calls.filter(([m]) => m === 'record').length, JSON.stringify(calls)).toBeLessThanOrEqual(4);
+    } finally {
+      await watched.close();
+    }
+  });
+
   it('usage stays exact when it is written after the answers: 200 concurrent calls from 3 keys, and a refused admission still delivers what it carried', async () => {
     const names = ['ride-a', 'ride-b', 'ride-c'];
     const keys = await Promise.all(names.map((name) => createKey({ name })));

@@ -293,7 +293,7 @@ function recordUsage(env: WorkerEnv, usage: RequestUsage): Promise<unknown> {
     .then((records) => {
       if (records.length === 0) return;
       queueUsage(records); // the next admit carries them (usage-outbox.ts)...
-      return sendLeftUsage((left) => registryOf(env).record(left)); // ...or this request sends them
+      return sendLeftUsage(records, (left) => registryOf(env).record(left)); // ...or this request sends them
     })
     .catch((e) => console.error('usage not recorded:', e));
 }

@@ -7,25 +7,33 @@
  * Only plain data crosses requests here: a request never awaits another request's promise, which
  * workerd cancels when the other request ends.
  */
+import { sleep } from '../ground/wait.js';
 import type { CallRecord } from './key-registry.js';
 
 /** How long a finished call's usage waits for the next admit before it is sent on its own. */
 export const RIDE_WAIT_MS = 50;
 
-const waiting: CallRecord[] = [];
+const waiting = new Set<CallRecord>();
 
-export function queueUsage(records: CallRecord[]): void {
-  waiting.push(...records);
+export function queueUsage(records: readonly CallRecord[]): void {
+  for (const r of records) waiting.add(r);
 }
 
 /** Every waiting record, now owned by the caller (who must send them). */
 export function takeUsage(): CallRecord[] {
-  return waiting.splice(0);
+  const all = [...waiting];
+  waiting.clear();
+  return all;
 }
 
-/** After RIDE_WAIT_MS: sends whatever no admit took (including other requests' records). */
-export async function sendLeftUsage(send: (records: CallRecord[]) => Promise<unknown>): Promise<void> {
-  await new Promise((r) => setTimeout(r, RIDE_WAIT_MS));
-  const left = takeUsage();
+/**
+ * After RIDE_WAIT_MS: sends those of `own` (this request's records) that no admit took. Only its
+ * own: each request's wait ends 50 ms after its calls, so with calls every few ms a wait taking
+ * everything would catch the newest call's record between its answer and the next admission, and
+ * cost an extra registry call on the busy path (a third of sequential calls did).
+ */
+export async function sendLeftUsage(own: readonly CallRecord[], send: (records: CallRecord[]) => Promise<unknown>): Promise<void> {
+  await sleep(RIDE_WAIT_MS);
+  const left = own.filter((r) => waiting.delete(r));
   if (left.length > 0) await send(left);
 }

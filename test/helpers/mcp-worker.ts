@@ -111,6 +111,8 @@ export function bundleWorker(): Promise<WorkerBundle> {
   return bundlePromise;
 }
 
+const REGISTRY_CALL = 'c4m-test-registry-call';
+
 export interface StartWorkerOptions {
   /** ORIGIN_URL (ignored when crawl4aiBinding is given) */
   originUrl?: string;
@@ -148,6 +150,12 @@ export interface StartWorkerOptions {
    * round trip then really runs before the answer.
    */
   registryDelayMs?: number;
+  /**
+   * Each KeyRegistry call (admit, verify, record) is reported with its count of usage records
+   * (`record`'s, or those riding on `admit`): how many Durable Object calls the Worker makes.
+   * Serves the registry from a second workerd service, as registryDelayMs does.
+   */
+  onRegistryCall?: (method: 'admit' | 'verify' | 'record', records: number) => void;
 }
 
 export interface RunningWorker {
@@ -187,15 +195,24 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Runnin
     kvNamespaces: ((bundle.config.kv_namespaces ?? []) as Array<{ binding: string }>).map((k) => k.binding),
   };
   const workers: Array<Record<string, unknown>> = [workerOptions];
-  if (opts.registryDelayMs) {
+  if (opts.registryDelayMs || opts.onRegistryCall) {
     // the same KeyRegistry class, served by a second workerd service whose methods start late
+    // and report each call (console.warn, picked out of the logs below)
     const delayed = `import { KeyRegistry } from './index.js';
-const later = () => new Promise((r) => setTimeout(r, ${Number(opts.registryDelayMs)}));
+const later = (method, records) => {
+  ${opts.onRegistryCall ? 'console.warn(`${REGISTRY_CALL} ${method} ${records}`);' : ''}
+  return new Promise((r) => setTimeout(r, ${Number(opts.registryDelayMs ?? 0)}));
+};
 export class DelayedKeyRegistry extends KeyRegistry {
-  async admit(...a) { await later(); return super.admit(...a); }
-  async verify(...a) { await later(); return super.verify(...a); }
-  async record(...a) { await later(); return super.record(...a); }
+  async admit(...a) {
+    await later('admit', a[3]?.length ?? 0);
+    this.inAdmit = true; // admit stores the records riding on it through this.record: no call of its own
+    try { return super.admit(...a); } finally { this.inAdmit = false; }
+  }
+  async verify(...a) { await later('verify', 0); return super.verify(...a); }
+  record(...a) { return this.inAdmit ? super.record(...a) : later('record', a[0].length).then(() => super.record(...a)); }
 }
+const REGISTRY_CALL = ${JSON.stringify(REGISTRY_CALL)};
 export default { fetch: () => new Response('registry only', { status: 404 }) };`;
     workerOptions.durableObjects = { KEYS: { className: 'DelayedKeyRegistry', scriptName: 'delayed-registry', useSQLite: true } };
     workers.push({
@@ -228,11 +245,14 @@ export default { fetch: () => new Response('registry only', { status: 404 }) };`
   }
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const shared: Record<string, unknown> = { host: '127.0.0.1', port: 0, workers, ...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort, inspectorHost: '127.0.0.1' } : {}) };
-  if (opts.onStderr) {
-    const onStderr = opts.onStderr;
+  if (opts.onStderr || opts.onRegistryCall) {
+    const { onStderr, onRegistryCall } = opts;
     // workerd reports console output as structured logs (level + message)
     shared.handleStructuredLogs = (log: { level?: string; message?: string }) => {
-      if (log.level === 'error' || log.level === 'warn') onStderr(`${log.message ?? ''}\n`);
+      const message = log.message ?? '';
+      const call = onRegistryCall && new RegExp(`^${REGISTRY_CALL} (admit|verify|record) (\\d+)`).exec(message);
+      if (call) onRegistryCall!(call[1] as 'admit' | 'verify' | 'record', Number(call[2]));
+      else if (onStderr && (log.level === 'error' || log.level === 'warn')) onStderr(`${message}\n`);
     };
   }
   // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -22,13 +22,26 @@ export function hostOf(args: unknown): string | null {
   }
 }
 
-const encoder = new TextEncoder();
+/** UTF-8 length of a string, counted without encoding it (a page's text can be tens of KB). */
+export function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 2; // a surrogate pair (2 code units): 4 bytes
+      i++;
+    } else n += 2; // 3 bytes (a lone surrogate is encoded as U+FFFD: 3 bytes too)
+  }
+  return n;
+}
 
 /** UTF-8 bytes of what the call returned to the client (text, and base64 image data). */
 export function bytesOf(result: CallToolResult): number {
   let n = 0;
   for (const c of result.content ?? []) {
-    if (c.type === 'text') n += encoder.encode(c.text).length;
+    if (c.type === 'text') n += utf8Length(c.text);
     else if (c.type === 'image' || c.type === 'audio') n += c.data.length;
   }
   return n;

@@ -156,6 +156,8 @@ export interface StartWorkerOptions {
    * Serves the registry from a second workerd service, as registryDelayMs does.
    */
   onRegistryCall?: (method: 'admit' | 'verify' | 'record', records: number) => void;
+  /** more Miniflare workers in the same workerd (benches: reached through their `routes`) */
+  extraWorkers?: Array<Record<string, unknown>>;
 }
 
 export interface RunningWorker {
@@ -194,7 +196,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Runnin
     // the config's KV bindings (OAUTH_KV), in Miniflare's memory
     kvNamespaces: ((bundle.config.kv_namespaces ?? []) as Array<{ binding: string }>).map((k) => k.binding),
   };
-  const workers: Array<Record<string, unknown>> = [workerOptions];
+  const workers: Array<Record<string, unknown>> = [workerOptions, ...(opts.extraWorkers ?? [])];
   if (opts.registryDelayMs || opts.onRegistryCall) {
     // the same KeyRegistry class, served by a second workerd service whose methods start late
     // and report each call (console.warn, picked out of the logs below)

@@ -50,9 +50,23 @@ describe('RateWindow: at most N calls in any 60 s', () => {
     const w = new RateWindow();
     w.add(100_000, 2);
     w.add(130_000, 1);
-    const restored = new RateWindow(w.entries(140_000));
-    expect(w.entries(140_000)).toEqual([{ sec: 100, n: 2, last: 100_000 }, { sec: 130, n: 1, last: 130_000 }]);
-    expect(restored.used(140_000)).toBe(3);
-    expect(new RateWindow(w.entries(200_000)).used(200_000)).toBe(0);
+    const saved = w.takeChanged(140_000);
+    expect(saved).toEqual([{ sec: 100, n: 2, last: 100_000 }, { sec: 130, n: 1, last: 130_000 }]);
+    expect(new RateWindow(saved).used(140_000)).toBe(3);
+    expect(new RateWindow(saved).used(200_000)).toBe(0);
+  });
+
+  it('hands out for writing only the slots called in since the last time, and what has left the window', () => {
+    const w = new RateWindow();
+    for (let s = 0; s < 50; s++) w.add(100_000 + s * 1_000, 1);
+    expect(w.takeChanged(150_000)).toHaveLength(50);
+    w.add(150_200, 1);
+    w.add(150_700, 2);
+    // one slot changed (sec 150), not the window of 51 rewritten
+    expect(w.takeChanged(151_000)).toEqual([{ sec: 150, n: 3, last: 150_700 }]);
+    expect(w.takeChanged(151_000)).toEqual([]);
+    // stored slots whose last call is 60 s old are deleted by `last <= expiredBefore(now)`
+    expect(RateWindow.expiredBefore(165_000)).toBe(105_000);
+    expect(w.used(165_000)).toBe(51 - 6 + 2); // secs 100..105 left; sec 150 holds 3
   });
 });

@@ -438,6 +438,49 @@ describe('the hot path: admission beside the SDK, usage riding the next admissio
     }
   });
 
+  it('the registry writes only what changed (a few rows a call, not the key\'s whole minute window), and its counters survive a restart', async () => {
+    const watched = await startWorker({ originUrl: emu.url, token: emu.token, adminKey: ADMIN_KEY, onRegistryCall: () => undefined });
+    try {
+      const adminOf = (method: string, path: string, body?: unknown) =>
+        fetch(`${watched.url}${path}`, { method, headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+      const key = ((await (await adminOf('POST', '/admin/keys', { name: 'rows', rpm: 6 })).json()) as { api_key: string }).api_key;
+      const call = (i: number) =>
+        fetch(watched.mcpUrl, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+          body: JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'health', arguments: {} } }),
+        }).then(finished);
+      /** an admin read writes what the registry holds in memory first */
+      const settle = async () => {
+        await new Promise((r) => setTimeout(r, 120)); // the call's usage record: sent alone after 50 ms
+        expect((await adminOf('GET', '/admin/keys')).status).toBe(200);
+      };
+      await awayFromMinuteEdge();
+      // calls in three different seconds: the window holds three slots
+      for (let i = 0; i < 3; i++) {
+        expect(await call(i)).toBe(200);
+        await settle();
+        await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
+      }
+      const before = await watched.registry!.rowsWritten();
+      expect(await call(3)).toBe(200);
+      await settle();
+      // one slot upserted, the day's count, last used, the tool's usage, one recent call (and
+      // SQLite's own bookkeeping): 7 rows; rewriting the whole window each time, as before, was 16
+      expect((await watched.registry!.rowsWritten()) - before).toBeLessThanOrEqual(8);
+      // memory lost, storage kept: the window of 4 calls (6 a minute) comes back from SQLite
+      await watched.registry!.restart();
+      expect(await call(4)).toBe(200);
+      expect(await call(5)).toBe(200);
+      expect(await call(6)).toBe(429);
+      await settle();
+      const k = ((await (await adminOf('GET', '/admin/keys')).json()) as { keys: KeyInfo[] }).keys.find((x) => x.name === 'rows')!;
+      expect([k.usage.today, k.usage.calls]).toEqual([6, 6]); // the call refused with 429 ran no tool: neither
+    } finally {
+      await watched.close();
+    }
+  });
+
   it('usage stays exact when it is written after the answers: 200 concurrent calls from 3 keys, and a refused admission still delivers what it carried', async () => {
     const names = ['ride-a', 'ride-b', 'ride-c'];
     const keys = await Promise.all(names.map((name) => createKey({ name })));

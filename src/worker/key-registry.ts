@@ -270,11 +270,16 @@ export class KeyRegistry extends DurableObject {
     this.dirty = new Set();
     this.pending = [];
     this.ctx.storage.transactionSync(() => {
+      const now = Date.now();
       for (const id of dirty) {
         const c = this.counters.get(id);
         if (!c) continue;
-        sql.exec('DELETE FROM rate_slots WHERE key_id = ?', id);
-        for (const slot of c.minute.entries(Date.now())) sql.exec('INSERT INTO rate_slots (key_id, sec, n, last) VALUES (?, ?, ?, ?)', id, slot.sec, slot.n, slot.last);
+        // only what changed: the slots called in since the last flush, and those out of the window
+        // (Durable Object storage is billed by rows written; the window is up to 61 rows a key)
+        sql.exec('DELETE FROM rate_slots WHERE key_id = ? AND last <= ?', id, RateWindow.expiredBefore(now));
+        for (const slot of c.minute.takeChanged(now)) {
+          sql.exec('INSERT INTO rate_slots (key_id, sec, n, last) VALUES (?, ?, ?, ?) ON CONFLICT (key_id, sec) DO UPDATE SET n = excluded.n, last = excluded.last', id, slot.sec, slot.n, slot.last);
+        }
         sql.exec('INSERT INTO daily (key_id, day, n) VALUES (?, ?, ?) ON CONFLICT (key_id, day) DO UPDATE SET n = excluded.n', id, c.day, c.dn);
         if (c.lastUsed !== null) sql.exec('UPDATE api_keys SET last_used_at = ? WHERE id = ?', c.lastUsed, id);
       }
@@ -288,24 +293,43 @@ export class KeyRegistry extends DurableObject {
     this.scheduleFlush();
   }
 
+  /**
+   * One upsert per key and tool for the whole batch (not one per call), and only the newest
+   * RECENT_KEEP calls into `recent`, which keeps no more: rows written are what storage bills.
+   */
   private writeRecords(calls: CallRecord[]): void {
+    if (calls.length === 0) return;
     const sql = this.ctx.storage.sql;
+    const totals = new Map<string, { keyId: string; tool: string; calls: number; errors: number; bytes: number; msTotal: number; msMax: number }>();
     for (const c of calls) {
       const ms = Math.max(0, Math.round(c.ms));
-      sql.exec(
-        `INSERT INTO usage (key_id, tool, calls, errors, bytes, latency_ms_total, latency_ms_max) VALUES (?, ?, 1, ?, ?, ?, ?)
-         ON CONFLICT (key_id, tool) DO UPDATE SET calls = calls + 1, errors = errors + excluded.errors, bytes = bytes + excluded.bytes,
-           latency_ms_total = latency_ms_total + excluded.latency_ms_total, latency_ms_max = MAX(latency_ms_max, excluded.latency_ms_max)`,
-        c.keyId,
-        c.tool,
-        c.error ? 1 : 0,
-        c.bytes,
-        ms,
-        ms,
-      );
-      sql.exec('INSERT INTO recent (at, key_id, tool, host, error, bytes, ms) VALUES (?, ?, ?, ?, ?, ?, ?)', c.at, c.keyId, c.tool, c.host, c.error ? 1 : 0, c.bytes, ms);
+      const k = `${c.keyId}\u0000${c.tool}`;
+      let t = totals.get(k);
+      if (!t) totals.set(k, (t = { keyId: c.keyId, tool: c.tool, calls: 0, errors: 0, bytes: 0, msTotal: 0, msMax: 0 }));
+      t.calls += 1;
+      t.errors += c.error ? 1 : 0;
+      t.bytes += c.bytes;
+      t.msTotal += ms;
+      t.msMax = Math.max(t.msMax, ms);
     }
-    if (calls.length > 0) sql.exec('DELETE FROM recent WHERE seq <= (SELECT MAX(seq) FROM recent) - ?', RECENT_KEEP);
+    for (const t of totals.values()) {
+      sql.exec(
+        `INSERT INTO usage (key_id, tool, calls, errors, bytes, latency_ms_total, latency_ms_max) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (key_id, tool) DO UPDATE SET calls = calls + excluded.calls, errors = errors + excluded.errors, bytes = bytes + excluded.bytes,
+           latency_ms_total = latency_ms_total + excluded.latency_ms_total, latency_ms_max = MAX(latency_ms_max, excluded.latency_ms_max)`,
+        t.keyId,
+        t.tool,
+        t.calls,
+        t.errors,
+        t.bytes,
+        t.msTotal,
+        t.msMax,
+      );
+    }
+    for (const c of calls.slice(-RECENT_KEEP)) {
+      sql.exec('INSERT INTO recent (at, key_id, tool, host, error, bytes, ms) VALUES (?, ?, ?, ?, ?, ?, ?)', c.at, c.keyId, c.tool, c.host, c.error ? 1 : 0, c.bytes, Math.max(0, Math.round(c.ms)));
+    }
+    sql.exec('DELETE FROM recent WHERE seq <= (SELECT MAX(seq) FROM recent) - ?', RECENT_KEEP);
   }
 
   // ---- management (the admin API) ----

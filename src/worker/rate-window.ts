@@ -8,7 +8,7 @@
  * in a minute. Memory: at most 61 slots per limited key.
  */
 const SLOT_MS = 1_000;
-const WINDOW_MS = 60_000;
+export const WINDOW_MS = 60_000;
 
 export interface RateSlot {
   /** floor(ms / 1000) of the slot's calls */
@@ -20,6 +20,8 @@ export interface RateSlot {
 
 export class RateWindow {
   private slots = new Map<number, RateSlot>();
+  /** slots added to since takeChanged() (by their sec): only they need writing */
+  private changed = new Set<number>();
 
   constructor(saved: Iterable<RateSlot> = []) {
     for (const s of saved) this.slots.set(s.sec, { ...s });
@@ -57,11 +59,27 @@ export class RateWindow {
       s.n += calls;
       s.last = Math.max(s.last, nowMs);
     } else this.slots.set(sec, { sec, n: calls, last: nowMs });
+    this.changed.add(sec);
   }
 
-  /** The live slots, to persist. */
-  entries(nowMs: number): RateSlot[] {
+  /**
+   * The live slots added to since the last call, to persist: a stored copy needs only these
+   * upserted and the slots whose `last` is WINDOW_MS old or more deleted (expiredBefore), not the
+   * whole window (up to 61 rows a key) rewritten.
+   */
+  takeChanged(nowMs: number): RateSlot[] {
     this.prune(nowMs);
-    return [...this.slots.values()].map((s) => ({ ...s }));
+    const out: RateSlot[] = [];
+    for (const sec of this.changed) {
+      const s = this.slots.get(sec);
+      if (s) out.push({ ...s });
+    }
+    this.changed.clear();
+    return out;
+  }
+
+  /** A stored slot whose `last` is at or before this is out of the window (what prune drops). */
+  static expiredBefore(nowMs: number): number {
+    return nowMs - WINDOW_MS;
   }
 }

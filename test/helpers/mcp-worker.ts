@@ -167,6 +167,12 @@ export interface RunningWorker {
   mf: Miniflare;
   /** the Worker's own socket, when started with directSocket */
   directUrl?: string;
+  /**
+   * With registryDelayMs or onRegistryCall: the registry as seen from Node. `rowsWritten`: rows its
+   * SQLite took since the object started (what Durable Object storage bills); `restart`: the
+   * object loses its memory and keeps its storage, as the platform may do at any time.
+   */
+  registry?: { rowsWritten(): Promise<number>; restart(): Promise<void> };
   close(): Promise<void>;
 }
 
@@ -206,6 +212,21 @@ const later = (method, records) => {
   return new Promise((r) => setTimeout(r, ${Number(opts.registryDelayMs ?? 0)}));
 };
 export class DelayedKeyRegistry extends KeyRegistry {
+  constructor(ctx, env) {
+    super(ctx, env);
+    // rows written to its SQLite since it started (what Durable Object storage bills), for tests
+    this.rows = 0;
+    const sql = ctx.storage.sql;
+    const exec = sql.exec.bind(sql);
+    sql.exec = (...q) => {
+      const cursor = exec(...q);
+      this.rows += cursor.rowsWritten;
+      return cursor;
+    };
+  }
+  rowsWritten() { return this.rows; }
+  /** a restart of the object (its memory lost, its SQLite kept), as the platform may do any time */
+  restart() { this.ctx.abort('restarted by the test'); }
   async admit(...a) {
     await later('admit', a[3]?.length ?? 0);
     this.inAdmit = true; // admit stores the records riding on it through this.record: no call of its own
@@ -261,12 +282,26 @@ export default { fetch: () => new Response('registry only', { status: 404 }) };`
   const mf = new Miniflare(convertV4MiniflareOptions(shared as any));
   const url = (await mf.ready).href.replace(/\/$/, '');
   const directUrl = opts.directSocket ? (await mf.unsafeGetDirectURL('crawl4ai-mcp')).href.replace(/\/$/, '') : undefined;
+  let registry: RunningWorker['registry'];
+  if (opts.registryDelayMs || opts.onRegistryCall) {
+    const ns = await mf.getDurableObjectNamespace('KEYS', 'crawl4ai-mcp');
+    // the Worker's own name for its one registry (src/worker/key-auth.ts)
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const stub = ns.get(ns.idFromName('registry')) as any;
+    registry = {
+      rowsWritten: async () => Number(await stub.rowsWritten()),
+      restart: async () => {
+        await Promise.resolve(stub.restart()).catch(() => undefined); // the aborted call itself fails
+      },
+    };
+  }
   return {
     url,
     mcpUrl: `${url}/mcp`,
     apiKey,
     mf,
     ...(directUrl ? { directUrl } : {}),
+    ...(registry ? { registry } : {}),
     close: () => mf.dispose(),
   };
 }

@@ -17,11 +17,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { build } from 'esbuild';
-import { arg, machineLine, ROOT, scrapeThroughWorker, stats } from './lib.mjs';
+import { arg, BENCH_ADMIN_KEY, createLimitedKey, machineLine, ROOT, scrapeThroughWorker, stats } from './lib.mjs';
 
 const N = arg('n', 600);
 const ROUNDS = arg('rounds', 3);
-const ADMIN = 'c4m_' + 'benchadminbenchadminbenchadminbenchadmin123';
 
 // the floor Worker, bundled as wrangler bundles the real one (ESM, workerd conditions, deps inlined)
 const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'c4m-floor-'));
@@ -44,7 +43,7 @@ const emu = await startCrawl4aiEmulator({});
 const worker = await startWorker({
   originUrl: emu.url,
   token: emu.token,
-  adminKey: ADMIN,
+  adminKey: BENCH_ADMIN_KEY,
   extraWorkers: [
     {
       name: 'floor',
@@ -61,12 +60,7 @@ const worker = await startWorker({
 });
 const floorUrl = `${worker.url}/floor`;
 const PAGE = emu.fixtures.docs.root;
-const made = await fetch(`${worker.url}/admin/keys`, {
-  method: 'POST',
-  headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-  body: JSON.stringify({ name: 'floor', tools: ['scrape', 'map', 'health'], rpm: 1_000_000, daily: 1_000_000 }),
-});
-const key = (await made.json()).api_key;
+const key = await createLimitedKey(worker.url, 'floor');
 
 await scrapeThroughWorker(worker.mcpUrl, key, PAGE);
 const crawlBody = JSON.stringify(emu.requests.filter((r) => r.path === '/crawl').at(-1).body);

@@ -19,27 +19,25 @@
  * Prints markdown. Needs Node >= 23.6 (imports the TypeScript emulator and helper directly).
  */
 import { performance } from 'node:perf_hooks';
-import { arg, machineLine, median, scrapeThroughWorker, startEmulatedWorker, stats } from './lib.mjs';
+import { arg, BENCH_ADMIN_KEY, createLimitedKey, machineLine, median, scrapeThroughWorker, startEmulatedWorker, stats } from './lib.mjs';
 
 const CALLS = arg('calls', 10_000);
 const CONCURRENCY = arg('concurrency', 50);
 const N = arg('n', 400);
 const ROUNDS = arg('rounds', 3);
 const WARMUP = arg('warmup', 300);
-const ADMIN = 'c4m_' + 'benchadminbenchadminbenchadminbenchadmin123';
 
-const { emu, worker } = await startEmulatedWorker({ adminKey: ADMIN });
+const { emu, worker } = await startEmulatedWorker({ adminKey: BENCH_ADMIN_KEY });
 const PAGE = emu.fixtures.docs.root;
 
 async function admin(method, path, body) {
-  const r = await fetch(`${worker.url}${path}`, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+  const r = await fetch(`${worker.url}${path}`, { method, headers: { authorization: `Bearer ${BENCH_ADMIN_KEY}`, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
   if (!r.ok) throw new Error(`admin ${path}: ${r.status} ${await r.text()}`);
   return r.json();
 }
 
-const limits = { tools: ['scrape', 'map', 'health'], rpm: 1_000_000, daily: 1_000_000 };
 const keys = [];
-for (const name of ['bench-a', 'bench-b', 'bench-c', 'bench-seq']) keys.push((await admin('POST', '/admin/keys', { name, ...limits })).api_key);
+for (const name of ['bench-a', 'bench-b', 'bench-c', 'bench-seq']) keys.push(await createLimitedKey(worker.url, name));
 const seqKey = keys.pop();
 
 const viaWorker = (key) => scrapeThroughWorker(worker.mcpUrl, key, PAGE);

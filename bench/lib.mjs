@@ -54,6 +54,23 @@ export function machineLine() {
   return `Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`;
 }
 
+/** The admin key the benches' Workers are started with (startWorker's adminKey). */
+export const BENCH_ADMIN_KEY = 'c4m_' + 'benchadminbenchadminbenchadminbenchadmin123';
+
+/**
+ * A key made through a Worker's admin API with every limit on, set high enough never to trip (so
+ * each check runs): an allowlist of three tools, a per-minute rate and a daily quota.
+ */
+export async function createLimitedKey(workerUrl, name) {
+  const r = await fetch(`${workerUrl}/admin/keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${BENCH_ADMIN_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name, tools: ['scrape', 'map', 'health'], rpm: 1_000_000, daily: 1_000_000 }),
+  });
+  if (r.status !== 201) throw new Error(`admin/keys ${name}: ${r.status} ${await r.text()}`);
+  return (await r.json()).api_key;
+}
+
 /** The Crawl4AI emulator and the Worker in workerd in front of it, as the tests start them. */
 export async function startEmulatedWorker(opts = {}) {
   const { startCrawl4aiEmulator } = await import('../test/emulators/crawl4ai/index.ts');

@@ -10,26 +10,20 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { arg, machineLine, ROOT, scrapeThroughWorker, stats } from './lib.mjs';
+import { arg, BENCH_ADMIN_KEY, createLimitedKey, machineLine, ROOT, scrapeThroughWorker, stats } from './lib.mjs';
 
 const N = arg('n', 600);
 const ROUNDS = arg('rounds', 3);
 const baseDir = process.argv[process.argv.indexOf('--base') + 1];
 if (!process.argv.includes('--base') || !baseDir) throw new Error('usage: node bench/worker-ab.mjs --base DIR');
-const ADMIN = 'c4m_' + 'benchadminbenchadminbenchadminbenchadmin123';
 
 const { startCrawl4aiEmulator } = await import('../test/emulators/crawl4ai/index.ts');
 const emu = await startCrawl4aiEmulator({});
 const PAGE = emu.fixtures.docs.root;
 const start = async (root) => {
   const { startWorker } = await import(path.join(root, 'test/helpers/mcp-worker.ts'));
-  const worker = await startWorker({ originUrl: emu.url, token: emu.token, adminKey: ADMIN });
-  const r = await fetch(`${worker.url}/admin/keys`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'ab', tools: ['scrape', 'map', 'health'], rpm: 1_000_000, daily: 1_000_000 }),
-  });
-  return { worker, key: (await r.json()).api_key };
+  const worker = await startWorker({ originUrl: emu.url, token: emu.token, adminKey: BENCH_ADMIN_KEY });
+  return { worker, key: await createLimitedKey(worker.url, 'ab') };
 };
 // each Miniflare runs its own workerd: the one that appears with a side is that side's
 const children = () => {

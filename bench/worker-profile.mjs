@@ -13,11 +13,10 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
-import { arg, scrapeThroughWorker, startEmulatedWorker } from './lib.mjs';
+import { arg, BENCH_ADMIN_KEY, createLimitedKey, scrapeThroughWorker, startEmulatedWorker } from './lib.mjs';
 
 const N = arg('n', 2000);
 const TOP = arg('top', 25);
-const ADMIN = 'c4m_' + 'benchadminbenchadminbenchadminbenchadmin123';
 
 const port = await new Promise((resolve) => {
   const s = net.createServer().listen(0, '127.0.0.1', () => {
@@ -25,15 +24,10 @@ const port = await new Promise((resolve) => {
     s.close(() => resolve(p));
   });
 });
-const { emu, worker } = await startEmulatedWorker({ adminKey: ADMIN, inspectorPort: port });
+const { emu, worker } = await startEmulatedWorker({ adminKey: BENCH_ADMIN_KEY, inspectorPort: port });
 const PAGE = emu.fixtures.docs.root;
 
-const r = await fetch(`${worker.url}/admin/keys`, {
-  method: 'POST',
-  headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-  body: JSON.stringify({ name: 'profile', tools: ['scrape', 'map', 'health'], rpm: 1_000_000, daily: 1_000_000 }),
-});
-const key = (await r.json()).api_key;
+const key = await createLimitedKey(worker.url, 'profile');
 const call = () => scrapeThroughWorker(worker.mcpUrl, key, PAGE);
 for (let i = 0; i < 200; i++) await call();
 

@@ -17,11 +17,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { arg, machineLine, startEmulatedWorker, stats } from './lib.mjs';
+import { arg, BENCH_ADMIN_KEY, createLimitedKey, machineLine, startEmulatedWorker, stats } from './lib.mjs';
 
 const N = arg('n', 400);
-const ADMIN = 'c4m_' + 'benchadminbenchadminbenchadminbenchadmin123';
-const { emu, worker } = await startEmulatedWorker({ adminKey: ADMIN, directSocket: true });
+const { emu, worker } = await startEmulatedWorker({ adminKey: BENCH_ADMIN_KEY, directSocket: true });
 const PAGE = emu.fixtures.docs.root;
 const workerd = execFileSync('pgrep', ['-P', String(process.pid)]).toString().trim().split('\n').map(Number).filter((p) => /workerd/.test(fs.readFileSync(`/proc/${p}/cmdline`, 'utf8')));
 /** CPU ms (user + system) the Worker's workerd used so far (all its threads) */
@@ -29,12 +28,7 @@ const cpuMs = () => workerd.reduce((a, p) => {
   const f = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
   return a + ((Number(f[11]) + Number(f[12])) * 1000) / 100;
 }, 0);
-const mk = await fetch(`${worker.url}/admin/keys`, {
-  method: 'POST',
-  headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-  body: JSON.stringify({ name: 'split', tools: ['scrape', 'map', 'health'], rpm: 1_000_000, daily: 1_000_000 }),
-});
-const key = (await mk.json()).api_key;
+const key = await createLimitedKey(worker.url, 'split');
 const unknown = 'c4m_' + 'x'.repeat(43);
 let id = 1;
 const rpc = async (k, method, params, expect, base = worker.url) => {

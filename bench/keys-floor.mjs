@@ -15,9 +15,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { build } from 'esbuild';
-import { arg, BENCH_ADMIN_KEY, createLimitedKey, machineLine, ROOT, scrapeThroughWorker, stats } from './lib.mjs';
+import { arg, BENCH_ADMIN_KEY, createLimitedKey, machineLine, ROOT, scrapeThroughWorker, stats, timeInterleaved } from './lib.mjs';
 
 const N = arg('n', 600);
 const ROUNDS = arg('rounds', 3);
@@ -87,15 +86,7 @@ console.log(`\n${N} sequential calls per path and round, interleaved; added = p5
 console.log(`| round | load | direct p50 / p99 | ${names.join(' | ')} |`);
 console.log(`|---|---|---|${names.map(() => '---').join('|')}|`);
 for (let round = 1; round <= ROUNDS; round++) {
-  const times = Object.fromEntries(Object.keys(probes).map((k) => [k, []]));
-  for (let i = 0; i < 50; i++) for (const p of Object.values(probes)) await p();
-  for (let i = 0; i < N; i++) {
-    for (const [k, p] of Object.entries(probes)) {
-      const t = performance.now();
-      await p();
-      times[k].push(performance.now() - t);
-    }
-  }
+  const times = await timeInterleaved(probes, N);
   const d = stats(times.direct);
   const cells = names.map((k) => {
     const s = stats(times[k]);

@@ -19,7 +19,7 @@
  * Prints markdown. Needs Node >= 23.6 (imports the TypeScript emulator and helper directly).
  */
 import { performance } from 'node:perf_hooks';
-import { arg, BENCH_ADMIN_KEY, createLimitedKey, machineLine, median, scrapeThroughWorker, startEmulatedWorker, stats } from './lib.mjs';
+import { arg, BENCH_ADMIN_KEY, createLimitedKey, machineLine, median, scrapeThroughWorker, startEmulatedWorker, stats, timeInterleaved } from './lib.mjs';
 
 const CALLS = arg('calls', 10_000);
 const CONCURRENCY = arg('concurrency', 50);
@@ -78,17 +78,10 @@ const health = async () => {
   await r.arrayBuffer();
 };
 const seqPaths = { direct, worker: () => viaWorker(seqKey), health };
-for (let i = 0; i < WARMUP; i++) for (const p of Object.values(seqPaths)) await p();
+await timeInterleaved(seqPaths, 0, WARMUP);
 const rounds = [];
 for (let r = 0; r < ROUNDS; r++) {
-  const times = { direct: [], worker: [], health: [] };
-  for (let i = 0; i < N; i++) {
-    for (const [k, p] of Object.entries(seqPaths)) {
-      const t = performance.now();
-      await p();
-      times[k].push(performance.now() - t);
-    }
-  }
+  const times = await timeInterleaved(seqPaths, N, 0);
   rounds.push({ direct: stats(times.direct), worker: stats(times.worker), health: stats(times.health) });
 }
 const lDirect = await load(() => direct(), CALLS, CONCURRENCY);

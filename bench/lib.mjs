@@ -50,6 +50,23 @@ export async function timeSeq(fn, n, warmup = 50) {
   return stats(out);
 }
 
+/**
+ * `n` turns of calling each probe once, in order (after `warmup` untimed turns), so that the
+ * machine's drift hits every probe alike: the times in ms, per probe.
+ */
+export async function timeInterleaved(probes, n, warmup = 50) {
+  for (let i = 0; i < warmup; i++) for (const p of Object.values(probes)) await p();
+  const times = Object.fromEntries(Object.keys(probes).map((k) => [k, []]));
+  for (let i = 0; i < n; i++) {
+    for (const [k, p] of Object.entries(probes)) {
+      const t = performance.now();
+      await p();
+      times[k].push(performance.now() - t);
+    }
+  }
+  return times;
+}
+
 export function machineLine() {
   return `Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`;
 }

@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { arg, BENCH_ADMIN_KEY, createLimitedKey, machineLine, ROOT, scrapeThroughWorker, stats } from './lib.mjs';
+import { arg, BENCH_ADMIN_KEY, createLimitedKey, machineLine, ROOT, scrapeThroughWorker, stats, timeInterleaved } from './lib.mjs';
 
 const N = arg('n', 600);
 const ROUNDS = arg('rounds', 3);
@@ -60,16 +60,9 @@ const probes = {
 console.log(machineLine());
 console.log('\n| round | load | direct p50/p99 | base added p50/p99 | this added p50/p99 | workerd CPU per call: base / this |\n|---|---|---|---|---|---|');
 for (let round = 1; round <= ROUNDS; round++) {
-  const times = { direct: [], base: [], this: [] };
-  for (let i = 0; i < 50; i++) for (const f of Object.values(probes)) await f();
+  await timeInterleaved(probes, 0, 50);
   const cpu0 = [cpuMs(base), cpuMs(mine)];
-  for (let i = 0; i < N; i++) {
-    for (const [k, f] of Object.entries(probes)) {
-      const t = performance.now();
-      await f();
-      times[k].push(performance.now() - t);
-    }
-  }
+  const times = await timeInterleaved(probes, N, 0);
   const cpu = [(cpuMs(base) - cpu0[0]) / N, (cpuMs(mine) - cpu0[1]) / N];
   const [d, b, t] = [stats(times.direct), stats(times.base), stats(times.this)];
   const f = (x) => x.toFixed(2);

@@ -17,7 +17,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { arg, BENCH_ADMIN_KEY, createLimitedKey, machineLine, startEmulatedWorker, stats } from './lib.mjs';
+import { arg, BENCH_ADMIN_KEY, createLimitedKey, machineLine, startEmulatedWorker, stats, timeInterleaved } from './lib.mjs';
 
 const N = arg('n', 400);
 const { emu, worker } = await startEmulatedWorker({ adminKey: BENCH_ADMIN_KEY, directSocket: true });
@@ -57,15 +57,7 @@ const probes = {
   'health, own socket': async () => (await fetch(`${worker.directUrl}/health`)).arrayBuffer(),
   'scrape, own socket': () => rpc(key, 'tools/call', { name: 'scrape', arguments: { url: PAGE } }, 200, worker.directUrl),
 };
-const times = Object.fromEntries(Object.keys(probes).map((k) => [k, []]));
-for (let i = 0; i < 50; i++) for (const f of Object.values(probes)) await f();
-for (let i = 0; i < N; i++) {
-  for (const [k, f] of Object.entries(probes)) {
-    const t = performance.now();
-    await f();
-    times[k].push(performance.now() - t);
-  }
-}
+const times = await timeInterleaved(probes, N);
 // workerd CPU per request of each probe, in blocks (the interleaved timing above cannot split it)
 const cpu = {};
 for (const [k, f] of Object.entries(probes)) {

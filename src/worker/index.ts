@@ -17,12 +17,12 @@
  * stopped VM a tool call starts; GET /wake-issuer/... (wake-azure.ts, Azure only): the public OIDC
  * issuer whose tokens Entra ID trades for the wake identity's.
  */
-import { createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/server';
 import { defaultToolConfig, type ToolConfig } from '../mcp/context.js';
 import { bindingOrigin, OriginUnreachableError, urlOrigin, type Crawl4aiOrigin, type FetcherLike } from '../mcp/origin.js';
 import { Crawl4aiClient } from '../mcp/crawl4ai.js';
 import { createMcpServer, SERVER_NAME, TOOLS, type ServingScope, type ToolCallHooks } from '../mcp/server.js';
 import { adminRoute } from './admin-api.js';
+import { mcpServing, type McpServing } from './mcp-serving.js';
 import { originLogs } from './origin-logs.js';
 import { originHealth } from './origin-health.js';
 import { parseCostEstimate } from '../model/cost-estimate.js';
@@ -102,21 +102,18 @@ function toolConfigFor(env: WorkerEnv): ToolConfig {
   return defaultToolConfig(wakingOrigin(originFor(env), wakeTargetFor(env)), overrides);
 }
 
-// One handler per isolate (env is the same object for every request of an isolate).
-let cached: { env: WorkerEnv; handler: McpHttpHandler } | undefined;
+// One serving per isolate (env is the same object for every request of an isolate).
+let cached: { env: WorkerEnv; serving: McpServing } | undefined;
 
-function handlerFor(env: WorkerEnv): McpHttpHandler {
+function servingFor(env: WorkerEnv): McpServing {
   if (cached?.env !== env) {
     const cfg = toolConfigFor(env);
     cached = {
       env,
-      handler: createMcpHandler(
-        (ctx) => createMcpServer(cfg, ctx.authInfo?.extra?.hooks as ToolCallHooks | undefined, (ctx.authInfo?.extra?.scope as ServingScope | undefined) ?? {}),
-        { legacy: 'stateless' },
-      ),
+      serving: mcpServing((authInfo) => createMcpServer(cfg, authInfo?.extra?.hooks as ToolCallHooks | undefined, (authInfo?.extra?.scope as ServingScope | undefined) ?? {})),
     };
   }
-  return cached.handler;
+  return cached.serving;
 }
 
 /** Crawl4AI's health as seen from here (reachable, version, token accepted); starts no crawl. */
@@ -243,10 +240,14 @@ async function serveMcp(request: Request, env: WorkerEnv, ctx: ExecutionContext,
     const usage = calls.length > 0 ? trackRequest(grant, calls) : undefined;
     if (usage) ctx.waitUntil(recordUsage(env, usage));
     try {
-      return await handlerFor(env).fetch(forward, {
-        authInfo: { token: `key:${grant.id}`, clientId: grant.name, scopes: grant.tools ?? [], extra: usage ? { hooks: usage.hooks, scope: callingScope(calls) } : { scope: listedFor(grant) } },
-        ...(parsed !== undefined ? { parsedBody: parsed } : {}),
-      });
+      return await servingFor(env).fetch(
+        forward,
+        {
+          authInfo: { token: `key:${grant.id}`, clientId: grant.name, scopes: grant.tools ?? [], extra: usage ? { hooks: usage.hooks, scope: callingScope(calls) } : { scope: listedFor(grant) } },
+          ...(parsed !== undefined ? { parsedBody: parsed } : {}),
+        },
+        ctx,
+      );
     } catch (e) {
       usage?.finish();
       throw e;
@@ -258,10 +259,14 @@ async function serveMcp(request: Request, env: WorkerEnv, ctx: ExecutionContext,
   // with the 401/429 and the SDK's unfinished answer is dropped.
   const granted = admission.then((a) => (a instanceof Response ? Promise.reject(new Error('not admitted')) : a));
   const usage = trackRequest(granted, calls);
-  const answer = handlerFor(env).fetch(forward, {
-    authInfo: { token: 'key', clientId: 'api-key', scopes: [], extra: { hooks: usage.hooks, scope: callingScope(calls) } },
-    ...(parsed !== undefined ? { parsedBody: parsed } : {}),
-  });
+  const answer = servingFor(env).fetch(
+    forward,
+    {
+      authInfo: { token: 'key', clientId: 'api-key', scopes: [], extra: { hooks: usage.hooks, scope: callingScope(calls) } },
+      ...(parsed !== undefined ? { parsedBody: parsed } : {}),
+    },
+    ctx,
+  );
   const drop = () => {
     usage.discard();
     void answer.then((r) => r.body?.cancel()).catch(() => undefined);

@@ -1,21 +1,23 @@
 /**
  * The least a Worker can do for one `scrape` (bench/keys-floor.mjs; not shipped, not a test): the
  * same `POST /crawl` to the same origin, its JSON parsed and the page's markdown answered, at
- * three levels of machinery, so the bench can show what each costs in this harness:
+ * several levels of machinery, so the bench can show what each costs in this harness. Served
+ * beside the real Worker in one workerd, under /floor (Miniflare route /floor/*):
  *
- * Served beside the real Worker in one workerd, under /floor (Miniflare route /floor/*):
- *
- *   POST /proxy    no MCP at all: the JSON-RPC request read by hand, the SSE answer written by hand
- *   POST /bare     the MCP SDK's `createMcpHandler` (legacy: 'stateless', as the real Worker) with
- *                  one `scrape` tool taking a `url`; no key, no limits, no usage
- *   POST /bare-do  /bare plus one call to a Durable Object that counts the call before the tool
- *                  runs (what an exact per-key limit needs at the least)
+ *   POST /proxy      no MCP at all: the JSON-RPC request read by hand, the SSE answer written by hand
+ *   POST /bare-sdk   the MCP SDK's `createMcpHandler` (legacy: 'stateless') with one `scrape` tool
+ *                    taking a `url`, the body parsed first (as the Worker served until stop 28)
+ *   POST /bare       the same server through the Worker's own serving (src/worker/mcp-serving.ts:
+ *                    the SDK's transport, torn down a turn after the answer); no key, no usage
+ *   POST /bare-do    /bare plus one call to a Durable Object that counts the call before the tool
+ *                    runs (what an exact per-key limit needs at the least)
  *
  * Bundled by the bench with esbuild (the SDK and zod inlined, as wrangler does for the real Worker).
  */
 import { DurableObject } from 'cloudflare:workers';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import { mcpServing } from '../dist/worker/mcp-serving.js';
 
 export class Counter extends DurableObject {
   calls = 0;
@@ -52,40 +54,40 @@ async function scrape(env, url) {
   return `Source: ${url}\n\n${md}`;
 }
 
-const handlers = new Map();
-function handlerFor(env, counted) {
-  let h = handlers.get(counted);
-  if (!h) {
-    h = createMcpHandler(
-      () => {
-        const server = new McpServer({ name: 'floor', version: '1.0.0' }, { capabilities: { tools: {} } });
-        server.registerTool('scrape', { description: 'Scrape a web page', inputSchema: { url: z.string().min(1).max(4096) } }, async ({ url }) => {
-          if (counted) await env.COUNTER.get(env.COUNTER.idFromName('keys')).admit();
-          return { content: [{ type: 'text', text: await scrape(env, url) }] };
-        });
-        return server;
-      },
-      { legacy: 'stateless' },
-    );
-    handlers.set(counted, h);
-  }
-  return h;
+function makeServer(env, counted) {
+  const server = new McpServer({ name: 'floor', version: '1.0.0' }, { capabilities: { tools: {} } });
+  server.registerTool('scrape', { description: 'Scrape a web page', inputSchema: { url: z.string().min(1).max(4096) } }, async ({ url }) => {
+    if (counted) await env.COUNTER.get(env.COUNTER.idFromName('keys')).admit();
+    return { content: [{ type: 'text', text: await scrape(env, url) }] };
+  });
+  return server;
 }
 
+const servings = new Map();
+function servingFor(env, kind) {
+  let s = servings.get(kind);
+  if (!s) {
+    s = kind === 'sdk' ? createMcpHandler(() => makeServer(env, false), { legacy: 'stateless' }) : mcpServing(() => makeServer(env, kind === 'do'));
+    servings.set(kind, s);
+  }
+  return s;
+}
+
+const AUTH = { token: 'floor', clientId: 'floor', scopes: [] };
+
 export default {
-  async fetch(request, env) {
+  async fetch(request, env, ctx) {
     const path = new URL(request.url).pathname.replace(/^\/floor/, '');
+    if (request.method !== 'POST') return new Response('POST only', { status: 405 });
+    const parsedBody = await request.json();
     if (path === '/proxy') {
-      const msg = await request.json();
-      const text = await scrape(env, msg.params.arguments.url);
-      const frame = `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { content: [{ type: 'text', text }] } })}\n\n`;
+      const text = await scrape(env, parsedBody.params.arguments.url);
+      const frame = `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: parsedBody.id, result: { content: [{ type: 'text', text }] } })}\n\n`;
       return new Response(frame, { headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
     }
-    if (path === '/bare' || path === '/bare-do') return handlerFor(env, path === '/bare-do').fetch(request);
-    if (path === '/bare-buf') {
-      const r = await handlerFor(env, false).fetch(request);
-      return new Response(await r.text(), { status: r.status, headers: r.headers });
-    }
+    if (path === '/bare-sdk') return servingFor(env, 'sdk').fetch(request, { authInfo: AUTH, parsedBody });
+    if (path === '/bare') return servingFor(env, 'bare').fetch(request, { authInfo: AUTH, parsedBody }, ctx);
+    if (path === '/bare-do') return servingFor(env, 'do').fetch(request, { authInfo: AUTH, parsedBody }, ctx);
     return new Response('not found', { status: 404 });
   },
 };

@@ -4,12 +4,13 @@
  *
  *   npx tsc -p tsconfig.json && node bench/keys-floor.mjs [--n 600] [--rounds 3]
  *
- * One Crawl4AI emulator; in front of it the real Worker (limited key: allowlist + rpm + daily, as
- * keys-load.mjs) and bench/floor-worker.js, the least a Worker can do for the same `scrape`, at
- * three levels: /proxy (no MCP: the request and the SSE answer written by hand), /bare (the MCP
- * SDK's createMcpHandler with one tool; no keys), /bare-do (/bare + one Durable Object call that
- * counts the call, the least an exact limit needs). Sequential calls, interleaved round-robin so
- * machine load hits every path alike; p50 / p99 minus direct's, per round.
+ * One Crawl4AI emulator; in front of it, in one workerd, the real Worker (limited key: allowlist +
+ * rpm + daily, as keys-load.mjs) and bench/floor-worker.js, the least a Worker can do for the same
+ * `scrape`: /proxy (no MCP: the request and the SSE answer written by hand), /bare-sdk (the MCP
+ * SDK's createMcpHandler with one tool; no keys), /bare (the same server through the Worker's own
+ * serving, src/worker/mcp-serving.ts), /bare-do (/bare + one Durable Object call that counts the
+ * call, the least an exact limit needs). Sequential calls, interleaved round-robin so machine load
+ * hits every path alike; p50 / p99 minus direct's, per round.
  * Needs Node >= 23.6 (imports the TypeScript emulator and helper directly).
  */
 import fs from 'node:fs';
@@ -74,9 +75,9 @@ const probes = {
     await r.arrayBuffer();
   },
   'proxy: no MCP': () => scrapeThroughWorker(`${floorUrl}/proxy`, key, PAGE),
-  'bare MCP SDK': () => scrapeThroughWorker(`${floorUrl}/bare`, key, PAGE),
-  'bare MCP SDK, answer buffered': () => scrapeThroughWorker(`${floorUrl}/bare-buf`, key, PAGE),
-  'bare MCP SDK + one DO call': () => scrapeThroughWorker(`${floorUrl}/bare-do`, key, PAGE),
+  'bare MCP SDK (createMcpHandler)': () => scrapeThroughWorker(`${floorUrl}/bare-sdk`, key, PAGE),
+  "bare MCP SDK, the Worker's serving": () => scrapeThroughWorker(`${floorUrl}/bare`, key, PAGE),
+  'the same + one DO call': () => scrapeThroughWorker(`${floorUrl}/bare-do`, key, PAGE),
   'the Worker, limited key': () => scrapeThroughWorker(worker.mcpUrl, key, PAGE),
 };
 const names = Object.keys(probes).filter((k) => k !== 'direct');

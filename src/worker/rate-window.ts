@@ -8,7 +8,7 @@
  * in a minute. Memory: at most 61 slots per limited key.
  */
 const SLOT_MS = 1_000;
-export const WINDOW_MS = 60_000;
+const WINDOW_MS = 60_000;
 
 export interface RateSlot {
   /** floor(ms / 1000) of the slot's calls */
@@ -27,9 +27,10 @@ export class RateWindow {
     for (const s of saved) this.slots.set(s.sec, { ...s });
   }
 
-  /** Drops slots whose every call is 60 s old or more. */
+  /** Drops slots whose every call is 60 s old or more (the same test the stored copy is trimmed by). */
   private prune(nowMs: number): void {
-    for (const [sec, s] of this.slots) if (nowMs - s.last >= WINDOW_MS) this.slots.delete(sec);
+    const expired = RateWindow.expiredBefore(nowMs);
+    for (const [sec, s] of this.slots) if (s.last <= expired) this.slots.delete(sec);
   }
 
   /** Calls counted in the window that ends now. */
@@ -78,7 +79,7 @@ export class RateWindow {
     return out;
   }
 
-  /** A stored slot whose `last` is at or before this is out of the window (what prune drops). */
+  /** A slot whose `last` is at or before this is out of the window: prune drops it, and flush deletes its stored row. */
   static expiredBefore(nowMs: number): number {
     return nowMs - WINDOW_MS;
   }

@@ -18,14 +18,13 @@ import {
   type AuthInfo,
   type JSONRPCMessage,
   type McpServer,
+  type RequestId,
   type TransportSendOptions,
 } from '@modelcontextprotocol/server';
 
 export interface McpServing {
   fetch(request: Request, options: { authInfo: AuthInfo; parsedBody?: unknown }, ctx: { waitUntil(p: Promise<unknown>): void }): Promise<Response>;
 }
-
-type RequestId = string | number;
 
 /** The ids of the requests (not notifications or responses) in a POST body: each gets an answer. */
 function requestIdsIn(body: unknown): Set<RequestId> {
